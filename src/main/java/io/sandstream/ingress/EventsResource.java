@@ -1,0 +1,87 @@
+package io.sandstream.ingress;
+
+import java.util.Map;
+
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.OPTIONS;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+
+import org.eclipse.microprofile.openapi.annotations.Operation;
+
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.problem.ProblemException;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * {@code /events}: the webhook Event Grid and CloudEvents clients deliver to. The body is taken as
+ * raw bytes, whatever its content type, because the content type is what tells the modes apart.
+ */
+@Path("/events")
+public class EventsResource {
+
+    private final IngressKeys keys;
+    private final EventDecoder decoder;
+    private final IngressService ingress;
+    private final SandstreamConfig.Ingress config;
+
+    public EventsResource(IngressKeys keys, EventDecoder decoder, IngressService ingress, SandstreamConfig config) {
+        this.keys = keys;
+        this.decoder = decoder;
+        this.ingress = ingress;
+        this.config = config.ingress();
+    }
+
+    @POST
+    @Consumes(MediaType.WILDCARD)
+    @Operation(summary = "Deliver CloudEvents (structured, batch, binary) or Event Grid events")
+    public Uni<Response> deliver(byte[] body, @Context HttpHeaders headers, @Context UriInfo uri) {
+        String code = uri.getQueryParameters().getFirst("code");
+        if (!keys.matches(code) && !keys.matches(headers.getHeaderString("aeg-sas-key"))) {
+            throw ProblemException.unauthorized("Send a valid ingress key as ?code=<key> or the aeg-sas-key header.");
+        }
+        byte[] payload = body == null ? new byte[0] : body;
+        if (payload.length > config.maxRequestBytes()) {
+            throw ProblemException.tooLarge("A request may carry at most " + config.maxRequestBytes() + " bytes.");
+        }
+        DecodedRequest decoded = decoder.decode(headers.getHeaderString(HttpHeaders.CONTENT_TYPE),
+                headers::getHeaderString, headers.getRequestHeaders().keySet(), payload);
+        if (decoded instanceof DecodedRequest.ValidationHandshake handshake) {
+            return Uni.createFrom().item(Response.ok(Map.of("validationResponse", handshake.validationCode()),
+                    MediaType.APPLICATION_JSON).build());
+        }
+        DecodedRequest.Events events = (DecodedRequest.Events) decoded;
+        boolean publishApi = uri.getQueryParameters().containsKey("api-version");
+        return ingress.ingest(events).map(result -> {
+            if (publishApi) {
+                // What Event Grid's topic endpoint answers, so its publisher SDKs can post here.
+                return Response.ok().build();
+            }
+            Response.ResponseBuilder response = Response.accepted(result).type(MediaType.APPLICATION_JSON);
+            if (!events.batch() && !result.accepted().isEmpty()) {
+                response.header("Location", "/executions/" + result.accepted().get(0).executionId());
+            }
+            return response.build();
+        });
+    }
+
+    /** CloudEvents webhook abuse protection: grant delivery to the origin that asks. */
+    @OPTIONS
+    @Operation(summary = "CloudEvents webhook validation handshake")
+    public Response handshake(@Context HttpHeaders headers) {
+        String origin = headers.getHeaderString("WebHook-Request-Origin");
+        if (origin == null) {
+            origin = headers.getHeaderString("Origin");
+        }
+        Response.ResponseBuilder response = Response.ok().header("Allow", "POST, OPTIONS");
+        if (origin != null) {
+            response.header("WebHook-Allowed-Origin", origin).header("WebHook-Allowed-Rate", config.allowedRate());
+        }
+        return response.build();
+    }
+}

@@ -1,0 +1,101 @@
+package io.sandstream.ingress;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import jakarta.enterprise.context.ApplicationScoped;
+
+import org.jboss.logging.Logger;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.journal.Journal;
+import io.sandstream.journal.JournalEntry;
+import io.sandstream.problem.ProblemException;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * Admits the events of one request and records them: every accepted event is durably journalled
+ * before the answer, invalid events in a batch are journalled as rejected, and the journal's
+ * capacity bounds what can be waiting.
+ */
+@ApplicationScoped
+public class IngressService {
+
+    private static final Logger LOG = Logger.getLogger(IngressService.class);
+
+    private final EventAdmission admission;
+    private final Journal journal;
+    private final SandstreamConfig.Journal journalConfig;
+    private final Map<String, Counter> received;
+
+    public IngressService(EventAdmission admission, Journal journal, SandstreamConfig config, MeterRegistry registry) {
+        this.admission = admission;
+        this.journal = journal;
+        this.journalConfig = config.journal();
+        this.received = Map.of(
+                "accepted", counter(registry, "accepted"),
+                "duplicate", counter(registry, "duplicate"),
+                "rejected", counter(registry, "rejected"));
+    }
+
+    private static Counter counter(MeterRegistry registry, String outcome) {
+        return Counter.builder("sandstream.events.received").tag("outcome", outcome)
+                .description("Events received on POST /events, by outcome").register(registry);
+    }
+
+    /** Admits and journals the events; fails with a {@link ProblemException} for 400/429/503. */
+    public Uni<IngressResponse> ingest(DecodedRequest.Events request) {
+        Instant now = Instant.now();
+        List<EventAdmission.Admitted> admitted = new ArrayList<>(request.events().size());
+        for (IncomingEvent event : request.events()) {
+            admitted.add(admission.admit(event, request.batch(), now));
+        }
+        if (!request.batch() && !admitted.get(0).queued()) {
+            received.get("rejected").increment();
+            throw ProblemException.badRequest("The event is not a valid execute event: "
+                    + EventAdmission.summary(admitted.get(0).errors()), admitted.get(0).errors());
+        }
+        int queued = (int) admitted.stream().filter(EventAdmission.Admitted::queued).count();
+        if (!journal.tryReserve(queued)) {
+            throw ProblemException.tooManyRequests("Too many executions are waiting (limit "
+                    + journalConfig.maxPending() + "); retry later.", journalConfig.retryAfterSeconds());
+        }
+        List<JournalEntry> entries = admitted.stream().map(EventAdmission.Admitted::entry).toList();
+        return journal.append(entries)
+                .onFailure().transform(failure -> {
+                    journal.release(queued);
+                    LOG.error("journal append failed", failure);
+                    return ProblemException.unavailable("The journal could not record the events; nothing was accepted.",
+                            journalConfig.retryAfterSeconds());
+                })
+                .map(duplicates -> respond(admitted, duplicates));
+    }
+
+    private IngressResponse respond(List<EventAdmission.Admitted> admitted, List<Boolean> duplicates) {
+        List<IngressResponse.Accepted> accepted = new ArrayList<>();
+        List<IngressResponse.Rejected> rejected = new ArrayList<>();
+        int unused = 0;
+        for (int i = 0; i < admitted.size(); i++) {
+            EventAdmission.Admitted a = admitted.get(i);
+            JournalEntry e = a.entry();
+            if (a.queued()) {
+                boolean duplicate = duplicates.get(i);
+                if (duplicate) {
+                    unused++;
+                }
+                received.get(duplicate ? "duplicate" : "accepted").increment();
+                accepted.add(new IngressResponse.Accepted(e.eventId(), e.source(), e.executionId(), duplicate));
+            } else {
+                received.get("rejected").increment();
+                rejected.add(new IngressResponse.Rejected(e.eventId(), e.source(), e.executionId(),
+                        EventAdmission.summary(a.errors()), a.errors()));
+            }
+        }
+        journal.release(unused);
+        return new IngressResponse(accepted, rejected);
+    }
+}

@@ -1,0 +1,46 @@
+package io.sandstream.journal;
+
+import java.util.List;
+
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * The durable hand-off between ingress and the pipeline. An entry is acknowledged only once it is
+ * on disk; {@code executionId} makes appends idempotent. The embedded implementation is SQLite;
+ * a Kafka-backed one can replace it for several instances.
+ */
+public interface Journal {
+
+    /**
+     * Records the entries durably, in one commit shared with concurrent callers.
+     *
+     * @return for each entry, in order, true when its executionId was already journalled (a redelivery)
+     */
+    Uni<List<Boolean>> append(List<JournalEntry> entries);
+
+    /**
+     * The queued work, oldest first: on subscription everything accepted but not finished (also what
+     * a previous run left), then each new entry as it is committed. Demand-driven: nothing is read
+     * ahead of the subscriber's requests.
+     */
+    Multi<JournalRecord> pending();
+
+    /** Marks an entry as started (QUEUED → RUNNING), counting the attempt. */
+    Uni<Void> markRunning(String executionId);
+
+    /** Marks an entry as done (RUNNING or QUEUED → FINISHED); its result is stored elsewhere. */
+    Uni<Void> finish(String executionId);
+
+    /** Reserves room for {@code count} new pending entries; false when the journal is full. */
+    boolean tryReserve(int count);
+
+    /** Gives back reserved room that was not used (duplicates, failed commits). */
+    void release(int count);
+
+    /** Accepted-but-unfinished entries right now. */
+    long pendingCount();
+
+    /** True while the journal can take appends. */
+    boolean healthy();
+}

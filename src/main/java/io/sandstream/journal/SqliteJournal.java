@@ -1,0 +1,382 @@
+package io.sandstream.journal;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import org.jboss.logging.Logger;
+
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.Startup;
+import io.sandstream.config.DataDirectory;
+import io.sandstream.config.SandstreamConfig;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * The embedded journal: one SQLite file in WAL mode with {@code synchronous=FULL}, so a commit is
+ * on disk when it returns. A single writer thread owns the write connection and folds every
+ * operation waiting in its queue into one transaction (group commit): concurrent requests share
+ * one fsync instead of paying one each.
+ */
+@Startup
+@ApplicationScoped
+public class SqliteJournal implements Journal {
+
+    private static final Logger LOG = Logger.getLogger(SqliteJournal.class);
+    private static final int FETCH_SIZE = 256;
+    private static final String COLUMNS = "seq, execution_id, event_id, source, type, subject, session_id, priority, "
+            + "state, accepted_at, event, rejection, attempt";
+
+    private final SandstreamConfig.Journal config;
+    private final DataDirectory dataDirectory;
+    private final MeterRegistry registry;
+    private final LinkedBlockingQueue<Op> queue = new LinkedBlockingQueue<>();
+    private final AtomicLong pending = new AtomicLong();
+    private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "journal-reader"));
+
+    private Connection writeConnection;
+    private Connection readConnection;
+    private Thread writer;
+    private volatile boolean running;
+    private volatile boolean lastCommitFailed;
+    /** Completed after every commit; waiting readers re-query then. Replaced on each commit. */
+    private volatile CompletableFuture<Void> committed = new CompletableFuture<>();
+    private Timer commitTimer;
+    private DistributionSummary commitOps;
+
+    public SqliteJournal(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry) {
+        this.config = config.journal();
+        this.dataDirectory = dataDirectory;
+        this.registry = registry;
+    }
+
+    @PostConstruct
+    void open() {
+        String url = "jdbc:sqlite:" + dataDirectory.root().resolve("journal.db");
+        try {
+            writeConnection = DriverManager.getConnection(url);
+            try (Statement s = writeConnection.createStatement()) {
+                s.execute("PRAGMA journal_mode=WAL");
+                s.execute("PRAGMA synchronous=FULL");
+                s.execute("PRAGMA busy_timeout=5000");
+                s.execute("""
+                        CREATE TABLE IF NOT EXISTS journal (
+                          seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                          execution_id TEXT NOT NULL UNIQUE,
+                          event_id TEXT, source TEXT, type TEXT, subject TEXT, session_id TEXT, priority TEXT,
+                          state TEXT NOT NULL,
+                          attempt INTEGER NOT NULL DEFAULT 0,
+                          accepted_at INTEGER NOT NULL,
+                          event BLOB,
+                          rejection TEXT)""");
+                s.execute("CREATE INDEX IF NOT EXISTS journal_state_seq ON journal(state, seq)");
+                // Work that was running when the previous process stopped is queued again.
+                int requeued = s.executeUpdate("UPDATE journal SET state='QUEUED' WHERE state='RUNNING'");
+                try (ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM journal WHERE state='QUEUED'")) {
+                    pending.set(rs.getLong(1));
+                }
+                LOG.infof("journal %s: %d pending (%d interrupted executions queued again)", url, pending.get(), requeued);
+            }
+            writeConnection.setAutoCommit(false);
+            readConnection = DriverManager.getConnection(url);
+            try (Statement s = readConnection.createStatement()) {
+                s.execute("PRAGMA busy_timeout=5000");
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot open the journal at " + url, e);
+        }
+        commitTimer = Timer.builder("sandstream.journal.commit").description("Journal group-commit latency (write + fsync)")
+                .publishPercentileHistogram().register(registry);
+        commitOps = DistributionSummary.builder("sandstream.journal.commit.operations")
+                .description("Operations folded into one journal commit").register(registry);
+        Gauge.builder("sandstream.journal.pending", pending, AtomicLong::get)
+                .description("Accepted executions not finished yet").register(registry);
+        Gauge.builder("sandstream.journal.pending.limit", config, SandstreamConfig.Journal::maxPending)
+                .description("Most pending executions before ingress answers 429").register(registry);
+        running = true;
+        writer = new Thread(this::writeLoop, "journal-writer");
+        writer.start();
+    }
+
+    @PreDestroy
+    void close() {
+        running = false;
+        try {
+            writer.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        committed.completeExceptionally(new IllegalStateException("journal closed"));
+        reader.shutdownNow();
+        try {
+            writeConnection.close();
+            readConnection.close();
+        } catch (SQLException e) {
+            LOG.warn("closing the journal failed", e);
+        }
+    }
+
+    // ---- writes: all through the group committer --------------------------------------------------
+
+    @Override
+    public Uni<List<Boolean>> append(List<JournalEntry> entries) {
+        Append op = new Append(List.copyOf(entries));
+        return submit(op).map(ignored -> op.duplicates);
+    }
+
+    @Override
+    public Uni<Void> markRunning(String executionId) {
+        return submit(new Transition(executionId, "state='QUEUED'", "RUNNING", true)).replaceWithVoid();
+    }
+
+    @Override
+    public Uni<Void> finish(String executionId) {
+        return submit(new Transition(executionId, "state IN ('QUEUED','RUNNING')", "FINISHED", false)).replaceWithVoid();
+    }
+
+    private Uni<Op> submit(Op op) {
+        if (!running) {
+            return Uni.createFrom().failure(new IllegalStateException("journal closed"));
+        }
+        queue.add(op);
+        return Uni.createFrom().completionStage(op.done).replaceWith(op)
+                .ifNoItem().after(config.commitTimeout()).fail();
+    }
+
+    private void writeLoop() {
+        List<Op> group = new ArrayList<>();
+        while (running || !queue.isEmpty()) {
+            try {
+                Op first = queue.poll(100, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    continue;
+                }
+                group.clear();
+                group.add(first);
+                queue.drainTo(group, config.maxGroupCommit() - 1);
+                commitGroup(group);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                LOG.error("journal writer failed", e);
+                group.forEach(op -> op.done.completeExceptionally(e));
+            }
+        }
+    }
+
+    private void commitGroup(List<Op> group) {
+        long start = System.nanoTime();
+        try {
+            for (Op op : group) {
+                op.apply(writeConnection);
+            }
+            writeConnection.commit();
+        } catch (SQLException e) {
+            rollback();
+            if (group.size() > 1) {
+                // One bad operation must not fail the others: retry each alone.
+                group.forEach(op -> commitGroup(List.of(op)));
+            } else {
+                lastCommitFailed = true;
+                LOG.error("journal commit failed", e);
+                group.get(0).done.completeExceptionally(e);
+            }
+            return;
+        }
+        lastCommitFailed = false;
+        commitTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        commitOps.record(group.size());
+        for (Op op : group) {
+            op.committed(pending);
+            op.done.complete(null);
+        }
+        CompletableFuture<Void> signal = committed;
+        committed = new CompletableFuture<>();
+        signal.complete(null);
+    }
+
+    private void rollback() {
+        try {
+            writeConnection.rollback();
+        } catch (SQLException e) {
+            LOG.warn("journal rollback failed", e);
+        }
+    }
+
+    private abstract static class Op {
+        final CompletableFuture<Void> done = new CompletableFuture<>();
+
+        abstract void apply(Connection connection) throws SQLException;
+
+        /** Runs after the commit: adjusts the pending count. */
+        abstract void committed(AtomicLong pending);
+    }
+
+    private static final class Append extends Op {
+        final List<JournalEntry> entries;
+        final List<Boolean> duplicates = new ArrayList<>();
+
+        Append(List<JournalEntry> entries) {
+            this.entries = entries;
+        }
+
+        @Override
+        void apply(Connection connection) throws SQLException {
+            duplicates.clear();
+            try (PreparedStatement insert = connection.prepareStatement("""
+                    INSERT INTO journal(execution_id, event_id, source, type, subject, session_id, priority, state,
+                                        accepted_at, event, rejection)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(execution_id) DO NOTHING""")) {
+                for (JournalEntry e : entries) {
+                    insert.setString(1, e.executionId());
+                    insert.setString(2, e.eventId());
+                    insert.setString(3, e.source());
+                    insert.setString(4, e.type());
+                    insert.setString(5, e.subject());
+                    insert.setString(6, e.sessionId());
+                    insert.setString(7, e.priority());
+                    insert.setString(8, e.state().name());
+                    insert.setLong(9, e.acceptedAt().toEpochMilli());
+                    insert.setBytes(10, e.event());
+                    insert.setString(11, e.rejection());
+                    duplicates.add(insert.executeUpdate() == 0);
+                }
+            }
+        }
+
+        @Override
+        void committed(AtomicLong pending) {
+            // Reservations were taken by the caller before appending; nothing to add here.
+        }
+    }
+
+    private static final class Transition extends Op {
+        final String executionId;
+        final String fromCondition;
+        final String to;
+        final boolean countAttempt;
+        int changed;
+
+        Transition(String executionId, String fromCondition, String to, boolean countAttempt) {
+            this.executionId = executionId;
+            this.fromCondition = fromCondition;
+            this.to = to;
+            this.countAttempt = countAttempt;
+        }
+
+        @Override
+        void apply(Connection connection) throws SQLException {
+            String sql = "UPDATE journal SET state=?" + (countAttempt ? ", attempt=attempt+1" : "")
+                    + " WHERE execution_id=? AND " + fromCondition;
+            try (PreparedStatement update = connection.prepareStatement(sql)) {
+                update.setString(1, to);
+                update.setString(2, executionId);
+                changed = update.executeUpdate();
+            }
+        }
+
+        @Override
+        void committed(AtomicLong pending) {
+            if (changed > 0 && !JournalEntry.State.valueOf(to).pending()) {
+                pending.decrementAndGet();
+            }
+        }
+    }
+
+    // ---- pending stream -----------------------------------------------------------------------------
+
+    @Override
+    public Multi<JournalRecord> pending() {
+        AtomicLong cursor = new AtomicLong();
+        return Multi.createBy().repeating().uni(() -> nextBatch(cursor)).indefinitely()
+                .onItem().transformToIterable(batch -> batch);
+    }
+
+    /** The next queued records after the cursor; waits for a commit when there are none yet. */
+    private Uni<List<JournalRecord>> nextBatch(AtomicLong cursor) {
+        return Uni.createFrom().item(() -> {
+            CompletableFuture<Void> signal = committed; // taken before the query, so no commit is missed
+            return new Fetch(fetchAfter(cursor.get()), signal);
+        }).runSubscriptionOn(reader).flatMap(fetch -> {
+            if (fetch.records.isEmpty()) {
+                return Uni.createFrom().completionStage(fetch.signal).flatMap(ignored -> nextBatch(cursor));
+            }
+            cursor.set(fetch.records.get(fetch.records.size() - 1).seq());
+            return Uni.createFrom().item(fetch.records);
+        });
+    }
+
+    private record Fetch(List<JournalRecord> records, CompletableFuture<Void> signal) {
+    }
+
+    private List<JournalRecord> fetchAfter(long seq) {
+        List<JournalRecord> records = new ArrayList<>();
+        try (PreparedStatement query = readConnection.prepareStatement(
+                "SELECT " + COLUMNS + " FROM journal WHERE state='QUEUED' AND seq > ? ORDER BY seq LIMIT ?")) {
+            query.setLong(1, seq);
+            query.setInt(2, FETCH_SIZE);
+            try (ResultSet rs = query.executeQuery()) {
+                while (rs.next()) {
+                    records.add(new JournalRecord(rs.getLong(1), new JournalEntry(rs.getString(2), rs.getString(3),
+                            rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8),
+                            JournalEntry.State.valueOf(rs.getString(9)), Instant.ofEpochMilli(rs.getLong(10)),
+                            rs.getBytes(11), rs.getString(12)), rs.getInt(13)));
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("reading the journal failed", e);
+        }
+        return records;
+    }
+
+    // ---- capacity -----------------------------------------------------------------------------------
+
+    @Override
+    public boolean tryReserve(int count) {
+        while (true) {
+            long current = pending.get();
+            if (current + count > config.maxPending()) {
+                return false;
+            }
+            if (pending.compareAndSet(current, current + count)) {
+                return true;
+            }
+        }
+    }
+
+    @Override
+    public void release(int count) {
+        pending.addAndGet(-count);
+    }
+
+    @Override
+    public long pendingCount() {
+        return pending.get();
+    }
+
+    @Override
+    public boolean healthy() {
+        return running && writer.isAlive() && !lastCommitFailed;
+    }
+}
