@@ -55,7 +55,11 @@ public class EventAdmission {
     public Admitted admit(IncomingEvent incoming, boolean batch, Instant now) {
         String at = batch ? "/" + incoming.index() : "";
         if (incoming instanceof IncomingEvent.Malformed m) {
-            return rejected(m, m.id(), m.source(), m.type(), m.subject(), m.raw(), m.errors(), now);
+            List<FieldError> errors = new ArrayList<>(m.errors());
+            if (m.data() != null) {
+                errors.addAll(validator.validate(m.data(), at + "/data").errors());
+            }
+            return rejected(m, m.id(), m.source(), m.type(), m.subject(), m.raw(), errors, now);
         }
         return admitParsed((IncomingEvent.Parsed) incoming, at, now);
     }

@@ -122,7 +122,7 @@ public class EventDecoder {
         CloudEventChecks.checkBinary(attributes, errors);
         if (!errors.isEmpty()) {
             return new IncomingEvent.Malformed(0, attributes.get("id"), attributes.get("source"), attributes.get("type"),
-                    attributes.get("subject"), body, errors);
+                    attributes.get("subject"), body, null, errors);
         }
         try {
             CloudEventBuilder builder = CloudEventBuilder.v1()
@@ -149,7 +149,7 @@ public class EventDecoder {
             }
             return new IncomingEvent.Parsed(0, builder.build());
         } catch (RuntimeException e) {
-            return new IncomingEvent.Malformed(0, null, null, null, null, body,
+            return new IncomingEvent.Malformed(0, null, null, null, null, body, null,
                     List.of(new FieldError("/headers", "not a valid CloudEvent: " + rootMessage(e))));
         }
     }
@@ -328,8 +328,9 @@ public class EventDecoder {
         String source = node.isObject() ? first(CloudEventChecks.textOf(node, "source"), CloudEventChecks.textOf(node, "topic")) : null;
         String type = node.isObject() ? first(CloudEventChecks.textOf(node, "type"), CloudEventChecks.textOf(node, "eventType")) : null;
         String subject = node.isObject() ? CloudEventChecks.textOf(node, "subject") : null;
+        JsonNode data = node.isObject() && node.path("data").isObject() ? node.get("data") : null;
         return new IncomingEvent.Malformed(index, id, source, type, subject,
-                node.toString().getBytes(StandardCharsets.UTF_8), errors);
+                node.toString().getBytes(StandardCharsets.UTF_8), data, errors);
     }
 
     private static String first(String a, String b) {

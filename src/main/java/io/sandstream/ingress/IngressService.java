@@ -14,6 +14,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.journal.Journal;
 import io.sandstream.journal.JournalEntry;
+import io.sandstream.journal.JournalFullException;
 import io.sandstream.problem.ProblemException;
 import io.smallrye.mutiny.Uni;
 
@@ -59,15 +60,13 @@ public class IngressService {
             throw ProblemException.badRequest("The event is not a valid execute event: "
                     + EventAdmission.summary(admitted.get(0).errors()), admitted.get(0).errors());
         }
-        int queued = (int) admitted.stream().filter(EventAdmission.Admitted::queued).count();
-        if (!journal.tryReserve(queued)) {
-            throw ProblemException.tooManyRequests("Too many executions are waiting (limit "
-                    + journalConfig.maxPending() + "); retry later.", journalConfig.retryAfterSeconds());
-        }
         List<JournalEntry> entries = admitted.stream().map(EventAdmission.Admitted::entry).toList();
         return journal.append(entries)
                 .onFailure().transform(failure -> {
-                    journal.release(queued);
+                    if (failure instanceof JournalFullException full) {
+                        return ProblemException.tooManyRequests("Too many executions are waiting (limit "
+                                + full.limit() + "); nothing was accepted, retry later.", journalConfig.retryAfterSeconds());
+                    }
                     LOG.error("journal append failed", failure);
                     return ProblemException.unavailable("The journal could not record the events; nothing was accepted.",
                             journalConfig.retryAfterSeconds());
@@ -78,15 +77,11 @@ public class IngressService {
     private IngressResponse respond(List<EventAdmission.Admitted> admitted, List<Boolean> duplicates) {
         List<IngressResponse.Accepted> accepted = new ArrayList<>();
         List<IngressResponse.Rejected> rejected = new ArrayList<>();
-        int unused = 0;
         for (int i = 0; i < admitted.size(); i++) {
             EventAdmission.Admitted a = admitted.get(i);
             JournalEntry e = a.entry();
             if (a.queued()) {
                 boolean duplicate = duplicates.get(i);
-                if (duplicate) {
-                    unused++;
-                }
                 received.get(duplicate ? "duplicate" : "accepted").increment();
                 accepted.add(new IngressResponse.Accepted(e.eventId(), e.source(), e.executionId(), duplicate));
             } else {
@@ -95,7 +90,6 @@ public class IngressService {
                         EventAdmission.summary(a.errors()), a.errors()));
             }
         }
-        journal.release(unused);
         return new IngressResponse(accepted, rejected);
     }
 }

@@ -13,7 +13,9 @@ import io.smallrye.mutiny.Uni;
 public interface Journal {
 
     /**
-     * Records the entries durably, in one commit shared with concurrent callers.
+     * Records the entries durably, in one commit shared with concurrent callers. All or none: when
+     * the new queued entries do not fit under the pending limit, nothing is recorded and the Uni
+     * fails with {@link JournalFullException}.
      *
      * @return for each entry, in order, true when its executionId was already journalled (a redelivery)
      */
@@ -31,12 +33,6 @@ public interface Journal {
 
     /** Marks an entry as done (RUNNING or QUEUED → FINISHED); its result is stored elsewhere. */
     Uni<Void> finish(String executionId);
-
-    /** Reserves room for {@code count} new pending entries; false when the journal is full. */
-    boolean tryReserve(int count);
-
-    /** Gives back reserved room that was not used (duplicates, failed commits). */
-    void release(int count);
 
     /** Accepted-but-unfinished entries right now. */
     long pendingCount();

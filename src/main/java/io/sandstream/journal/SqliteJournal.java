@@ -1,7 +1,6 @@
 package io.sandstream.journal;
 
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -32,6 +31,8 @@ import io.sandstream.config.SandstreamConfig;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 
+import org.sqlite.SQLiteDataSource;
+
 /**
  * The embedded journal: one SQLite file in WAL mode with {@code synchronous=FULL}, so a commit is
  * on disk when it returns. A single writer thread owns the write connection and folds every
@@ -55,6 +56,8 @@ public class SqliteJournal implements Journal {
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "journal-reader"));
 
     private Connection writeConnection;
+    /** Pending entries added by the transaction being built; writer thread only. */
+    private long addedInGroup;
     private Connection readConnection;
     private Thread writer;
     private volatile boolean running;
@@ -73,8 +76,10 @@ public class SqliteJournal implements Journal {
     @PostConstruct
     void open() {
         String url = "jdbc:sqlite:" + dataDirectory.root().resolve("journal.db");
+        SQLiteDataSource dataSource = new SQLiteDataSource();
+        dataSource.setUrl(url);
         try {
-            writeConnection = DriverManager.getConnection(url);
+            writeConnection = dataSource.getConnection();
             try (Statement s = writeConnection.createStatement()) {
                 s.execute("PRAGMA journal_mode=WAL");
                 s.execute("PRAGMA synchronous=FULL");
@@ -98,7 +103,7 @@ public class SqliteJournal implements Journal {
                 LOG.infof("journal %s: %d pending (%d interrupted executions queued again)", url, pending.get(), requeued);
             }
             writeConnection.setAutoCommit(false);
-            readConnection = DriverManager.getConnection(url);
+            readConnection = dataSource.getConnection();
             try (Statement s = readConnection.createStatement()) {
                 s.execute("PRAGMA busy_timeout=5000");
             }
@@ -141,7 +146,12 @@ public class SqliteJournal implements Journal {
     @Override
     public Uni<List<Boolean>> append(List<JournalEntry> entries) {
         Append op = new Append(List.copyOf(entries));
-        return submit(op).map(ignored -> op.duplicates);
+        return submit(op).map(ignored -> {
+            if (op.full) {
+                throw new JournalFullException(config.maxPending());
+            }
+            return op.duplicates;
+        });
     }
 
     @Override
@@ -187,6 +197,7 @@ public class SqliteJournal implements Journal {
 
     private void commitGroup(List<Op> group) {
         long start = System.nanoTime();
+        addedInGroup = 0;
         try {
             for (Op op : group) {
                 op.apply(writeConnection);
@@ -194,6 +205,7 @@ public class SqliteJournal implements Journal {
             writeConnection.commit();
         } catch (SQLException e) {
             rollback();
+            addedInGroup = 0;
             if (group.size() > 1) {
                 // One bad operation must not fail the others: retry each alone.
                 group.forEach(op -> commitGroup(List.of(op)));
@@ -205,6 +217,7 @@ public class SqliteJournal implements Journal {
             return;
         }
         lastCommitFailed = false;
+        pending.addAndGet(addedInGroup);
         commitTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
         commitOps.record(group.size());
         for (Op op : group) {
@@ -233,9 +246,15 @@ public class SqliteJournal implements Journal {
         abstract void committed(AtomicLong pending);
     }
 
-    private static final class Append extends Op {
+    /**
+     * Inserts a request's entries, or none of them when the new queued ones would take the journal
+     * past its limit. The check runs here, in the writer, against the count of this very
+     * transaction, so it is exact and a redelivery of something already journalled always passes.
+     */
+    private final class Append extends Op {
         final List<JournalEntry> entries;
         final List<Boolean> duplicates = new ArrayList<>();
+        boolean full;
 
         Append(List<JournalEntry> entries) {
             this.entries = entries;
@@ -244,10 +263,14 @@ public class SqliteJournal implements Journal {
         @Override
         void apply(Connection connection) throws SQLException {
             duplicates.clear();
-            try (PreparedStatement insert = connection.prepareStatement("""
+            full = false;
+            int added = 0;
+            try (Statement savepoint = connection.createStatement();
+                    PreparedStatement insert = connection.prepareStatement("""
                     INSERT INTO journal(execution_id, event_id, source, type, subject, session_id, priority, state,
                                         accepted_at, event, rejection)
                     VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(execution_id) DO NOTHING""")) {
+                savepoint.execute("SAVEPOINT append");
                 for (JournalEntry e : entries) {
                     insert.setString(1, e.executionId());
                     insert.setString(2, e.eventId());
@@ -260,14 +283,25 @@ public class SqliteJournal implements Journal {
                     insert.setLong(9, e.acceptedAt().toEpochMilli());
                     insert.setBytes(10, e.event());
                     insert.setString(11, e.rejection());
-                    duplicates.add(insert.executeUpdate() == 0);
+                    boolean duplicate = insert.executeUpdate() == 0;
+                    duplicates.add(duplicate);
+                    if (!duplicate && e.state().pending()) {
+                        added++;
+                    }
                 }
+                if (added > 0 && pending.get() + addedInGroup + added > config.maxPending()) {
+                    savepoint.execute("ROLLBACK TO append");
+                    full = true;
+                } else {
+                    addedInGroup += added;
+                }
+                savepoint.execute("RELEASE append");
             }
         }
 
         @Override
         void committed(AtomicLong pending) {
-            // Reservations were taken by the caller before appending; nothing to add here.
+            // counted in addedInGroup
         }
     }
 
@@ -351,24 +385,6 @@ public class SqliteJournal implements Journal {
     }
 
     // ---- capacity -----------------------------------------------------------------------------------
-
-    @Override
-    public boolean tryReserve(int count) {
-        while (true) {
-            long current = pending.get();
-            if (current + count > config.maxPending()) {
-                return false;
-            }
-            if (pending.compareAndSet(current, current + count)) {
-                return true;
-            }
-        }
-    }
-
-    @Override
-    public void release(int count) {
-        pending.addAndGet(-count);
-    }
 
     @Override
     public long pendingCount() {

@@ -26,6 +26,8 @@ public class ExecuteRequestValidator {
     /** Azure dynamic sessions' identifier rule: 4–128 characters from this set. */
     static final Pattern SESSION_ID = Pattern.compile("[A-Za-z0-9|\\-&^%$#(){}\\[\\];<>]{4,128}");
     private static final int MAX_FILE_NAME_BYTES = 255;
+    /** Line breaks are tolerated in base64 (MIME style); anything else outside the alphabet is an error. */
+    private static final Pattern WHITESPACE = Pattern.compile("[\\r\\n\\t ]");
 
     private final SandstreamConfig.Execution limits;
 
@@ -152,7 +154,7 @@ public class ExecuteRequestValidator {
                 errors.add(new FieldError(at + "/contentBase64", "is required and must be a base64 string"));
             } else {
                 try {
-                    bytes = Base64.getMimeDecoder().decode(content.textValue());
+                    bytes = Base64.getDecoder().decode(WHITESPACE.matcher(content.textValue()).replaceAll(""));
                     total += bytes.length;
                 } catch (IllegalArgumentException e) {
                     errors.add(new FieldError(at + "/contentBase64", "is not valid base64"));

@@ -1,0 +1,62 @@
+package io.sandstream.ingress;
+
+import static io.restassured.RestAssured.given;
+import static io.sandstream.ingress.EventsResourceTest.CE_JSON;
+import static io.sandstream.ingress.EventsResourceTest.KEY;
+import static io.sandstream.ingress.EventsResourceTest.event;
+import static io.sandstream.ingress.EventsResourceTest.id;
+import static io.sandstream.ingress.EventsResourceTest.post;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasSize;
+
+import java.util.Map;
+import java.util.UUID;
+
+import org.junit.jupiter.api.Test;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+
+/** A full journal answers 429 with Retry-After and takes nothing; duplicates and rejections still pass. */
+@QuarkusTest
+@TestProfile(BackpressureTest.SmallJournal.class)
+class BackpressureTest {
+
+    public static class SmallJournal implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("sandstream.journal.max-pending", "3",
+                    "sandstream.journal.retry-after-seconds", "7",
+                    "sandstream.data-dir", "target/test-data-backpressure-" + UUID.randomUUID());
+        }
+    }
+
+    @Test
+    void beyondTheLimitRequestsAre429AndNothingIsLost() {
+        String first = event(id(), "{\"code\":\"1\"}");
+        post(CE_JSON, first).statusCode(202);
+        post(CE_JSON, event(id(), "{\"code\":\"2\"}")).statusCode(202);
+
+        // Two more do not fit into the one place left: the whole batch is refused.
+        post(CE_JSON, "[" + event(id(), "{\"code\":\"3\"}") + "," + event(id(), "{\"code\":\"4\"}") + "]")
+                .statusCode(429)
+                .header("Retry-After", "7")
+                .contentType("application/problem+json")
+                .body("status", equalTo(429))
+                .body("detail", containsString("3"));
+
+        post(CE_JSON, event(id(), "{\"code\":\"5\"}")).statusCode(202);
+        post(CE_JSON, event(id(), "{\"code\":\"6\"}")).statusCode(429).header("Retry-After", "7");
+
+        // A redelivery of something already queued takes no room and is still acknowledged.
+        post(CE_JSON, first).statusCode(202).body("accepted[0].duplicate", equalTo(true));
+        // Invalid events take no room either: they are recorded as rejected.
+        given().queryParam("code", KEY).contentType(CE_JSON).body("[" + event(id(), "{}") + "]").post("/events").then()
+                .statusCode(202).body("rejected", hasSize(1));
+
+        given().get("/q/metrics").then().body(containsString("sandstream_journal_pending 3.0"))
+                .body(containsString("sandstream_journal_pending_limit 3.0"));
+    }
+}
