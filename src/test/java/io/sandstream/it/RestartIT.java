@@ -1,0 +1,101 @@
+package io.sandstream.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * Real restarts of the packaged service on one data directory: what was acknowledged before a
+ * crash (SIGKILL) is still queued after it, redeliveries stay duplicates, and the generated
+ * ingress key is kept but printed only once.
+ */
+class RestartIT {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Pattern PRINTED_KEY = Pattern.compile("Ingress key: (\\S+)");
+
+    @TempDir
+    Path temp;
+
+    private static String event(int i) {
+        return """
+                {"specversion":"1.0","id":"restart-%d","source":"/it/restart","type":"io.sandstream.code.execute",
+                 "data":{"code":"print(%d)","sessionId":"sess-%d"}}""".formatted(i, i, i % 3);
+    }
+
+    @Test
+    void acknowledgedEventsSurviveACrashAndTheGeneratedKeyIsPrintedOnce() throws Exception {
+        Path data = temp.resolve("data");
+        String key;
+        List<String> executionIds = new ArrayList<>();
+        ServiceProcess first = ServiceProcess.start(data, Map.of(), temp.resolve("first.log"));
+        try {
+            Matcher printed = PRINTED_KEY.matcher(first.output());
+            assertTrue(printed.find(), "the generated key is printed on the first start");
+            key = printed.group(1);
+            Path keyFile = data.resolve("ingress.key");
+            assertEquals(key, Files.readString(keyFile).trim());
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(keyFile)));
+
+            assertEquals(401, first.post("/events", "application/cloudevents+json", event(0)).statusCode());
+            for (int i = 0; i < 5; i++) {
+                HttpResponse<String> single = first.post("/events?code=" + key, "application/cloudevents+json", event(i));
+                assertEquals(202, single.statusCode(), single.body());
+                executionIds.add(JSON.readTree(single.body()).at("/accepted/0/executionId").asText());
+            }
+            StringBuilder batch = new StringBuilder("[");
+            for (int i = 5; i < 20; i++) {
+                batch.append(i > 5 ? "," : "").append(event(i));
+            }
+            HttpResponse<String> batchResponse = first.post("/events?code=" + key, "application/cloudevents-batch+json",
+                    batch.append(']').toString());
+            assertEquals(202, batchResponse.statusCode(), batchResponse.body());
+            JSON.readTree(batchResponse.body()).get("accepted").forEach(a -> executionIds.add(a.get("executionId").asText()));
+        } finally {
+            first.kill();
+        }
+
+        try (ServiceProcess second = ServiceProcess.start(data, Map.of(), temp.resolve("second.log"))) {
+            assertFalse(PRINTED_KEY.matcher(second.output()).find(), "the key is not printed again");
+            assertTrue(second.get("/q/metrics").body().contains("sandstream_journal_pending 20.0"),
+                    "all 20 acknowledged events are still queued");
+            for (int i = 0; i < 20; i++) {
+                HttpResponse<String> again = second.post("/events?code=" + key, "application/cloudevents+json", event(i));
+                assertEquals(202, again.statusCode(), again.body());
+                JsonNode accepted = JSON.readTree(again.body()).at("/accepted/0");
+                assertTrue(accepted.get("duplicate").asBoolean(), "redelivery " + i + " is a duplicate");
+                assertEquals(executionIds.get(i), accepted.get("executionId").asText());
+            }
+            assertTrue(second.get("/q/metrics").body().contains("sandstream_journal_pending 20.0"));
+        }
+    }
+
+    @Test
+    void configuredKeysReplaceTheGeneratedOneAndRotate() throws Exception {
+        Path data = temp.resolve("keys");
+        try (ServiceProcess service = ServiceProcess.start(data, Map.of("SANDSTREAM_INGRESS_KEYS", "old-key,new-key"),
+                temp.resolve("keys.log"))) {
+            assertFalse(PRINTED_KEY.matcher(service.output()).find());
+            assertFalse(Files.exists(data.resolve("ingress.key")));
+            assertEquals(202, service.post("/events?code=old-key", "application/cloudevents+json", event(100)).statusCode());
+            assertEquals(202, service.post("/events?code=new-key", "application/cloudevents+json", event(101)).statusCode());
+            assertEquals(401, service.post("/events?code=other", "application/cloudevents+json", event(102)).statusCode());
+        }
+    }
+}
