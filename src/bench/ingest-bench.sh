@@ -1,27 +1,49 @@
 #!/usr/bin/env bash
-# Ingest benchmark (not a test): builds and starts the packaged service on a throw-away data
-# directory, drives it over loopback with src/bench/IngestBench.java, then prints the service's
-# peak RSS. Usage: src/bench/ingest-bench.sh [seconds per phase, default 15]
+# Ingest benchmark (not a test). Builds and starts the packaged service on a throw-away data
+# directory, drives POST /events over loopback with wrk (src/bench/ingest.lua), and prints durably
+# accepted events/s, request latency and the service's peak RSS. The baseline, measured in the same
+# run, is the bare HTTP round trip of OPTIONS /events (same server, no parsing, no journal).
+# Usage: src/bench/ingest-bench.sh [seconds per phase, default 15]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-15}
 port=${BENCH_PORT:-18080}
-key=bench-key
+java_opts=${BENCH_JAVA_OPTS:--Xmx256m -XX:+UseSerialGC}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 ./mvnw -B -q package -DskipTests
 data=$(mktemp -d)
-# The heap is capped the way the container images cap it; the pending limit is lifted because
-# nothing executes (and drains) events in this benchmark.
-SANDSTREAM_DATA_DIR=$data SANDSTREAM_INGRESS_KEYS=$key SANDSTREAM_JOURNAL_MAX_PENDING=1000000000 \
-  QUARKUS_HTTP_PORT=$port java ${BENCH_JAVA_OPTS:--Xmx256m -XX:+UseSerialGC} -jar target/quarkus-app/quarkus-run.jar \
-  >"$data/service.log" 2>&1 &
+# Nothing executes (drains) events in this benchmark, so the pending limit is lifted.
+SANDSTREAM_DATA_DIR=$data SANDSTREAM_INGRESS_KEYS=bench-key SANDSTREAM_JOURNAL_MAX_PENDING=1000000000 \
+  QUARKUS_HTTP_PORT=$port java $java_opts -jar target/quarkus-app/quarkus-run.jar >"$data/service.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do
   curl -fs "http://127.0.0.1:$port/q/health/ready" >/dev/null 2>&1 && break
   sleep 0.2
 done
-echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1); service heap: ${BENCH_JAVA_OPTS:--Xmx256m -XX:+UseSerialGC}"
-java src/bench/IngestBench.java "http://127.0.0.1:$port" "$key" "$seconds"
-echo
+
+phase() { # name mode connections [batch]
+  MODE=$2 BATCH=${4:-1} KEY=bench-key wrk -t1 -c"$3" -d"${seconds}s" --timeout 30s -s src/bench/ingest.lua \
+    "http://127.0.0.1:$port" | sed -n 's/^RESULT //p'
+}
+MODE=single KEY=bench-key wrk -t1 -c16 -d3s -s src/bench/ingest.lua "http://127.0.0.1:$port" >/dev/null # warm-up
+
+echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), service: $java_opts, wrk on the same cores"
+printf '%-34s %10s %10s %8s %8s %6s %10s\n' phase events/s req/s p50_ms p99_ms errors ev/base
+base=""
+while IFS='|' read -r name mode conns batch; do
+  line=$(phase "$name" "$mode" "$conns" "$batch")
+  eval "$(echo "$line" | tr ' ' '\n' | sed 's/^/r_/')"
+  # Ratio: events (requests, for the baseline) per second against the baseline's requests per second.
+  if [ -z "$base" ]; then base=$r_requests_per_s; r_events_per_s_cmp=$r_requests_per_s; else r_events_per_s_cmp=$r_events_per_s; fi
+  printf '%-34s %10s %10s %8s %8s %6s %9.2fx\n' "$name" "$r_events_per_s" "$r_requests_per_s" "$r_p50_ms" \
+    "$r_p99_ms" "$r_errors" "$(awk -v a="$r_events_per_s_cmp" -v b="$base" 'BEGIN{print a/b}')"
+done <<'PHASES'
+baseline: OPTIONS /events|options|32|0
+single events, 32 connections|single|32|1
+batches of 10, 32 connections|batch|32|10
+batches of 100, 8 connections|batch|8|100
+batches of 100, 32 connections|batch|32|100
+PHASES
 echo "service peak RSS: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' /proc/$pid/status)"
-echo "journal on disk:  $(du -sh "$data" | cut -f1) after $(curl -fs "http://127.0.0.1:$port/q/metrics" | awk '/^sandstream_journal_pending /{printf "%d", $2}') events"
+echo "journal: $(curl -fs "http://127.0.0.1:$port/q/metrics" | awk '/^sandstream_journal_pending /{printf "%d", $2}') events, $(du -sh "$data" | cut -f1) on disk"

@@ -1,0 +1,37 @@
+-- wrk script for the ingest benchmark. MODE=options|single|batch, BATCH=events per batch, KEY=ingress key.
+local mode = os.getenv("MODE") or "single"
+local batch = tonumber(os.getenv("BATCH") or "100")
+local key = os.getenv("KEY") or "bench-key"
+local counter = 0
+local run = tostring(os.time()) .. "-" .. tostring(math.random(1, 1e9))
+
+local function event()
+  counter = counter + 1
+  return '{"specversion":"1.0","id":"' .. run .. '-' .. counter .. '","source":"/bench/tenant-' .. (counter % 8) ..
+    '","type":"io.sandstream.code.execute","subject":"code-execution/bench",' ..
+    '"data":{"code":"print(sum(range(' .. counter .. ')))","sessionId":"bench-' .. (counter % 16) .. '"}}'
+end
+
+request = function()
+  if mode == "options" then
+    return wrk.format("OPTIONS", "/events", {["WebHook-Request-Origin"] = "bench.example.com"})
+  end
+  local headers = {["aeg-sas-key"] = key}
+  if mode == "single" then
+    headers["Content-Type"] = "application/cloudevents+json"
+    return wrk.format("POST", "/events", headers, event())
+  end
+  local events = {}
+  for i = 1, batch do events[i] = event() end
+  headers["Content-Type"] = "application/cloudevents-batch+json"
+  return wrk.format("POST", "/events", headers, "[" .. table.concat(events, ",") .. "]")
+end
+
+done = function(summary, latency, requests)
+  local seconds = summary.duration / 1e6
+  local bad = summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  local per = (mode == "batch") and batch or ((mode == "single") and 1 or 0)
+  io.write(string.format("RESULT requests_per_s=%.0f events_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d\n",
+    summary.requests / seconds, summary.requests * per / seconds,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, bad))
+end
