@@ -3,6 +3,7 @@ package io.sandstream.config;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import io.smallrye.config.ConfigMapping;
@@ -30,6 +31,94 @@ public interface SandstreamConfig {
     Journal journal();
 
     Execution execution();
+
+    Sessions sessions();
+
+    /** Local session pools by name; {@code python} and {@code javascript} are configured by default. */
+    Map<String, Pool> pools();
+
+    interface Sessions {
+        /**
+         * Directory for what sandboxes read (runner scripts, seccomp filter): world-readable, no
+         * secrets. Default: {@code sandstream-runtime} under the system temp directory.
+         */
+        Optional<Path> runtimeDir();
+
+        /** First host uid given to sandboxes; every live sandbox runs as a host uid of its own. */
+        @WithDefault("200000")
+        int firstUid();
+
+        /** Python interpreter run inside the sandboxes. */
+        @WithDefault("/usr/bin/python3")
+        String python();
+
+        /** Node.js run inside the sandboxes. */
+        @WithDefault("/usr/bin/node")
+        String node();
+
+        /** Time an interrupted execution gets to stop before its sandbox is killed. */
+        @WithDefault("2s")
+        Duration interruptGrace();
+    }
+
+    /** One local pool: the knobs of an Azure dynamic sessions pool plus per-execution limits. */
+    interface Pool {
+        /** {@code python} or {@code javascript}. */
+        String language();
+
+        /** Most allocated sessions at once; beyond it, "pool full". */
+        @WithDefault("20")
+        int maxSessions();
+
+        /** Sandboxes kept started and waiting, refilled in the background. */
+        @WithDefault("5")
+        int readySessions();
+
+        /** Idle time after which a session is destroyed; every use starts it again. */
+        @WithDefault("300s")
+        Duration cooldown();
+
+        Limits limits();
+    }
+
+    /** Per-execution and per-sandbox limits (nsjail's config is the model). */
+    interface Limits {
+        /** Memory of the whole sandbox, MiB (cgroup when the host allows it, else address-space rlimit). */
+        @WithDefault("512")
+        int memoryMib();
+
+        /** CPU time one execution may use, seconds. */
+        @WithDefault("60")
+        int cpuSeconds();
+
+        /** Processes and threads in the sandbox. */
+        @WithDefault("64")
+        int pids();
+
+        /** Open file descriptors per process. */
+        @WithDefault("256")
+        int openFiles();
+
+        /** Largest file a process may write, MiB. */
+        @WithDefault("64")
+        int fileSizeMib();
+
+        /** Size of the session's {@code /mnt/data}, MiB. */
+        @WithDefault("256")
+        int dataMib();
+
+        /** Size of the session's {@code /tmp}, MiB. */
+        @WithDefault("64")
+        int tmpMib();
+
+        /** stdout plus stderr bytes kept per execution; beyond it output is cut and the code interrupted. */
+        @WithDefault("1048576")
+        int outputBytes();
+
+        /** Largest single file upload or download, bytes. */
+        @WithDefault("33554432")
+        int transferBytes();
+    }
 
     interface Ingress {
         /** Largest accepted request body, bytes (Event Grid's limit is 1 MiB). */

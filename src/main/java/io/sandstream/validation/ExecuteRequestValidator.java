@@ -175,7 +175,7 @@ public class ExecuteRequestValidator {
      * A file name is one path segment: no separators, no traversal, no control characters, so it
      * can only ever name an entry directly inside {@code /mnt/data}.
      */
-    static String fileNameProblem(String name) {
+    public static String fileNameProblem(String name) {
         if (name.isEmpty() || name.equals(".") || name.equals("..")) {
             return "must be a plain file name";
         }

@@ -1,0 +1,41 @@
+package io.sandstream.sessions;
+
+import java.util.List;
+import java.util.Optional;
+
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * A pool of stateful code-execution sessions keyed by identifier, like an Azure Container Apps
+ * dynamic sessions pool. The local implementation keeps bubblewrap sandboxes warm; an ACA-backed
+ * one calls the dynamic sessions REST API.
+ */
+public interface SessionPool {
+
+    String name();
+
+    /**
+     * Runs code in the session {@code identifier} (created from a warm sandbox when new; a fresh
+     * session discarded afterwards when empty). Emits live output chunks, then exactly one
+     * {@link ExecutionUpdate.Completed}. Fails with {@link PoolFullException} when no session can
+     * be created; executions of one session run one after another.
+     */
+    Multi<ExecutionUpdate> execute(Optional<String> identifier, ExecutionSpec spec);
+
+    Uni<SessionFile> uploadFile(String identifier, String name, byte[] content);
+
+    /** The file's bytes; fails with {@link SessionFileException} when it is missing or refused. */
+    Uni<byte[]> downloadFile(String identifier, String name);
+
+    Uni<List<SessionFile>> listFiles(String identifier);
+
+    Uni<Void> deleteFile(String identifier, String name);
+
+    /** Ends the session now, destroying its sandbox. False when there was no such session. */
+    Uni<Boolean> deleteSession(String identifier);
+
+    List<SessionInfo> sessions();
+
+    PoolStats stats();
+}

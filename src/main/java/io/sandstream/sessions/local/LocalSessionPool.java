@@ -1,0 +1,385 @@
+package io.sandstream.sessions.local;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.jboss.logging.Logger;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.routing.Language;
+import io.sandstream.sessions.ExecutionResult;
+import io.sandstream.sessions.ExecutionSpec;
+import io.sandstream.sessions.ExecutionUpdate;
+import io.sandstream.sessions.PoolFullException;
+import io.sandstream.sessions.PoolStats;
+import io.sandstream.sessions.SessionFile;
+import io.sandstream.sessions.SessionFileException;
+import io.sandstream.sessions.SessionInfo;
+import io.sandstream.sessions.SessionPool;
+import io.sandstream.validation.ExecuteRequest.InputFile;
+import io.sandstream.validation.ExecuteRequestValidator;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.MultiEmitter;
+
+/**
+ * A local pool of bubblewrap sandboxes with Azure dynamic sessions' semantics: sessions keyed by
+ * identifier, a new identifier takes a warm sandbox, every use restarts the cooldown, at most
+ * {@code maxSessions} allocated at once, {@code readySessions} kept started in the background.
+ * Sandboxes are started on the pool's worker threads; nothing here blocks the caller.
+ */
+public final class LocalSessionPool implements SessionPool {
+
+    private static final Logger LOG = Logger.getLogger(LocalSessionPool.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String name;
+    private final Language language;
+    private final SandstreamConfig.Pool config;
+    private final SandboxLauncher launcher;
+    private final Duration interruptGrace;
+    private final ExecutorService workers;
+    private final ScheduledExecutorService timers;
+    private final ConcurrentLinkedDeque<Sandbox> warm = new ConcurrentLinkedDeque<>();
+    private final Map<String, Session> sessions = new ConcurrentHashMap<>();
+    private final AtomicInteger ephemeral = new AtomicInteger();
+    private final AtomicInteger starting = new AtomicInteger();
+    private volatile boolean closed;
+
+    /** An allocated session: its sandbox, and a queue so executions and file operations run one at a time. */
+    private static final class Session {
+        final String identifier;
+        final Instant createdAt = Instant.now();
+        volatile Sandbox sandbox;
+        volatile Instant lastUsedAt = Instant.now();
+        volatile int users;
+        CompletableFuture<?> tail = CompletableFuture.completedFuture(null);
+
+        Session(String identifier) {
+            this.identifier = identifier;
+        }
+    }
+
+    public LocalSessionPool(String name, SandstreamConfig.Pool config, SandboxLauncher launcher, Duration interruptGrace,
+            ExecutorService workers, ScheduledExecutorService timers) {
+        this.name = name;
+        this.language = Language.parse(config.language())
+                .orElseThrow(() -> new IllegalArgumentException("pool " + name + ": unknown language " + config.language()));
+        this.config = config;
+        this.launcher = launcher;
+        this.interruptGrace = interruptGrace;
+        this.workers = workers;
+        this.timers = timers;
+        timers.scheduleWithFixedDelay(this::maintain, 0, 1, TimeUnit.SECONDS);
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    public Language language() {
+        return language;
+    }
+
+    // ---- allocation ----------------------------------------------------------------------------------
+
+    private synchronized Session allocate(Optional<String> identifier) {
+        if (closed) {
+            throw new PoolFullException(name, 0);
+        }
+        if (identifier.isPresent()) {
+            Session existing = sessions.get(identifier.get());
+            if (existing != null) {
+                existing.users++;
+                existing.lastUsedAt = Instant.now();
+                return existing;
+            }
+        }
+        if (sessions.size() + ephemeral.get() >= config.maxSessions()) {
+            throw new PoolFullException(name, config.maxSessions());
+        }
+        Session session = new Session(identifier.orElse(null));
+        session.users++;
+        if (identifier.isPresent()) {
+            sessions.put(identifier.get(), session);
+        } else {
+            ephemeral.incrementAndGet();
+        }
+        return session;
+    }
+
+    /** Runs {@code work} on the session's sandbox after everything queued before it. */
+    private <T> CompletableFuture<T> onSession(Session session, java.util.function.Function<Sandbox, CompletableFuture<T>> work) {
+        CompletableFuture<T> result;
+        synchronized (session) {
+            result = session.tail.handle((ignored, failure) -> null)
+                    .thenComposeAsync(ignored -> sandboxOf(session), workers)
+                    .thenCompose(work);
+            session.tail = result;
+        }
+        return result.whenComplete((value, failure) -> release(session));
+    }
+
+    private CompletableFuture<Sandbox> sandboxOf(Session session) {
+        Sandbox sandbox = session.sandbox;
+        if (sandbox != null && sandbox.alive()) {
+            return CompletableFuture.completedFuture(sandbox);
+        }
+        try {
+            session.sandbox = takeReady();
+            return CompletableFuture.completedFuture(session.sandbox);
+        } catch (Exception e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** A warm sandbox when there is one, else one started now (a cold start). */
+    private Sandbox takeReady() throws java.io.IOException {
+        Sandbox sandbox;
+        while ((sandbox = warm.pollFirst()) != null) {
+            if (sandbox.alive()) {
+                refill();
+                return sandbox;
+            }
+        }
+        refill();
+        return Sandbox.start(launcher, language, config.limits(), interruptGrace, timers);
+    }
+
+    private synchronized void release(Session session) {
+        session.users--;
+        session.lastUsedAt = Instant.now();
+        if (session.identifier == null) {
+            ephemeral.decrementAndGet();
+            destroy(session);
+        } else if (session.sandbox != null && !session.sandbox.alive() && session.users == 0) {
+            sessions.remove(session.identifier, session); // its state is gone; a new call starts afresh
+        }
+    }
+
+    private void destroy(Session session) {
+        Sandbox sandbox = session.sandbox;
+        if (sandbox != null) {
+            sandbox.kill(null);
+        }
+    }
+
+    // ---- background: warm pool and cooldown ---------------------------------------------------------
+
+    private void refill() {
+        if (closed) {
+            return;
+        }
+        int missing = config.readySessions() - warm.size() - starting.get();
+        for (int i = 0; i < missing; i++) {
+            starting.incrementAndGet();
+            workers.execute(() -> {
+                try {
+                    if (!closed) {
+                        warm.addLast(Sandbox.start(launcher, language, config.limits(), interruptGrace, timers));
+                    }
+                } catch (Exception e) {
+                    LOG.warnf("pool %s: starting a sandbox failed: %s", name, e.getMessage());
+                } finally {
+                    starting.decrementAndGet();
+                }
+                if (closed) {
+                    shutdown();
+                }
+            });
+        }
+    }
+
+    private void maintain() {
+        try {
+            warm.removeIf(s -> !s.alive());
+            refill();
+            Instant now = Instant.now();
+            List<Session> expired = new ArrayList<>();
+            synchronized (this) {
+                sessions.values().removeIf(s -> {
+                    boolean idle = s.users == 0 && s.lastUsedAt.plus(config.cooldown()).isBefore(now);
+                    if (idle) {
+                        expired.add(s);
+                    }
+                    return idle;
+                });
+            }
+            expired.forEach(this::destroy);
+        } catch (RuntimeException e) {
+            LOG.warn("pool maintenance failed", e);
+        }
+    }
+
+    /** Destroys every sandbox of the pool. */
+    public void shutdown() {
+        closed = true;
+        Sandbox sandbox;
+        while ((sandbox = warm.pollFirst()) != null) {
+            sandbox.kill(null);
+        }
+        sessions.values().forEach(this::destroy);
+        sessions.clear();
+    }
+
+    // ---- API -----------------------------------------------------------------------------------------
+
+    @Override
+    public Multi<ExecutionUpdate> execute(Optional<String> identifier, ExecutionSpec spec) {
+        return Multi.createFrom().emitter(emitter -> {
+            Session session;
+            try {
+                session = allocate(identifier);
+            } catch (RuntimeException e) {
+                emitter.fail(e);
+                return;
+            }
+            onSession(session, sandbox -> upload(sandbox, spec.files())
+                    .thenCompose(ignored -> sandbox.execute(spec.code(), spec.timeoutSeconds(), emitter::emit)))
+                    .whenComplete((result, failure) -> complete(emitter, result, failure));
+        });
+    }
+
+    private static void complete(MultiEmitter<? super ExecutionUpdate> emitter, ExecutionResult result, Throwable failure) {
+        if (failure != null) {
+            emitter.fail(failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                    ? failure.getCause() : failure);
+        } else {
+            emitter.emit(new ExecutionUpdate.Completed(result));
+            emitter.complete();
+        }
+    }
+
+    private CompletableFuture<Void> upload(Sandbox sandbox, List<InputFile> files) {
+        CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
+        for (InputFile file : files) {
+            chain = chain.thenCompose(ignored -> put(sandbox, file.name(), file.content()).thenApply(f -> null));
+        }
+        return chain;
+    }
+
+    private CompletableFuture<SessionFile> put(Sandbox sandbox, String fileName, byte[] content) {
+        check(fileName);
+        if (content.length > config.limits().transferBytes()) {
+            throw new SessionFileException(SessionFileException.Reason.TOO_LARGE,
+                    "files may be at most " + config.limits().transferBytes() + " bytes");
+        }
+        ObjectNode message = JSON.createObjectNode().put("op", "put").put("name", fileName)
+                .put("content", Base64.getEncoder().encodeToString(content));
+        return sandbox.fileOperation(message).thenApply(answer -> toFile(answered(answer).path("file")));
+    }
+
+    private static void check(String fileName) {
+        if (ExecuteRequestValidator.fileNameProblem(fileName) != null) {
+            throw new SessionFileException(SessionFileException.Reason.INVALID, "invalid file name");
+        }
+    }
+
+    private static JsonNode answered(JsonNode answer) {
+        if (answer.path("ok").asBoolean(false)) {
+            return answer;
+        }
+        String error = answer.path("error").asText("");
+        SessionFileException.Reason reason = switch (error) {
+            case "NotFound" -> SessionFileException.Reason.NOT_FOUND;
+            case "Invalid" -> SessionFileException.Reason.INVALID;
+            default -> SessionFileException.Reason.FAILED;
+        };
+        throw new SessionFileException(reason, answer.path("message").asText(error));
+    }
+
+    private static SessionFile toFile(JsonNode file) {
+        return new SessionFile(file.path("name").asText(), file.path("size").asLong(),
+                Instant.ofEpochMilli((long) (file.path("mtime").asDouble() * 1000)));
+    }
+
+    private <T> Uni<T> withSession(String identifier, java.util.function.Function<Sandbox, CompletableFuture<T>> work) {
+        return Uni.createFrom().deferred(() -> {
+            Session session = allocate(Optional.of(identifier));
+            return Uni.createFrom().completionStage(onSession(session, work))
+                    .onFailure(java.util.concurrent.CompletionException.class).transform(Throwable::getCause);
+        });
+    }
+
+    @Override
+    public Uni<SessionFile> uploadFile(String identifier, String fileName, byte[] content) {
+        return withSession(identifier, sandbox -> put(sandbox, fileName, content));
+    }
+
+    @Override
+    public Uni<byte[]> downloadFile(String identifier, String fileName) {
+        return withSession(identifier, sandbox -> {
+            check(fileName);
+            ObjectNode message = JSON.createObjectNode().put("op", "get").put("name", fileName)
+                    .put("maxBytes", config.limits().transferBytes());
+            return sandbox.fileOperation(message)
+                    .thenApply(answer -> Base64.getDecoder().decode(answered(answer).path("content").asText()));
+        });
+    }
+
+    @Override
+    public Uni<List<SessionFile>> listFiles(String identifier) {
+        return withSession(identifier, sandbox -> sandbox.fileOperation(JSON.createObjectNode().put("op", "list"))
+                .thenApply(answer -> {
+                    List<SessionFile> files = new ArrayList<>();
+                    answered(answer).path("files").forEach(f -> files.add(toFile(f)));
+                    return files;
+                }));
+    }
+
+    @Override
+    public Uni<Void> deleteFile(String identifier, String fileName) {
+        return withSession(identifier, sandbox -> {
+            check(fileName);
+            return sandbox.fileOperation(JSON.createObjectNode().put("op", "delete").put("name", fileName))
+                    .thenApply(answer -> {
+                        answered(answer);
+                        return null;
+                    });
+        });
+    }
+
+    @Override
+    public Uni<Boolean> deleteSession(String identifier) {
+        return Uni.createFrom().item(() -> {
+            Session session;
+            synchronized (this) {
+                session = sessions.remove(identifier);
+            }
+            if (session == null) {
+                return false;
+            }
+            destroy(session);
+            return true;
+        });
+    }
+
+    @Override
+    public List<SessionInfo> sessions() {
+        return sessions.values().stream().map(s -> new SessionInfo(s.identifier, s.createdAt, s.lastUsedAt,
+                s.lastUsedAt.plus(config.cooldown()), s.users > 0)).toList();
+    }
+
+    @Override
+    public PoolStats stats() {
+        int busy = (int) sessions.values().stream().filter(s -> s.users > 0).count() + ephemeral.get();
+        return new PoolStats(warm.size(), busy, sessions.size() + ephemeral.get() - busy, config.maxSessions());
+    }
+}

@@ -1,0 +1,542 @@
+package io.sandstream.sessions.local;
+
+import java.io.ByteArrayOutputStream;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+import org.jboss.logging.Logger;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.routing.Language;
+import io.sandstream.sessions.ExecutionResult;
+import io.sandstream.sessions.ExecutionResult.LimitHit;
+import io.sandstream.sessions.ExecutionResult.Status;
+import io.sandstream.sessions.ExecutionUpdate;
+
+/**
+ * One bubblewrap sandbox with its language runner: the process, its three channels and the
+ * enforcement of every per-execution limit. Requests go as JSON lines to the runner's stdin;
+ * answers come back as JSON lines on a control FIFO (fd 3 inside); user output arrives raw on
+ * stdout and stderr and is cut at a per-execution marker the runner writes after the code ends.
+ * Everything coming out of the sandbox is untrusted: a malformed answer kills the sandbox.
+ */
+final class Sandbox {
+
+    enum State { STARTING, IDLE, BUSY, DEAD }
+
+    private static final Logger LOG = Logger.getLogger(Sandbox.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final AtomicLong IDS = new AtomicLong();
+    private static final int CHUNK = 64 * 1024;
+
+    final String id;
+    private final SandboxLauncher launcher;
+    private final SandstreamConfig.Limits limits;
+    private final Duration interruptGrace;
+    private final ScheduledExecutorService timers;
+    private final int uid;
+    private final Process process;
+    private final OutputStream requests;
+    private final Map<Long, CompletableFuture<JsonNode>> pendingAnswers = new ConcurrentHashMap<>();
+    private final CompletableFuture<JsonNode> ready = new CompletableFuture<>();
+    private final AtomicLong requestIds = new AtomicLong();
+    private final OutputRouter stdout;
+    private final OutputRouter stderr;
+    private volatile State state = State.STARTING;
+    private volatile Run current;
+    private volatile LimitHit killedFor;
+    private volatile long runnerPid = -1;
+    final Instant createdAt = Instant.now();
+
+    private Sandbox(String id, SandboxLauncher launcher, SandstreamConfig.Limits limits, Duration interruptGrace,
+            ScheduledExecutorService timers, int uid, Process process) {
+        this.id = id;
+        this.launcher = launcher;
+        this.limits = limits;
+        this.interruptGrace = interruptGrace;
+        this.timers = timers;
+        this.uid = uid;
+        this.process = process;
+        this.requests = process.getOutputStream();
+        this.stdout = new OutputRouter(ExecutionUpdate.Stream.STDOUT);
+        this.stderr = new OutputRouter(ExecutionUpdate.Stream.STDERR);
+    }
+
+    /** Starts a sandbox and waits (on the calling worker thread) until its runner is ready. */
+    static Sandbox start(SandboxLauncher launcher, Language language, SandstreamConfig.Limits limits,
+            Duration interruptGrace, ScheduledExecutorService timers) throws IOException {
+        String id = Long.toString(ProcessHandle.current().pid(), 36) + "-" + IDS.incrementAndGet();
+        int uid = launcher.allocateUid();
+        Process process;
+        try {
+            process = launcher.start(id, uid, language, limits);
+        } catch (IOException | RuntimeException e) {
+            launcher.releaseUid(uid);
+            launcher.cleanup(id);
+            throw e;
+        }
+        Sandbox sandbox = new Sandbox(id, launcher, limits, interruptGrace, timers, uid, process);
+        sandbox.begin();
+        try {
+            sandbox.ready.get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            sandbox.kill(null);
+            throw new IOException("the sandbox did not start: " + sandbox.diagnostics(), e);
+        }
+        return sandbox;
+    }
+
+    private void begin() throws IOException {
+        // Read-write open of a FIFO never blocks, whatever the other side does.
+        RandomAccessFile control = new RandomAccessFile(launcher.controlFifo(id).toFile(), "rw");
+        thread("ctl", () -> readControl(new FileInputStream(control.getFD()), control));
+        thread("out", () -> stdout.pump(process.getInputStream()));
+        thread("err", () -> stderr.pump(process.getErrorStream()));
+        process.onExit().thenRun(this::exited);
+    }
+
+    private void thread(String name, ThrowingRunnable body) {
+        Thread t = new Thread(() -> {
+            try {
+                body.run();
+            } catch (Exception e) {
+                if (state != State.DEAD) {
+                    LOG.debugf("sandbox %s %s reader stopped: %s", id, name, e.getMessage());
+                }
+            }
+        }, "sandbox-" + id + "-" + name);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+
+    State state() {
+        return state;
+    }
+
+    boolean alive() {
+        return state != State.DEAD && process.isAlive();
+    }
+
+    // ---- control channel ---------------------------------------------------------------------------
+
+    private void readControl(InputStream in, RandomAccessFile keepOpen) throws IOException {
+        int maxLine = limits.transferBytes() / 3 * 4 + 64 * 1024;
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        byte[] buffer = new byte[CHUNK];
+        try (keepOpen) {
+            int n;
+            while ((n = in.read(buffer)) > 0 && state != State.DEAD) {
+                int start = 0;
+                for (int i = 0; i < n; i++) {
+                    if (buffer[i] == '\n') {
+                        line.write(buffer, start, i - start);
+                        onControl(line.toByteArray());
+                        line.reset();
+                        start = i + 1;
+                    }
+                }
+                line.write(buffer, start, n - start);
+                if (line.size() > maxLine) {
+                    violation("control message longer than " + maxLine + " bytes");
+                    return;
+                }
+            }
+        }
+    }
+
+    private void onControl(byte[] line) {
+        JsonNode message;
+        try {
+            message = JSON.readTree(line);
+        } catch (IOException e) {
+            violation("malformed control message");
+            return;
+        }
+        if (message == null || !message.isObject()) {
+            violation("control message is not an object");
+            return;
+        }
+        if (message.path("ready").asBoolean(false)) {
+            launcher.cleanupFifo(id); // both ends are open now: nothing needs to stay on disk
+            state = State.IDLE;
+            findRunnerPid();
+            ready.complete(message);
+            return;
+        }
+        CompletableFuture<JsonNode> waiting = pendingAnswers.remove(message.path("id").asLong(-1));
+        if (waiting == null) {
+            violation("answer to no request");
+            return;
+        }
+        waiting.complete(message);
+    }
+
+    /** Anything off-protocol means the runner was tampered with: the session ends. */
+    private void violation(String what) {
+        LOG.infof("sandbox %s broke the runner protocol (%s); destroying it", id, what);
+        kill(null);
+    }
+
+    private CompletableFuture<JsonNode> request(ObjectNode message) {
+        long requestId = requestIds.incrementAndGet();
+        message.put("id", requestId);
+        CompletableFuture<JsonNode> answer = new CompletableFuture<>();
+        pendingAnswers.put(requestId, answer);
+        try {
+            byte[] bytes = JSON.writeValueAsBytes(message);
+            synchronized (requests) {
+                requests.write(bytes);
+                requests.write('\n');
+                requests.flush();
+            }
+        } catch (IOException e) {
+            pendingAnswers.remove(requestId);
+            answer.completeExceptionally(new IOException("the sandbox is gone", e));
+        }
+        return answer;
+    }
+
+    /** A file operation ({@code put|get|list|delete}); the answer as the runner sent it. */
+    CompletableFuture<JsonNode> fileOperation(ObjectNode message) {
+        if (!alive()) {
+            return CompletableFuture.failedFuture(new IOException("the sandbox is gone"));
+        }
+        return request(message);
+    }
+
+    // ---- executions --------------------------------------------------------------------------------
+
+    /**
+     * Runs code; the caller guarantees one execution at a time. Output goes to {@code sink} as it
+     * arrives; the returned future completes with the result once the code ended and every byte it
+     * wrote before ending has been delivered.
+     */
+    CompletableFuture<ExecutionResult> execute(String code, int timeoutSeconds, Consumer<ExecutionUpdate> sink) {
+        if (!alive()) {
+            return CompletableFuture.failedFuture(new IOException("the sandbox is gone"));
+        }
+        byte[] marker = new byte[18];
+        RANDOM.nextBytes(marker);
+        String markerText = "\u0000SSM" + HexFormat.of().formatHex(marker) + "\u0000";
+        Run run = new Run(markerText.getBytes(StandardCharsets.US_ASCII), sink);
+        state = State.BUSY;
+        current = run;
+        stdout.begin(run);
+        stderr.begin(run);
+        run.cpuAtStart = cpuTicks();
+        ObjectNode message = JSON.createObjectNode().put("op", "exec").put("code", code).put("marker", markerText)
+                .put("cpuSeconds", limits.cpuSeconds());
+        request(message).whenComplete((answer, failure) -> {
+            if (answer != null) {
+                run.answer(answer);
+            }
+        });
+        run.wallTimer = timers.schedule(() -> limit(run, LimitHit.wall), timeoutSeconds, TimeUnit.SECONDS);
+        run.cpuWatch = timers.scheduleAtFixedRate(() -> {
+            if (cpuTicks() - run.cpuAtStart > limits.cpuSeconds() * 100L) {
+                limit(run, LimitHit.cpu);
+            }
+        }, 100, 100, TimeUnit.MILLISECONDS);
+        return run.result;
+    }
+
+    /** A limit fired: interrupt the code (the session may survive), then kill the sandbox if it won't stop. */
+    private void limit(Run run, LimitHit limit) {
+        if (run.result.isDone() || run.limit != null) {
+            return;
+        }
+        run.limit = limit;
+        request(JSON.createObjectNode().put("op", "interrupt"));
+        timers.schedule(() -> {
+            if (!run.result.isDone()) {
+                kill(limit);
+            }
+        }, interruptGrace.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** CPU time of the runner process in clock ticks (1/100 s), all threads. */
+    private long cpuTicks() {
+        if (runnerPid <= 0) {
+            return 0;
+        }
+        try {
+            String stat = Files.readString(Path.of("/proc/" + runnerPid + "/stat"));
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(fields[11]) + Long.parseLong(fields[12]) + Long.parseLong(fields[13])
+                    + Long.parseLong(fields[14]);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /** bwrap → its pid-namespace init → the runner: the runner is the grandchild of our process. */
+    private void findRunnerPid() {
+        ProcessHandle.of(process.pid())
+                .flatMap(bwrap -> bwrap.children().findFirst())
+                .flatMap(init -> init.children().findFirst())
+                .ifPresent(runner -> runnerPid = runner.pid());
+    }
+
+    /** Kills every process of the sandbox: bwrap dies, its pid-namespace init follows, the kernel kills the rest. */
+    void kill(LimitHit reason) {
+        if (killedFor == null) {
+            killedFor = reason;
+        }
+        state = State.DEAD;
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+    }
+
+    private void exited() {
+        state = State.DEAD;
+        ready.completeExceptionally(new IOException("the sandbox exited"));
+        pendingAnswers.values().forEach(f -> f.completeExceptionally(new IOException("the sandbox exited")));
+        pendingAnswers.clear();
+        Run run = current;
+        if (run != null && !run.result.isDone()) {
+            LimitHit limit = run.limit != null ? run.limit : killedFor;
+            int code = process.exitValue();
+            if (limit == null) {
+                limit = switch (code) {
+                    case 128 + 24 -> LimitHit.cpu; // SIGXCPU
+                    case 128 + 25 -> LimitHit.disk; // SIGXFSZ
+                    default -> null;
+                };
+            }
+            if (limit == null && launcher.cgroup(id).map(Cgroups::oomKilled).orElse(false)) {
+                limit = LimitHit.memory; // the kernel's OOM killer acted in the sandbox's cgroup
+            }
+            run.limit = limit;
+            run.sandboxDied(code);
+        }
+        launcher.cleanup(id);
+        launcher.releaseUid(uid);
+    }
+
+    String diagnostics() {
+        return "exit " + (process.isAlive() ? "n/a" : process.exitValue());
+    }
+
+    /** One execution in flight: collects output up to the limit and decides when it is complete. */
+    private final class Run {
+        final byte[] marker;
+        final Consumer<ExecutionUpdate> sink;
+        final CompletableFuture<ExecutionResult> result = new CompletableFuture<>();
+        final Instant startedAt = Instant.now();
+        final long startNanos = System.nanoTime();
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final ByteArrayOutputStream err = new ByteArrayOutputStream();
+        volatile LimitHit limit;
+        long cpuAtStart;
+        boolean truncated;
+        boolean stdoutDone;
+        boolean stderrDone;
+        JsonNode answer;
+        ScheduledFuture<?> wallTimer;
+        ScheduledFuture<?> cpuWatch;
+
+        Run(byte[] marker, Consumer<ExecutionUpdate> sink) {
+            this.marker = marker;
+            this.sink = sink;
+        }
+
+        synchronized void output(ExecutionUpdate.Stream stream, byte[] bytes, int offset, int length) {
+            if (result.isDone()) {
+                return;
+            }
+            int room = limits.outputBytes() - out.size() - err.size();
+            int kept = Math.max(0, Math.min(room, length));
+            if (kept > 0) {
+                (stream == ExecutionUpdate.Stream.STDOUT ? out : err).write(bytes, offset, kept);
+                byte[] chunk = new byte[kept];
+                System.arraycopy(bytes, offset, chunk, 0, kept);
+                sink.accept(new ExecutionUpdate.Output(stream, chunk));
+            }
+            if (kept < length && !truncated) {
+                truncated = true;
+                limit(this, LimitHit.output);
+            }
+        }
+
+        synchronized void streamEnded(ExecutionUpdate.Stream stream) {
+            if (stream == ExecutionUpdate.Stream.STDOUT) {
+                stdoutDone = true;
+            } else {
+                stderrDone = true;
+            }
+            maybeComplete();
+        }
+
+        synchronized void answer(JsonNode answer) {
+            this.answer = answer;
+            maybeComplete();
+        }
+
+        private void maybeComplete() {
+            if (answer != null && stdoutDone && stderrDone && !result.isDone()) {
+                String status = answer.path("status").asText("Failed");
+                String errorType = answer.path("error").path("type").asText(null);
+                String errorMessage = answer.path("error").path("message").asText(null);
+                LimitHit hit = limit != null ? limit : LimitClassifier.fromError(errorType, errorMessage);
+                Status finalStatus = limit == LimitHit.wall ? Status.TimedOut
+                        : "Succeeded".equals(status) && hit == null ? Status.Succeeded : Status.Failed;
+                finish(finalStatus, answer.get("result"), errorType, errorMessage, hit, false);
+            }
+        }
+
+        synchronized void sandboxDied(int exitCode) {
+            Status status = limit == LimitHit.wall ? Status.TimedOut : Status.Failed;
+            String message = limit != null ? "the " + limit + " limit was hit; the session's sandbox was destroyed"
+                    : "the sandbox exited (code " + exitCode + "); the session's state is lost";
+            finish(status, null, "SandboxExited", message, limit, true);
+        }
+
+        private void finish(Status status, JsonNode value, String errorType, String errorMessage, LimitHit hit,
+                boolean ended) {
+            if (wallTimer != null) {
+                wallTimer.cancel(false);
+            }
+            if (cpuWatch != null) {
+                cpuWatch.cancel(false);
+            }
+            Instant completedAt = Instant.now();
+            ExecutionResult r = new ExecutionResult(status, decode(out), decode(err),
+                    value == null || value.isNull() ? null : value, status == Status.Succeeded ? null : errorType,
+                    status == Status.Succeeded ? null : errorMessage, truncated, hit, ended, startedAt, completedAt,
+                    (System.nanoTime() - startNanos) / 1_000_000);
+            if (current == this) {
+                current = null;
+                if (state == State.BUSY) {
+                    state = State.IDLE;
+                }
+            }
+            result.complete(r);
+        }
+    }
+
+    private static String decode(ByteArrayOutputStream bytes) {
+        return bytes.toString(StandardCharsets.UTF_8); // malformed input becomes U+FFFD
+    }
+
+    /**
+     * Moves one output stream's bytes to the execution in flight, up to its marker. Bytes written
+     * when no execution runs (a background process of an earlier one) are dropped.
+     */
+    private final class OutputRouter {
+        private final ExecutionUpdate.Stream stream;
+        private Run run;
+        private byte[] held = new byte[0];
+
+        OutputRouter(ExecutionUpdate.Stream stream) {
+            this.stream = stream;
+        }
+
+        synchronized void begin(Run run) {
+            this.run = run;
+        }
+
+        void pump(InputStream in) throws IOException {
+            byte[] buffer = new byte[CHUNK];
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                accept(buffer, n);
+            }
+            synchronized (this) {
+                if (run != null) {
+                    flushHeld(run);
+                    run.streamEnded(stream);
+                    run = null;
+                }
+            }
+        }
+
+        private synchronized void accept(byte[] buffer, int n) {
+            if (run == null) {
+                return;
+            }
+            byte[] data = new byte[held.length + n];
+            System.arraycopy(held, 0, data, 0, held.length);
+            System.arraycopy(buffer, 0, data, held.length, n);
+            held = new byte[0];
+            byte[] marker = run.marker;
+            int at = indexOf(data, marker);
+            if (at >= 0) {
+                run.output(stream, data, 0, at);
+                Run ended = run;
+                run = null;
+                ended.streamEnded(stream);
+                return;
+            }
+            // Keep back a tail that could be the start of the marker split across reads.
+            int keep = partialMarkerSuffix(data, marker);
+            run.output(stream, data, 0, data.length - keep);
+            if (keep > 0) {
+                held = java.util.Arrays.copyOfRange(data, data.length - keep, data.length);
+            }
+        }
+
+        private void flushHeld(Run r) {
+            if (held.length > 0) {
+                r.output(stream, held, 0, held.length);
+                held = new byte[0];
+            }
+        }
+    }
+
+    static int indexOf(byte[] data, byte[] pattern) {
+        outer:
+        for (int i = 0; i + pattern.length <= data.length; i++) {
+            for (int j = 0; j < pattern.length; j++) {
+                if (data[i + j] != pattern[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
+    /** Length of the longest suffix of {@code data} that is a proper prefix of {@code marker}. */
+    static int partialMarkerSuffix(byte[] data, byte[] marker) {
+        for (int len = Math.min(marker.length - 1, data.length); len > 0; len--) {
+            boolean match = true;
+            for (int j = 0; j < len; j++) {
+                if (data[data.length - len + j] != marker[j]) {
+                    match = false;
+                    break;
+                }
+            }
+            if (match) {
+                return len;
+            }
+        }
+        return 0;
+    }
+}

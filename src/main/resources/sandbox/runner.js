@@ -1,0 +1,124 @@
+// sandstream's JavaScript session runner (Node.js). Same protocol as runner.py: JSON lines in on
+// fd 0, JSON lines out on fd 3, user output raw on fd 1 and 2. User code shares this process and
+// can tamper with it; that can only spoil its own session.
+'use strict';
+const fs = require('fs');
+const vm = require('vm');
+const path = require('path');
+const { Worker } = require('worker_threads');
+
+const DATA = '/mnt/data';
+const send = (message) => fs.writeSync(3, JSON.stringify(message) + '\n');
+
+// A worker reads requests, so that an interrupt reaches us while user code blocks the main thread.
+const shared = new Int32Array(new SharedArrayBuffer(4)); // 1 while user code runs
+const reader = new Worker(`
+  const { parentPort, workerData } = require('worker_threads');
+  const fs = require('fs');
+  const running = workerData;
+  let pending = '';
+  const buffer = Buffer.alloc(65536);
+  for (;;) {
+    let n;
+    try { n = fs.readSync(0, buffer, 0, buffer.length, null); } catch (e) { if (e.code === 'EAGAIN') continue; n = 0; }
+    if (n === 0) { process.kill(process.pid, 'SIGKILL'); }
+    pending += buffer.toString('utf8', 0, n);
+    let newline;
+    while ((newline = pending.indexOf('\\n')) >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      const message = JSON.parse(line);
+      if (message.op === 'interrupt') {
+        if (Atomics.load(running, 0) === 1) process.kill(process.pid, 'SIGINT');
+      } else {
+        parentPort.postMessage(message);
+      }
+    }
+  }`, { eval: true, workerData: shared });
+
+const context = vm.createContext({
+  console, require, process, Buffer, setTimeout, clearTimeout, setInterval, clearInterval,
+  setImmediate, clearImmediate, URL, TextEncoder, TextDecoder, structuredClone, fetch: globalThis.fetch,
+});
+process.on('SIGINT', () => {}); // interrupts are for user code (breakOnSigint), never for the runner
+
+function toJson(value) {
+  if (value === undefined || value === null || typeof value === 'function' || typeof value === 'symbol') return null;
+  try {
+    const text = JSON.stringify(value);
+    return text === undefined ? null : JSON.parse(text);
+  } catch (e) {
+    return String(value);
+  }
+}
+
+function safeName(name) {
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
+    throw Object.assign(new Error('invalid file name'), { code: 'EINVALIDNAME' });
+  }
+  return path.join(DATA, name);
+}
+
+function info(name, st) {
+  return { name, size: st.size, mtime: st.mtimeMs / 1000 };
+}
+
+async function execute(message) {
+  const answer = { id: message.id, status: 'Succeeded', result: null };
+  Atomics.store(shared, 0, 1);
+  try {
+    let value = vm.runInContext(message.code, context, { filename: 'cell.js', breakOnSigint: true });
+    if (value && typeof value.then === 'function') value = await value;
+    answer.result = toJson(value);
+  } catch (e) {
+    const interrupted = e && e.code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED';
+    const type = interrupted ? 'KeyboardInterrupt' : (e && e.name) || typeof e;
+    answer.status = 'Failed';
+    answer.error = { type, message: String((e && e.message) || e).slice(0, 4096) };
+    try { fs.writeSync(2, ((e && e.stack) || String(e)) + '\n'); } catch (ignored) { /* user closed fd 2 */ }
+  } finally {
+    Atomics.store(shared, 0, 0);
+  }
+  try { fs.writeSync(1, message.marker); } catch (ignored) { /* fd closed by user code */ }
+  try { fs.writeSync(2, message.marker); } catch (ignored) { /* fd closed by user code */ }
+  send(answer);
+}
+
+function files(message) {
+  const answer = { id: message.id, ok: true };
+  try {
+    if (message.op === 'put') {
+      const file = safeName(message.name);
+      const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o644);
+      try { fs.writeSync(fd, Buffer.from(message.content, 'base64')); } finally { fs.closeSync(fd); }
+      answer.file = info(message.name, fs.lstatSync(file));
+    } else if (message.op === 'get') {
+      const fd = fs.openSync(safeName(message.name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        const st = fs.fstatSync(fd);
+        if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+        if (st.size > message.maxBytes) throw Object.assign(new Error('file too large to download'), { code: 'EINVALIDNAME' });
+        answer.content = fs.readFileSync(fd).toString('base64');
+        answer.file = info(message.name, st);
+      } finally { fs.closeSync(fd); }
+    } else if (message.op === 'list') {
+      answer.files = fs.readdirSync(DATA).sort()
+        .map((name) => [name, fs.lstatSync(path.join(DATA, name))])
+        .filter(([, st]) => st.isFile())
+        .map(([name, st]) => info(name, st));
+    } else if (message.op === 'delete') {
+      fs.unlinkSync(safeName(message.name));
+    }
+  } catch (e) {
+    answer.ok = false;
+    answer.error = e.code === 'ENOENT' ? 'NotFound' : e.code === 'EINVALIDNAME' ? 'Invalid' : 'OSError';
+    answer.message = String(e.message);
+  }
+  send(answer);
+}
+
+let chain = Promise.resolve();
+reader.on('message', (message) => {
+  chain = chain.then(() => (message.op === 'exec' ? execute(message) : files(message)));
+});
+send({ ready: true, runtime: 'node ' + process.versions.node });
