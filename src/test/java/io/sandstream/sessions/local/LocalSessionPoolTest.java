@@ -1,11 +1,21 @@
 package io.sandstream.sessions.local;
 
+import static io.sandstream.sessions.local.PoolFixture.WAIT;
 import static io.sandstream.sessions.local.PoolFixture.run;
+import static io.sandstream.sessions.local.PoolFixture.updates;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -13,8 +23,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.sandstream.sessions.ExecutionResult;
+import io.sandstream.sessions.ExecutionResult.LimitHit;
 import io.sandstream.sessions.ExecutionResult.Status;
+import io.sandstream.sessions.ExecutionSpec;
+import io.sandstream.sessions.ExecutionUpdate;
+import io.sandstream.sessions.PoolFullException;
+import io.sandstream.sessions.SessionFileException;
+import io.sandstream.validation.ExecuteRequest.InputFile;
 
+/** The local pool on real bubblewrap sandboxes: state, languages, output, files, limits. */
 class LocalSessionPoolTest {
 
     @TempDir
@@ -23,7 +40,12 @@ class LocalSessionPoolTest {
 
     @BeforeAll
     static void start() {
-        pools = new PoolFixture(dir, Map.of());
+        pools = new PoolFixture(dir, Map.of(
+                "sandstream.pools.python.limits.cpu-seconds", "2",
+                "sandstream.pools.python.limits.output-bytes", "10000",
+                "sandstream.pools.python.limits.memory-mib", "256",
+                "sandstream.pools.python.limits.data-mib", "8",
+                "sandstream.pools.python.limits.pids", "32"));
     }
 
     @AfterAll
@@ -36,12 +58,14 @@ class LocalSessionPoolTest {
         ExecutionResult first = run(pools.python, "py-state", "import math\nx = 40\nprint('hello')");
         assertEquals(Status.Succeeded, first.status(), first.toString());
         assertEquals("hello\n", first.stdout());
+        assertNull(first.result());
         ExecutionResult second = run(pools.python, "py-state", "x + 2");
         assertEquals(42, second.result().asInt(), second.toString());
         ExecutionResult failed = run(pools.python, "py-state", "1/0");
         assertEquals(Status.Failed, failed.status());
         assertEquals("ZeroDivisionError", failed.errorType());
         assertTrue(failed.stderr().contains("Traceback"), failed.stderr());
+        assertEquals(3.0, run(pools.python, "py-state", "math.floor(math.pi)").result().asDouble());
     }
 
     @Test
@@ -51,5 +75,194 @@ class LocalSessionPoolTest {
         assertEquals("hi\n", first.stdout());
         ExecutionResult second = run(pools.javascript, "js-state", "({sum: y + 2})");
         assertEquals(42, second.result().path("sum").asInt(), second.toString());
+        ExecutionResult failed = run(pools.javascript, "js-state", "null.x");
+        assertEquals(Status.Failed, failed.status());
+        assertEquals("TypeError", failed.errorType());
+        assertEquals(7, run(pools.javascript, "js-state", "Promise.resolve(7)").result().asInt());
+    }
+
+    @Test
+    void ephemeralSessionsAreFresh() {
+        run(pools.python, null, "secret = 1");
+        ExecutionResult next = run(pools.python, null, "'secret' in globals()");
+        assertFalse(next.result().asBoolean());
+    }
+
+    @Test
+    void outputStreamsLiveBeforeTheResult() {
+        List<ExecutionUpdate> all = updates(pools.python, null,
+                "import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.3)", 20);
+        long chunks = all.stream().filter(u -> u instanceof ExecutionUpdate.Output).count();
+        assertTrue(chunks >= 2, "output came in several chunks: " + all);
+        assertTrue(all.get(all.size() - 1) instanceof ExecutionUpdate.Completed);
+    }
+
+    @Test
+    void arbitraryBytesAndForgedControlMessagesAreJustOutput() {
+        ExecutionResult result = run(pools.python, "bytes", """
+                import os
+                os.write(1, b'\\xff\\xfe\\x00abc\\n')
+                os.write(2, b'{"id": 99, "status": "Succeeded"}\\n')
+                os.write(3, b'not json at all\\n')
+                """);
+        // The forged control message ends this session (protocol violation), nothing else.
+        assertTrue(result.stdout().contains("abc"), result.toString());
+        assertEquals(Status.Succeeded, run(pools.python, "after-bytes", "1").status());
+    }
+
+    @Test
+    void wallTimeoutInterruptsAndTheSessionSurvives() {
+        run(pools.python, "wall", "kept = 5");
+        ExecutionResult result = run(pools.python, "wall", "while True: pass", 1);
+        assertEquals(Status.TimedOut, result.status(), result.toString());
+        assertEquals(LimitHit.wall, result.limitHit());
+        assertFalse(result.sessionEnded());
+        assertEquals(5, run(pools.python, "wall", "kept").result().asInt());
+    }
+
+    @Test
+    void codeThatIgnoresInterruptsIsKilledAndTheSessionEnds() {
+        ExecutionResult result = run(pools.python, "stubborn", """
+                import signal, time
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                while True: time.sleep(0.1)""", 1);
+        assertEquals(Status.TimedOut, result.status(), result.toString());
+        assertEquals(LimitHit.wall, result.limitHit());
+        assertTrue(result.sessionEnded());
+        assertEquals(Status.Succeeded, run(pools.python, "stubborn", "1 + 1").status());
+    }
+
+    @Test
+    void cpuLimitFires() {
+        ExecutionResult result = run(pools.python, null, "while True: pass", 30);
+        assertEquals(LimitHit.cpu, result.limitHit(), result.toString());
+        assertEquals(Status.Failed, result.status());
+    }
+
+    @Test
+    void outputIsCutAtTheLimitAndFlagged() {
+        ExecutionResult result = run(pools.python, null, "while True: print('x' * 1000)", 30);
+        assertTrue(result.truncated(), result.toString());
+        assertEquals(LimitHit.output, result.limitHit());
+        assertTrue(result.stdout().length() <= 10000);
+    }
+
+    @Test
+    void memoryLimitFires() {
+        ExecutionResult result = run(pools.python, null, "blocks = []\nwhile True: blocks.append(bytearray(16 * 1024 * 1024))", 30);
+        assertEquals(LimitHit.memory, result.limitHit(), result.toString());
+    }
+
+    @Test
+    void diskQuotaFires() {
+        ExecutionResult result = run(pools.python, null,
+                "with open('/mnt/data/big', 'wb') as f:\n    while True: f.write(b'x' * 1048576)", 30);
+        assertEquals(LimitHit.disk, result.limitHit(), result.toString());
+    }
+
+    @Test
+    void processLimitFires() {
+        ExecutionResult result = run(pools.python, null,
+                "import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(30)\n        os._exit(0)", 30);
+        assertEquals(LimitHit.pids, result.limitHit(), result.toString());
+    }
+
+    @Test
+    void filesGoInAndOutOfMntData() {
+        byte[] content = "a,b\n1,2\n".getBytes(StandardCharsets.UTF_8);
+        pools.python.uploadFile("files", "in.csv", content).await().atMost(WAIT);
+        assertEquals(List.of("in.csv"), pools.python.listFiles("files").await().atMost(WAIT).stream()
+                .map(f -> f.name()).toList());
+        assertEquals("a,b\n1,2\n", run(pools.python, "files", "open('/mnt/data/in.csv').read()").result().asText());
+        run(pools.python, "files", "open('/mnt/data/out.bin', 'wb').write(bytes(range(256)))");
+        byte[] out = pools.python.downloadFile("files", "out.bin").await().atMost(WAIT);
+        assertEquals(256, out.length);
+        assertEquals((byte) 255, out[255]);
+        pools.python.deleteFile("files", "in.csv").await().atMost(WAIT);
+        SessionFileException missing = assertThrows(SessionFileException.class,
+                () -> pools.python.downloadFile("files", "in.csv").await().atMost(WAIT));
+        assertEquals(SessionFileException.Reason.NOT_FOUND, missing.reason());
+    }
+
+    @Test
+    void requestFilesArriveBeforeTheCode() {
+        List<ExecutionUpdate> all = pools.javascript.execute(Optional.empty(), new ExecutionSpec(
+                "require('fs').readFileSync('/mnt/data/data.txt', 'utf8')", 10,
+                List.of(new InputFile("data.txt", "payload".getBytes(StandardCharsets.UTF_8)))))
+                .collect().asList().await().atMost(WAIT);
+        assertEquals("payload", ((ExecutionUpdate.Completed) all.get(all.size() - 1)).result().result().asText());
+    }
+
+    @Test
+    void symlinksAndTraversalAreRefusedOnFiles() {
+        run(pools.python, "links", "import os\nos.symlink('/etc/passwd', '/mnt/data/link')");
+        SessionFileException link = assertThrows(SessionFileException.class,
+                () -> pools.python.downloadFile("links", "link").await().atMost(WAIT));
+        assertEquals(SessionFileException.Reason.FAILED, link.reason(), "O_NOFOLLOW refuses the link");
+        assertThrows(SessionFileException.class,
+                () -> pools.python.downloadFile("links", "../../etc/passwd").await().atMost(WAIT));
+        assertThrows(SessionFileException.class,
+                () -> pools.python.uploadFile("links", "link", new byte[] {1}).await().atMost(WAIT));
+        assertEquals("/etc/passwd", run(pools.python, "links", "os.readlink('/mnt/data/link')").result().asText());
+    }
+
+    @Test
+    void aSessionRunsOneExecutionAtATime() {
+        List<String> order = new CopyOnWriteArrayList<>();
+        var first = pools.python.execute(Optional.of("serial"), new ExecutionSpec("import time; time.sleep(0.5); 1", 10, List.of()))
+                .collect().asList().subscribeAsCompletionStage().thenRun(() -> order.add("first"));
+        var second = pools.python.execute(Optional.of("serial"), new ExecutionSpec("2", 10, List.of()))
+                .collect().asList().subscribeAsCompletionStage().thenRun(() -> order.add("second"));
+        first.toCompletableFuture().join();
+        second.toCompletableFuture().join();
+        assertEquals(List.of("first", "second"), order);
+    }
+
+    @Test
+    void aFullPoolSaysSoInsteadOfQueuing() {
+        try (PoolFixture small = new PoolFixture(dir.resolve("small"), Map.of(
+                "sandstream.pools.python.max-sessions", "2", "sandstream.pools.python.ready-sessions", "1"))) {
+            run(small.python, "a-session", "1");
+            run(small.python, "b-session", "1");
+            assertThrows(PoolFullException.class, () -> run(small.python, "c-session", "1"));
+            assertEquals(Status.Succeeded, run(small.python, "a-session", "2").status());
+            small.python.deleteSession("a-session").await().atMost(WAIT);
+            assertEquals(Status.Succeeded, run(small.python, "c-session", "3").status());
+        }
+    }
+
+    @Test
+    void cooldownDestroysIdleSessions() throws Exception {
+        try (PoolFixture quick = new PoolFixture(dir.resolve("quick"), Map.of(
+                "sandstream.pools.python.cooldown", "1s", "sandstream.pools.python.ready-sessions", "1"))) {
+            run(quick.python, "cool", "v = 1");
+            assertEquals(1, quick.python.sessions().size());
+            Thread.sleep(3500);
+            assertEquals(0, quick.python.sessions().size());
+            assertEquals("False", run(quick.python, "cool", "str('v' in globals())").result().asText());
+        }
+    }
+
+    @Test
+    void warmSandboxesAreKeptReady() throws Exception {
+        for (int i = 0; i < 100 && pools.python.stats().ready() < 2; i++) {
+            Thread.sleep(100);
+        }
+        assertEquals(2, pools.python.stats().ready());
+        run(pools.python, "warm-" + System.nanoTime(), "1");
+        for (int i = 0; i < 100 && pools.python.stats().ready() < 2; i++) {
+            Thread.sleep(100);
+        }
+        assertEquals(2, pools.python.stats().ready(), "refilled in the background");
+    }
+
+    @Test
+    void bytesOfUploadsRoundTrip() {
+        byte[] all = new byte[70_000];
+        for (int i = 0; i < all.length; i++) {
+            all[i] = (byte) i;
+        }
+        pools.javascript.uploadFile("js-files", "blob.bin", all).await().atMost(WAIT);
+        assertArrayEquals(all, pools.javascript.downloadFile("js-files", "blob.bin").await().atMost(WAIT));
     }
 }
