@@ -1,0 +1,88 @@
+package io.sandstream.sessions.local;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.Startup;
+import io.sandstream.config.DataDirectory;
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.sessions.PoolStats;
+import io.sandstream.sessions.SessionPool;
+
+/**
+ * The configured local pools, started with the service and destroyed with it. A crash needs no
+ * cleanup here: every sandbox dies with its parent (bubblewrap's {@code --die-with-parent}).
+ */
+@Startup
+@ApplicationScoped
+public class LocalPools {
+
+    private final SandstreamConfig config;
+    private final DataDirectory dataDirectory;
+    private final MeterRegistry registry;
+    private final Map<String, LocalSessionPool> pools = new LinkedHashMap<>();
+    private ExecutorService workers;
+    private ScheduledExecutorService timers;
+
+    public LocalPools(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry) {
+        this.config = config;
+        this.dataDirectory = dataDirectory;
+        this.registry = registry;
+    }
+
+    @PostConstruct
+    void start() {
+        AtomicInteger threads = new AtomicInteger();
+        // Sandbox starts and file hand-offs block: they run here, never on the event loop.
+        workers = Executors.newFixedThreadPool(4, r -> daemon(r, "sandbox-worker-" + threads.incrementAndGet()));
+        timers = Executors.newScheduledThreadPool(2, r -> daemon(r, "sandbox-timer-" + threads.incrementAndGet()));
+        SandboxLauncher launcher = new SandboxLauncher(config.sessions(), dataDirectory.root());
+        config.pools().forEach((name, poolConfig) -> {
+            LocalSessionPool pool = new LocalSessionPool(name, poolConfig, launcher, config.sessions().interruptGrace(),
+                    workers, timers);
+            pools.put(name, pool);
+            gauge(name, "ready", pool, PoolStats::ready);
+            gauge(name, "busy", pool, PoolStats::busy);
+            gauge(name, "idle", pool, PoolStats::idle);
+            gauge(name, "max", pool, PoolStats::maxSessions);
+        });
+    }
+
+    private void gauge(String pool, String state, LocalSessionPool target, java.util.function.ToIntFunction<PoolStats> value) {
+        Gauge.builder("sandstream.pool.sessions", target, p -> value.applyAsInt(p.stats()))
+                .tag("pool", pool).tag("state", state).description("Sessions of a local pool by state")
+                .register(registry);
+    }
+
+    private static Thread daemon(Runnable r, String name) {
+        Thread t = new Thread(r, name);
+        t.setDaemon(true);
+        return t;
+    }
+
+    public Optional<SessionPool> pool(String name) {
+        return Optional.ofNullable(pools.get(name));
+    }
+
+    public Map<String, LocalSessionPool> all() {
+        return pools;
+    }
+
+    @PreDestroy
+    void stop() {
+        pools.values().forEach(LocalSessionPool::shutdown);
+        timers.shutdownNow();
+        workers.shutdownNow();
+    }
+}
