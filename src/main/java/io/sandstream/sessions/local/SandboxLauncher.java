@@ -157,6 +157,8 @@ public final class SandboxLauncher {
                 "--size", Long.toString(limits.tmpMib() * 1024L * 1024L), "--tmpfs", "/tmp",
                 "--size", Long.toString(limits.dataMib() * 1024L * 1024L), "--perms", "0777", "--tmpfs", "/mnt/data",
                 "--ro-bind", runtimeDir.toString(), "/opt/sandstream",
+                // The root is bwrap's own tmpfs: read-only once built, so only the sized mounts take writes.
+                "--remount-ro", "/",
                 "--chdir", "/mnt/data",
                 "--seccomp", "5",
                 "--"));
