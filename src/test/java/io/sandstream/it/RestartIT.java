@@ -15,10 +15,14 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.junit.jupiter.api.Test;
+
+import static io.sandstream.SandboxProcesses.waitFor;
 import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.sandstream.SandboxProcesses;
 
 /**
  * Real restarts of the packaged service on one data directory: what was acknowledged before a
@@ -67,9 +71,12 @@ class RestartIT {
                     batch.append(']').toString());
             assertEquals(202, batchResponse.statusCode(), batchResponse.body());
             JSON.readTree(batchResponse.body()).get("accepted").forEach(a -> executionIds.add(a.get("executionId").asText()));
+            assertTrue(waitFor(() -> !SandboxProcesses.running().isEmpty()), "the local pools keep warm sandboxes");
         } finally {
             first.kill();
         }
+        assertTrue(waitFor(() -> SandboxProcesses.running().isEmpty()),
+                "a crashed service leaves no sandbox behind: " + SandboxProcesses.running());
 
         try (ServiceProcess second = ServiceProcess.start(data, Map.of(), temp.resolve("second.log"))) {
             assertFalse(PRINTED_KEY.matcher(second.output()).find(), "the key is not printed again");
@@ -97,5 +104,6 @@ class RestartIT {
             assertEquals(202, service.post("/events?code=new-key", "application/cloudevents+json", event(101)).statusCode());
             assertEquals(401, service.post("/events?code=other", "application/cloudevents+json", event(102)).statusCode());
         }
+        assertTrue(waitFor(() -> SandboxProcesses.running().isEmpty()), "a stopped service leaves no sandbox behind");
     }
 }

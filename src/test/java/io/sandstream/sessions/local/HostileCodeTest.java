@@ -21,6 +21,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import io.sandstream.SandboxProcesses;
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionResult.Status;
 
@@ -33,12 +34,14 @@ class HostileCodeTest {
 
     @TempDir
     static Path dir;
+    static final long FIRST_UID = 300_000;
     static PoolFixture pools;
     static ServerSocket hostPort;
 
     @BeforeAll
     static void start() throws IOException {
-        pools = new PoolFixture(dir, Map.of("sandstream.pools.python.limits.data-mib", "16",
+        pools = new PoolFixture(dir, Map.of("sandstream.sessions.first-uid", Long.toString(FIRST_UID),
+                "sandstream.pools.python.limits.data-mib", "16",
                 "sandstream.pools.python.limits.tmp-mib", "16"));
         hostPort = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
         Files.writeString(dir.resolve("host-secret.txt"), "host secret");
@@ -48,17 +51,10 @@ class HostileCodeTest {
     static void stop() throws Exception {
         pools.close();
         hostPort.close();
-        Thread.sleep(500);
-        assertTrue(sandboxProcesses().isEmpty(), "no sandbox process is left: " + sandboxProcesses());
+        assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.running(FIRST_UID).isEmpty()), "no sandbox process is left: " + SandboxProcesses.running(FIRST_UID));
         try (Stream<Path> fifos = Files.list(dir.resolve("sandboxes"))) {
             assertEquals(List.of(), fifos.toList(), "no control FIFO is left");
         }
-    }
-
-    static List<String> sandboxProcesses() {
-        return ProcessHandle.allProcesses()
-                .filter(p -> p.info().user().map(u -> u.matches("2\\d{5}")).orElse(false))
-                .map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList();
     }
 
     /** Wraps an attempt: CONTAINED when it raises, ESCAPED when it goes through. */
@@ -156,13 +152,14 @@ class HostileCodeTest {
                 if os.fork() == 0:
                     os.setsid()
                     if os.fork() == 0:
-                        time.sleep(300)
+                        os.execv('/usr/bin/sleep', ['sleep', '300'])
                     os._exit(0)
                 'forked'""");
+        assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.running(FIRST_UID).stream().anyMatch(p -> p.contains("sleep 300"))),
+                "the daemon runs before its session ends");
         assertTrue(pools.python.deleteSession("daemon").await().atMost(PoolFixture.WAIT));
-        Thread.sleep(500);
-        assertTrue(sandboxProcesses().stream().noneMatch(p -> p.contains("sleep")),
-                "the daemonized child died with its sandbox: " + sandboxProcesses());
+        assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.running(FIRST_UID).stream().noneMatch(p -> p.contains("sleep 300"))),
+                "the daemonized child died with its sandbox: " + SandboxProcesses.running(FIRST_UID));
     }
 
     @Test

@@ -41,6 +41,7 @@ class LocalSessionPoolTest {
     @BeforeAll
     static void start() {
         pools = new PoolFixture(dir, Map.of(
+                "sandstream.sessions.first-uid", "250000",
                 "sandstream.pools.python.limits.cpu-seconds", "2",
                 "sandstream.pools.python.limits.output-bytes", "10000",
                 "sandstream.pools.python.limits.memory-mib", "256",
@@ -221,6 +222,7 @@ class LocalSessionPoolTest {
     @Test
     void aFullPoolSaysSoInsteadOfQueuing() {
         try (PoolFixture small = new PoolFixture(dir.resolve("small"), Map.of(
+                "sandstream.sessions.first-uid", "260000",
                 "sandstream.pools.python.max-sessions", "2", "sandstream.pools.python.ready-sessions", "1"))) {
             run(small.python, "a-session", "1");
             run(small.python, "b-session", "1");
@@ -234,6 +236,7 @@ class LocalSessionPoolTest {
     @Test
     void cooldownDestroysIdleSessions() throws Exception {
         try (PoolFixture quick = new PoolFixture(dir.resolve("quick"), Map.of(
+                "sandstream.sessions.first-uid", "270000",
                 "sandstream.pools.python.cooldown", "1s", "sandstream.pools.python.ready-sessions", "1"))) {
             run(quick.python, "cool", "v = 1");
             assertEquals(1, quick.python.sessions().size());
