@@ -25,14 +25,16 @@ def send(message):
 
 def reader():
     # Interrupts are handled here, at once, even while user code runs on the main thread.
-    for line in requests:
-        message = json.loads(line)
-        if message.get("op") == "interrupt":
-            if running.is_set():
-                os.kill(os.getpid(), signal.SIGINT)
-        else:
-            work.put(message)
-    os._exit(0)
+    try:
+        for line in requests:
+            message = json.loads(line)
+            if message.get("op") == "interrupt":
+                if running.is_set():
+                    os.kill(os.getpid(), signal.SIGINT)
+            else:
+                work.put(message)
+    finally:
+        os._exit(0)  # the service closed the channel (or broke the protocol): the session ends
 
 
 def to_json(value):

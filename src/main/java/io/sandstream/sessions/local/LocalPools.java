@@ -50,12 +50,21 @@ public class LocalPools {
         SandboxLauncher launcher = new SandboxLauncher(config.sessions(), dataDirectory.root());
         config.pools().forEach((name, poolConfig) -> {
             LocalSessionPool pool = new LocalSessionPool(name, poolConfig, launcher, config.sessions().interruptGrace(),
-                    workers, timers);
+                    workers, timers, registry);
             pools.put(name, pool);
             gauge(name, "ready", pool, PoolStats::ready);
             gauge(name, "busy", pool, PoolStats::busy);
             gauge(name, "idle", pool, PoolStats::idle);
             gauge(name, "max", pool, PoolStats::maxSessions);
+            SandstreamConfig.Limits limits = poolConfig.limits();
+            Map.of("memory_mib", limits.memoryMib(), "cpu_seconds", limits.cpuSeconds(), "pids", limits.pids(),
+                    "open_files", limits.openFiles(), "file_size_mib", limits.fileSizeMib(), "data_mib", limits.dataMib(),
+                    "tmp_mib", limits.tmpMib(), "output_bytes", limits.outputBytes(), "transfer_bytes", limits.transferBytes(),
+                    "ready_sessions", poolConfig.readySessions())
+                    .forEach((limit, value) -> Gauge.builder("sandstream.pool.limit", () -> value).tag("pool", name)
+                            .tag("limit", limit).description("A configured limit of a local pool").register(registry));
+            Gauge.builder("sandstream.pool.limit", () -> poolConfig.cooldown().toSeconds()).tag("pool", name)
+                    .tag("limit", "cooldown_seconds").register(registry);
         });
     }
 

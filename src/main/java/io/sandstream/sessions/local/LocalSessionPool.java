@@ -21,6 +21,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.routing.Language;
 import io.sandstream.sessions.ExecutionResult;
@@ -48,6 +50,7 @@ public final class LocalSessionPool implements SessionPool {
 
     private static final Logger LOG = Logger.getLogger(LocalSessionPool.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long REFILL_DELAY_MS = 250;
 
     private final String name;
     private final Language language;
@@ -61,6 +64,15 @@ public final class LocalSessionPool implements SessionPool {
     private final AtomicInteger ephemeral = new AtomicInteger();
     private final AtomicInteger starting = new AtomicInteger();
     private volatile boolean closed;
+    private final MeterRegistry registry;
+    private final Timer warmAllocation;
+    private final Timer coldAllocation;
+
+    private Timer allocationTimer(String kind) {
+        return Timer.builder("sandstream.pool.allocation").tag("pool", name).tag("kind", kind)
+                .description("Time for a new session to get its sandbox").publishPercentileHistogram()
+                .publishPercentiles(0.5, 0.99).register(registry);
+    }
 
     /** An allocated session: its sandbox, and a queue so executions and file operations run one at a time. */
     private static final class Session {
@@ -77,7 +89,7 @@ public final class LocalSessionPool implements SessionPool {
     }
 
     public LocalSessionPool(String name, SandstreamConfig.Pool config, SandboxLauncher launcher, Duration interruptGrace,
-            ExecutorService workers, ScheduledExecutorService timers) {
+            ExecutorService workers, ScheduledExecutorService timers, MeterRegistry registry) {
         this.name = name;
         this.language = Language.parse(config.language())
                 .orElseThrow(() -> new IllegalArgumentException("pool " + name + ": unknown language " + config.language()));
@@ -86,6 +98,9 @@ public final class LocalSessionPool implements SessionPool {
         this.interruptGrace = interruptGrace;
         this.workers = workers;
         this.timers = timers;
+        this.registry = registry;
+        this.warmAllocation = allocationTimer("warm");
+        this.coldAllocation = allocationTimer("cold");
         timers.scheduleWithFixedDelay(this::maintain, 0, 1, TimeUnit.SECONDS);
     }
 
@@ -152,15 +167,21 @@ public final class LocalSessionPool implements SessionPool {
 
     /** A warm sandbox when there is one, else one started now (a cold start). */
     private Sandbox takeReady() throws java.io.IOException {
+        long start = System.nanoTime();
         Sandbox sandbox;
         while ((sandbox = warm.pollFirst()) != null) {
             if (sandbox.alive()) {
-                refill();
+                warmAllocation.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+                // Refill a moment later: a sandbox start is CPU-heavy and would slow the execution
+                // this allocation is for.
+                timers.schedule(this::refill, REFILL_DELAY_MS, TimeUnit.MILLISECONDS);
                 return sandbox;
             }
         }
         refill();
-        return Sandbox.start(launcher, language, config.limits(), interruptGrace, timers);
+        sandbox = Sandbox.start(launcher, language, config.limits(), interruptGrace, timers);
+        coldAllocation.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        return sandbox;
     }
 
     private synchronized void release(Session session) {
@@ -253,8 +274,19 @@ public final class LocalSessionPool implements SessionPool {
             }
             onSession(session, sandbox -> upload(sandbox, spec.files())
                     .thenCompose(ignored -> sandbox.execute(spec.code(), spec.timeoutSeconds(), emitter::emit)))
-                    .whenComplete((result, failure) -> complete(emitter, result, failure));
+                    .whenComplete((result, failure) -> {
+                        if (result != null) {
+                            count(result);
+                        }
+                        complete(emitter, result, failure);
+                    });
         });
+    }
+
+    private void count(ExecutionResult result) {
+        registry.counter("sandstream.pool.executions", "pool", name, "language", language.wireName(),
+                "status", result.status().name(), "limit", result.limitHit() == null ? "none" : result.limitHit().name())
+                .increment();
     }
 
     private static void complete(MultiEmitter<? super ExecutionUpdate> emitter, ExecutionResult result, Throwable failure) {

@@ -10,6 +10,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
 import io.sandstream.sessions.ExecutionResult;
@@ -24,6 +25,7 @@ final class PoolFixture implements AutoCloseable {
     final SandboxLauncher launcher;
     final ExecutorService workers = Executors.newFixedThreadPool(4);
     final ScheduledExecutorService timers = Executors.newScheduledThreadPool(2);
+    final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     final LocalSessionPool python;
     final LocalSessionPool javascript;
 
@@ -39,9 +41,9 @@ final class PoolFixture implements AutoCloseable {
         SandstreamConfig config = TestConfigs.sandstream(properties);
         launcher = new SandboxLauncher(config.sessions(), dataDir);
         python = new LocalSessionPool("python", config.pools().get("python"), launcher,
-                config.sessions().interruptGrace(), workers, timers);
+                config.sessions().interruptGrace(), workers, timers, registry);
         javascript = new LocalSessionPool("javascript", config.pools().get("javascript"), launcher,
-                config.sessions().interruptGrace(), workers, timers);
+                config.sessions().interruptGrace(), workers, timers, registry);
     }
 
     /** Runs code and returns every update, the result last. */
