@@ -24,7 +24,7 @@ import io.sandstream.routing.Priority;
 public class ExecuteRequestValidator {
 
     /** Azure dynamic sessions' identifier rule: 4–128 characters from this set. */
-    static final Pattern SESSION_ID = Pattern.compile("[A-Za-z0-9|\\-&^%$#(){}\\[\\];<>]{4,128}");
+    public static final Pattern SESSION_ID = Pattern.compile("[A-Za-z0-9|\\-&^%$#(){}\\[\\];<>]{4,128}");
     private static final int MAX_FILE_NAME_BYTES = 255;
     /** Line breaks are tolerated in base64 (MIME style); anything else outside the alphabet is an error. */
     private static final Pattern WHITESPACE = Pattern.compile("[\\r\\n\\t ]");

@@ -119,6 +119,9 @@ public final class LocalSessionPool implements SessionPool {
         if (closed) {
             throw new PoolFullException(name, 0);
         }
+        if (identifier.isPresent() && !ExecuteRequestValidator.SESSION_ID.matcher(identifier.get()).matches()) {
+            throw new IllegalArgumentException("invalid session identifier");
+        }
         if (identifier.isPresent()) {
             Session existing = sessions.get(identifier.get());
             if (existing != null) {

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
@@ -52,8 +53,22 @@ class HostileCodeTest {
         pools.close();
         hostPort.close();
         assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.running(FIRST_UID).isEmpty()), "no sandbox process is left: " + SandboxProcesses.running(FIRST_UID));
+        SandboxProcesses.waitFor(() -> controlFifos().isEmpty()); // removed when each process's exit is seen
+        assertEquals(List.of(), controlFifos(), "no control FIFO is left");
+        Optional<Path> cgroups = Cgroups.memoryRoot();
+        if (cgroups.isPresent()) {
+            try (Stream<Path> groups = Files.list(cgroups.get())) {
+                assertEquals(List.of(), groups.filter(g -> g.getFileName().toString().startsWith("sandstream-" +
+                        Long.toString(ProcessHandle.current().pid(), 36) + "-")).toList(), "no memory cgroup is left");
+            }
+        }
+    }
+
+    static List<Path> controlFifos() {
         try (Stream<Path> fifos = Files.list(dir.resolve("sandboxes"))) {
-            assertEquals(List.of(), fifos.toList(), "no control FIFO is left");
+            return fifos.toList();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -83,6 +83,12 @@ class LocalSessionPoolTest {
     }
 
     @Test
+    void identifiersFollowDynamicSessionsRules() {
+        assertThrows(IllegalArgumentException.class, () -> run(pools.python, "../x", "1"));
+        assertThrows(IllegalArgumentException.class, () -> run(pools.python, "abc", "1"));
+    }
+
+    @Test
     void ephemeralSessionsAreFresh() {
         run(pools.python, null, "secret = 1");
         ExecutionResult next = run(pools.python, null, "'secret' in globals()");
