@@ -22,16 +22,20 @@ public interface Journal {
     Uni<List<Boolean>> append(List<JournalEntry> entries);
 
     /**
-     * The queued work, oldest first: on subscription everything accepted but not finished (also what
-     * a previous run left), then each new entry as it is committed. Demand-driven: nothing is read
-     * ahead of the subscriber's requests.
+     * The work to do, oldest first: on subscription every entry not finished (also what a previous
+     * run left) — queued executions, and rejected events whose Rejected result is not stored yet —
+     * then each new entry as it is committed. Demand-driven: nothing is read ahead of the
+     * subscriber's requests.
      */
     Multi<JournalRecord> pending();
+
+    /** One entry by executionId, with its event. */
+    Uni<java.util.Optional<JournalRecord>> load(String executionId);
 
     /** Marks an entry as started (QUEUED → RUNNING), counting the attempt. */
     Uni<Void> markRunning(String executionId);
 
-    /** Marks an entry as done (RUNNING or QUEUED → FINISHED); its result is stored elsewhere. */
+    /** Marks an entry as done (its result is stored elsewhere): QUEUED/RUNNING → FINISHED, REJECTED → done. */
     Uni<Void> finish(String executionId);
 
     /** Accepted-but-unfinished entries right now. */

@@ -11,7 +11,10 @@ import java.time.Instant;
 public record JournalEntry(String executionId, String eventId, String source, String type, String subject,
         String sessionId, String priority, State state, Instant acceptedAt, byte[] event, String rejection) {
 
-    /** Lifecycle of a journalled event. Only {@code QUEUED → RUNNING → FINISHED} and {@code RUNNING → QUEUED} (retry) move. */
+    /**
+     * Lifecycle of a journalled event: {@code QUEUED → RUNNING → FINISHED} (a crash sends RUNNING
+     * back to QUEUED). A REJECTED event is done once its Rejected result is stored.
+     */
     public enum State {
         QUEUED, RUNNING, FINISHED, REJECTED;
 

@@ -161,7 +161,25 @@ public class SqliteJournal implements Journal {
 
     @Override
     public Uni<Void> finish(String executionId) {
-        return submit(new Transition(executionId, "state IN ('QUEUED','RUNNING')", "FINISHED", false)).replaceWithVoid();
+        return submit(new Transition(executionId, "state IN ('QUEUED','RUNNING')", "FINISHED", false))
+                .flatMap(op -> ((Transition) op).changed > 0 ? Uni.createFrom().voidItem()
+                        // A rejected event is finished once its Rejected result is stored; it never counted as pending.
+                        : submit(new Transition(executionId, "state='REJECTED'", "REJECTED_DONE", false)).replaceWithVoid());
+    }
+
+    @Override
+    public Uni<java.util.Optional<JournalRecord>> load(String executionId) {
+        return Uni.createFrom().item(() -> {
+            try (PreparedStatement query = readConnection.prepareStatement(
+                    "SELECT " + COLUMNS + " FROM journal WHERE execution_id = ?")) {
+                query.setString(1, executionId);
+                try (ResultSet rs = query.executeQuery()) {
+                    return rs.next() ? java.util.Optional.of(record(rs)) : java.util.Optional.<JournalRecord>empty();
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException("reading the journal failed", e);
+            }
+        }).runSubscriptionOn(reader);
     }
 
     private Uni<Op> submit(Op op) {
@@ -332,7 +350,7 @@ public class SqliteJournal implements Journal {
 
         @Override
         void committed(AtomicLong pending) {
-            if (changed > 0 && !JournalEntry.State.valueOf(to).pending()) {
+            if (changed > 0 && to.equals("FINISHED")) {
                 pending.decrementAndGet();
             }
         }
@@ -367,21 +385,26 @@ public class SqliteJournal implements Journal {
     private List<JournalRecord> fetchAfter(long seq) {
         List<JournalRecord> records = new ArrayList<>();
         try (PreparedStatement query = readConnection.prepareStatement(
-                "SELECT " + COLUMNS + " FROM journal WHERE state='QUEUED' AND seq > ? ORDER BY seq LIMIT ?")) {
+                "SELECT " + COLUMNS + " FROM journal WHERE state IN ('QUEUED','REJECTED') AND seq > ? ORDER BY seq LIMIT ?")) {
             query.setLong(1, seq);
             query.setInt(2, FETCH_SIZE);
             try (ResultSet rs = query.executeQuery()) {
                 while (rs.next()) {
-                    records.add(new JournalRecord(rs.getLong(1), new JournalEntry(rs.getString(2), rs.getString(3),
-                            rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8),
-                            JournalEntry.State.valueOf(rs.getString(9)), Instant.ofEpochMilli(rs.getLong(10)),
-                            rs.getBytes(11), rs.getString(12)), rs.getInt(13)));
+                    records.add(record(rs));
                 }
             }
         } catch (SQLException e) {
             throw new IllegalStateException("reading the journal failed", e);
         }
         return records;
+    }
+
+    private static JournalRecord record(ResultSet rs) throws SQLException {
+        String state = rs.getString(9);
+        return new JournalRecord(rs.getLong(1), new JournalEntry(rs.getString(2), rs.getString(3),
+                rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8),
+                state.equals("REJECTED_DONE") ? JournalEntry.State.REJECTED : JournalEntry.State.valueOf(state),
+                Instant.ofEpochMilli(rs.getLong(10)), rs.getBytes(11), rs.getString(12)), rs.getInt(13));
     }
 
     // ---- capacity -----------------------------------------------------------------------------------

@@ -82,6 +82,10 @@ class SqliteJournalTest {
 
         SqliteJournal again = open(100);
         assertEquals(2, again.pendingCount());
+        // The rejected event comes too: its Rejected result is still to be stored.
+        assertEquals(List.of("a", "bad", "b"), drain(again, 3));
+        again.finish(ExecutionIds.of("/src", "bad")).await().atMost(WAIT);
+        assertEquals(2, again.pendingCount(), "a rejected event never counted as pending");
         assertEquals(List.of("a", "b"), drain(again, 2));
         // Redeliveries after the restart are recognised.
         assertEquals(List.of(true, false), again.append(List.of(queued("a"), queued("c"))).await().atMost(WAIT));
@@ -138,7 +142,8 @@ class SqliteJournalTest {
         journal.finish(ExecutionIds.of("/src", "1")).await().atMost(WAIT);
         journal.append(List.of(queued("3"))).await().atMost(WAIT);
         assertEquals(2, journal.pendingCount());
-        assertEquals(List.of("2", "3"), drain(journal, 2));
+        assertEquals(List.of("r", "2", "3"), drain(journal, 3));
+        assertEquals("3", journal.load(ExecutionIds.of("/src", "3")).await().atMost(WAIT).orElseThrow().entry().eventId());
     }
 
     @Test
