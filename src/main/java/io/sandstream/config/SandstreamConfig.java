@@ -26,6 +26,12 @@ public interface SandstreamConfig {
      */
     Optional<List<String>> ingressKeys();
 
+    /**
+     * Keys of the read and pool APIs as {@code KEY@SUBJECT_PREFIX} ({@code *}: every subject); a key
+     * may appear several times. Empty: a key for every subject is generated on first start.
+     */
+    Optional<List<String>> apiKeys();
+
     Ingress ingress();
 
     Journal journal();
@@ -33,6 +39,26 @@ public interface SandstreamConfig {
     Execution execution();
 
     Sessions sessions();
+
+    Routing routing();
+
+    interface Routing {
+        /** Waiting this long promotes work one lane up, so {@code low} is never starved. */
+        @WithDefault("5s")
+        Duration aging();
+
+        /** What fairness is between: {@code source} or {@code subject} (its first path segment). */
+        @WithDefault("source")
+        String tenant();
+
+        /** Starts of one execution (crash recoveries and backend retries) before it is given up as Failed. */
+        @WithDefault("3")
+        int maxAttempts();
+
+        /** First pause before retrying a transient backend failure; doubles each time, capped at 10 s. */
+        @WithDefault("200ms")
+        Duration retryBackoff();
+    }
 
     /** Local session pools by name; {@code python} and {@code javascript} are configured by default. */
     Map<String, Pool> pools();

@@ -100,6 +100,17 @@ public class EventAdmission {
         return new Admitted(parsed, entry, List.of());
     }
 
+    /** The execute request an (already admitted) event carries, validated again. */
+    public ExecuteRequestValidator.Result requestOf(CloudEvent event) {
+        List<FieldError> errors = new ArrayList<>();
+        JsonNode data = dataOf(event, "", errors);
+        if (data == null) {
+            return new ExecuteRequestValidator.Result(null, errors.isEmpty()
+                    ? List.of(new FieldError("/data", "is required")) : errors);
+        }
+        return validator.validate(data, "/data");
+    }
+
     /**
      * The event's data as JSON. JSON data is used as it is; text data (a {@code text/*} or
      * script content type) is the code itself, its language taken from the {@code language}
@@ -173,7 +184,7 @@ public class EventAdmission {
         return new Admitted(incoming, entry, errors);
     }
 
-    static String summary(List<FieldError> errors) {
+    public static String summary(List<FieldError> errors) {
         StringBuilder text = new StringBuilder();
         for (FieldError e : errors) {
             if (!text.isEmpty()) {

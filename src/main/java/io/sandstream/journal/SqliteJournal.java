@@ -372,7 +372,8 @@ public class SqliteJournal implements Journal {
             return new Fetch(fetchAfter(cursor.get()), signal);
         }).runSubscriptionOn(reader).flatMap(fetch -> {
             if (fetch.records.isEmpty()) {
-                return Uni.createFrom().completionStage(fetch.signal).flatMap(ignored -> nextBatch(cursor));
+                // A copy per waiter: a cancelled subscriber must not cancel the signal every other one waits on.
+                return Uni.createFrom().completionStage(fetch.signal.thenApply(x -> x)).flatMap(ignored -> nextBatch(cursor));
             }
             cursor.set(fetch.records.get(fetch.records.size() - 1).seq());
             return Uni.createFrom().item(fetch.records);

@@ -42,6 +42,15 @@ public final class LaneScheduler<T> {
         return size;
     }
 
+    /** Forgets every queued ticket (the journal still has them). */
+    public void clear() {
+        lanes.values().forEach(lane -> {
+            lane.tenants.clear();
+            lane.size = 0;
+        });
+        size = 0;
+    }
+
     public int size(Priority priority) {
         return lanes.get(priority).size;
     }

@@ -27,28 +27,32 @@ class BackpressureTest {
     public static class SmallJournal implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
+            // One session at a time and code that sleeps: what is accepted stays pending.
             return Map.of("sandstream.journal.max-pending", "3",
+                    "sandstream.pools.python.max-sessions", "1",
                     "sandstream.journal.retry-after-seconds", "7",
                     "sandstream.data-dir", "target/test-data-backpressure-" + UUID.randomUUID());
         }
     }
 
+    static final String SLOW = "{\"code\":\"import time\\ntime.sleep(60)\",\"timeoutSeconds\":120}";
+
     @Test
     void beyondTheLimitRequestsAre429AndNothingIsLost() {
-        String first = event(id(), "{\"code\":\"1\"}");
+        String first = event(id(), SLOW);
         post(CE_JSON, first).statusCode(202);
-        post(CE_JSON, event(id(), "{\"code\":\"2\"}")).statusCode(202);
+        post(CE_JSON, event(id(), SLOW)).statusCode(202);
 
         // Two more do not fit into the one place left: the whole batch is refused.
-        post(CE_JSON, "[" + event(id(), "{\"code\":\"3\"}") + "," + event(id(), "{\"code\":\"4\"}") + "]")
+        post(CE_JSON, "[" + event(id(), SLOW) + "," + event(id(), SLOW) + "]")
                 .statusCode(429)
                 .header("Retry-After", "7")
                 .contentType("application/problem+json")
                 .body("status", equalTo(429))
                 .body("detail", containsString("3"));
 
-        post(CE_JSON, event(id(), "{\"code\":\"5\"}")).statusCode(202);
-        post(CE_JSON, event(id(), "{\"code\":\"6\"}")).statusCode(429).header("Retry-After", "7");
+        post(CE_JSON, event(id(), SLOW)).statusCode(202);
+        post(CE_JSON, event(id(), SLOW)).statusCode(429).header("Retry-After", "7");
 
         // A redelivery of something already queued takes no room and is still acknowledged.
         post(CE_JSON, first).statusCode(202).body("accepted[0].duplicate", equalTo(true));

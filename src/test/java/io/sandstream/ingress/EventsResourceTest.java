@@ -382,13 +382,11 @@ class EventsResourceTest {
     }
 
     @Test
-    void acceptedEventsReachThePendingStream() {
+    void acceptedEventsAreJournalled() {
         String id = id();
         String executionId = post(CE_JSON, event(id, "{\"code\":\"print(7)\",\"priority\":\"low\"}")).statusCode(202)
                 .extract().path("accepted[0].executionId");
-        JournalRecord record = journal.pending()
-                .select().where(r -> r.entry().executionId().equals(executionId))
-                .toUni().await().atMost(Duration.ofSeconds(10));
+        JournalRecord record = journal.load(executionId).await().atMost(Duration.ofSeconds(10)).orElseThrow();
         assertEquals(id, record.entry().eventId());
         assertEquals("low", record.entry().priority());
         assertEquals("/tests/ingress", record.entry().source());
@@ -401,9 +399,7 @@ class EventsResourceTest {
                 {"specversion":"1.0","id":"%s","source":"/tests/prio","type":"%s","priority":"HIGH","data":{"code":"1","priority":"low"}}"""
                 .formatted(id, EXECUTE);
         String executionId = post(CE_JSON, body).statusCode(202).extract().path("accepted[0].executionId");
-        JournalRecord record = journal.pending()
-                .select().where(r -> r.entry().executionId().equals(executionId))
-                .toUni().await().atMost(Duration.ofSeconds(10));
+        JournalRecord record = journal.load(executionId).await().atMost(Duration.ofSeconds(10)).orElseThrow();
         assertEquals("high", record.entry().priority());
     }
 

@@ -129,6 +129,18 @@ class SqliteJournalTest {
     }
 
     @Test
+    void aCancelledSubscriberDoesNotStopTheOthers() {
+        SqliteJournal journal = open(100);
+        AssertSubscriber<JournalRecord> staying = journal.pending().subscribe().withSubscriber(AssertSubscriber.create(10));
+        AssertSubscriber<JournalRecord> leaving = journal.pending().subscribe().withSubscriber(AssertSubscriber.create(10));
+        leaving.cancel(); // while both wait for the next commit
+        journal.append(List.of(queued("after-cancel"))).await().atMost(WAIT);
+        staying.awaitItems(1, WAIT);
+        assertEquals("after-cancel", staying.getItems().get(0).entry().eventId());
+        staying.cancel();
+    }
+
+    @Test
     void theLimitIsExactAndAllOrNothing() {
         SqliteJournal journal = open(2);
         journal.append(List.of(queued("1"))).await().atMost(WAIT);

@@ -88,7 +88,7 @@ final class Sandbox {
     /** Starts a sandbox and waits (on the calling worker thread) until its runner is ready. */
     static Sandbox start(SandboxLauncher launcher, Language language, SandstreamConfig.Limits limits,
             Duration interruptGrace, ScheduledExecutorService timers) throws IOException {
-        String id = Long.toString(ProcessHandle.current().pid(), 36) + "-" + IDS.incrementAndGet();
+        String id = launcher.idPrefix + "-" + IDS.incrementAndGet();
         int uid = launcher.allocateUid();
         Process process;
         try {

@@ -34,6 +34,9 @@ public final class SandboxLauncher {
     private final Path controlDir;
     private final Optional<Path> cgroupRoot;
     private final BitSet uidsInUse = new BitSet(MAX_UIDS);
+    /** Prefix of this launcher's sandbox ids (FIFOs, cgroups): unique per service run. */
+    final String idPrefix = Long.toString(ProcessHandle.current().pid(), 36) + "-"
+            + Long.toString(System.nanoTime() & 0xffffff, 36);
 
     public SandboxLauncher(SandstreamConfig.Sessions config, Path dataDir) {
         this.config = config;

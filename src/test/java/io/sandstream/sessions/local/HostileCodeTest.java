@@ -58,8 +58,7 @@ class HostileCodeTest {
         Optional<Path> cgroups = Cgroups.memoryRoot();
         if (cgroups.isPresent()) {
             try (Stream<Path> groups = Files.list(cgroups.get())) {
-                assertEquals(List.of(), groups.filter(g -> g.getFileName().toString().startsWith("sandstream-" +
-                        Long.toString(ProcessHandle.current().pid(), 36) + "-")).toList(), "no memory cgroup is left");
+                assertEquals(List.of(), groups.filter(g -> g.getFileName().toString().startsWith("sandstream-" + pools.launcher.idPrefix + "-")).toList(), "no memory cgroup is left");
             }
         }
     }

@@ -1,0 +1,87 @@
+package io.sandstream.results;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import jakarta.annotation.PostConstruct;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import io.quarkus.runtime.Startup;
+import io.sandstream.config.DataDirectory;
+import io.sandstream.config.KeyFile;
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.problem.ProblemException;
+
+/** Bearer keys of the read and pool APIs, each scoped to subject prefixes. */
+@Startup
+@ApplicationScoped
+public class ApiKeys {
+
+    /** What a key may see: subjects starting with one of its prefixes ({@code *}: all). */
+    public record Scope(List<String> prefixes) {
+        public boolean covers(String subject) {
+            for (String prefix : prefixes) {
+                if (prefix.equals("*") || (subject != null && subject.startsWith(prefix))) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** The subject given to work a key submits without one. */
+        public String defaultSubject() {
+            return prefixes.contains("*") ? null : prefixes.get(0);
+        }
+    }
+
+    private record Entry(byte[] key, String prefix) {
+    }
+
+    private final SandstreamConfig config;
+    private final DataDirectory dataDirectory;
+    private final List<Entry> entries = new ArrayList<>();
+
+    public ApiKeys(SandstreamConfig config, DataDirectory dataDirectory) {
+        this.config = config;
+        this.dataDirectory = dataDirectory;
+    }
+
+    @PostConstruct
+    void load() {
+        for (String item : config.apiKeys().orElse(List.of())) {
+            int at = item.lastIndexOf('@');
+            if (at <= 0 || at == item.length() - 1) {
+                throw new IllegalArgumentException("sandstream.api-keys entries are KEY@SUBJECT_PREFIX");
+            }
+            entries.add(new Entry(item.substring(0, at).trim().getBytes(StandardCharsets.UTF_8), item.substring(at + 1).trim()));
+        }
+        if (entries.isEmpty()) {
+            String key = KeyFile.storedOrGenerated(dataDirectory.root().resolve("api.key"), "API key",
+                    "Send it as Authorization: Bearer <key>; it sees every subject.");
+            entries.add(new Entry(key.getBytes(StandardCharsets.UTF_8), "*"));
+        }
+    }
+
+    /** The scope of the bearer key in an {@code Authorization} header. */
+    public Optional<Scope> scopeOf(String authorization) {
+        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return Optional.empty();
+        }
+        String presented = authorization.substring(7).trim();
+        List<String> prefixes = new ArrayList<>();
+        for (Entry entry : entries) {
+            if (KeyFile.same(entry.key(), presented)) {
+                prefixes.add(entry.prefix());
+            }
+        }
+        return prefixes.isEmpty() ? Optional.empty() : Optional.of(new Scope(prefixes));
+    }
+
+    /** The scope, or a 401 problem. */
+    public Scope require(String authorization) {
+        return scopeOf(authorization).orElseThrow(() -> ProblemException.unauthorized(
+                "Send a valid API key as Authorization: Bearer <key>."));
+    }
+}

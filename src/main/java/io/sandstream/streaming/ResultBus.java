@@ -1,0 +1,61 @@
+package io.sandstream.streaming;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+
+import jakarta.enterprise.context.ApplicationScoped;
+
+import io.sandstream.results.StoredResult;
+import io.sandstream.sessions.ExecutionUpdate;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.operators.multi.processors.BroadcastProcessor;
+
+/**
+ * In-process fan-out of what the pipeline produces: every persisted result, and the live output
+ * of running executions. The seam a Kafka results topic replaces when several instances share work.
+ */
+@ApplicationScoped
+public class ResultBus {
+
+    /** Live output of one execution, tagged with its id. */
+    public record LiveOutput(String executionId, ExecutionUpdate.Output output) {
+    }
+
+    private final BroadcastProcessor<StoredResult> results = BroadcastProcessor.create();
+    private final BroadcastProcessor<LiveOutput> outputs = BroadcastProcessor.create();
+    private final Map<String, CompletableFuture<StoredResult>> waiters = new ConcurrentHashMap<>();
+
+    public void published(StoredResult result) {
+        CompletableFuture<StoredResult> waiter = waiters.remove(result.document().executionId());
+        if (waiter != null) {
+            waiter.complete(result);
+        }
+        results.onNext(result);
+    }
+
+    public void output(String executionId, ExecutionUpdate.Output output) {
+        outputs.onNext(new LiveOutput(executionId, output));
+    }
+
+    public Multi<StoredResult> results() {
+        return results;
+    }
+
+    public Multi<LiveOutput> outputs() {
+        return outputs;
+    }
+
+    /** The result of one execution as soon as it is published; null after {@code timeout}. */
+    public Uni<StoredResult> next(String executionId, Duration timeout) {
+        CompletableFuture<StoredResult> waiter = waiters.computeIfAbsent(executionId, id -> new CompletableFuture<>());
+        return Uni.createFrom().completionStage(waiter).ifNoItem().after(timeout).recoverWithItem((StoredResult) null)
+                .onTermination().invoke(() -> {
+                    if (!waiter.isDone()) {
+                        waiters.remove(executionId, waiter);
+                    }
+                });
+    }
+}
