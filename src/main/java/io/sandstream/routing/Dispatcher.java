@@ -217,6 +217,7 @@ public class Dispatcher {
                     JournalRecord r = record.orElseThrow();
                     ExecuteRequest request = loader.load(r).orElseThrow().request();
                     Instant startedAt = Instant.now();
+                    bus.status(job.executionId(), "Running");
                     return pool.execute(request.sessionId(), new ExecutionSpec(request.code(), request.timeoutSeconds(),
                             request.files()))
                             .onItem().invoke(update -> {

@@ -20,8 +20,8 @@ import io.smallrye.mutiny.operators.multi.processors.BroadcastProcessor;
 @ApplicationScoped
 public class ResultBus {
 
-    /** Live output of one execution, tagged with its id. */
-    public record LiveOutput(String executionId, ExecutionUpdate.Output output) {
+    /** Something live about one execution: a status change ({@code output} null) or an output chunk. */
+    public record LiveOutput(String executionId, String status, ExecutionUpdate.Output output) {
     }
 
     private final BroadcastProcessor<StoredResult> results = BroadcastProcessor.create();
@@ -37,7 +37,11 @@ public class ResultBus {
     }
 
     public void output(String executionId, ExecutionUpdate.Output output) {
-        outputs.onNext(new LiveOutput(executionId, output));
+        outputs.onNext(new LiveOutput(executionId, null, output));
+    }
+
+    public void status(String executionId, String status) {
+        outputs.onNext(new LiveOutput(executionId, status, null));
     }
 
     public Multi<StoredResult> results() {

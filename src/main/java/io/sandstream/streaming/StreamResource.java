@@ -1,0 +1,210 @@
+package io.sandstream.streaming;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
+
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.sse.OutboundSseEvent;
+import jakarta.ws.rs.sse.Sse;
+
+import io.sandstream.journal.Journal;
+import io.smallrye.common.annotation.Blocking;
+import io.sandstream.problem.Problem;
+import io.sandstream.problem.ProblemException;
+import io.sandstream.results.ApiKeys;
+import io.sandstream.results.ResultDocument;
+import io.sandstream.results.ResultStore;
+import io.sandstream.results.StoredResult;
+import io.sandstream.routing.Dispatcher;
+import io.sandstream.sessions.ExecutionUpdate;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.subscription.Cancellable;
+import io.smallrye.mutiny.subscription.MultiEmitter;
+
+/** Server-sent events: one execution as it runs, and every result as it is persisted (API.md §2). */
+@Path("/executions")
+public class StreamResource {
+
+    static final Duration HEARTBEAT = Duration.ofSeconds(15);
+    private static final int REPLAY_PAGE = 500;
+    /** Without Last-Event-ID the stream starts with what is persisted from now on. */
+    private static final long NO_REPLAY = -1;
+
+    private final ApiKeys keys;
+    private final ResultStore store;
+    private final Journal journal;
+    private final ResultBus bus;
+
+    public StreamResource(ApiKeys keys, ResultStore store, Journal journal, ResultBus bus) {
+        this.keys = keys;
+        this.store = store;
+        this.journal = journal;
+        this.bus = bus;
+    }
+
+    /**
+     * {@code status} events, live {@code stdout}/{@code stderr} chunks, then one {@code result}; then
+     * the stream ends. Runs on a worker thread: the execution is looked up before the stream starts,
+     * so an unknown or foreign one is a plain 404.
+     */
+    @GET
+    @Path("/{executionId}/events")
+    @Produces(MediaType.SERVER_SENT_EVENTS)
+    @Blocking
+    public Multi<OutboundSseEvent> execution(@PathParam("executionId") String executionId,
+            @HeaderParam("Authorization") String authorization, @Context Sse sse) {
+        ApiKeys.Scope scope = keys.require(authorization);
+        Duration lookup = Duration.ofSeconds(10);
+        Optional<StoredResult> stored = store.get(executionId).await().atMost(lookup);
+        boolean visible = stored.isPresent() ? scope.covers(stored.get().document().subject())
+                : journal.load(executionId).await().atMost(lookup).filter(r -> scope.covers(r.entry().subject())).isPresent();
+        if (!visible) {
+            throw notFound(executionId);
+        }
+        return Multi.createFrom().emitter(emitter -> {
+            AtomicBoolean done = new AtomicBoolean();
+            // Subscribe to live events first, then look again: nothing can fall in between.
+            Cancellable live = bus.outputs().filter(o -> o.executionId().equals(executionId))
+                    .subscribe().with(o -> {
+                        if (!done.get()) {
+                            emitter.emit(o.output() == null ? status(sse, o.status()) : chunk(sse, o.output()));
+                        }
+                    });
+            Cancellable result = bus.results().filter(r -> r.document().executionId().equals(executionId))
+                    .subscribe().with(r -> finish(emitter, done, sse, r));
+            emitter.onTermination(() -> {
+                live.cancel();
+                result.cancel();
+            });
+            store.get(executionId).subscribe().with(now -> {
+                if (now.isPresent()) {
+                    finish(emitter, done, sse, now.get());
+                    return;
+                }
+                journal.load(executionId).subscribe().with(record -> {
+                    if (record.isPresent() && !done.get()) {
+                        emitter.emit(status(sse, Dispatcher.statusOf(record.get().entry().state())));
+                    }
+                }, emitter::fail);
+            }, emitter::fail);
+        });
+    }
+
+    /**
+     * Every result as it is persisted, filtered by subject prefix (within the key's scope) and
+     * status; {@code Last-Event-ID} replays what the client missed; a comment every 15 s keeps
+     * proxies from closing the stream.
+     */
+    @GET
+    @Path("/stream")
+    @Produces(MediaType.SERVER_SENT_EVENTS)
+    public Multi<OutboundSseEvent> stream(@QueryParam("subject") String subject, @QueryParam("status") String status,
+            @HeaderParam("Last-Event-ID") String lastEventId, @HeaderParam("Authorization") String authorization,
+            @Context Sse sse) {
+        ApiKeys.Scope scope = keys.require(authorization);
+        long after = parseLastEventId(lastEventId);
+        Predicate<ResultDocument> wanted = doc -> scope.covers(doc.subject())
+                && (subject == null || (doc.subject() != null && doc.subject().startsWith(subject)))
+                && (status == null || status.equalsIgnoreCase(doc.status()));
+        Multi<OutboundSseEvent> results = replayThenLive(after)
+                .filter(r -> wanted.test(r.document()))
+                .map(r -> sse.newEventBuilder().name("result").id(Long.toString(r.sequence()))
+                        .mediaType(MediaType.APPLICATION_JSON_TYPE).data(ResultDocument.class, r.document()).build());
+        Multi<OutboundSseEvent> heartbeats = Multi.createFrom().ticks().every(HEARTBEAT)
+                .map(tick -> sse.newEventBuilder().comment("heartbeat").build());
+        return Multi.createBy().merging().streams(results, heartbeats);
+    }
+
+    /** Stored results after {@code after}, then live ones, in order, without gaps or repeats. */
+    private Multi<StoredResult> replayThenLive(long after) {
+        return Multi.createFrom().emitter(emitter -> {
+            Object lock = new Object();
+            AtomicLong last = new AtomicLong(Math.max(after, 0));
+            AtomicBoolean replaying = new AtomicBoolean(true);
+            java.util.ArrayDeque<StoredResult> early = new java.util.ArrayDeque<>();
+            Cancellable live = bus.results().subscribe().with(r -> {
+                synchronized (lock) {
+                    if (replaying.get()) {
+                        early.add(r);
+                    } else if (r.sequence() > last.get()) {
+                        last.set(r.sequence());
+                        emitter.emit(r);
+                    }
+                }
+            });
+            emitter.onTermination(live::cancel);
+            Uni<Void> replay = after == NO_REPLAY ? Uni.createFrom().voidItem() : replay(emitter, last);
+            replay.subscribe().with(ignored -> {
+                synchronized (lock) {
+                    for (StoredResult r : early) {
+                        if (r.sequence() > last.get()) {
+                            last.set(r.sequence());
+                            emitter.emit(r);
+                        }
+                    }
+                    early.clear();
+                    replaying.set(false);
+                }
+            }, emitter::fail);
+        });
+    }
+
+    private Uni<Void> replay(MultiEmitter<? super StoredResult> emitter, AtomicLong last) {
+        return store.after(last.get(), REPLAY_PAGE).flatMap(page -> {
+            page.forEach(r -> {
+                last.set(r.sequence());
+                emitter.emit(r);
+            });
+            return page.size() < REPLAY_PAGE ? Uni.createFrom().voidItem() : replay(emitter, last);
+        });
+    }
+
+    private static long parseLastEventId(String value) {
+        if (value == null || value.isBlank()) {
+            return NO_REPLAY;
+        }
+        try {
+            return Math.max(0, Long.parseLong(value.trim()));
+        } catch (NumberFormatException e) {
+            throw ProblemException.badRequest("Last-Event-ID must be an id this stream sent.", java.util.List.of());
+        }
+    }
+
+    private static void finish(MultiEmitter<? super OutboundSseEvent> emitter, AtomicBoolean done, Sse sse,
+            StoredResult result) {
+        if (done.compareAndSet(false, true)) {
+            emitter.emit(sse.newEventBuilder().name("result").id(Long.toString(result.sequence()))
+                    .mediaType(MediaType.APPLICATION_JSON_TYPE).data(ResultDocument.class, result.document()).build());
+            emitter.complete();
+        }
+    }
+
+    private static OutboundSseEvent status(Sse sse, String status) {
+        return sse.newEventBuilder().name("status").mediaType(MediaType.APPLICATION_JSON_TYPE)
+                .data(Map.class, Map.of("status", status)).build();
+    }
+
+    private static OutboundSseEvent chunk(Sse sse, ExecutionUpdate.Output output) {
+        return sse.newEventBuilder().name(output.stream() == ExecutionUpdate.Stream.STDOUT ? "stdout" : "stderr")
+                .mediaType(MediaType.APPLICATION_JSON_TYPE)
+                .data(Map.class, Map.of("text", new String(output.bytes(), StandardCharsets.UTF_8))).build();
+    }
+
+    private static ProblemException notFound(String executionId) {
+        return new ProblemException(Problem.of(404, "not-found", "Not found",
+                "No execution " + executionId + " visible to this key."));
+    }
+}
