@@ -58,6 +58,32 @@ public interface SandstreamConfig {
         /** First pause before retrying a transient backend failure; doubles each time, capped at 10 s. */
         @WithDefault("200ms")
         Duration retryBackoff();
+
+        /**
+         * Rules by event {@code type} and {@code subject} (exact, prefix, suffix — like Event Grid
+         * filters), tried in order; the first that matches gives the priority (when the event gave
+         * none) and/or the pool.
+         */
+        List<Rule> rules();
+    }
+
+    /** One routing rule: every condition given must hold. */
+    interface Rule {
+        Optional<String> type();
+
+        Optional<String> typePrefix();
+
+        Optional<String> subject();
+
+        Optional<String> subjectPrefix();
+
+        Optional<String> subjectSuffix();
+
+        /** {@code high|normal|low}. */
+        Optional<String> priority();
+
+        /** Name of the pool to run in (its language must be the request's). */
+        Optional<String> pool();
     }
 
     /** Local session pools by name; {@code python} and {@code javascript} are configured by default. */

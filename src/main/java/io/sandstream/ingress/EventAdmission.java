@@ -25,6 +25,7 @@ import io.sandstream.journal.JournalEntry;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.Problem.FieldError;
 import io.sandstream.routing.Priority;
+import io.sandstream.routing.RoutingRules;
 import io.sandstream.validation.ExecuteRequest;
 import io.sandstream.validation.ExecuteRequestValidator;
 
@@ -36,12 +37,14 @@ import io.sandstream.validation.ExecuteRequestValidator;
 public class EventAdmission {
 
     private final ExecuteRequestValidator validator;
+    private final RoutingRules rules;
     private final List<String> acceptedTypes;
     private final ObjectMapper mapper = new ObjectMapper();
     private final JsonFormat format = new JsonFormat();
 
-    public EventAdmission(ExecuteRequestValidator validator, SandstreamConfig config) {
+    public EventAdmission(ExecuteRequestValidator validator, RoutingRules rules, SandstreamConfig config) {
         this.validator = validator;
+        this.rules = rules;
         this.acceptedTypes = List.copyOf(config.ingress().acceptedTypes());
     }
 
@@ -93,7 +96,9 @@ public class EventAdmission {
         if (!errors.isEmpty()) {
             return rejected(parsed, event.getId(), source, event.getType(), event.getSubject(), serialized, errors, now);
         }
-        Priority priority = extensionPriority.or(request::priority).orElse(Priority.NORMAL);
+        // The priority attribute, then data.priority, then the routing rules, then normal.
+        Priority priority = extensionPriority.or(request::priority)
+                .or(() -> rules.priority(event.getType(), event.getSubject())).orElse(Priority.NORMAL);
         JournalEntry entry = new JournalEntry(ExecutionIds.of(source, event.getId()), event.getId(), source,
                 event.getType(), event.getSubject(), request.sessionId().orElse(null), priority.wireName(),
                 JournalEntry.State.QUEUED, now, serialized, null);

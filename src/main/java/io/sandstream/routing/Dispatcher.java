@@ -63,6 +63,7 @@ public class Dispatcher {
     private final ResultStore store;
     private final ResultBus bus;
     private final ExecutionLoader loader;
+    private final RoutingRules rules;
     private final SandstreamConfig.Routing config;
     private final MeterRegistry registry;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> new Thread(r, "dispatcher"));
@@ -76,7 +77,8 @@ public class Dispatcher {
     private volatile boolean stopping;
 
     public Dispatcher(Journal journal, LocalPools pools, ResultStore store, ResultBus bus, ExecutionLoader loader,
-            SandstreamConfig config, MeterRegistry registry) {
+            RoutingRules rules, SandstreamConfig config, MeterRegistry registry) {
+        this.rules = rules;
         this.journal = journal;
         this.pools = pools;
         this.store = store;
@@ -143,7 +145,7 @@ public class Dispatcher {
             return;
         }
         ExecuteRequest request = loaded.get().request();
-        Optional<LocalSessionPool> pool = poolFor(request);
+        Optional<LocalSessionPool> pool = poolFor(entry, request);
         if (pool.isEmpty()) {
             persist(loader.gaveUp(record, "no pool runs " + request.language().wireName()), entry.executionId());
             return;
@@ -163,8 +165,11 @@ public class Dispatcher {
         return entry.source() == null ? "" : entry.source();
     }
 
-    private Optional<LocalSessionPool> poolFor(ExecuteRequest request) {
-        return pools.all().values().stream().filter(p -> p.language() == request.language()).findFirst();
+    /** The pool a rule names (when it runs the request's language), else the first pool of that language. */
+    private Optional<LocalSessionPool> poolFor(JournalEntry entry, ExecuteRequest request) {
+        return rules.pool(entry.type(), entry.subject()).map(name -> pools.all().get(name))
+                .filter(p -> p.language() == request.language())
+                .or(() -> pools.all().values().stream().filter(p -> p.language() == request.language()).findFirst());
     }
 
     private void pump() {

@@ -1,0 +1,120 @@
+package io.sandstream.routing;
+
+import static io.restassured.RestAssured.given;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import org.junit.jupiter.api.Test;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.path.json.JsonPath;
+
+/**
+ * Priority and fairness end to end: one python session at a time, held by a slow execution while
+ * the rest queues up; then the order in which queued work starts is checked.
+ */
+@QuarkusTest
+@TestProfile(SchedulingTest.OneAtATime.class)
+class SchedulingTest {
+
+    public static class OneAtATime implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("sandstream.pools.python.max-sessions", "1",
+                    "sandstream.pools.python.ready-sessions", "1",
+                    "sandstream.routing.rules[0].subject-prefix", "urgent/",
+                    "sandstream.routing.rules[0].priority", "high",
+                    "sandstream.data-dir", "target/test-data-scheduling-" + UUID.randomUUID());
+        }
+    }
+
+    static String event(String source, String subject, String priority, String code) {
+        String body = """
+                {"specversion":"1.0","id":"%s","source":"%s","type":"io.sandstream.code.execute","subject":"%s",%s
+                 "data":{"code":"%s"}}""".formatted(UUID.randomUUID(), source, subject,
+                priority == null ? "" : "\"priority\":\"" + priority + "\",", code);
+        return given().queryParam("code", "test-key-primary").contentType("application/cloudevents+json").body(body)
+                .post("/events").then().statusCode(202).extract().path("accepted[0].executionId");
+    }
+
+    static JsonPath await(String id) throws InterruptedException {
+        for (int i = 0; i < 1200; i++) {
+            JsonPath doc = given().header("Authorization", "Bearer test-reader").get("/executions/" + id).then()
+                    .statusCode(200).extract().jsonPath();
+            String status = doc.getString("status");
+            if (!status.equals("Queued") && !status.equals("Running")) {
+                return doc;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no result for " + id);
+    }
+
+    static void holdThePool() throws InterruptedException {
+        String blocker = event("/tests/blocker", "hold", "low", "import time\\ntime.sleep(2)");
+        for (int i = 0; i < 200; i++) {
+            String status = given().header("Authorization", "Bearer test-reader").get("/executions/" + blocker).then()
+                    .extract().path("status");
+            if (status.equals("Running")) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("the blocker never ran");
+    }
+
+    /** Execution ids in the order they started. */
+    static List<String> startOrder(List<String> ids) throws InterruptedException {
+        List<JsonPath> docs = new ArrayList<>();
+        for (String id : ids) {
+            JsonPath doc = await(id);
+            assertEquals("Succeeded", doc.getString("status"), doc.prettify());
+            docs.add(doc);
+        }
+        docs.sort(Comparator.comparing(d -> Instant.parse(d.getString("timings.startedAt"))));
+        return docs.stream().map(d -> d.getString("executionId")).toList();
+    }
+
+    @Test
+    void highWorkOvertakesALowFloodAndLowStillRuns() throws Exception {
+        holdThePool();
+        List<String> low = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            low.add(event("/tests/flood", "bulk/" + i, "low", "1"));
+        }
+        String byRule = event("/tests/other", "urgent/now", null, "2");
+        String byAttribute = event("/tests/other", "whatever", "high", "3");
+        List<String> all = new ArrayList<>(low);
+        all.add(byRule);
+        all.add(byAttribute);
+        List<String> order = startOrder(all);
+        assertTrue(order.indexOf(byRule) < 2 && order.indexOf(byAttribute) < 2, "high work ran first: " + order);
+        assertEquals(all.size(), order.size(), "every low execution ran as well");
+    }
+
+    @Test
+    void tenantsTakeTurnsWithinALane() throws Exception {
+        holdThePool();
+        List<String> flood = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            flood.add(event("/tenants/flooder", "t/" + i, null, "1"));
+        }
+        String quiet1 = event("/tenants/quiet", "q/1", null, "1");
+        String quiet2 = event("/tenants/quiet", "q/2", null, "1");
+        List<String> all = new ArrayList<>(flood);
+        all.add(quiet1);
+        all.add(quiet2);
+        List<String> order = startOrder(all);
+        assertTrue(order.indexOf(quiet1) <= 2 && order.indexOf(quiet2) <= 4,
+                "the quiet tenant is not stuck behind the flood: " + order);
+    }
+}
