@@ -30,6 +30,7 @@ import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 
 import org.sqlite.SQLiteDataSource;
 
@@ -187,7 +188,10 @@ public class SqliteJournal implements Journal {
             return Uni.createFrom().failure(new IllegalStateException("journal closed"));
         }
         queue.add(op);
+        // Continue callers on the shared worker pool, never on the writer: its next commit must not
+        // wait for whatever each caller does with the answer.
         return Uni.createFrom().completionStage(op.done).replaceWith(op)
+                .emitOn(Infrastructure.getDefaultExecutor())
                 .ifNoItem().after(config.commitTimeout()).fail();
     }
 

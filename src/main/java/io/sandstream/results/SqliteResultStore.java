@@ -9,6 +9,7 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -23,11 +24,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 
 /**
  * The embedded result store: an SQLite file (WAL) beside the journal, one row per execution with
  * its document, indexed by executionId; the row number orders the results stream. Writes are
- * serialized on one thread; reads use their own connection.
+ * group-committed on one thread; reads use their own connection.
  */
 @Startup
 @ApplicationScoped
@@ -38,6 +40,7 @@ public class SqliteResultStore implements ResultStore {
     private final DataDirectory dataDirectory;
     private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-writer"));
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-reader"));
+    private final java.util.concurrent.ConcurrentLinkedQueue<PendingPut> puts = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private Connection writeConnection;
     private Connection readConnection;
 
@@ -62,6 +65,7 @@ public class SqliteResultStore implements ResultStore {
                           subject TEXT, status TEXT NOT NULL, completed_at TEXT,
                           document TEXT NOT NULL)""");
             }
+            writeConnection.setAutoCommit(false);
             readConnection = dataSource.getConnection();
         } catch (SQLException e) {
             throw new IllegalStateException("cannot open the result store", e);
@@ -82,10 +86,33 @@ public class SqliteResultStore implements ResultStore {
 
     @Override
     public Uni<StoredResult> put(ResultDocument document) {
-        return call(() -> {
-            try (PreparedStatement insert = writeConnection.prepareStatement("""
-                    INSERT INTO results(execution_id, subject, status, completed_at, document) VALUES (?,?,?,?,?)
-                    ON CONFLICT(execution_id) DO NOTHING""")) {
+        PendingPut put = new PendingPut(document, new CompletableFuture<>());
+        puts.add(put);
+        writer.execute(this::commitPending);
+        return Uni.createFrom().completionStage(put.stored()).emitOn(Infrastructure.getDefaultExecutor());
+    }
+
+    private record PendingPut(ResultDocument document, CompletableFuture<StoredResult> stored) {
+    }
+
+    /**
+     * Group commit, as in the journal: whatever puts are waiting when the writer gets to them share
+     * one transaction and one fsync.
+     */
+    private void commitPending() {
+        List<PendingPut> group = new ArrayList<>();
+        PendingPut next;
+        while (group.size() < 512 && (next = puts.poll()) != null) {
+            group.add(next);
+        }
+        if (group.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement insert = writeConnection.prepareStatement("""
+                INSERT INTO results(execution_id, subject, status, completed_at, document) VALUES (?,?,?,?,?)
+                ON CONFLICT(execution_id) DO NOTHING""")) {
+            for (PendingPut put : group) {
+                ResultDocument document = put.document();
                 insert.setString(1, document.executionId());
                 insert.setString(2, document.subject());
                 insert.setString(3, document.status());
@@ -93,8 +120,18 @@ public class SqliteResultStore implements ResultStore {
                 insert.setString(5, JSON.writeValueAsString(document));
                 insert.executeUpdate();
             }
-            return find(writeConnection, document.executionId()).orElseThrow();
-        }).runSubscriptionOn(writer);
+            writeConnection.commit();
+            for (PendingPut put : group) {
+                put.stored().complete(find(writeConnection, put.document().executionId()).orElseThrow());
+            }
+        } catch (SQLException | IOException | RuntimeException e) {
+            try {
+                writeConnection.rollback();
+            } catch (SQLException ignored) {
+                // the failure below is what matters
+            }
+            group.forEach(put -> put.stored().completeExceptionally(e));
+        }
     }
 
     @Override
