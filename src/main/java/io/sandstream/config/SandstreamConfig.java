@@ -60,6 +60,14 @@ public interface SandstreamConfig {
         Duration retryBackoff();
 
         /**
+         * Results computed but not stored yet, held in memory. A session and its pool slot are free
+         * as soon as the code has run; storing follows. Above this many, no new work starts, so a
+         * result store outage pauses execution instead of filling memory.
+         */
+        @WithDefault("256")
+        int maxUnpersisted();
+
+        /**
          * Rules by event {@code type} and {@code subject} (exact, prefix, suffix — like Event Grid
          * filters), tried in order; the first that matches gives the priority (when the event gave
          * none) and/or the pool.

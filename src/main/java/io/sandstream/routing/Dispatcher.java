@@ -2,6 +2,8 @@ package io.sandstream.routing;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayDeque;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -10,16 +12,20 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.util.TypeLiteral;
 
 import org.jboss.logging.Logger;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.journal.Journal;
@@ -35,6 +41,7 @@ import io.sandstream.sessions.local.LocalPools;
 import io.sandstream.sessions.local.LocalSessionPool;
 import io.sandstream.streaming.ResultBus;
 import io.sandstream.validation.ExecuteRequest;
+import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.Cancellable;
 
@@ -53,9 +60,16 @@ public class Dispatcher {
     /** Retries of a transient backend failure (pool full, sandbox failed to start) before giving up. */
     private static final int MAX_RETRIES = 20;
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+    /** Queued events up to this size are kept in memory (see {@link #keep}). */
+    private static final int KEEP_EVENT_BYTES = 4 * 1024;
 
     /** What the scheduler holds per queued execution. */
-    record Job(String executionId, String pool, String sessionKey, Priority priority, Instant acceptedAt) {
+    record Job(String executionId, String pool, String sessionKey, Priority priority, Instant acceptedAt, int attempt,
+            Prepared prepared) {
+    }
+
+    /** A journalled event made ready to run. */
+    record Prepared(JournalRecord record, ExecuteRequest request) {
     }
 
     private final Journal journal;
@@ -68,9 +82,18 @@ public class Dispatcher {
     private final MeterRegistry registry;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> new Thread(r, "dispatcher"));
     private final LaneScheduler<Job> scheduler;
+    private final TypedGuard<Uni<ResultDocument>> backendRetry;
     private final Map<String, Integer> inFlight = new HashMap<>();
-    private final Set<String> busySessions = new HashSet<>();
-    /** Executions taken from the journal and not finished yet. */
+    /**
+     * A session's later work, parked behind the one ticket of that session that is in the scheduler
+     * or running. A session runs its events one at a time in arrival order, and the scheduler never
+     * has to look past work that could not start anyway.
+     */
+    private final Map<String, ArrayDeque<LaneScheduler.Ticket<Job>>> parked = new HashMap<>();
+    /** Executions run whose result is not stored yet (see {@code maxUnpersisted}). */
+    private volatile int unpersisted;
+    private final AtomicIntegerArray parkedByLane = new AtomicIntegerArray(Priority.values().length);
+    /** Executions taken from the journal and not finished yet (queued, parked or running). */
     private final Set<String> started = new HashSet<>();
     private final Map<Priority, Timer> queueWait = new EnumMap<>(Priority.class);
     private Cancellable subscription;
@@ -87,6 +110,13 @@ public class Dispatcher {
         this.config = config.routing();
         this.registry = registry;
         this.scheduler = new LaneScheduler<>(config.routing().aging());
+        Duration backoff = config.routing().retryBackoff();
+        this.backendRetry = TypedGuard.create(new TypeLiteral<Uni<ResultDocument>>() { })
+                .withRetry().maxRetries(MAX_RETRIES).whenException(this::isTransient)
+                .delay(backoff.toMillis(), ChronoUnit.MILLIS).jitter(backoff.toMillis() / 4, ChronoUnit.MILLIS)
+                .maxDuration(MAX_RETRIES * MAX_BACKOFF.toMillis(), ChronoUnit.MILLIS)
+                .withExponentialBackoff().factor(2).maxDelay(MAX_BACKOFF.toMillis(), ChronoUnit.MILLIS).done()
+                .done().build();
     }
 
     @PostConstruct
@@ -94,9 +124,12 @@ public class Dispatcher {
         for (Priority p : Priority.values()) {
             queueWait.put(p, Timer.builder("sandstream.queue.wait").tag("lane", p.wireName())
                     .description("Time from acceptance to start").publishPercentiles(0.5, 0.99).register(registry));
-            Gauge.builder("sandstream.queue.depth", scheduler, s -> s.size(p)).tag("lane", p.wireName())
+            Gauge.builder("sandstream.queue.depth", scheduler, s -> s.size(p) + parkedByLane.get(p.ordinal()))
+                    .tag("lane", p.wireName())
                     .description("Executions waiting in a lane").register(registry);
         }
+        Gauge.builder("sandstream.results.unpersisted", this, d -> d.unpersisted)
+                .description("Executions run whose result is not stored yet").register(registry);
         follow();
     }
 
@@ -105,13 +138,30 @@ public class Dispatcher {
         subscription = journal.pending().emitOn(thread)
                 .subscribe().with(this::accept, failure -> {
                     if (!stopping) {
-                        LOG.error("the journal stream failed; following it again", failure);
-                        thread.execute(() -> {
-                            scheduler.clear();
-                            follow();
-                        });
+                        LOG.error("the journal stream failed; following it again in a second", failure);
+                        Uni.createFrom().voidItem().onItem().delayIt().by(Duration.ofSeconds(1)).emitOn(thread)
+                                .subscribe().with(ignored -> refollow());
                     }
                 });
+    }
+
+    /** Forgets what was queued (not what runs) and reads the journal again; running work is skipped by {@code started}. */
+    private void refollow() {
+        if (stopping) {
+            return;
+        }
+        scheduler.drain().forEach(ticket -> started.remove(ticket.work().executionId()));
+        parked.values().forEach(queue -> queue.forEach(ticket -> started.remove(ticket.work().executionId())));
+        parked.clear();
+        for (int i = 0; i < parkedByLane.length(); i++) {
+            parkedByLane.set(i, 0);
+        }
+        follow();
+    }
+
+    /** Stops taking work before the journal and the pools close (their beans are destroyed after this event). */
+    void onShutdown(@Observes ShutdownEvent event) {
+        stop();
     }
 
     @PreDestroy
@@ -152,9 +202,27 @@ public class Dispatcher {
         }
         String sessionKey = request.sessionId().map(id -> pool.get().name() + "/" + id).orElse(null);
         Priority priority = Priority.parse(entry.priority()).orElse(Priority.NORMAL);
-        scheduler.offer(new LaneScheduler.Ticket<>(priority, tenantOf(entry), entry.acceptedAt(),
-                new Job(entry.executionId(), pool.get().name(), sessionKey, priority, entry.acceptedAt())));
+        LaneScheduler.Ticket<Job> ticket = new LaneScheduler.Ticket<>(priority, tenantOf(entry), entry.acceptedAt(),
+                new Job(entry.executionId(), pool.get().name(), sessionKey, priority, entry.acceptedAt(),
+                        record.attempt() + 1, keep(record, request)));
+        if (sessionKey != null && parked.containsKey(sessionKey)) {
+            parked.get(sessionKey).addLast(ticket);
+            parkedByLane.incrementAndGet(priority.ordinal());
+            return;
+        }
+        if (sessionKey != null) {
+            parked.put(sessionKey, new ArrayDeque<>()); // the session is held until its queue is empty
+        }
+        scheduler.offer(ticket);
         pump();
+    }
+
+    /**
+     * Small events stay in memory while queued, so starting them costs no journal read; large ones
+     * are read again when they start, so a deep queue of large events does not fill the heap.
+     */
+    private static Prepared keep(JournalRecord record, ExecuteRequest request) {
+        return record.entry().event().length <= KEEP_EVENT_BYTES ? new Prepared(record, request) : null;
     }
 
     private String tenantOf(JournalEntry entry) {
@@ -174,81 +242,102 @@ public class Dispatcher {
 
     private void pump() {
         Optional<LaneScheduler.Ticket<Job>> next;
-        while ((next = scheduler.poll(Instant.now(), this::canStart)).isPresent()) {
+        while (scheduler.size() > 0 && (next = scheduler.poll(Instant.now(), this::canStart)).isPresent()) {
             run(next.get().work());
         }
     }
 
+    /** Only pool room matters: a session's next ticket enters the scheduler when its previous one is done. */
     private boolean canStart(Job job) {
-        return inFlight.getOrDefault(job.pool(), 0) < pools.all().get(job.pool()).stats().maxSessions()
-                && (job.sessionKey() == null || !busySessions.contains(job.sessionKey()));
+        return unpersisted < config.maxUnpersisted()
+                && inFlight.getOrDefault(job.pool(), 0) < pools.all().get(job.pool()).maxSessions();
     }
 
     private void run(Job job) {
         inFlight.merge(job.pool(), 1, Integer::sum);
-        if (job.sessionKey() != null) {
-            busySessions.add(job.sessionKey());
-        }
+        unpersisted++;
         queueWait.get(job.priority()).record(Duration.between(job.acceptedAt(), Instant.now()));
-        execute(job).emitOn(thread).subscribe().with(ignored -> done(job), failure -> {
+        journal.markRunning(job.executionId()).subscribe().with(ignored -> { },
+                failure -> LOG.warnf("marking %s running failed: %s", job.executionId(), failure.getMessage()));
+        attempt(job).emitOn(thread).subscribe().with(document -> {
+            executed(job);
+            storeAndFinish(document).emitOn(thread).subscribe().with(stored -> persisted(job), failure -> {
+                LOG.errorf(failure, "storing the result of %s failed; it stays journalled", job.executionId());
+                persisted(job);
+            });
+        }, failure -> {
             LOG.errorf(failure, "execution %s could not be completed; it stays journalled", job.executionId());
-            done(job);
+            executed(job);
+            persisted(job);
         });
     }
 
-    private void done(Job job) {
-        started.remove(job.executionId());
+    /**
+     * The code has run: its session and pool slot are free for the next work while the result is
+     * stored. A crash before it is stored re-runs it on restart, like any interrupted execution.
+     */
+    private void executed(Job job) {
         inFlight.merge(job.pool(), -1, Integer::sum);
         if (job.sessionKey() != null) {
-            busySessions.remove(job.sessionKey());
+            ArrayDeque<LaneScheduler.Ticket<Job>> queue = parked.get(job.sessionKey());
+            LaneScheduler.Ticket<Job> next = queue == null ? null : queue.pollFirst();
+            if (next == null) {
+                parked.remove(job.sessionKey());
+            } else {
+                parkedByLane.decrementAndGet(next.priority().ordinal());
+                scheduler.offer(next);
+            }
         }
+        pump();
+    }
+
+    private void persisted(Job job) {
+        started.remove(job.executionId());
+        unpersisted--;
         pump();
     }
 
     // ---- off the dispatcher thread ------------------------------------------------------------------
 
     /**
-     * Runs one execution and stores its result. The RUNNING mark (which counts the attempt for
-     * crash recovery) is not waited for: it is committed ahead of the finish in the journal's queue,
-     * and the execution need not pay an fsync before it starts.
+     * Runs the code, retrying transient backend failures (pool full, sandbox failed to start) with
+     * exponential backoff; user-code failures are results, never retried. When the backend keeps
+     * failing, the execution ends Failed rather than staying queued forever.
      */
-    private Uni<StoredResult> execute(Job job) {
-        journal.markRunning(job.executionId()).subscribe().with(ignored -> { },
-                failure -> LOG.warnf("marking %s running failed: %s", job.executionId(), failure.getMessage()));
-        return attempt(job, 0).flatMap(this::storeAndFinish);
+    private Uni<ResultDocument> attempt(Job job) {
+        return backendRetry.get(() -> runOnce(job))
+                .onFailure(this::isTransient).recoverWithUni(failure -> prepared(job).map(p -> loader.gaveUp(p.record(),
+                        "the session backend kept failing: " + failure.getMessage())));
     }
 
-    /** One try at running the code; transient backend failures are retried with backoff. */
-    private Uni<ResultDocument> attempt(Job job, int retries) {
+    private Uni<ResultDocument> runOnce(Job job) {
         LocalSessionPool pool = pools.all().get(job.pool());
-        return journal.load(job.executionId())
-                .flatMap(record -> {
-                    JournalRecord r = record.orElseThrow();
-                    ExecuteRequest request = loader.load(r).orElseThrow().request();
-                    Instant startedAt = Instant.now();
-                    bus.status(job.executionId(), "Running");
-                    return pool.execute(request.sessionId(), new ExecutionSpec(request.code(), request.timeoutSeconds(),
-                            request.files()))
-                            .onItem().invoke(update -> {
-                                if (update instanceof ExecutionUpdate.Output output) {
-                                    bus.output(job.executionId(), output);
-                                }
-                            })
-                            .select().where(update -> update instanceof ExecutionUpdate.Completed)
-                            .toUni()
-                            .map(update -> loader.completed(r, request, pool.name(),
-                                    ((ExecutionUpdate.Completed) update).result(), startedAt));
-                })
-                .onFailure(this::isTransient).recoverWithUni(failure -> {
-                    if (retries >= MAX_RETRIES) {
-                        return journal.load(job.executionId()).map(r -> loader.gaveUp(r.orElseThrow(),
-                                "the session backend kept failing: " + failure.getMessage()));
-                    }
-                    Duration pause = config.retryBackoff().multipliedBy(1L << Math.min(retries, 6));
-                    Duration capped = pause.compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : pause;
-                    return Uni.createFrom().voidItem().onItem().delayIt().by(capped)
-                            .flatMap(waited -> attempt(job, retries + 1));
-                });
+        return prepared(job).flatMap(prepared -> {
+            ExecuteRequest request = prepared.request();
+            Instant startedAt = Instant.now();
+            bus.status(job.executionId(), "Running");
+            return pool.execute(request.sessionId(), new ExecutionSpec(request.code(), request.timeoutSeconds(), request.files()))
+                    .onItem().invoke(update -> {
+                        if (update instanceof ExecutionUpdate.Output output) {
+                            bus.output(job.executionId(), output);
+                        }
+                    })
+                    .select().where(update -> update instanceof ExecutionUpdate.Completed)
+                    .toUni()
+                    .map(update -> loader.completed(prepared.record(), request, pool.name(),
+                            ((ExecutionUpdate.Completed) update).result(), startedAt, job.attempt()));
+        });
+    }
+
+    /** The journalled event and its request: kept from when it was queued, or read again when it was large. */
+    private Uni<Prepared> prepared(Job job) {
+        if (job.prepared() != null) {
+            return Uni.createFrom().item(job.prepared());
+        }
+        return journal.load(job.executionId()).map(record -> {
+            JournalRecord r = record.orElseThrow();
+            return new Prepared(r, loader.load(r).orElseThrow().request());
+        });
     }
 
     private boolean isTransient(Throwable failure) {

@@ -46,7 +46,7 @@ public class ExecutionLoader {
     }
 
     public ResultDocument completed(JournalRecord record, ExecuteRequest request, String backendPool,
-            ExecutionResult result, Instant startedAt) {
+            ExecutionResult result, Instant startedAt, int attempt) {
         JournalEntry e = record.entry();
         ResultDocument.Error error = result.errorType() == null ? null
                 : new ResultDocument.Error(result.errorType(), result.errorMessage());
@@ -54,7 +54,7 @@ public class ExecutionLoader {
                 request.sessionId().orElse(null), request.language().wireName(), e.priority(), "local",
                 result.status().name(), result.stdout(), result.stderr(), result.result(), error, result.truncated(),
                 result.limitHit() == null ? null : result.limitHit().name(),
-                timings(e.acceptedAt(), startedAt, result.completedAt(), result.executionMs()), Math.max(1, record.attempt()));
+                timings(e.acceptedAt(), startedAt, result.completedAt(), result.executionMs()), attempt);
     }
 
     public ResultDocument rejected(JournalRecord record) {

@@ -3,9 +3,11 @@ package io.sandstream.routing;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
@@ -42,13 +44,16 @@ public final class LaneScheduler<T> {
         return size;
     }
 
-    /** Forgets every queued ticket (the journal still has them). */
-    public void clear() {
+    /** Removes and returns every queued ticket. */
+    public List<Ticket<T>> drain() {
+        List<Ticket<T>> all = new ArrayList<>(size);
         lanes.values().forEach(lane -> {
+            lane.tenants.values().forEach(all::addAll);
             lane.tenants.clear();
             lane.size = 0;
         });
         size = 0;
+        return all;
     }
 
     public int size(Priority priority) {

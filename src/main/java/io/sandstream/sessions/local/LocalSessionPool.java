@@ -412,6 +412,11 @@ public final class LocalSessionPool implements SessionPool {
                 s.lastUsedAt.plus(config.cooldown()), s.users > 0)).toList();
     }
 
+    /** Most sessions (stateful and ephemeral) allocated at once. */
+    public int maxSessions() {
+        return config.maxSessions();
+    }
+
     @Override
     public PoolStats stats() {
         int busy = (int) sessions.values().stream().filter(s -> s.users > 0).count() + ephemeral.get();
