@@ -14,12 +14,14 @@ import java.util.concurrent.Executors;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 
 import org.jboss.logging.Logger;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.journal.Journal;
@@ -112,6 +114,14 @@ public class Dispatcher {
                         });
                     }
                 });
+    }
+
+    /**
+     * Stops before any bean is destroyed: the container's destruction order is not defined, and a
+     * journal closed under a running dispatcher sent it round its "follow again" loop at shutdown.
+     */
+    void onShutdown(@Observes ShutdownEvent event) {
+        stop();
     }
 
     @PreDestroy
