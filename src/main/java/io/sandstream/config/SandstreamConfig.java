@@ -42,6 +42,8 @@ public interface SandstreamConfig {
 
     Routing routing();
 
+    Results results();
+
     interface Routing {
         /** Waiting this long promotes work one lane up, so {@code low} is never starved. */
         @WithDefault("5s")
@@ -247,5 +249,47 @@ public interface SandstreamConfig {
         /** Largest decoded size of all files of one request together, bytes. */
         @WithDefault("786432")
         int maxFilesBytes();
+    }
+
+    interface Results {
+        /**
+         * Where results are stored: {@code sqlite} (embedded, {@code results.db} in the data dir) or
+         * {@code azure-blob} (Azure Blob Storage, with {@code results.db} kept as the local index).
+         */
+        @WithDefault("sqlite")
+        StoreKind store();
+
+        AzureBlob azure();
+    }
+
+    enum StoreKind {
+        SQLITE, AZURE_BLOB
+    }
+
+    /** The Azure Blob result store; used only when {@code sandstream.results.store=azure-blob}. */
+    interface AzureBlob {
+        /** Storage connection string (account key or SAS); wins over {@code endpoint}. */
+        Optional<String> connectionString();
+
+        /**
+         * Account blob endpoint, e.g. {@code https://ACCOUNT.blob.core.windows.net}, reached with
+         * {@code DefaultAzureCredential} (managed identity, workload identity, Azure CLI, ...).
+         */
+        Optional<String> endpoint();
+
+        /** Container of the result documents, one {@code {executionId}.json} each. */
+        @WithDefault("execution-results")
+        String resultsContainer();
+
+        /** Container of the full output, {@code {executionId}/stdout.txt} and {@code stderr.txt}. */
+        @WithDefault("execution-logs")
+        String logsContainer();
+
+        /**
+         * Longest wait for one blob operation, the SDK's own retries included. A put that fails is
+         * retried by the dispatcher until it succeeds, so this only bounds how long one try holds on.
+         */
+        @WithDefault("10s")
+        Duration requestTimeout();
     }
 }

@@ -1,13 +1,15 @@
 package io.sandstream.results;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 import io.smallrye.mutiny.Uni;
 
 /**
  * Where results live. Idempotent by executionId: storing the same execution twice keeps the first
- * result, so a replay after a crash can never produce two. The embedded default is SQLite.
+ * result, so a replay after a crash can never produce two. The embedded default is SQLite; the
+ * configured one is chosen by {@link ResultStoreProducer}.
  */
 public interface ResultStore {
 
@@ -18,4 +20,13 @@ public interface ResultStore {
 
     /** Results stored after {@code sequence}, oldest first, at most {@code limit}. */
     Uni<List<StoredResult>> after(long sequence, int limit);
+
+    /** For readiness: can the store take writes now. Bounded in time; never fails. */
+    default Uni<Health> health() {
+        return Uni.createFrom().item(new Health(true, Map.of()));
+    }
+
+    /** {@code data} is shown as is in {@code /q/health/ready}. */
+    record Health(boolean up, Map<String, Object> data) {
+    }
 }

@@ -13,15 +13,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
-import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
-import jakarta.enterprise.context.ApplicationScoped;
-
 import org.sqlite.SQLiteDataSource;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
@@ -29,11 +24,10 @@ import io.smallrye.mutiny.infrastructure.Infrastructure;
 /**
  * The embedded result store: an SQLite file (WAL) beside the journal, one row per execution with
  * its document, indexed by executionId; the row number orders the results stream. Writes are
- * group-committed on one thread; reads use their own connection.
+ * group-committed on one thread; reads use their own connection. Not a bean of its own:
+ * {@link ResultStoreProducer} opens it, as the store or as the blob store's local index.
  */
-@Startup
-@ApplicationScoped
-public class SqliteResultStore implements ResultStore {
+public class SqliteResultStore implements ResultStore, AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -43,12 +37,13 @@ public class SqliteResultStore implements ResultStore {
     private final java.util.concurrent.ConcurrentLinkedQueue<PendingPut> puts = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private Connection writeConnection;
     private Connection readConnection;
+    /** The last commit's failure, null after a good one; for readiness. */
+    private volatile Exception lastFailure;
 
     public SqliteResultStore(DataDirectory dataDirectory) {
         this.dataDirectory = dataDirectory;
     }
 
-    @PostConstruct
     void open() {
         SQLiteDataSource dataSource = new SQLiteDataSource();
         dataSource.setUrl("jdbc:sqlite:" + dataDirectory.root().resolve("results.db"));
@@ -72,8 +67,8 @@ public class SqliteResultStore implements ResultStore {
         }
     }
 
-    @PreDestroy
-    void close() {
+    @Override
+    public void close() {
         writer.shutdown();
         reader.shutdown();
         try {
@@ -86,10 +81,21 @@ public class SqliteResultStore implements ResultStore {
 
     @Override
     public Uni<StoredResult> put(ResultDocument document) {
-        PendingPut put = new PendingPut(document, new CompletableFuture<>());
-        puts.add(put);
-        writer.execute(this::commitPending);
-        return Uni.createFrom().completionStage(put.stored()).emitOn(Infrastructure.getDefaultExecutor());
+        // Deferred: a caller that retries (the dispatcher does, forever) resubscribes, and each
+        // subscription must queue a new write rather than replay the first one's failure.
+        return Uni.createFrom().deferred(() -> {
+            PendingPut put = new PendingPut(document, new CompletableFuture<>());
+            puts.add(put);
+            writer.execute(this::commitPending);
+            return Uni.createFrom().completionStage(put.stored());
+        }).emitOn(Infrastructure.getDefaultExecutor());
+    }
+
+    @Override
+    public Uni<Health> health() {
+        Exception failure = lastFailure;
+        return Uni.createFrom().item(failure == null ? new Health(true, java.util.Map.of())
+                : new Health(false, java.util.Map.of("lastFailure", String.valueOf(failure.getMessage()))));
     }
 
     private record PendingPut(ResultDocument document, CompletableFuture<StoredResult> stored) {
@@ -121,6 +127,7 @@ public class SqliteResultStore implements ResultStore {
                 insert.executeUpdate();
             }
             writeConnection.commit();
+            lastFailure = null;
             for (PendingPut put : group) {
                 put.stored().complete(find(writeConnection, put.document().executionId()).orElseThrow());
             }
@@ -130,6 +137,7 @@ public class SqliteResultStore implements ResultStore {
             } catch (SQLException ignored) {
                 // the failure below is what matters
             }
+            lastFailure = e;
             group.forEach(put -> put.stored().completeExceptionally(e));
         }
     }

@@ -92,6 +92,7 @@ public class Dispatcher {
     private final Map<String, ArrayDeque<LaneScheduler.Ticket<Job>>> parked = new HashMap<>();
     /** Executions run whose result is not stored yet (see {@code maxUnpersisted}). */
     private volatile int unpersisted;
+    private final Set<String> runningSessions = new HashSet<>();
     private final AtomicIntegerArray parkedByLane = new AtomicIntegerArray(Priority.values().length);
     /** Executions taken from the journal and not finished yet (queued, parked or running). */
     private final Set<String> started = new HashSet<>();
@@ -152,14 +153,18 @@ public class Dispatcher {
         }
         scheduler.drain().forEach(ticket -> started.remove(ticket.work().executionId()));
         parked.values().forEach(queue -> queue.forEach(ticket -> started.remove(ticket.work().executionId())));
-        parked.clear();
+        parked.values().forEach(ArrayDeque::clear);
+        parked.keySet().retainAll(runningSessions); // a running session stays held until it is done
         for (int i = 0; i < parkedByLane.length(); i++) {
             parkedByLane.set(i, 0);
         }
         follow();
     }
 
-    /** Stops taking work before the journal and the pools close (their beans are destroyed after this event). */
+    /**
+     * Stops before any bean is destroyed: the container's destruction order is not defined, and a
+     * journal closed under a running dispatcher sent it round its "follow again" loop at shutdown.
+     */
     void onShutdown(@Observes ShutdownEvent event) {
         stop();
     }
@@ -256,6 +261,9 @@ public class Dispatcher {
     private void run(Job job) {
         inFlight.merge(job.pool(), 1, Integer::sum);
         unpersisted++;
+        if (job.sessionKey() != null) {
+            runningSessions.add(job.sessionKey());
+        }
         queueWait.get(job.priority()).record(Duration.between(job.acceptedAt(), Instant.now()));
         journal.markRunning(job.executionId()).subscribe().with(ignored -> { },
                 failure -> LOG.warnf("marking %s running failed: %s", job.executionId(), failure.getMessage()));
@@ -279,6 +287,7 @@ public class Dispatcher {
     private void executed(Job job) {
         inFlight.merge(job.pool(), -1, Integer::sum);
         if (job.sessionKey() != null) {
+            runningSessions.remove(job.sessionKey());
             ArrayDeque<LaneScheduler.Ticket<Job>> queue = parked.get(job.sessionKey());
             LaneScheduler.Ticket<Job> next = queue == null ? null : queue.pollFirst();
             if (next == null) {
