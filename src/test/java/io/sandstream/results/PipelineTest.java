@@ -63,6 +63,30 @@ class PipelineTest {
     }
 
     @Test
+    void oneSessionRunsItsEventsOneAtATimeInArrivalOrder() throws Exception {
+        String session = "order-" + UUID.randomUUID().toString().substring(0, 8);
+        StringBuilder batch = new StringBuilder("[");
+        for (int i = 0; i < 6; i++) {
+            // Each event notes its number, and whether another one was inside the session at the time.
+            String code = (i == 0 ? "seen = []\\nbusy = False\\n" : "")
+                    + "assert not busy\\nbusy = True\\nimport time\\ntime.sleep(0.05)\\nseen.append(" + i
+                    + ")\\nbusy = False\\nseen";
+            batch.append(i == 0 ? "" : ",").append("""
+                    {"specversion":"1.0","id":"%s","source":"/tests/pipeline","type":"io.sandstream.code.execute",
+                     "subject":"order/%d","data":{"code":"%s","sessionId":"%s"}}""".formatted(UUID.randomUUID(), i, code, session));
+        }
+        java.util.List<String> ids = given().queryParam("code", "test-key-primary")
+                .contentType("application/cloudevents-batch+json").body(batch.append("]").toString())
+                .post("/events").then().statusCode(202).extract().path("accepted.executionId");
+        for (int i = 0; i < ids.size(); i++) {
+            JsonPath doc = awaitResult(ids.get(i), READER);
+            org.junit.jupiter.api.Assertions.assertEquals("Succeeded", doc.getString("status"), doc.prettify());
+            org.junit.jupiter.api.Assertions.assertEquals(java.util.stream.IntStream.rangeClosed(0, i).boxed().toList(),
+                    doc.getList("result", Integer.class), "events of one session ran in arrival order");
+        }
+    }
+
+    @Test
     void submitAndWaitReturnsTheResult() {
         given().header("Authorization", READER).contentType("application/json")
                 .body("{\"code\":\"console.log('js'); 1 + 2\",\"language\":\"javascript\",\"subject\":\"direct/wait\"}")
