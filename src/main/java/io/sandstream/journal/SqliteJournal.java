@@ -246,9 +246,12 @@ public class SqliteJournal implements Journal {
             op.committed(pending);
             op.done.complete(null);
         }
-        CompletableFuture<Void> signal = committed;
-        committed = new CompletableFuture<>();
-        signal.complete(null);
+        // Only appends add to the pending stream; waking its reader for every finish would cost a query each.
+        if (group.stream().anyMatch(op -> op instanceof Append)) {
+            CompletableFuture<Void> signal = committed;
+            committed = new CompletableFuture<>();
+            signal.complete(null);
+        }
     }
 
     private void rollback() {
