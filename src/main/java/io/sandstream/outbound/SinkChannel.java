@@ -1,7 +1,5 @@
 package io.sandstream.outbound;
 
-import java.net.URI;
-import java.net.http.HttpRequest;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -22,6 +20,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.sandstream.config.SandstreamConfig.Sink;
 import io.sandstream.results.ResultDocument;
+import io.sandstream.results.ResultStore;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
 
@@ -36,14 +35,18 @@ final class SinkChannel {
 
     private static final Logger LOG = Logger.getLogger(Sinks.class);
 
-    /** An event waiting for this sink, and when it was published (for the latency timer). */
-    private record Pending(ResultDocument document, long publishedNanos) {
+    /**
+     * An event waiting for this sink, and when it was published (for the latency timer). Only the
+     * id waits: results can carry a MiB of output each, and a full queue during an outage must not
+     * hold thousands of them; the document is read back from the store when its turn comes.
+     */
+    private record Pending(String executionId, long publishedNanos) {
     }
 
     private final String name;
     private final Sink config;
-    private final URI target;
     private final ResultEvents events;
+    private final ResultStore store;
     private final SinkClient client;
     private final Executor executor;
     private final TypedGuard<Uni<Integer>> guard;
@@ -61,12 +64,12 @@ final class SinkChannel {
     private final AtomicBoolean failing = new AtomicBoolean();
     private final AtomicLong problems = new AtomicLong();
 
-    SinkChannel(String name, Sink config, ResultEvents events, SinkClient client, Executor executor,
+    SinkChannel(String name, Sink config, ResultEvents events, ResultStore store, SinkClient client, Executor executor,
             MeterRegistry registry) {
         this.name = name;
         this.config = config;
-        this.target = SinkClient.target(config);
         this.events = events;
+        this.store = store;
         this.client = client;
         this.executor = executor;
         this.delivered = outcome(registry, "delivered");
@@ -124,6 +127,10 @@ final class SinkChannel {
     }
 
     boolean wants(ResultDocument document) {
+        return wants(config, document);
+    }
+
+    static boolean wants(Sink config, ResultDocument document) {
         if (config.subjectPrefix().isPresent()
                 && (document.subject() == null || !document.subject().startsWith(config.subjectPrefix().get()))) {
             return false;
@@ -142,7 +149,7 @@ final class SinkChannel {
             if (queue.size() >= config.queueCapacity()) {
                 oldest = queue.pollFirst();
             }
-            queue.addLast(new Pending(document, System.nanoTime()));
+            queue.addLast(new Pending(document.executionId(), System.nanoTime()));
         }
         if (oldest != null) {
             dropped.increment();
@@ -178,29 +185,38 @@ final class SinkChannel {
         synchronized (this) {
             inFlight--;
         }
-        executor.execute(this::pump);
+        if (!stopped) {
+            executor.execute(this::pump);
+        }
     }
 
-    /** One event to this sink: encode once, then attempts under the guard, then count the outcome. */
+    /** One event to this sink: read and encode once, then attempts under the guard, then count the outcome. */
     private Uni<Void> deliver(Pending pending) {
-        return Uni.createFrom().item(() -> encode(pending.document()))
-                .flatMap(request -> guard.get(() -> attempt(request)))
+        return load(pending)
+                .map(this::encode)
+                .flatMap(prepared -> guard.get(() -> attempt(prepared)))
                 .invoke(status -> succeeded(pending))
                 .onFailure().invoke(this::gaveUp)
                 .onFailure().recoverWithNull()
                 .replaceWithVoid();
     }
 
-    private HttpRequest encode(ResultDocument document) {
-        CloudEvent event = events.of(document);
-        return client.request(config, target, event);
+    private Uni<ResultDocument> load(Pending pending) {
+        return store.get(pending.executionId())
+                .map(stored -> stored.orElseThrow(() -> new DeliveryException("result no longer in the store", false))
+                        .document());
     }
 
-    private Uni<Integer> attempt(HttpRequest request) {
+    private SinkClient.Prepared encode(ResultDocument document) {
+        CloudEvent event = events.of(document);
+        return client.prepare(event);
+    }
+
+    private Uni<Integer> attempt(SinkClient.Prepared prepared) {
         if (stopped) {
             return Uni.createFrom().failure(new DeliveryException("shutting down", false));
         }
-        return client.send(request, config.timeout())
+        return client.send(prepared)
                 .onFailure().invoke(failure -> problem(failure.getMessage()));
     }
 
@@ -217,8 +233,8 @@ final class SinkChannel {
             return;
         }
         if (failure instanceof DeliveryException d && !d.retryable()) {
-            dropped.increment(); // the receiver refused this event; sending it again cannot help
-            problem("refused an event (" + d.getMessage() + "), not retried");
+            dropped.increment(); // refused by the receiver (or gone): sending it again cannot help
+            problem("dropped an event (" + d.getMessage() + "), not retried");
         } else {
             failed.increment();
             problem("gave up on an event after " + config.maxAttempts() + " attempts ("
@@ -230,7 +246,8 @@ final class SinkChannel {
     private void problem(String what) {
         problems.incrementAndGet();
         if (failing.compareAndSet(false, true)) {
-            LOG.warnf("sink %s is failing: %s; retrying with backoff, results are stored regardless", name, what);
+            LOG.warnf("sink %s is failing: %s (results are stored regardless; further problems are logged at debug level"
+                    + " until it delivers again)", name, what);
         } else {
             LOG.debugf("sink %s: %s", name, what);
         }
@@ -240,10 +257,11 @@ final class SinkChannel {
      * Drops what waits; deliveries in flight end at their next attempt (an attempt already sent
      * ends by its timeout at the latest).
      */
-    void stop() {
+    Uni<Void> stop() {
         synchronized (this) {
             stopped = true;
             queue.clear();
         }
+        return client.close();
     }
 }

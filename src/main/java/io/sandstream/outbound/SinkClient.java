@@ -1,50 +1,59 @@
 package io.sandstream.outbound;
 
-import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletionException;
-
-import jakarta.enterprise.context.ApplicationScoped;
 
 import io.cloudevents.CloudEvent;
 import io.sandstream.config.SandstreamConfig.Sink;
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.mutiny.core.Vertx;
+import io.vertx.mutiny.core.buffer.Buffer;
+import io.vertx.mutiny.core.http.HttpClient;
+import io.vertx.mutiny.core.http.HttpClientRequest;
 
 /**
- * One HTTP attempt to hand an event to a sink, in the shape its kind wants. The JDK client is
- * asynchronous (no thread waits on a slow receiver) and never follows redirects, so a receiver
- * cannot send sandstream to an address nobody configured.
+ * The HTTP side of one sink: its own Vert.x client (a connection pool as large as the sink's
+ * concurrency) on Quarkus' event loops, so no thread waits for a slow receiver. Redirects are
+ * never followed: only the configured URL is ever called.
  */
-@ApplicationScoped
-public class SinkClient {
+final class SinkClient {
 
     static final String CE_JSON = "application/cloudevents+json; charset=utf-8";
     static final String CE_BATCH = "application/cloudevents-batch+json; charset=utf-8";
     /** What the Event Grid publisher SDKs send when the configured topic URL names no version. */
     static final String EVENT_GRID_API_VERSION = "2018-01-01";
 
-    private final ResultEvents events;
-    private final HttpClient http = HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .followRedirects(HttpClient.Redirect.NEVER)
-            .build();
+    /** A POST ready to send, reused as is by every retry. */
+    record Prepared(RequestOptions options, byte[] body) {
+    }
 
-    public SinkClient(ResultEvents events) {
+    private final Sink sink;
+    private final URI target;
+    private final ResultEvents events;
+    private final HttpClient http;
+
+    SinkClient(Vertx vertx, ResultEvents events, Sink sink) {
+        this.sink = sink;
+        this.target = target(sink);
         this.events = events;
+        this.http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true)
+                .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, sink.timeout().toMillis())),
+                new PoolOptions().setHttp1MaxSize(sink.concurrency()));
     }
 
     /** The URL a sink's events go to: the configured one, plus {@code api-version} for an Event Grid topic without it. */
     static URI target(Sink sink) {
         URI url = URI.create(sink.url());
-        if (!"http".equalsIgnoreCase(url.getScheme()) && !"https".equalsIgnoreCase(url.getScheme())) {
-            throw new IllegalArgumentException("must be an http or https URL");
+        if (!"http".equalsIgnoreCase(url.getScheme()) && !"https".equalsIgnoreCase(url.getScheme())
+                || url.getHost() == null) {
+            throw new IllegalArgumentException("must be an absolute http or https URL");
         }
         if (sink.kind() == Sink.Kind.EVENTGRID && (url.getRawQuery() == null || !url.getRawQuery().contains("api-version="))) {
             String query = url.getRawQuery() == null ? "" : url.getRawQuery() + "&";
@@ -53,35 +62,37 @@ public class SinkClient {
         return url;
     }
 
-    /**
-     * The POST of {@code event} to a sink, in the shape its kind wants. Built once per event and
-     * sent again as is on every retry.
-     */
-    public HttpRequest request(Sink sink, URI target, CloudEvent event) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(target).timeout(sink.timeout());
+    /** The POST of {@code event} in the shape the sink's kind and mode want. */
+    Prepared prepare(CloudEvent event) {
+        RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(target.toString())
+                .setFollowRedirects(false)
+                // No byte for this long (connected, waiting for the answer): the attempt fails.
+                .setIdleTimeout(sink.timeout().toMillis());
+        byte[] body;
         if (sink.kind() == Sink.Kind.EVENTGRID) {
-            request.header("Content-Type", CE_BATCH)
-                    .header("aeg-sas-key", sink.key().orElseThrow())
-                    .POST(HttpRequest.BodyPublishers.ofByteArray(events.batch(List.of(event))));
+            options.putHeader("Content-Type", CE_BATCH).putHeader("aeg-sas-key", sink.key().orElseThrow());
+            body = events.batch(List.of(event));
         } else if (sink.mode() == Sink.Mode.BINARY) {
-            binaryHeaders(event).forEach(request::header);
-            request.header("Content-Type", event.getDataContentType())
-                    .POST(HttpRequest.BodyPublishers.ofByteArray(events.data(event)));
+            binaryHeaders(event).forEach(options::putHeader);
+            options.putHeader("Content-Type", event.getDataContentType());
+            body = events.data(event);
         } else {
-            request.header("Content-Type", CE_JSON)
-                    .POST(HttpRequest.BodyPublishers.ofByteArray(events.structured(event)));
+            options.putHeader("Content-Type", CE_JSON);
+            body = events.structured(event);
         }
-        return request.build();
+        return new Prepared(options, body);
     }
 
-    /** One attempt: completes with the status on a 2xx, fails with a {@link DeliveryException} otherwise. */
-    public Uni<Integer> send(HttpRequest request, Duration timeout) {
-        // The request timeout covers connecting and the response head; the Uni's also covers a body
-        // that trickles in. Cancelling the Uni cancels the exchange.
-        return Uni.createFrom().completionStage(() -> http.sendAsync(request, HttpResponse.BodyHandlers.discarding()))
-                .ifNoItem().after(timeout).failWith(() -> new DeliveryException("timed out", true))
+    /**
+     * One attempt: completes with the status on a 2xx, fails with a {@link DeliveryException}
+     * otherwise. The whole exchange is bounded by the sink's timeout (a receiver that trickles
+     * bytes outlives the idle timeout); the response body is discarded unread.
+     */
+    Uni<Integer> send(Prepared prepared) {
+        return http.request(prepared.options())
+                .flatMap(request -> exchange(request, prepared.body()))
+                .ifNoItem().after(sink.timeout()).failWith(() -> new DeliveryException("timed out", true))
                 .onFailure(failure -> !(failure instanceof DeliveryException)).transform(SinkClient::classify)
-                .map(HttpResponse::statusCode)
                 .invoke(status -> {
                     if (status / 100 != 2) {
                         throw DeliveryException.status(status);
@@ -89,9 +100,20 @@ public class SinkClient {
                 });
     }
 
+    private static Uni<Integer> exchange(HttpClientRequest request, byte[] body) {
+        return request.send(Buffer.buffer(body))
+                .flatMap(response -> response.end().replaceWith(response.statusCode()))
+                // Given up on (timeout, shutdown): close the connection rather than leave it to the receiver.
+                .onCancellation().invoke(() -> request.reset());
+    }
+
+    Uni<Void> close() {
+        return http.close();
+    }
+
     /** The CloudEvents HTTP binding's {@code ce-*} headers, values percent-encoded where the binding requires it. */
     static Map<String, String> binaryHeaders(CloudEvent event) {
-        Map<String, String> headers = new java.util.LinkedHashMap<>();
+        Map<String, String> headers = new LinkedHashMap<>();
         headers.put("ce-specversion", event.getSpecVersion().toString());
         headers.put("ce-id", encode(event.getId()));
         headers.put("ce-source", encode(event.getSource().toString()));
@@ -123,16 +145,12 @@ public class SinkClient {
         return out.toString();
     }
 
-    /** Transport failures are worth retrying; the cause's class and message say what it was (no payload in them). */
+    /**
+     * Whatever fails below the HTTP status (refused, reset, DNS, TLS, idle timeout, pool closed)
+     * may pass: retried. The reason is the failure's class and message, which carry no payload.
+     */
     private static Throwable classify(Throwable failure) {
-        Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-        if (cause instanceof java.net.http.HttpTimeoutException) {
-            return new DeliveryException("timed out", true);
-        }
-        if (cause instanceof IOException) {
-            return new DeliveryException(cause.getClass().getSimpleName()
-                    + (cause.getMessage() == null ? "" : ": " + cause.getMessage()), true);
-        }
-        return cause;
+        return new DeliveryException(failure.getClass().getSimpleName()
+                + (failure.getMessage() == null ? "" : ": " + failure.getMessage()), true);
     }
 }

@@ -13,10 +13,12 @@ import org.jboss.logging.Logger;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.results.ResultStore;
 import io.sandstream.results.StoredResult;
 import io.sandstream.streaming.ResultBus;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.smallrye.mutiny.subscription.Cancellable;
+import io.vertx.mutiny.core.Vertx;
 
 /**
  * Hands every published result to the configured sinks ({@code sandstream.sinks.<name>.*}). It
@@ -33,10 +35,12 @@ public class Sinks {
     private final List<SinkChannel> channels = new ArrayList<>();
     private Cancellable subscription;
 
-    public Sinks(SandstreamConfig config, ResultBus bus, ResultEvents events, SinkClient client, MeterRegistry registry) {
+    public Sinks(SandstreamConfig config, ResultBus bus, ResultEvents events, ResultStore store, Vertx vertx,
+            MeterRegistry registry) {
         this.bus = bus;
-        for (Map.Entry<String, SandstreamConfig.Sink> sink : config.sinks().entrySet()) {
-            channels.add(new SinkChannel(sink.getKey(), check(sink.getKey(), sink.getValue()), events, client,
+        for (Map.Entry<String, SandstreamConfig.Sink> entry : config.sinks().entrySet()) {
+            SandstreamConfig.Sink sink = check(entry.getKey(), entry.getValue());
+            channels.add(new SinkChannel(entry.getKey(), sink, events, store, new SinkClient(vertx, events, sink),
                     Infrastructure.getDefaultWorkerPool(), registry));
         }
     }
@@ -89,6 +93,7 @@ public class Sinks {
         if (subscription != null) {
             subscription.cancel();
         }
-        channels.forEach(SinkChannel::stop);
+        // In-flight attempts end at their next try or with the closed connection; nothing waits for receivers.
+        channels.forEach(channel -> channel.stop().subscribe().with(ignored -> { }, failure -> { }));
     }
 }
