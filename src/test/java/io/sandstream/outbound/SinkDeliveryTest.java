@@ -87,6 +87,10 @@ class SinkDeliveryTest {
             config.put("sandstream.sinks.hang.max-attempts", "1");
             config.put("sandstream.sinks.hang.concurrency", "1");
             config.put("sandstream.sinks.hang.queue-capacity", "2");
+            // Never answers either, but gives up on an attempt quickly: timed out, retried once, then failed.
+            sink(config, "slow", up + "/slow");
+            config.put("sandstream.sinks.slow.timeout", "500ms");
+            config.put("sandstream.sinks.slow.max-attempts", "2");
             return config;
         }
 
@@ -145,7 +149,7 @@ class SinkDeliveryTest {
         return server;
     }
 
-    /** {@code /flaky} answers 503 three times per event, {@code /bad} 400, {@code /hang} not at all, the rest 200. */
+    /** {@code /flaky} answers 503 three times per event, {@code /bad} 400, {@code /hang} and {@code /slow} not at all, the rest 200. */
     static void handle(HttpExchange exchange) throws IOException {
         byte[] body;
         try (InputStream in = exchange.getRequestBody()) {
@@ -158,7 +162,7 @@ class SinkDeliveryTest {
             case "/bad" -> 400;
             default -> 200;
         };
-        if (path.equals("/hang")) {
+        if (path.equals("/hang") || path.equals("/slow")) {
             received.add(new Received(path, exchange.getRequestURI().getRawQuery(), Map.copyOf(exchange.getRequestHeaders()),
                     body, 0));
             try {
@@ -340,6 +344,16 @@ class SinkDeliveryTest {
         await("the delivery is counted", () -> count("down", "delivered") == 1);
         assertEquals(resultJson(id), JSON.readTree(new JsonFormat().deserialize(carrying("/down", id).get(0).body())
                 .getData().toBytes()));
+    }
+
+    @Test
+    void anAttemptThatGetsNoAnswerTimesOutIsRetriedAndTheEventIsCountedFailed() throws Exception {
+        String id = post("slow", "8");
+        result(id);
+        await("both attempts timed out", () -> count("slow", "failed") == 1);
+        assertEquals(2, carrying("/slow", id).size(), "the first attempt timed out and was retried once");
+        assertEquals(1, count("slow", "retried"));
+        assertEquals(0, count("slow", "delivered"));
     }
 
     @Test
