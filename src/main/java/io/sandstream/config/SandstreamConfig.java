@@ -44,6 +44,84 @@ public interface SandstreamConfig {
 
     Results results();
 
+    Outbound outbound();
+
+    /**
+     * Destinations every result is POSTed to as a CloudEvent {@code io.sandstream.code.executed},
+     * by name ({@code sandstream.sinks.<name>.*}). None by default; only these URLs are ever called.
+     */
+    Map<String, Sink> sinks();
+
+    interface Outbound {
+        /**
+         * CloudEvent {@code source} of a result whose own source is missing or not a URI reference
+         * (a malformed event rejected in a batch).
+         */
+        @WithDefault("/sandstream")
+        String defaultSource();
+    }
+
+    /** One outbound sink: where, in which shape, which results, and how hard to try. */
+    interface Sink {
+        /** How a sink receives events. */
+        enum Kind {
+            /** A CloudEvents HTTP receiver: one event per POST. */
+            CLOUDEVENTS,
+            /** An Event Grid topic with the CloudEvents input schema: a batch of one, {@code aeg-sas-key} header. */
+            EVENTGRID
+        }
+
+        /** CloudEvents HTTP content mode of {@code kind=cloudevents}. */
+        enum Mode {
+            /** {@code Content-Type: application/cloudevents+json}, the whole event in the body. */
+            STRUCTURED,
+            /** {@code ce-*} headers, the result document alone as an {@code application/json} body. */
+            BINARY
+        }
+
+        /** {@code http} or {@code https} URL POSTed to. Redirects are not followed. */
+        String url();
+
+        @WithDefault("cloudevents")
+        Kind kind();
+
+        @WithDefault("structured")
+        Mode mode();
+
+        /** Event Grid topic access key, sent as {@code aeg-sas-key}; required for {@code kind=eventgrid}. */
+        Optional<String> key();
+
+        /** Only results whose {@code subject} starts with this. */
+        Optional<String> subjectPrefix();
+
+        /** Only results with one of these {@code status}es ({@code Succeeded}, {@code Failed}, …). */
+        Optional<List<String>> status();
+
+        /** Tries per event, the first included; then the event is counted {@code failed}. */
+        @WithDefault("8")
+        int maxAttempts();
+
+        /** Pause before the first retry; doubles on each further retry (with jitter). */
+        @WithDefault("500ms")
+        Duration backoffInitial();
+
+        /** Longest pause between retries; also how long the circuit breaker stays open. */
+        @WithDefault("60s")
+        Duration backoffMax();
+
+        /** One attempt, from connecting to the end of the response. */
+        @WithDefault("10s")
+        Duration timeout();
+
+        /** Events waiting for this sink; when full, the oldest waiting event is dropped. */
+        @WithDefault("10000")
+        int queueCapacity();
+
+        /** Deliveries to this sink in flight at once. */
+        @WithDefault("4")
+        int concurrency();
+    }
+
     interface Routing {
         /** Waiting this long promotes work one lane up, so {@code low} is never starved. */
         @WithDefault("5s")

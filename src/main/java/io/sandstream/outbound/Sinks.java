@@ -1,0 +1,99 @@
+package io.sandstream.outbound;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import org.jboss.logging.Logger;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.Startup;
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.results.ResultStore;
+import io.sandstream.results.StoredResult;
+import io.sandstream.streaming.ResultBus;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+import io.smallrye.mutiny.subscription.Cancellable;
+import io.vertx.mutiny.core.Vertx;
+
+/**
+ * Hands every published result to the configured sinks ({@code sandstream.sinks.<name>.*}). It
+ * subscribes to the result bus and only enqueues per sink, so a slow or dead receiver puts no
+ * backpressure on the bus and never delays the dispatcher that publishes.
+ */
+@Startup
+@ApplicationScoped
+public class Sinks {
+
+    private static final Logger LOG = Logger.getLogger(Sinks.class);
+
+    private final ResultBus bus;
+    private final List<SinkChannel> channels = new ArrayList<>();
+    private Cancellable subscription;
+
+    public Sinks(SandstreamConfig config, ResultBus bus, ResultEvents events, ResultStore store, Vertx vertx,
+            MeterRegistry registry) {
+        this.bus = bus;
+        for (Map.Entry<String, SandstreamConfig.Sink> entry : config.sinks().entrySet()) {
+            SandstreamConfig.Sink sink = check(entry.getKey(), entry.getValue());
+            channels.add(new SinkChannel(entry.getKey(), sink, events, store, new SinkClient(vertx, events, sink),
+                    Infrastructure.getDefaultWorkerPool(), registry));
+        }
+    }
+
+    /** Refuses to start on a sink that could never deliver, rather than dropping everything it gets. */
+    private static SandstreamConfig.Sink check(String name, SandstreamConfig.Sink sink) {
+        String prefix = "sandstream.sinks." + name + ".";
+        try {
+            SinkClient.target(sink);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException(prefix + "url " + e.getMessage());
+        }
+        if (sink.kind() == SandstreamConfig.Sink.Kind.EVENTGRID && sink.key().filter(k -> !k.isBlank()).isEmpty()) {
+            throw new IllegalStateException(prefix + "key is required for kind=eventgrid (the topic's access key)");
+        }
+        if (sink.maxAttempts() < 1 || sink.queueCapacity() < 1 || sink.concurrency() < 1) {
+            throw new IllegalStateException(prefix + "max-attempts, queue-capacity and concurrency must be at least 1");
+        }
+        return sink;
+    }
+
+    @PostConstruct
+    void start() {
+        if (channels.isEmpty()) {
+            return;
+        }
+        subscription = bus.results().subscribe().with(this::publish);
+        LOG.infof("delivering results to %d sink(s)", channels.size());
+    }
+
+    /**
+     * Runs on the publisher's thread: filter and enqueue only. Nothing may escape, since a
+     * subscriber that throws is cancelled and would never see another result.
+     */
+    private void publish(StoredResult result) {
+        for (SinkChannel channel : channels) {
+            try {
+                if (channel.wants(result.document())) {
+                    channel.offer(result.document());
+                }
+            } catch (RuntimeException e) {
+                LOG.errorf("sink %s could not take result %s: %s", channel.name(), result.document().executionId(),
+                        e.toString());
+            }
+        }
+    }
+
+    @PreDestroy
+    void stop() {
+        if (subscription != null) {
+            subscription.cancel();
+        }
+        // In-flight attempts end at their next try or with the closed connection; nothing waits for receivers.
+        channels.forEach(channel -> channel.stop().subscribe().with(ignored -> { }, failure -> { }));
+    }
+}
