@@ -69,6 +69,8 @@ final class Sandbox {
     private volatile Run current;
     private volatile LimitHit killedFor;
     private volatile long runnerPid = -1;
+    /** Our end of the control FIFO; we hold it read-write, so its reader never sees end-of-file. */
+    private volatile RandomAccessFile control;
     final Instant createdAt = Instant.now();
 
     private Sandbox(String id, SandboxLauncher launcher, SandstreamConfig.Limits limits, Duration interruptGrace,
@@ -111,7 +113,7 @@ final class Sandbox {
 
     private void begin() throws IOException {
         // Read-write open of a FIFO never blocks, whatever the other side does.
-        RandomAccessFile control = new RandomAccessFile(launcher.controlFifo(id).toFile(), "rw");
+        control = new RandomAccessFile(launcher.controlFifo(id).toFile(), "rw");
         thread("ctl", () -> readControl(new FileInputStream(control.getFD()), control));
         thread("out", () -> stdout.pump(process.getInputStream()));
         thread("err", () -> stderr.pump(process.getErrorStream()));
@@ -338,6 +340,22 @@ final class Sandbox {
         }
         launcher.cleanup(id);
         launcher.releaseUid(uid);
+        wakeControlReader(); // last: it is the one step that could wait (on a full pipe its reader is draining)
+    }
+
+    /**
+     * The control reader would otherwise wait forever (we are a writer of the FIFO ourselves): one
+     * byte from our side wakes it, it sees the sandbox dead and closes the FIFO.
+     */
+    private void wakeControlReader() {
+        RandomAccessFile fifo = control;
+        if (fifo != null) {
+            try {
+                fifo.write('\n');
+            } catch (IOException e) {
+                // already closed by the reader
+            }
+        }
     }
 
     String diagnostics() {

@@ -55,12 +55,20 @@ class HostileCodeTest {
         assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.running(FIRST_UID).isEmpty()), "no sandbox process is left: " + SandboxProcesses.running(FIRST_UID));
         SandboxProcesses.waitFor(() -> controlFifos().isEmpty()); // removed when each process's exit is seen
         assertEquals(List.of(), controlFifos(), "no control FIFO is left");
+        SandboxProcesses.waitFor(() -> readerThreads().isEmpty());
+        assertEquals(List.of(), readerThreads(), "no reader thread outlives its sandbox");
         Optional<Path> cgroups = Cgroups.memoryRoot();
         if (cgroups.isPresent()) {
             try (Stream<Path> groups = Files.list(cgroups.get())) {
                 assertEquals(List.of(), groups.filter(g -> g.getFileName().toString().startsWith("sandstream-" + pools.launcher.idPrefix + "-")).toList(), "no memory cgroup is left");
             }
         }
+    }
+
+    /** The threads that read a sandbox's channels are named after it. */
+    static List<String> readerThreads() {
+        String prefix = "sandbox-" + pools.launcher.idPrefix + "-";
+        return Thread.getAllStackTraces().keySet().stream().map(Thread::getName).filter(n -> n.startsWith(prefix)).toList();
     }
 
     static List<Path> controlFifos() {
