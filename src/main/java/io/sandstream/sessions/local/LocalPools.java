@@ -6,6 +6,7 @@ import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import jakarta.annotation.PostConstruct;
@@ -46,7 +47,12 @@ public class LocalPools {
         AtomicInteger threads = new AtomicInteger();
         // Sandbox starts and file hand-offs block: they run here, never on the event loop.
         workers = Executors.newFixedThreadPool(4, r -> daemon(r, "sandbox-worker-" + threads.incrementAndGet()));
-        timers = Executors.newScheduledThreadPool(2, r -> daemon(r, "sandbox-timer-" + threads.incrementAndGet()));
+        ScheduledThreadPoolExecutor timerPool = new ScheduledThreadPoolExecutor(2,
+                r -> daemon(r, "sandbox-timer-" + threads.incrementAndGet()));
+        // Every execution sets a wall timer (30 s by default) and nearly all cancel it within
+        // milliseconds: without this, cancelled timers would pile up in the queue until they expire.
+        timerPool.setRemoveOnCancelPolicy(true);
+        timers = timerPool;
         SandboxLauncher launcher = new SandboxLauncher(config.sessions(), dataDirectory.root());
         config.pools().forEach((name, poolConfig) -> {
             LocalSessionPool pool = new LocalSessionPool(name, poolConfig, launcher, config.sessions().interruptGrace(),

@@ -51,6 +51,7 @@ final class Sandbox {
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final AtomicLong IDS = new AtomicLong();
     private static final int CHUNK = 64 * 1024;
+    private static final long CPU_WATCH_MS = 100;
 
     final String id;
     private final SandboxLauncher launcher;
@@ -252,7 +253,13 @@ final class Sandbox {
         current = run;
         stdout.begin(run);
         stderr.begin(run);
-        run.cpuAtStart = cpuTicks();
+        // The timers exist before the request is sent, so a finish (however fast) always cancels them.
+        run.wallTimer = timers.schedule(() -> limit(run, LimitHit.wall), timeoutSeconds, TimeUnit.SECONDS);
+        run.cpuWatch = timers.scheduleAtFixedRate(() -> watchCpu(run), CPU_WATCH_MS, CPU_WATCH_MS, TimeUnit.MILLISECONDS);
+        if (run.result.isDone()) { // the sandbox died in between
+            run.wallTimer.cancel(false);
+            run.cpuWatch.cancel(false);
+        }
         ObjectNode message = JSON.createObjectNode().put("op", "exec").put("code", code).put("marker", markerText)
                 .put("cpuSeconds", limits.cpuSeconds());
         request(message).whenComplete((answer, failure) -> {
@@ -260,13 +267,22 @@ final class Sandbox {
                 run.answer(answer);
             }
         });
-        run.wallTimer = timers.schedule(() -> limit(run, LimitHit.wall), timeoutSeconds, TimeUnit.SECONDS);
-        run.cpuWatch = timers.scheduleAtFixedRate(() -> {
-            if (cpuTicks() - run.cpuAtStart > limits.cpuSeconds() * 100L) {
-                limit(run, LimitHit.cpu);
-            }
-        }, 100, 100, TimeUnit.MILLISECONDS);
         return run.result;
+    }
+
+    /**
+     * The CPU limit, checked every {@value #CPU_WATCH_MS} ms. Short executions (nearly all) end
+     * before the first check and never read {@code /proc}; the first check takes the baseline as if
+     * the code had used the CPU all along since it started, so the limit may fire up to one
+     * interval early, never late.
+     */
+    private void watchCpu(Run run) {
+        long now = cpuTicks();
+        if (run.cpuAtStart < 0) {
+            run.cpuAtStart = now - CPU_WATCH_MS / 10;
+        } else if (now - run.cpuAtStart > limits.cpuSeconds() * 100L) {
+            limit(run, LimitHit.cpu);
+        }
     }
 
     /** A limit fired: interrupt the code (the session may survive), then kill the sandbox if it won't stop. */
@@ -372,13 +388,14 @@ final class Sandbox {
         final ByteArrayOutputStream out = new ByteArrayOutputStream();
         final ByteArrayOutputStream err = new ByteArrayOutputStream();
         volatile LimitHit limit;
-        long cpuAtStart;
+        /** CPU ticks at the first check, less one interval; -1 until then. Only the watch uses it. */
+        long cpuAtStart = -1;
         boolean truncated;
         boolean stdoutDone;
         boolean stderrDone;
         JsonNode answer;
-        ScheduledFuture<?> wallTimer;
-        ScheduledFuture<?> cpuWatch;
+        volatile ScheduledFuture<?> wallTimer;
+        volatile ScheduledFuture<?> cpuWatch;
 
         Run(byte[] marker, Consumer<ExecutionUpdate> sink) {
             this.marker = marker;

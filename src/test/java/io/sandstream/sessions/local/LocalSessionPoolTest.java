@@ -70,6 +70,22 @@ class LocalSessionPoolTest {
     }
 
     @Test
+    void finishedExecutionsLeaveNoTimerBehind() throws InterruptedException {
+        long before = periodicTimers();
+        for (int i = 0; i < 100; i++) {
+            run(pools.python, "py-timers", Integer.toString(i));
+        }
+        // Each execution's CPU watch is periodic; a finish that outran its scheduling used to leave it running forever.
+        assertTrue(io.sandstream.SandboxProcesses.waitFor(() -> periodicTimers() <= before),
+                "periodic timers: " + periodicTimers() + ", before: " + before);
+    }
+
+    static long periodicTimers() {
+        return pools.timers.getQueue().stream()
+                .filter(task -> ((java.util.concurrent.RunnableScheduledFuture<?>) task).isPeriodic()).count();
+    }
+
+    @Test
     void javascriptKeepsStateAndReturnsTheLastExpression() {
         ExecutionResult first = run(pools.javascript, "js-state", "var y = 40; console.log('hi')");
         assertEquals(Status.Succeeded, first.status(), first.toString());

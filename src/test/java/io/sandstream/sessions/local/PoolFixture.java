@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.sandstream.config.SandstreamConfig;
@@ -24,7 +24,7 @@ final class PoolFixture implements AutoCloseable {
 
     final SandboxLauncher launcher;
     final ExecutorService workers = Executors.newFixedThreadPool(4);
-    final ScheduledExecutorService timers = Executors.newScheduledThreadPool(2);
+    final ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(2);
     final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     final LocalSessionPool python;
     final LocalSessionPool javascript;
@@ -38,6 +38,7 @@ final class PoolFixture implements AutoCloseable {
                 "sandstream.pools.javascript.ready-sessions", "1",
                 "sandstream.sessions.interrupt-grace", "1s"));
         properties.putAll(overrides);
+        timers.setRemoveOnCancelPolicy(true); // as in LocalPools
         SandstreamConfig config = TestConfigs.sandstream(properties);
         launcher = new SandboxLauncher(config.sessions(), dataDir);
         python = new LocalSessionPool("python", config.pools().get("python"), launcher,
