@@ -189,6 +189,25 @@ public class Dispatcher {
             persist(loader.rejected(record), entry.executionId());
             return;
         }
+        if (record.attempt() > 0) {
+            // Interrupted by a crash or stop: its result may have been stored just before, and it
+            // must not run again then.
+            store.get(entry.executionId()).emitOn(thread).subscribe().with(found -> {
+                if (found.isPresent()) {
+                    journal.finish(entry.executionId()).emitOn(thread).subscribe().with(
+                            ignored -> started.remove(entry.executionId()), failure -> started.remove(entry.executionId()));
+                } else {
+                    admit(record);
+                }
+            }, failure -> admit(record));
+            return;
+        }
+        admit(record);
+    }
+
+    /** Queues a journalled execution, or ends it at once when it can never run. */
+    private void admit(JournalRecord record) {
+        JournalEntry entry = record.entry();
         if (record.attempt() >= config.maxAttempts()) {
             persist(loader.gaveUp(record, "interrupted " + record.attempt() + " times (crash or restart); not run again"),
                     entry.executionId());
@@ -267,17 +286,28 @@ public class Dispatcher {
         queueWait.get(job.priority()).record(Duration.between(job.acceptedAt(), Instant.now()));
         journal.markRunning(job.executionId()).subscribe().with(ignored -> { },
                 failure -> LOG.warnf("marking %s running failed: %s", job.executionId(), failure.getMessage()));
-        attempt(job).emitOn(thread).subscribe().with(document -> {
-            executed(job);
+        attempt(job).subscribe().with(document -> {
+            // Storing starts from the thread that completed the execution: one hop less before readers see it.
             storeAndFinish(document).emitOn(thread).subscribe().with(stored -> persisted(job), failure -> {
                 LOG.errorf(failure, "storing the result of %s failed; it stays journalled", job.executionId());
                 persisted(job);
             });
+            onDispatcher(() -> executed(job));
         }, failure -> {
             LOG.errorf(failure, "execution %s could not be completed; it stays journalled", job.executionId());
-            executed(job);
-            persisted(job);
+            onDispatcher(() -> {
+                executed(job);
+                persisted(job);
+            });
         });
+    }
+
+    private void onDispatcher(Runnable step) {
+        try {
+            thread.execute(step);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // stopping: the journal keeps what was not finished
+        }
     }
 
     /**
@@ -361,12 +391,16 @@ public class Dispatcher {
         });
     }
 
-    /** Stores (retrying while the store is down), then finishes the journal entry, then publishes. */
+    /**
+     * Stores (retrying while the store is down), publishes, then finishes the journal entry. Readers
+     * get the result as soon as it is stored; should the service stop before the finish, the
+     * restart finds the stored result and does not run the execution again (see {@link #accept}).
+     */
     private Uni<StoredResult> storeAndFinish(ResultDocument document) {
         return store.put(document)
                 .onFailure().retry().withBackOff(Duration.ofMillis(100), Duration.ofSeconds(10)).indefinitely()
-                .call(stored -> journal.finish(document.executionId()))
-                .invoke(bus::published);
+                .invoke(bus::published)
+                .call(stored -> journal.finish(document.executionId()));
     }
 
     /** For the execution status of work that has no result yet. */
