@@ -14,6 +14,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
@@ -64,7 +65,8 @@ public class SqliteJournal implements Journal {
     private volatile boolean running;
     private volatile boolean lastCommitFailed;
     /** Completed after every commit; waiting readers re-query then. Replaced on each commit. */
-    private volatile CompletableFuture<Void> committed = new CompletableFuture<>();
+    /** Completed by the next commit that appends, with its entries; see {@link #pending()}. */
+    private volatile CompletableFuture<Committed> committed = new CompletableFuture<>();
     private Timer commitTimer;
     private DistributionSummary commitOps;
 
@@ -246,11 +248,17 @@ public class SqliteJournal implements Journal {
             op.committed(pending);
             op.done.complete(null);
         }
-        // Only appends add to the pending stream; waking its reader for every finish would cost a query each.
-        if (group.stream().anyMatch(op -> op instanceof Append)) {
-            CompletableFuture<Void> signal = committed;
+        // Only appends add to the pending stream; the hand-off carries them to its followers.
+        List<JournalRecord> appended = new ArrayList<>();
+        for (Op op : group) {
+            if (op instanceof Append append && !append.full) {
+                appended.addAll(append.inserted);
+            }
+        }
+        if (!appended.isEmpty()) {
+            CompletableFuture<Committed> handOff = committed;
             committed = new CompletableFuture<>();
-            signal.complete(null);
+            handOff.complete(new Committed(appended, committed));
         }
     }
 
@@ -279,6 +287,8 @@ public class SqliteJournal implements Journal {
     private final class Append extends Op {
         final List<JournalEntry> entries;
         final List<Boolean> duplicates = new ArrayList<>();
+        /** The rows this append inserted, as the pending stream hands them over. */
+        final List<JournalRecord> inserted = new ArrayList<>();
         boolean full;
 
         Append(List<JournalEntry> entries) {
@@ -288,6 +298,7 @@ public class SqliteJournal implements Journal {
         @Override
         void apply(Connection connection) throws SQLException {
             duplicates.clear();
+            inserted.clear();
             full = false;
             int added = 0;
             try (Statement savepoint = connection.createStatement();
@@ -310,6 +321,12 @@ public class SqliteJournal implements Journal {
                     insert.setString(11, e.rejection());
                     boolean duplicate = insert.executeUpdate() == 0;
                     duplicates.add(duplicate);
+                    if (!duplicate) {
+                        try (ResultSet key = insert.getGeneratedKeys()) {
+                            key.next();
+                            inserted.add(new JournalRecord(key.getLong(1), e, 0));
+                        }
+                    }
                     if (!duplicate && e.state().pending()) {
                         added++;
                     }
@@ -317,6 +334,7 @@ public class SqliteJournal implements Journal {
                 if (added > 0 && pending.get() + addedInGroup + added > config.maxPending()) {
                     savepoint.execute("ROLLBACK TO append");
                     full = true;
+                    inserted.clear();
                 } else {
                     addedInGroup += added;
                 }
@@ -365,29 +383,44 @@ public class SqliteJournal implements Journal {
 
     // ---- pending stream -----------------------------------------------------------------------------
 
+    /**
+     * The stream of queued work: first what the journal holds (read page by page), then each commit's
+     * new entries handed over by the writer itself, with no query. The writer's hand-offs form a
+     * chain ({@link Committed#next}), so a follower never misses a commit between two waits; the
+     * chain is taken before the first query, and entries seen by both are dropped by sequence
+     * (one writer: a later commit always has higher sequence numbers).
+     */
     @Override
     public Multi<JournalRecord> pending() {
-        AtomicLong cursor = new AtomicLong();
-        return Multi.createBy().repeating().uni(() -> nextBatch(cursor)).indefinitely()
-                .onItem().transformToIterable(batch -> batch);
-    }
-
-    /** The next queued records after the cursor; waits for a commit when there are none yet. */
-    private Uni<List<JournalRecord>> nextBatch(AtomicLong cursor) {
-        return Uni.createFrom().item(() -> {
-            CompletableFuture<Void> signal = committed; // taken before the query, so no commit is missed
-            return new Fetch(fetchAfter(cursor.get()), signal);
-        }).runSubscriptionOn(reader).flatMap(fetch -> {
-            if (fetch.records.isEmpty()) {
-                // A copy per waiter: a cancelled subscriber must not cancel the signal every other one waits on.
-                return Uni.createFrom().completionStage(fetch.signal.thenApply(x -> x)).flatMap(ignored -> nextBatch(cursor));
-            }
-            cursor.set(fetch.records.get(fetch.records.size() - 1).seq());
-            return Uni.createFrom().item(fetch.records);
+        return Multi.createFrom().deferred(() -> {
+            AtomicReference<CompletableFuture<Committed>> next = new AtomicReference<>(committed);
+            AtomicLong page = new AtomicLong();
+            Multi<List<JournalRecord>> backlog = Multi.createBy().repeating()
+                    .uni(() -> Uni.createFrom().item(() -> fetchAfter(page.get())).runSubscriptionOn(reader)
+                            .invoke(batch -> batch.stream().mapToLong(JournalRecord::seq).max().ifPresent(page::set)))
+                    .whilst(batch -> batch.size() == FETCH_SIZE);
+            Multi<List<JournalRecord>> live = Multi.createBy().repeating()
+                    // A copy per wait: a cancelled follower must not cancel the hand-off every other one waits on.
+                    .uni(() -> Uni.createFrom().completionStage(next.get().thenApply(c -> c)).map(c -> {
+                        next.set(c.next());
+                        return c.records();
+                    }))
+                    .indefinitely();
+            AtomicLong seen = new AtomicLong();
+            return Multi.createBy().concatenating().streams(backlog, live)
+                    .onItem().transformToIterable(batch -> batch)
+                    .select().where(record -> {
+                        if (record.seq() <= seen.get()) {
+                            return false;
+                        }
+                        seen.set(record.seq());
+                        return true;
+                    });
         });
     }
 
-    private record Fetch(List<JournalRecord> records, CompletableFuture<Void> signal) {
+    /** What one commit appended, and the hand-off of the commit after it. */
+    private record Committed(List<JournalRecord> records, CompletableFuture<Committed> next) {
     }
 
     private List<JournalRecord> fetchAfter(long seq) {

@@ -16,7 +16,7 @@ import io.restassured.path.json.JsonPath;
 
 /** From a CloudEvent to a stored result, over HTTP, through the real journal, scheduler and sandboxes. */
 @QuarkusTest
-class PipelineTest {
+public class PipelineTest {
 
     static final String READER = "Bearer test-reader";
 
@@ -28,7 +28,7 @@ class PipelineTest {
                 .post("/events").then().statusCode(202).extract().path("accepted[0].executionId");
     }
 
-    static JsonPath awaitResult(String executionId, String authorization) throws InterruptedException {
+    public static JsonPath awaitResult(String executionId, String authorization) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (System.nanoTime() < deadline) {
             JsonPath doc = given().header("Authorization", authorization).get("/executions/" + executionId)

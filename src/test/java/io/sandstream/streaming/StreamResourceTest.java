@@ -105,6 +105,7 @@ class StreamResourceTest {
     void theResultsStreamReplaysFromLastEventIdThenFollows() throws Exception {
         String run = "replay-" + java.util.UUID.randomUUID().toString().substring(0, 8) + "/";
         String first = submit("'first'", run + "a");
+        io.sandstream.results.PipelineTest.awaitResult(first, READER); // stored before the second, whatever the timing
         given().header("Authorization", READER).queryParam("wait", 30).contentType("application/json")
                 .body("{\"code\":\"'second'\",\"subject\":\"" + run + "b\"}").post("/executions").then().statusCode(200);
         List<Event> all;
