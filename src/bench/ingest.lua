@@ -1,6 +1,7 @@
 -- wrk script for the benchmarks. MODE=options|single|batch|wait, BATCH=events per batch, KEY=ingress key,
 -- API=API key (wait mode), PRIORITY=high|normal|low (optional), CODE=the code to run (default: a trivial sum),
--- DELAY_MS=pause between requests of one connection (optional).
+-- DELAY_MS=pause between requests of one connection (optional), SESSIONS=prefix of the session ids
+-- (default bench-), SESSION_COUNT=how many sessions (default 16).
 local mode = os.getenv("MODE") or "single"
 local batch = tonumber(os.getenv("BATCH") or "100")
 local key = os.getenv("KEY") or "bench-key"
@@ -8,6 +9,8 @@ local api = os.getenv("API") or "bench-api"
 local priority = os.getenv("PRIORITY")
 local code = os.getenv("CODE")
 local pause = tonumber(os.getenv("DELAY_MS") or "0")
+local sessions = os.getenv("SESSIONS") or "bench-"
+local sessionCount = tonumber(os.getenv("SESSION_COUNT") or "16")
 if pause > 0 then
   delay = function() return pause end
 end
@@ -20,7 +23,7 @@ local function event()
   local snippet = code or ('print(sum(range(' .. counter .. ')))')
   return '{"specversion":"1.0","id":"' .. run .. '-' .. counter .. '","source":"/bench/tenant-' .. (counter % 8) ..
     '","type":"io.sandstream.code.execute","subject":"code-execution/bench",' .. extra ..
-    '"data":{"code":"' .. snippet .. '","sessionId":"bench-' .. (counter % 16) .. '"}}'
+    '"data":{"code":"' .. snippet .. '","sessionId":"' .. sessions .. (counter % sessionCount) .. '"}}'
 end
 
 request = function()

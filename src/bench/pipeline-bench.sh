@@ -49,8 +49,10 @@ printf 'sustained: %s events pushed in %ss, all executed and persisted after %.1
 MODE=single KEY=bench-key PRIORITY=low CODE='sum(range(20000))' wrk_run -c12 -d"${seconds}s" >/dev/null &
 flood=$!
 sleep 1
-# High work trickles in (one event every 20 ms) while the low flood saturates the pool.
-MODE=single KEY=bench-key PRIORITY=high CODE='1+1' DELAY_MS=20 wrk_run -c1 -d"$((seconds - 2))s" >/dev/null
+# High work trickles in (one event every 20 ms) while the low flood saturates the pool. It uses
+# sessions of its own (two: the pool's 20 hold the flood's 16 and one more): a session runs its
+# events in arrival order, whatever their priority.
+MODE=single KEY=bench-key PRIORITY=high CODE='1+1' DELAY_MS=20 SESSIONS=urgent- SESSION_COUNT=2 wrk_run -c1 -d"$((seconds - 2))s" >/dev/null
 wait $flood
 while [ "$(metric 'sandstream_journal_pending ')" != "0.0" ]; do sleep 0.2; done
 printf 'under a low flood: high-lane queue wait p50 %.1f ms  p99 %.1f ms;  low-lane p99 %.1f ms\n' \
