@@ -117,19 +117,28 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         try (PreparedStatement insert = writeConnection.prepareStatement("""
                 INSERT INTO results(execution_id, subject, status, completed_at, document) VALUES (?,?,?,?,?)
                 ON CONFLICT(execution_id) DO NOTHING""")) {
-            for (PendingPut put : group) {
-                ResultDocument document = put.document();
+            long[] sequences = new long[group.size()];
+            for (int i = 0; i < group.size(); i++) {
+                ResultDocument document = group.get(i).document();
                 insert.setString(1, document.executionId());
                 insert.setString(2, document.subject());
                 insert.setString(3, document.status());
                 insert.setString(4, document.timings() == null ? null : document.timings().completedAt());
                 insert.setString(5, JSON.writeValueAsString(document));
-                insert.executeUpdate();
+                if (insert.executeUpdate() == 1) {
+                    try (ResultSet key = insert.getGeneratedKeys()) {
+                        key.next();
+                        sequences[i] = key.getLong(1);
+                    }
+                }
             }
             writeConnection.commit();
             lastFailure = null;
-            for (PendingPut put : group) {
-                put.stored().complete(find(writeConnection, put.document().executionId()).orElseThrow());
+            for (int i = 0; i < group.size(); i++) {
+                PendingPut put = group.get(i);
+                // A new row is this document; an existing one (a replay) is read back: the first result wins.
+                put.stored().complete(sequences[i] > 0 ? new StoredResult(sequences[i], put.document())
+                        : find(writeConnection, put.document().executionId()).orElseThrow());
             }
         } catch (SQLException | IOException | RuntimeException e) {
             try {
