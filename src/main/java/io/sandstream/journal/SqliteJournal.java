@@ -64,7 +64,6 @@ public class SqliteJournal implements Journal {
     private Thread writer;
     private volatile boolean running;
     private volatile boolean lastCommitFailed;
-    /** Completed after every commit; waiting readers re-query then. Replaced on each commit. */
     /** Completed by the next commit that appends, with its entries; see {@link #pending()}. */
     private volatile CompletableFuture<Committed> committed = new CompletableFuture<>();
     private Timer commitTimer;

@@ -47,10 +47,10 @@ import io.smallrye.mutiny.subscription.Cancellable;
 
 /**
  * Moves journalled work into the session pools and results into the store. Reads the journal's
- * pending stream (light tickets only; each event is loaded again when it starts), schedules with
- * {@link LaneScheduler}, starts work only where a pool has room and the session is free, and
- * finishes a journal entry only after its result is stored. All scheduling state is confined to
- * one thread.
+ * pending stream, schedules with {@link LaneScheduler} (a session's later events park behind its
+ * running one), starts work only where a pool has room and not too many results wait to be
+ * stored, and finishes a journal entry only after its result is stored. All scheduling state is
+ * confined to one thread.
  */
 @Startup
 @ApplicationScoped
