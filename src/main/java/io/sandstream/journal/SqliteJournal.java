@@ -76,7 +76,7 @@ public class SqliteJournal implements Journal {
     }
 
     @PostConstruct
-    void open() {
+    public void open() {
         String url = "jdbc:sqlite:" + dataDirectory.root().resolve("journal.db");
         SQLiteDataSource dataSource = new SQLiteDataSource();
         dataSource.setUrl(url);
@@ -126,7 +126,7 @@ public class SqliteJournal implements Journal {
     }
 
     @PreDestroy
-    void close() {
+    public void close() {
         running = false;
         try {
             writer.join(TimeUnit.SECONDS.toMillis(10));

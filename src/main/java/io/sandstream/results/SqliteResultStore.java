@@ -44,7 +44,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         this.dataDirectory = dataDirectory;
     }
 
-    void open() {
+    public void open() {
         SQLiteDataSource dataSource = new SQLiteDataSource();
         dataSource.setUrl("jdbc:sqlite:" + dataDirectory.root().resolve("results.db"));
         try {

@@ -18,7 +18,7 @@ import io.restassured.path.json.JsonPath;
 @QuarkusTest
 public class PipelineTest {
 
-    static final String READER = "Bearer test-reader";
+    public static final String READER = "Bearer test-reader";
 
     static String post(String data, String subject) {
         String body = """
