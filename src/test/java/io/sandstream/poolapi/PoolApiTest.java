@@ -256,6 +256,15 @@ public class PoolApiTest {
                 .body("{\"properties\":{\"codeInputType\":\"inline\",\"executionType\":\"asynchronous\",\"code\":\"1\"}}")
                 .post("/pools/python/code/execute"), 400, "InvalidRequestBody");
 
+        for (String hostile : List.of("[]", "\"text\"", "null", "{\"properties\":[]}", "{\"properties\":{\"code\":5}}",
+                "{\"properties\":{\"code\":null}}", "{\"properties\":{\"code\":\"1\",\"timeoutInSeconds\":\"ten\"}}",
+                "{\"properties\":{\"code\":\"1\",\"timeoutInSeconds\":1.5}}", "{\"properties\":{\"code\":\"1\",\"timeoutInSeconds\":0}}",
+                "{\"properties\":{\"code\":\"1\",\"timeoutInSeconds\":99999999999}}", "{\"properties\":{\"code\":\"1\",\"codeInputType\":7}}",
+                "\u0000\u00ff")) {
+            assertAzureError(call(id).contentType("application/json").body(hostile).post("/pools/python/code/execute"), 400,
+                    "InvalidRequestBody");
+        }
+
         assertAzureError(call(id).get("/pools/python/files/content/missing.txt"), 404, "FileNotFound");
         // An encoded slash reaches the resource as part of the name and is refused there.
         assertAzureError(given().urlEncodingEnabled(false).header("Authorization", KEY)
