@@ -88,14 +88,18 @@ public class PoolApiResource {
         return sessions.listFiles(identifier).map(LegacyResponses::files).onFailure().transform(PoolApiErrors::translate);
     }
 
+    /**
+     * The name may be the full path, as LangChain sends it: {@code files/content//mnt/data/name},
+     * which reaches us with the double slash merged.
+     */
     @GET
-    @Path("/files/content/{name}")
+    @Path("/files/content/{name: .+}")
     @Produces({ MediaType.APPLICATION_OCTET_STREAM, MediaType.APPLICATION_JSON })
     public Uni<Response> content(@PathParam("pool") String pool, @PathParam("name") String fileName,
             @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
             @HeaderParam("Authorization") String authorization) {
         SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
-        String name = PoolApiGuard.fileName(fileName);
+        String name = PoolApiGuard.fileName(fileName.startsWith("mnt/data/") ? "/" + fileName : fileName);
         return sessions.downloadFile(identifier, name)
                 .map(bytes -> Response.ok(bytes, MediaType.APPLICATION_OCTET_STREAM_TYPE).build())
                 .onFailure().transform(PoolApiErrors::translate);

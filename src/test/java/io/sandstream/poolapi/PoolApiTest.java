@@ -198,6 +198,15 @@ public class PoolApiTest {
         assertTrue(content.contentType().startsWith("application/octet-stream"), content.contentType());
         assertArrayEquals(all, content.asByteArray());
 
+        Response byPath = given().urlEncodingEnabled(false).header("Authorization", KEY)
+                .get("/pools/python/files/content//mnt/data/bytes.bin?api-version=" + VERSION + "&identifier=" + id);
+        assertEquals(200, byPath.statusCode(), byPath.asString());
+        assertArrayEquals(all, byPath.asByteArray());
+        assertAzureError(call(id).get("/pools/python/files/content/sub/bytes.bin"), 400, "InvalidFileName");
+        assertAzureError(given().urlEncodingEnabled(false).header("Authorization", KEY)
+                .get("/pools/python/files/content//mnt/data/../bytes.bin?api-version=" + VERSION + "&identifier=" + id), 400,
+                "InvalidFileName");
+
         JsonNode read = execute("python", id,
                 "data = open('/mnt/data/bytes.bin', 'rb').read()\nprint(open('/mnt/data/notes.txt').read(), end='')\ndata == bytes(range(256))");
         assertEquals("Success", read.at("/properties/status").textValue(), read.toString());
