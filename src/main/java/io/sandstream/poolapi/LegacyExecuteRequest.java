@@ -1,0 +1,78 @@
+package io.sandstream.poolapi;
+
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+/**
+ * The body of a legacy {@code POST code/execute}:
+ * {@code {"properties":{"codeInputType":"inline","executionType":"synchronous","code":"...","timeoutInSeconds":N}}}.
+ * Property names are matched without regard to case (clients differ) and unknown ones are ignored.
+ *
+ * @param timeoutSeconds the requested timeout, or null for the service default
+ */
+public record LegacyExecuteRequest(String code, Integer timeoutSeconds) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Parses and checks a body; a {@link PoolApiException} (400) names the first problem. */
+    public static LegacyExecuteRequest parse(byte[] body, int maxCodeBytes, int maxTimeoutSeconds) {
+        JsonNode root;
+        try {
+            root = body == null || body.length == 0 ? null : JSON.readTree(body);
+        } catch (java.io.IOException e) {
+            throw invalid("The body is not valid JSON.");
+        }
+        if (root == null || !root.isObject()) {
+            throw invalid("The body must be a JSON object with 'properties'.");
+        }
+        JsonNode properties = field(root, "properties").orElse(null);
+        if (properties == null || !properties.isObject()) {
+            throw invalid("'properties' must be an object.");
+        }
+        expect(properties, "codeInputType", "inline");
+        expect(properties, "executionType", "synchronous");
+        JsonNode code = field(properties, "code").orElse(null);
+        if (code == null || !code.isTextual() || code.textValue().isBlank()) {
+            throw invalid("'properties.code' is required and must be a non-empty string.");
+        }
+        if (code.textValue().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > maxCodeBytes) {
+            throw invalid("'properties.code' may be at most " + maxCodeBytes + " bytes of UTF-8.");
+        }
+        Integer timeout = null;
+        JsonNode timeoutNode = field(properties, "timeoutInSeconds").orElse(null);
+        if (timeoutNode != null && !timeoutNode.isNull()) {
+            if (!timeoutNode.canConvertToInt() || !timeoutNode.isIntegralNumber() || timeoutNode.intValue() < 1
+                    || timeoutNode.intValue() > maxTimeoutSeconds) {
+                throw invalid("'properties.timeoutInSeconds' must be an integer from 1 to " + maxTimeoutSeconds + ".");
+            }
+            timeout = timeoutNode.intValue();
+        }
+        return new LegacyExecuteRequest(code.textValue(), timeout);
+    }
+
+    private static void expect(JsonNode properties, String name, String only) {
+        field(properties, name).ifPresent(value -> {
+            if (!value.isTextual() || !value.textValue().equalsIgnoreCase(only)) {
+                throw invalid("'properties." + name + "' must be '" + only + "' in this API version.");
+            }
+        });
+    }
+
+    private static Optional<JsonNode> field(JsonNode object, String name) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = object.fields(); it.hasNext();) {
+            Map.Entry<String, JsonNode> entry = it.next();
+            if (entry.getKey().equalsIgnoreCase(name)) {
+                return Optional.of(entry.getValue());
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static PoolApiException invalid(String message) {
+        return PoolApiException.badRequest("InvalidRequestBody", message);
+    }
+}

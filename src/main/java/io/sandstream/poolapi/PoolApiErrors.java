@@ -1,0 +1,55 @@
+package io.sandstream.poolapi;
+
+import java.util.Map;
+
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+
+import org.jboss.logging.Logger;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+import io.sandstream.sessions.PoolFullException;
+import io.sandstream.sessions.SessionFileException;
+
+/**
+ * The one place where pool API failures become HTTP answers: the Azure error body plus the
+ * {@code x-ms-error-code} header Azure SDKs read. Pool failures are translated here too, so a
+ * client's mistake is never a 5xx and an unexpected failure never leaks its message.
+ */
+public class PoolApiErrors {
+
+    private static final Logger LOG = Logger.getLogger(PoolApiErrors.class);
+    /** How long a client should wait before retrying a full pool, seconds: sessions free up as code ends. */
+    static final int POOL_FULL_RETRY_AFTER_SECONDS = 2;
+
+    @ServerExceptionMapper
+    public Response map(PoolApiException e) {
+        Response.ResponseBuilder builder = Response.status(e.status()).type(MediaType.APPLICATION_JSON)
+                .header("x-ms-error-code", e.code()).entity(new AzureError(new AzureError.Detail(e.code(), e.getMessage())));
+        e.headers().forEach(builder::header);
+        return builder.build();
+    }
+
+    /** A failure of the session pool as the error the client sees. */
+    static PoolApiException translate(Throwable failure) {
+        if (failure instanceof PoolApiException known) {
+            return known;
+        }
+        if (failure instanceof PoolFullException) {
+            return new PoolApiException(429, "SessionPoolFull",
+                    "Every session of this pool is in use; retry later.",
+                    Map.of("Retry-After", Integer.toString(POOL_FULL_RETRY_AFTER_SECONDS)));
+        }
+        if (failure instanceof SessionFileException file) {
+            return switch (file.reason()) {
+                case NOT_FOUND -> new PoolApiException(404, "FileNotFound", "No such file in the session.");
+                case INVALID -> PoolApiException.badRequest("InvalidFileName", "The file name is not valid.");
+                case TOO_LARGE -> new PoolApiException(413, "FileTooLarge", file.getMessage());
+                // The sandbox refused the write (its disk is full, say): caused by what the client sent.
+                case FAILED -> PoolApiException.badRequest("FileOperationFailed", "The file operation failed in the session.");
+            };
+        }
+        LOG.error("pool API request failed", failure);
+        return new PoolApiException(500, "InternalServerError", "The service failed to handle this request; it has been logged.");
+    }
+}

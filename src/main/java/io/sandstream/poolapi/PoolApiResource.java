@@ -1,0 +1,107 @@
+package io.sandstream.poolapi;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Optional;
+
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+
+import org.jboss.resteasy.reactive.RestForm;
+import org.jboss.resteasy.reactive.multipart.FileUpload;
+
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.sessions.ExecutionSpec;
+import io.sandstream.sessions.ExecutionUpdate;
+import io.sandstream.sessions.SessionPool;
+import io.smallrye.common.annotation.Blocking;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * The Azure Container Apps dynamic-sessions data plane (legacy contract) for every local pool, so
+ * clients such as LangChain's {@code SessionsPythonREPLTool} can use a pool as their endpoint.
+ */
+@Path("/pools/{pool}")
+@Produces(MediaType.APPLICATION_JSON)
+public class PoolApiResource {
+
+    private final PoolApiGuard guard;
+    private final SandstreamConfig.Execution limits;
+
+    public PoolApiResource(PoolApiGuard guard, SandstreamConfig config) {
+        this.guard = guard;
+        this.limits = config.execution();
+    }
+
+    @POST
+    @Path("/code/execute")
+    public Uni<LegacyResponses.Execution> execute(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
+            @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization, byte[] body) {
+        SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
+        LegacyExecuteRequest request = LegacyExecuteRequest.parse(body, limits.maxCodeBytes(), limits.maxTimeoutSeconds());
+        int timeout = request.timeoutSeconds() != null ? request.timeoutSeconds() : limits.defaultTimeoutSeconds();
+        return sessions.execute(Optional.of(identifier), new ExecutionSpec(request.code(), timeout, List.of()))
+                .filter(ExecutionUpdate.Completed.class::isInstance).toUni()
+                .map(done -> LegacyResponses.execution(identifier, ((ExecutionUpdate.Completed) done).result()))
+                .onFailure().transform(PoolApiErrors::translate);
+    }
+
+    /** Blocking: the multipart part was spooled to a temporary file, read here on a worker thread. */
+    @POST
+    @Path("/files/upload")
+    @Consumes(MediaType.MULTIPART_FORM_DATA)
+    @Blocking
+    public Uni<LegacyResponses.FileList> upload(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
+            @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization,
+            @RestForm("file") FileUpload file) {
+        SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
+        if (file == null) {
+            throw PoolApiException.badRequest("MissingFile", "Send the file as the multipart part 'file'.");
+        }
+        String name = PoolApiGuard.fileName(file.fileName());
+        byte[] content;
+        try {
+            content = Files.readAllBytes(file.uploadedFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return sessions.uploadFile(identifier, name, content)
+                .map(stored -> LegacyResponses.files(List.of(stored)))
+                .onFailure().transform(PoolApiErrors::translate);
+    }
+
+    @GET
+    @Path("/files")
+    public Uni<LegacyResponses.FileList> list(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
+            @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization) {
+        SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
+        return sessions.listFiles(identifier).map(LegacyResponses::files).onFailure().transform(PoolApiErrors::translate);
+    }
+
+    /**
+     * The name may be the full path, as LangChain sends it: {@code files/content//mnt/data/name},
+     * which reaches us with the double slash merged.
+     */
+    @GET
+    @Path("/files/content/{name: .+}")
+    @Produces({ MediaType.APPLICATION_OCTET_STREAM, MediaType.APPLICATION_JSON })
+    public Uni<Response> content(@PathParam("pool") String pool, @PathParam("name") String fileName,
+            @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
+            @HeaderParam("Authorization") String authorization) {
+        SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
+        String name = PoolApiGuard.fileName(fileName.startsWith("mnt/data/") ? "/" + fileName : fileName);
+        return sessions.downloadFile(identifier, name)
+                .map(bytes -> Response.ok(bytes, MediaType.APPLICATION_OCTET_STREAM_TYPE).build())
+                .onFailure().transform(PoolApiErrors::translate);
+    }
+}

@@ -1,0 +1,47 @@
+package io.sandstream.poolapi;
+
+import static io.restassured.RestAssured.given;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Map;
+import java.util.UUID;
+
+import org.junit.jupiter.api.Test;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.response.Response;
+
+/** A pool whose only session is taken answers a new identifier with 429 and the Azure error, not a wait. */
+@QuarkusTest
+@TestProfile(PoolApiFullPoolTest.OneSession.class)
+public class PoolApiFullPoolTest {
+
+    public static class OneSession implements QuarkusTestProfile {
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("sandstream.pools.python.max-sessions", "1",
+                    "sandstream.pools.python.ready-sessions", "1",
+                    "sandstream.data-dir", "target/test-data-poolapi-full-" + UUID.randomUUID());
+        }
+    }
+
+    @Test
+    void aFullPoolIs429WithRetryAfterAndTheHolderKeepsWorking() throws Exception {
+        String holder = PoolApiTest.newIdentifier();
+        assertEquals(1, PoolApiTest.execute("python", holder, "1").at("/properties/result").intValue());
+
+        Response full = PoolApiTest.call(PoolApiTest.newIdentifier()).contentType("application/json")
+                .body(PoolApiTest.body("1")).post("/pools/python/code/execute");
+        PoolApiTest.assertAzureError(full, 429, "SessionPoolFull");
+        assertEquals("2", full.header("Retry-After"));
+        PoolApiTest.assertAzureError(PoolApiTest.call(PoolApiTest.newIdentifier()).get("/pools/python/files"), 429,
+                "SessionPoolFull");
+
+        // The session that holds the pool's room is still served, state included.
+        PoolApiTest.execute("python", holder, "kept = 'yes'");
+        assertEquals("yes", PoolApiTest.execute("python", holder, "kept").at("/properties/result").textValue());
+        given().header("Authorization", PoolApiTest.KEY).get("/q/health/live").then().statusCode(200);
+    }
+}
