@@ -40,6 +40,8 @@ public interface SandstreamConfig {
 
     Sessions sessions();
 
+    PoolApi poolApi();
+
     Routing routing();
 
     Results results();
@@ -51,6 +53,17 @@ public interface SandstreamConfig {
      * by name ({@code sandstream.sinks.<name>.*}). None by default; only these URLs are ever called.
      */
     Map<String, Sink> sinks();
+
+    /** The dynamic-sessions data plane served under {@code /pools/{pool}/}. */
+    interface PoolApi {
+        /** Most asynchronous executions remembered for {@code GET executions/{id}}; the oldest is forgotten first. */
+        @WithDefault("1000")
+        int asyncExecutions();
+
+        /** How long an asynchronous execution can be polled after it was submitted. */
+        @WithDefault("1h")
+        Duration asyncExecutionTtl();
+    }
 
     interface Outbound {
         /**

@@ -20,6 +20,19 @@ public record LegacyExecuteRequest(String code, Integer timeoutSeconds) {
 
     /** Parses and checks a body; a {@link PoolApiException} (400) names the first problem. */
     public static LegacyExecuteRequest parse(byte[] body, int maxCodeBytes, int maxTimeoutSeconds) {
+        JsonNode root = object(body, "The body must be a JSON object with 'properties'.");
+        JsonNode properties = field(root, "properties").orElse(null);
+        if (properties == null || !properties.isObject()) {
+            throw invalid("'properties' must be an object.");
+        }
+        expect(properties, "codeInputType", "inline");
+        expect(properties, "executionType", "synchronous");
+        return new LegacyExecuteRequest(code(properties, "properties.", maxCodeBytes),
+                timeout(properties, "properties.", maxTimeoutSeconds));
+    }
+
+    /** The body as a JSON object, or a 400 with {@code notObject} as its message. */
+    static JsonNode object(byte[] body, String notObject) {
         JsonNode root;
         try {
             root = body == null || body.length == 0 ? null : JSON.readTree(body);
@@ -27,31 +40,34 @@ public record LegacyExecuteRequest(String code, Integer timeoutSeconds) {
             throw invalid("The body is not valid JSON.");
         }
         if (root == null || !root.isObject()) {
-            throw invalid("The body must be a JSON object with 'properties'.");
+            throw invalid(notObject);
         }
-        JsonNode properties = field(root, "properties").orElse(null);
-        if (properties == null || !properties.isObject()) {
-            throw invalid("'properties' must be an object.");
-        }
-        expect(properties, "codeInputType", "inline");
-        expect(properties, "executionType", "synchronous");
+        return root;
+    }
+
+    /** The required, non-empty {@code code} of {@code properties}; {@code prefix} names where it sits in messages. */
+    static String code(JsonNode properties, String prefix, int maxCodeBytes) {
         JsonNode code = field(properties, "code").orElse(null);
         if (code == null || !code.isTextual() || code.textValue().isBlank()) {
-            throw invalid("'properties.code' is required and must be a non-empty string.");
+            throw invalid("'" + prefix + "code' is required and must be a non-empty string.");
         }
         if (code.textValue().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > maxCodeBytes) {
-            throw invalid("'properties.code' may be at most " + maxCodeBytes + " bytes of UTF-8.");
+            throw invalid("'" + prefix + "code' may be at most " + maxCodeBytes + " bytes of UTF-8.");
         }
-        Integer timeout = null;
+        return code.textValue();
+    }
+
+    /** The optional {@code timeoutInSeconds} of {@code properties}, or null. */
+    static Integer timeout(JsonNode properties, String prefix, int maxTimeoutSeconds) {
         JsonNode timeoutNode = field(properties, "timeoutInSeconds").orElse(null);
-        if (timeoutNode != null && !timeoutNode.isNull()) {
-            if (!timeoutNode.canConvertToInt() || !timeoutNode.isIntegralNumber() || timeoutNode.intValue() < 1
-                    || timeoutNode.intValue() > maxTimeoutSeconds) {
-                throw invalid("'properties.timeoutInSeconds' must be an integer from 1 to " + maxTimeoutSeconds + ".");
-            }
-            timeout = timeoutNode.intValue();
+        if (timeoutNode == null || timeoutNode.isNull()) {
+            return null;
         }
-        return new LegacyExecuteRequest(code.textValue(), timeout);
+        if (!timeoutNode.canConvertToInt() || !timeoutNode.isIntegralNumber() || timeoutNode.intValue() < 1
+                || timeoutNode.intValue() > maxTimeoutSeconds) {
+            throw invalid("'" + prefix + "timeoutInSeconds' must be an integer from 1 to " + maxTimeoutSeconds + ".");
+        }
+        return timeoutNode.intValue();
     }
 
     private static void expect(JsonNode properties, String name, String only) {
@@ -62,7 +78,7 @@ public record LegacyExecuteRequest(String code, Integer timeoutSeconds) {
         });
     }
 
-    private static Optional<JsonNode> field(JsonNode object, String name) {
+    static Optional<JsonNode> field(JsonNode object, String name) {
         for (Iterator<Map.Entry<String, JsonNode>> it = object.fields(); it.hasNext();) {
             Map.Entry<String, JsonNode> entry = it.next();
             if (entry.getKey().equalsIgnoreCase(name)) {
@@ -72,7 +88,7 @@ public record LegacyExecuteRequest(String code, Integer timeoutSeconds) {
         return Optional.empty();
     }
 
-    private static PoolApiException invalid(String message) {
+    static PoolApiException invalid(String message) {
         return PoolApiException.badRequest("InvalidRequestBody", message);
     }
 }

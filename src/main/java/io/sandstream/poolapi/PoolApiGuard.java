@@ -11,12 +11,17 @@ import io.sandstream.validation.ExecuteRequestValidator;
 
 /**
  * What every pool API call checks before it touches a session, in the order a client fixes them:
- * the key, the pool, the API version, the identifier. Any valid API key may use every pool.
+ * the key, the pool, the API version, the identifier. Any valid API key may use every pool. Each
+ * endpoint serves one contract: a legacy endpoint refuses resource versions and vice versa.
  */
 @ApplicationScoped
 public class PoolApiGuard {
 
     static final Set<String> LEGACY_VERSIONS = Set.of("2024-02-02-preview", "2024-08-02-preview");
+    /** The resource contract ({@code executions}, {@code files/{name}}, {@code session}, …). */
+    static final Set<String> RESOURCE_VERSIONS = Set.of("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview");
+    /** The one resource version whose {@code POST executions} answers 202 even when synchronous. */
+    static final String ACCEPTED_VERSION = "2024-10-02-preview";
     private static final String DATA_DIR = "/mnt/data/";
 
     private final ApiKeys keys;
@@ -29,6 +34,25 @@ public class PoolApiGuard {
 
     /** The pool a legacy call may use, or a {@link PoolApiException}. */
     public SessionPool legacy(String authorization, String pool, String apiVersion, String identifier) {
+        return withIdentifier(pool(authorization, pool, apiVersion, LEGACY_VERSIONS), identifier);
+    }
+
+    /** The pool a resource-contract call about one session may use, or a {@link PoolApiException}. */
+    public SessionPool resource(String authorization, String pool, String apiVersion, String identifier) {
+        return withIdentifier(pool(authorization, pool, apiVersion, RESOURCE_VERSIONS), identifier);
+    }
+
+    /** The pool a resource-contract call about the whole pool ({@code listSessions}, {@code metadata}) may use. */
+    public SessionPool resource(String authorization, String pool, String apiVersion) {
+        return pool(authorization, pool, apiVersion, RESOURCE_VERSIONS);
+    }
+
+    /** True for the versions of the resource contract, whose {@code GET files} answers another shape. */
+    public static boolean isResourceVersion(String apiVersion) {
+        return RESOURCE_VERSIONS.contains(apiVersion);
+    }
+
+    private SessionPool pool(String authorization, String pool, String apiVersion, Set<String> versions) {
         if (keys.scopeOf(authorization).isEmpty()) {
             throw PoolApiException.unauthorized();
         }
@@ -37,10 +61,14 @@ public class PoolApiGuard {
         if (apiVersion == null || apiVersion.isBlank()) {
             throw PoolApiException.badRequest("MissingApiVersionParameter", "The api-version query parameter is required.");
         }
-        if (!LEGACY_VERSIONS.contains(apiVersion)) {
+        if (!versions.contains(apiVersion)) {
             throw PoolApiException.badRequest("UnsupportedApiVersion", "api-version '" + apiVersion
-                    + "' is not supported here; use one of " + String.join(", ", LEGACY_VERSIONS.stream().sorted().toList()) + ".");
+                    + "' is not supported here; use one of " + String.join(", ", versions.stream().sorted().toList()) + ".");
         }
+        return sessions;
+    }
+
+    private static SessionPool withIdentifier(SessionPool sessions, String identifier) {
         if (identifier == null || !ExecuteRequestValidator.SESSION_ID.matcher(identifier).matches()) {
             throw PoolApiException.badRequest("InvalidIdentifier", "The identifier query parameter is required: 4 to 128"
                     + " characters, letters, digits and | - & ^ % $ # ( ) { } [ ] ; < >.");

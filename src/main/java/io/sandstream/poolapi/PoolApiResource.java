@@ -80,10 +80,15 @@ public class PoolApiResource {
                 .onFailure().transform(PoolApiErrors::translate);
     }
 
+    /** Served for both contracts: the api-version picks the shape ({@link PoolResourceApiResource} for the resource one). */
     @GET
     @Path("/files")
-    public Uni<LegacyResponses.FileList> list(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
-            @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization) {
+    public Uni<?> list(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
+            @QueryParam("identifier") String identifier, @QueryParam("path") String path,
+            @HeaderParam("Authorization") String authorization) {
+        if (PoolApiGuard.isResourceVersion(apiVersion)) {
+            return PoolResourceApiResource.list(guard.resource(authorization, pool, apiVersion, identifier), identifier, path);
+        }
         SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
         return sessions.listFiles(identifier).map(LegacyResponses::files).onFailure().transform(PoolApiErrors::translate);
     }

@@ -1,0 +1,230 @@
+package io.sandstream.poolapi;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+
+import org.jboss.resteasy.reactive.RestForm;
+import org.jboss.resteasy.reactive.multipart.FileUpload;
+
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.sessions.ExecutionResult;
+import io.sandstream.sessions.ExecutionSpec;
+import io.sandstream.sessions.ExecutionUpdate;
+import io.sandstream.sessions.SessionPool;
+import io.smallrye.common.annotation.Blocking;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * The Azure Container Apps dynamic-sessions data plane, resource contract ({@code 2024-10-02-preview},
+ * {@code 2025-02-02-preview}, {@code 2025-10-02-preview}), for every local pool. {@code GET files}
+ * is shared with the legacy contract and served by {@link PoolApiResource}.
+ */
+@Path("/pools/{pool}")
+@Produces(MediaType.APPLICATION_JSON)
+public class PoolResourceApiResource {
+
+    private static final String DATA_DIR = "/mnt/data";
+
+    private final PoolApiGuard guard;
+    private final SandstreamConfig config;
+    private final AsyncExecutions executions;
+    private final RuntimeMetadata metadata;
+
+    public PoolResourceApiResource(PoolApiGuard guard, SandstreamConfig config, AsyncExecutions executions,
+            RuntimeMetadata metadata) {
+        this.guard = guard;
+        this.config = config;
+        this.executions = executions;
+        this.metadata = metadata;
+    }
+
+    /**
+     * Synchronous: runs the code and answers its final state (202 in {@code 2024-10-02-preview},
+     * as that version did, else 200). Asynchronous: answers 202 {@code Running} at once with an
+     * {@code Operation-Location} to poll.
+     */
+    @POST
+    @Path("/executions")
+    public Uni<Response> execute(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
+            @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization,
+            @Context UriInfo uri, byte[] body) {
+        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        SandstreamConfig.Execution limits = config.execution();
+        ExecutionRequest request = ExecutionRequest.parse(body, limits.maxCodeBytes(), limits.maxTimeoutSeconds());
+        int timeout = request.timeoutSeconds() != null ? request.timeoutSeconds() : limits.defaultTimeoutSeconds();
+        String id = UUID.randomUUID().toString();
+        Uni<ExecutionResult> run = sessions.execute(Optional.of(identifier), new ExecutionSpec(request.code(), timeout, List.of()))
+                .filter(ExecutionUpdate.Completed.class::isInstance).toUni()
+                .map(done -> ((ExecutionUpdate.Completed) done).result());
+        if (!request.asynchronous()) {
+            int status = PoolApiGuard.ACCEPTED_VERSION.equals(apiVersion) ? 202 : 200;
+            return run.map(result -> Response.status(status)
+                    .entity(ResourceResponses.execution(id, identifier, false, result)).build())
+                    .onFailure().transform(PoolApiErrors::translate);
+        }
+        ResourceResponses.Execution running = ResourceResponses.running(id, identifier);
+        executions.submitted(running);
+        run.subscribe().with(result -> executions.finished(ResourceResponses.execution(id, identifier, true, result)),
+                failure -> executions.finished(ResourceResponses.notStarted(id, identifier,
+                        PoolApiErrors.translate(failure).getMessage())));
+        String location = uri.getBaseUriBuilder().path("pools").path(pool).path("executions").path(id).build()
+                + "?api-version=" + query(apiVersion) + "&identifier=" + query(identifier);
+        return Uni.createFrom().item(Response.accepted(running).header("Operation-Location", location)
+                .header("Operation-Id", id).build());
+    }
+
+    @GET
+    @Path("/executions/{id}")
+    public ResourceResponses.Execution execution(@PathParam("pool") String pool, @PathParam("id") String id,
+            @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
+            @HeaderParam("Authorization") String authorization) {
+        guard.resource(authorization, pool, apiVersion, identifier);
+        return executions.get(id, identifier).orElseThrow(
+                () -> new PoolApiException(404, "ExecutionNotFound", "No execution '" + id + "' in this session."));
+    }
+
+    /** Blocking: the multipart part was spooled to a temporary file, read here on a worker thread. */
+    @POST
+    @Path("/files")
+    @Consumes(MediaType.MULTIPART_FORM_DATA)
+    @Blocking
+    public Uni<ResourceResponses.FileMetadata> upload(@PathParam("pool") String pool,
+            @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
+            @QueryParam("path") String path, @HeaderParam("Authorization") String authorization,
+            @RestForm("file") FileUpload file) {
+        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        checkPath(path);
+        if (file == null) {
+            throw PoolApiException.badRequest("MissingFile", "Send the file as the multipart part 'file'.");
+        }
+        String name = PoolApiGuard.fileName(file.fileName());
+        byte[] content;
+        try {
+            content = Files.readAllBytes(file.uploadedFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return sessions.uploadFile(identifier, name, content).map(ResourceResponses::file)
+                .onFailure().transform(PoolApiErrors::translate);
+    }
+
+    /** {@code GET files} in the resource contract; {@code recursive} changes nothing, /mnt/data has no directories. */
+    static Uni<ResourceResponses.FileList> list(SessionPool sessions, String identifier, String path) {
+        checkPath(path);
+        return sessions.listFiles(identifier).map(ResourceResponses::files).onFailure().transform(PoolApiErrors::translate);
+    }
+
+    @GET
+    @Path("/files/{name}")
+    public Uni<ResourceResponses.FileMetadata> file(@PathParam("pool") String pool, @PathParam("name") String fileName,
+            @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
+            @QueryParam("path") String path, @HeaderParam("Authorization") String authorization) {
+        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        checkPath(path);
+        String name = PoolApiGuard.fileName(fileName);
+        return sessions.listFiles(identifier)
+                .map(files -> files.stream().filter(f -> f.name().equals(name)).findFirst().map(ResourceResponses::file)
+                        .orElseThrow(() -> new PoolApiException(404, "FileNotFound", "No such file in the session.")))
+                .onFailure().transform(PoolApiErrors::translate);
+    }
+
+    @DELETE
+    @Path("/files/{name}")
+    public Uni<Response> deleteFile(@PathParam("pool") String pool, @PathParam("name") String fileName,
+            @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
+            @QueryParam("path") String path, @HeaderParam("Authorization") String authorization) {
+        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        checkPath(path);
+        String name = PoolApiGuard.fileName(fileName);
+        return sessions.deleteFile(identifier, name).map(done -> Response.noContent().build())
+                .onFailure().transform(PoolApiErrors::translate);
+    }
+
+    @GET
+    @Path("/files/{name}/content")
+    @Produces({ MediaType.APPLICATION_OCTET_STREAM, MediaType.APPLICATION_JSON })
+    public Uni<Response> content(@PathParam("pool") String pool, @PathParam("name") String fileName,
+            @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
+            @QueryParam("path") String path, @HeaderParam("Authorization") String authorization) {
+        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        checkPath(path);
+        String name = PoolApiGuard.fileName(fileName);
+        return sessions.downloadFile(identifier, name)
+                .map(bytes -> Response.ok(bytes, MediaType.APPLICATION_OCTET_STREAM_TYPE).build())
+                .onFailure().transform(PoolApiErrors::translate);
+    }
+
+    /** Read-only: looking at a session neither creates it nor resets its cooldown. */
+    @GET
+    @Path("/session")
+    public ResourceResponses.Session session(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
+            @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization) {
+        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        return sessions.sessions().stream().filter(s -> s.identifier().equals(identifier)).findFirst()
+                .map(ResourceResponses::session).orElseThrow(PoolResourceApiResource::noSession);
+    }
+
+    @DELETE
+    @Path("/session")
+    public Uni<Response> deleteSession(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
+            @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization) {
+        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        return sessions.deleteSession(identifier).map(deleted -> {
+            if (!deleted) {
+                throw noSession();
+            }
+            return Response.noContent().build();
+        }).onFailure().transform(PoolApiErrors::translate);
+    }
+
+    @GET
+    @Path("/listSessions")
+    public ResourceResponses.SessionList listSessions(@PathParam("pool") String pool,
+            @QueryParam("api-version") String apiVersion, @HeaderParam("Authorization") String authorization) {
+        SessionPool sessions = guard.resource(authorization, pool, apiVersion);
+        return new ResourceResponses.SessionList(sessions.sessions().stream().map(ResourceResponses::session).toList());
+    }
+
+    @GET
+    @Path("/metadata")
+    public Uni<RuntimeMetadata.Metadata> metadata(@PathParam("pool") String pool,
+            @QueryParam("api-version") String apiVersion, @HeaderParam("Authorization") String authorization) {
+        guard.resource(authorization, pool, apiVersion);
+        return metadata.of(config.pools().get(pool).language());
+    }
+
+    /** Files live in /mnt/data only; clients send no path, or that one. */
+    private static void checkPath(String path) {
+        if (path != null && !path.isEmpty() && !path.equals(DATA_DIR) && !path.equals(DATA_DIR + "/")) {
+            throw PoolApiException.badRequest("InvalidPath", "Files live in " + DATA_DIR + "; send no path or that one.");
+        }
+    }
+
+    private static PoolApiException noSession() {
+        return new PoolApiException(404, "SessionNotFound", "No session with this identifier in the pool.");
+    }
+
+    private static String query(String value) {
+        return URLEncoder.encode(value, StandardCharsets.UTF_8);
+    }
+}

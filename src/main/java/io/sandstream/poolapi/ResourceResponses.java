@@ -1,0 +1,102 @@
+package io.sandstream.poolapi;
+
+import java.net.URLConnection;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+
+import io.sandstream.sessions.ExecutionResult;
+import io.sandstream.sessions.SessionFile;
+import io.sandstream.sessions.SessionInfo;
+
+/** The resource-contract ({@code 2024-10-02-preview} and later) response bodies. */
+public final class ResourceResponses {
+
+    private ResourceResponses() {
+    }
+
+    /** {@code result} is absent while the execution runs. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({ "id", "identifier", "sessionId", "executionType", "status", "result" })
+    public record Execution(String id, String identifier, String sessionId, String executionType, String status,
+            Output result) {
+    }
+
+    @JsonPropertyOrder({ "stdout", "stderr", "executionResult", "executionTimeInMilliseconds" })
+    public record Output(String stdout, String stderr, JsonNode executionResult, long executionTimeInMilliseconds) {
+    }
+
+    @JsonPropertyOrder({ "name", "type", "contentType", "sizeInBytes", "lastModifiedAt" })
+    public record FileMetadata(String name, String type, String contentType, long sizeInBytes, String lastModifiedAt) {
+    }
+
+    public record FileList(List<FileMetadata> value) {
+    }
+
+    /** {@code etag} is never sent: local sessions have no versioned state to tag. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({ "identifier", "etag", "expiresAt", "lastAccessedAt" })
+    public record Session(String identifier, String etag, String expiresAt, String lastAccessedAt) {
+    }
+
+    public record SessionList(List<Session> value) {
+    }
+
+    static String executionType(boolean asynchronous) {
+        return asynchronous ? "Asynchronous" : "Synchronous";
+    }
+
+    public static Execution running(String id, String identifier) {
+        return new Execution(id, identifier, identifier, executionType(true), "Running", null);
+    }
+
+    /**
+     * Succeeded stays Succeeded, Cancelled stays Cancelled; raising code, a timeout or a limit is
+     * Failed with the reason in stderr (the runner's traceback, or the limit's message when the
+     * code printed nothing).
+     */
+    public static Execution execution(String id, String identifier, boolean asynchronous, ExecutionResult result) {
+        String status = switch (result.status()) {
+            case Succeeded -> "Succeeded";
+            case Cancelled -> "Cancelled";
+            case Failed, TimedOut -> "Failed";
+        };
+        String stderr = result.stderr() == null ? "" : result.stderr();
+        if (result.status() != ExecutionResult.Status.Succeeded && stderr.isBlank() && result.errorMessage() != null) {
+            stderr = result.errorMessage();
+        }
+        JsonNode value = result.result() == null || result.result().isNull() ? TextNode.valueOf("") : result.result();
+        return new Execution(id, identifier, identifier, executionType(asynchronous), status,
+                new Output(result.stdout() == null ? "" : result.stdout(), stderr, value, result.executionMs()));
+    }
+
+    /** An asynchronous execution that could not start (the pool was full, say): Failed with the reason. */
+    public static Execution notStarted(String id, String identifier, String reason) {
+        return new Execution(id, identifier, identifier, executionType(true), "Failed",
+                new Output("", reason, TextNode.valueOf(""), 0));
+    }
+
+    /** The content type is guessed from the name, the same way for an upload and a listing. */
+    public static FileMetadata file(SessionFile file) {
+        String contentType = URLConnection.getFileNameMap().getContentTypeFor(file.name());
+        return new FileMetadata(file.name(), "File", contentType == null ? "application/octet-stream" : contentType,
+                file.size(), file.lastModified().truncatedTo(ChronoUnit.MILLIS).toString());
+    }
+
+    public static FileList files(List<SessionFile> files) {
+        return new FileList(files.stream().map(ResourceResponses::file).toList());
+    }
+
+    public static Session session(SessionInfo info) {
+        return new Session(info.identifier(), null, text(info.expiresAt()), text(info.lastUsedAt()));
+    }
+
+    private static String text(Instant instant) {
+        return instant == null ? null : instant.truncatedTo(ChronoUnit.MILLIS).toString();
+    }
+}
