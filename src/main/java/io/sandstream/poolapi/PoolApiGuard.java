@@ -1,8 +1,13 @@
 package io.sandstream.poolapi;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.util.Set;
 
 import jakarta.enterprise.context.ApplicationScoped;
+
+import org.jboss.resteasy.reactive.multipart.FileUpload;
 
 import io.sandstream.results.ApiKeys;
 import io.sandstream.sessions.SessionPool;
@@ -74,6 +79,26 @@ public class PoolApiGuard {
                     + " characters, letters, digits and | - & ^ % $ # ( ) { } [ ] ; < >.");
         }
         return sessions;
+    }
+
+    /** A multipart upload's checked file name and its bytes. */
+    public record Upload(String name, byte[] content) {
+    }
+
+    /**
+     * The part {@code file} of an upload, read from the temporary file it was spooled to (call on a
+     * worker thread), or a {@link PoolApiException} when it is missing or badly named.
+     */
+    public static Upload upload(FileUpload file) {
+        if (file == null) {
+            throw PoolApiException.badRequest("MissingFile", "Send the file as the multipart part 'file'.");
+        }
+        String name = fileName(file.fileName());
+        try {
+            return new Upload(name, Files.readAllBytes(file.uploadedFile()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /**

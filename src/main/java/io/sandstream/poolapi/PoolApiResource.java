@@ -1,8 +1,5 @@
 package io.sandstream.poolapi;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.util.List;
 import java.util.Optional;
 
@@ -65,17 +62,8 @@ public class PoolApiResource {
             @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization,
             @RestForm("file") FileUpload file) {
         SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
-        if (file == null) {
-            throw PoolApiException.badRequest("MissingFile", "Send the file as the multipart part 'file'.");
-        }
-        String name = PoolApiGuard.fileName(file.fileName());
-        byte[] content;
-        try {
-            content = Files.readAllBytes(file.uploadedFile());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return sessions.uploadFile(identifier, name, content)
+        PoolApiGuard.Upload upload = PoolApiGuard.upload(file);
+        return sessions.uploadFile(identifier, upload.name(), upload.content())
                 .map(stored -> LegacyResponses.files(List.of(stored)))
                 .onFailure().transform(PoolApiErrors::translate);
     }

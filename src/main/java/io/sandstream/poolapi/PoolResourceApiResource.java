@@ -1,10 +1,7 @@
 package io.sandstream.poolapi;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -114,17 +111,8 @@ public class PoolResourceApiResource {
             @RestForm("file") FileUpload file) {
         SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
         checkPath(path);
-        if (file == null) {
-            throw PoolApiException.badRequest("MissingFile", "Send the file as the multipart part 'file'.");
-        }
-        String name = PoolApiGuard.fileName(file.fileName());
-        byte[] content;
-        try {
-            content = Files.readAllBytes(file.uploadedFile());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return sessions.uploadFile(identifier, name, content).map(ResourceResponses::file)
+        PoolApiGuard.Upload upload = PoolApiGuard.upload(file);
+        return sessions.uploadFile(identifier, upload.name(), upload.content()).map(ResourceResponses::file)
                 .onFailure().transform(PoolApiErrors::translate);
     }
 
@@ -140,8 +128,7 @@ public class PoolResourceApiResource {
             @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
             @QueryParam("path") String path, @HeaderParam("Authorization") String authorization) {
         SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
-        checkPath(path);
-        String name = PoolApiGuard.fileName(fileName);
+        String name = fileName(fileName, path);
         return sessions.listFiles(identifier)
                 .map(files -> files.stream().filter(f -> f.name().equals(name)).findFirst().map(ResourceResponses::file)
                         .orElseThrow(() -> new PoolApiException(404, "FileNotFound", "No such file in the session.")))
@@ -154,8 +141,7 @@ public class PoolResourceApiResource {
             @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
             @QueryParam("path") String path, @HeaderParam("Authorization") String authorization) {
         SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
-        checkPath(path);
-        String name = PoolApiGuard.fileName(fileName);
+        String name = fileName(fileName, path);
         return sessions.deleteFile(identifier, name).map(done -> Response.noContent().build())
                 .onFailure().transform(PoolApiErrors::translate);
     }
@@ -167,8 +153,7 @@ public class PoolResourceApiResource {
             @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
             @QueryParam("path") String path, @HeaderParam("Authorization") String authorization) {
         SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
-        checkPath(path);
-        String name = PoolApiGuard.fileName(fileName);
+        String name = fileName(fileName, path);
         return sessions.downloadFile(identifier, name)
                 .map(bytes -> Response.ok(bytes, MediaType.APPLICATION_OCTET_STREAM_TYPE).build())
                 .onFailure().transform(PoolApiErrors::translate);
@@ -211,6 +196,12 @@ public class PoolResourceApiResource {
             @QueryParam("api-version") String apiVersion, @HeaderParam("Authorization") String authorization) {
         guard.resource(authorization, pool, apiVersion);
         return metadata.of(config.pools().get(pool).language());
+    }
+
+    /** The plain name of a file the client named with {@code name} in the directory {@code path}. */
+    private static String fileName(String name, String path) {
+        checkPath(path);
+        return PoolApiGuard.fileName(name);
     }
 
     /** Files live in /mnt/data only; clients send no path, or that one. */

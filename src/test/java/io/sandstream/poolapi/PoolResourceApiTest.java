@@ -5,7 +5,6 @@ import static io.sandstream.poolapi.PoolApiTest.JSON;
 import static io.sandstream.poolapi.PoolApiTest.KEY;
 import static io.sandstream.poolapi.PoolApiTest.assertAzureError;
 import static io.sandstream.poolapi.PoolApiTest.names;
-import static io.sandstream.poolapi.PoolApiTest.newIdentifier;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -18,6 +17,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.UUID;
 
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -32,6 +32,20 @@ public class PoolResourceApiTest {
 
     static final String LATEST = "2025-10-02-preview";
     static final List<String> VERSIONS = List.of("2024-10-02-preview", "2025-02-02-preview", LATEST);
+
+    private final List<String> identifiers = new ArrayList<>();
+
+    /** A new identifier, whose session is deleted after the test: the pool (20 sessions) is shared with other tests. */
+    String newIdentifier() {
+        String id = PoolApiTest.newIdentifier();
+        identifiers.add(id);
+        return id;
+    }
+
+    @AfterEach
+    void deleteSessions() {
+        identifiers.forEach(id -> call(LATEST, id).delete("/pools/python/session"));
+    }
 
     static RequestSpecification call(String version, String identifier) {
         return given().header("Authorization", KEY).queryParam("api-version", version).queryParam("identifier", identifier);
