@@ -92,7 +92,6 @@ public class Dispatcher {
     private final Map<String, ArrayDeque<LaneScheduler.Ticket<Job>>> parked = new HashMap<>();
     /** Executions run whose result is not stored yet (see {@code maxUnpersisted}). */
     private volatile int unpersisted;
-    private final Set<String> runningSessions = new HashSet<>();
     private final AtomicIntegerArray parkedByLane = new AtomicIntegerArray(Priority.values().length);
     /** Executions taken from the journal and not finished yet (queued, parked or running). */
     private final Set<String> started = new HashSet<>();
@@ -151,10 +150,16 @@ public class Dispatcher {
         if (stopping) {
             return;
         }
-        scheduler.drain().forEach(ticket -> started.remove(ticket.work().executionId()));
-        parked.values().forEach(queue -> queue.forEach(ticket -> started.remove(ticket.work().executionId())));
-        parked.values().forEach(ArrayDeque::clear);
-        parked.keySet().retainAll(runningSessions); // a running session stays held until it is done
+        parked.values().forEach(queue -> {
+            queue.forEach(ticket -> started.remove(ticket.work().executionId()));
+            queue.clear();
+        });
+        for (LaneScheduler.Ticket<Job> ticket : scheduler.drain()) {
+            started.remove(ticket.work().executionId());
+            if (ticket.work().sessionKey() != null) {
+                parked.remove(ticket.work().sessionKey()); // held by this queued ticket only; a running session stays held
+            }
+        }
         for (int i = 0; i < parkedByLane.length(); i++) {
             parkedByLane.set(i, 0);
         }
@@ -280,9 +285,6 @@ public class Dispatcher {
     private void run(Job job) {
         inFlight.merge(job.pool(), 1, Integer::sum);
         unpersisted++;
-        if (job.sessionKey() != null) {
-            runningSessions.add(job.sessionKey());
-        }
         queueWait.get(job.priority()).record(Duration.between(job.acceptedAt(), Instant.now()));
         journal.markRunning(job.executionId()).subscribe().with(ignored -> { },
                 failure -> LOG.warnf("marking %s running failed: %s", job.executionId(), failure.getMessage()));
@@ -317,7 +319,6 @@ public class Dispatcher {
     private void executed(Job job) {
         inFlight.merge(job.pool(), -1, Integer::sum);
         if (job.sessionKey() != null) {
-            runningSessions.remove(job.sessionKey());
             ArrayDeque<LaneScheduler.Ticket<Job>> queue = parked.get(job.sessionKey());
             LaneScheduler.Ticket<Job> next = queue == null ? null : queue.pollFirst();
             if (next == null) {
@@ -363,7 +364,7 @@ public class Dispatcher {
                     })
                     .select().where(update -> update instanceof ExecutionUpdate.Completed)
                     .toUni()
-                    .map(update -> loader.completed(prepared.record(), request, pool.name(),
+                    .map(update -> loader.completed(prepared.record(), request,
                             ((ExecutionUpdate.Completed) update).result(), startedAt, job.attempt()));
         });
     }

@@ -45,8 +45,8 @@ public class ExecutionLoader {
         }
     }
 
-    public ResultDocument completed(JournalRecord record, ExecuteRequest request, String backendPool,
-            ExecutionResult result, Instant startedAt, int attempt) {
+    public ResultDocument completed(JournalRecord record, ExecuteRequest request, ExecutionResult result,
+            Instant startedAt, int attempt) {
         JournalEntry e = record.entry();
         ResultDocument.Error error = result.errorType() == null ? null
                 : new ResultDocument.Error(result.errorType(), result.errorMessage());
