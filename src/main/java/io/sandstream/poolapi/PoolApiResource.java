@@ -19,7 +19,6 @@ import org.jboss.resteasy.reactive.multipart.FileUpload;
 
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.sessions.ExecutionSpec;
-import io.sandstream.sessions.ExecutionUpdate;
 import io.sandstream.sessions.SessionPool;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Uni;
@@ -47,9 +46,8 @@ public class PoolApiResource {
         SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
         LegacyExecuteRequest request = LegacyExecuteRequest.parse(body, limits.maxCodeBytes(), limits.maxTimeoutSeconds());
         int timeout = request.timeoutSeconds() != null ? request.timeoutSeconds() : limits.defaultTimeoutSeconds();
-        return sessions.execute(Optional.of(identifier), new ExecutionSpec(request.code(), timeout, List.of()))
-                .filter(ExecutionUpdate.Completed.class::isInstance).toUni()
-                .map(done -> LegacyResponses.execution(identifier, ((ExecutionUpdate.Completed) done).result()))
+        return sessions.run(Optional.of(identifier), new ExecutionSpec(request.code(), timeout, List.of()))
+                .map(result -> LegacyResponses.execution(identifier, result))
                 .onFailure().transform(PoolApiErrors::translate);
     }
 

@@ -26,7 +26,6 @@ import org.jboss.resteasy.reactive.multipart.FileUpload;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
-import io.sandstream.sessions.ExecutionUpdate;
 import io.sandstream.sessions.SessionPool;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Uni;
@@ -70,9 +69,7 @@ public class PoolResourceApiResource {
         ExecutionRequest request = ExecutionRequest.parse(body, limits.maxCodeBytes(), limits.maxTimeoutSeconds());
         int timeout = request.timeoutSeconds() != null ? request.timeoutSeconds() : limits.defaultTimeoutSeconds();
         String id = UUID.randomUUID().toString();
-        Uni<ExecutionResult> run = sessions.execute(Optional.of(identifier), new ExecutionSpec(request.code(), timeout, List.of()))
-                .filter(ExecutionUpdate.Completed.class::isInstance).toUni()
-                .map(done -> ((ExecutionUpdate.Completed) done).result());
+        Uni<ExecutionResult> run = sessions.run(Optional.of(identifier), new ExecutionSpec(request.code(), timeout, List.of()));
         if (!request.asynchronous()) {
             int status = PoolApiGuard.ACCEPTED_VERSION.equals(apiVersion) ? 202 : 200;
             return run.map(result -> Response.status(status)

@@ -23,6 +23,12 @@ public interface SessionPool {
      */
     Multi<ExecutionUpdate> execute(Optional<String> identifier, ExecutionSpec spec);
 
+    /** {@link #execute} for callers that want only the final result, not the live output. */
+    default Uni<ExecutionResult> run(Optional<String> identifier, ExecutionSpec spec) {
+        return execute(identifier, spec).select().where(ExecutionUpdate.Completed.class::isInstance).toUni()
+                .map(done -> ((ExecutionUpdate.Completed) done).result());
+    }
+
     Uni<SessionFile> uploadFile(String identifier, String name, byte[] content);
 
     /** The file's bytes; fails with {@link SessionFileException} when it is missing or refused. */

@@ -58,8 +58,7 @@ final class PoolFixture implements AutoCloseable {
     }
 
     static ExecutionResult run(LocalSessionPool pool, String session, String code, int timeout) {
-        List<ExecutionUpdate> all = updates(pool, session, code, timeout);
-        return ((ExecutionUpdate.Completed) all.get(all.size() - 1)).result();
+        return pool.run(Optional.ofNullable(session), new ExecutionSpec(code, timeout, List.of())).await().atMost(WAIT);
     }
 
     @Override
