@@ -7,7 +7,9 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -58,6 +60,8 @@ public class SqliteJournal implements Journal {
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "journal-reader"));
 
     private Connection writeConnection;
+    /** The writer's statements, prepared once: the writer runs a handful of distinct ones thousands of times a second. */
+    private final Map<String, PreparedStatement> writeStatements = new HashMap<>();
     /** Pending entries added by the transaction being built; writer thread only. */
     private long addedInGroup;
     private Connection readConnection;
@@ -136,6 +140,9 @@ public class SqliteJournal implements Journal {
         committed.completeExceptionally(new IllegalStateException("journal closed"));
         reader.shutdownNow();
         try {
+            for (PreparedStatement statement : writeStatements.values()) {
+                statement.close();
+            }
             writeConnection.close();
             readConnection.close();
         } catch (SQLException e) {
@@ -223,7 +230,7 @@ public class SqliteJournal implements Journal {
         addedInGroup = 0;
         try {
             for (Op op : group) {
-                op.apply(writeConnection);
+                op.apply(this::writeStatement);
             }
             writeConnection.commit();
         } catch (SQLException e) {
@@ -261,6 +268,22 @@ public class SqliteJournal implements Journal {
         }
     }
 
+    /** A prepared statement of the write connection, kept open for the journal's lifetime; writer thread only. */
+    private PreparedStatement writeStatement(String sql) throws SQLException {
+        PreparedStatement statement = writeStatements.get(sql);
+        if (statement == null) {
+            statement = writeConnection.prepareStatement(sql);
+            writeStatements.put(sql, statement);
+        }
+        return statement;
+    }
+
+    /** How an operation gets its statements. */
+    @FunctionalInterface
+    private interface Statements {
+        PreparedStatement get(String sql) throws SQLException;
+    }
+
     private void rollback() {
         try {
             writeConnection.rollback();
@@ -272,7 +295,7 @@ public class SqliteJournal implements Journal {
     private abstract static class Op {
         final CompletableFuture<Void> done = new CompletableFuture<>();
 
-        abstract void apply(Connection connection) throws SQLException;
+        abstract void apply(Statements statements) throws SQLException;
 
         /** Runs after the commit: adjusts the pending count. */
         abstract void committed(AtomicLong pending);
@@ -295,50 +318,48 @@ public class SqliteJournal implements Journal {
         }
 
         @Override
-        void apply(Connection connection) throws SQLException {
+        void apply(Statements statements) throws SQLException {
             duplicates.clear();
             inserted.clear();
             full = false;
             int added = 0;
-            try (Statement savepoint = connection.createStatement();
-                    PreparedStatement insert = connection.prepareStatement("""
+            PreparedStatement insert = statements.get("""
                     INSERT INTO journal(execution_id, event_id, source, type, subject, session_id, priority, state,
                                         accepted_at, event, rejection)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(execution_id) DO NOTHING""")) {
-                savepoint.execute("SAVEPOINT append");
-                for (JournalEntry e : entries) {
-                    insert.setString(1, e.executionId());
-                    insert.setString(2, e.eventId());
-                    insert.setString(3, e.source());
-                    insert.setString(4, e.type());
-                    insert.setString(5, e.subject());
-                    insert.setString(6, e.sessionId());
-                    insert.setString(7, e.priority());
-                    insert.setString(8, e.state().name());
-                    insert.setLong(9, e.acceptedAt().toEpochMilli());
-                    insert.setBytes(10, e.event());
-                    insert.setString(11, e.rejection());
-                    boolean duplicate = insert.executeUpdate() == 0;
-                    duplicates.add(duplicate);
-                    if (!duplicate) {
-                        try (ResultSet key = insert.getGeneratedKeys()) {
-                            key.next();
-                            inserted.add(new JournalRecord(key.getLong(1), e, 0));
-                        }
-                    }
-                    if (!duplicate && e.state().pending()) {
-                        added++;
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(execution_id) DO NOTHING""");
+            statements.get("SAVEPOINT append").execute();
+            for (JournalEntry e : entries) {
+                insert.setString(1, e.executionId());
+                insert.setString(2, e.eventId());
+                insert.setString(3, e.source());
+                insert.setString(4, e.type());
+                insert.setString(5, e.subject());
+                insert.setString(6, e.sessionId());
+                insert.setString(7, e.priority());
+                insert.setString(8, e.state().name());
+                insert.setLong(9, e.acceptedAt().toEpochMilli());
+                insert.setBytes(10, e.event());
+                insert.setString(11, e.rejection());
+                boolean duplicate = insert.executeUpdate() == 0;
+                duplicates.add(duplicate);
+                if (!duplicate) {
+                    try (ResultSet key = insert.getGeneratedKeys()) {
+                        key.next();
+                        inserted.add(new JournalRecord(key.getLong(1), e, 0));
                     }
                 }
-                if (added > 0 && pending.get() + addedInGroup + added > config.maxPending()) {
-                    savepoint.execute("ROLLBACK TO append");
-                    full = true;
-                    inserted.clear();
-                } else {
-                    addedInGroup += added;
+                if (!duplicate && e.state().pending()) {
+                    added++;
                 }
-                savepoint.execute("RELEASE append");
             }
+            if (added > 0 && pending.get() + addedInGroup + added > config.maxPending()) {
+                statements.get("ROLLBACK TO append").execute();
+                full = true;
+                inserted.clear();
+            } else {
+                addedInGroup += added;
+            }
+            statements.get("RELEASE append").execute();
         }
 
         @Override
@@ -362,14 +383,12 @@ public class SqliteJournal implements Journal {
         }
 
         @Override
-        void apply(Connection connection) throws SQLException {
-            String sql = "UPDATE journal SET state=?" + (countAttempt ? ", attempt=attempt+1" : "")
-                    + " WHERE execution_id=? AND " + fromCondition;
-            try (PreparedStatement update = connection.prepareStatement(sql)) {
-                update.setString(1, to);
-                update.setString(2, executionId);
-                changed = update.executeUpdate();
-            }
+        void apply(Statements statements) throws SQLException {
+            PreparedStatement update = statements.get("UPDATE journal SET state=?" + (countAttempt ? ", attempt=attempt+1" : "")
+                    + " WHERE execution_id=? AND " + fromCondition);
+            update.setString(1, to);
+            update.setString(2, executionId);
+            changed = update.executeUpdate();
         }
 
         @Override

@@ -36,6 +36,8 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-reader"));
     private final java.util.concurrent.ConcurrentLinkedQueue<PendingPut> puts = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private Connection writeConnection;
+    /** The writer's one statement, prepared once. */
+    private PreparedStatement insert;
     private Connection readConnection;
     /** The last commit's failure, null after a good one; for readiness. */
     private volatile Exception lastFailure;
@@ -61,6 +63,9 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                           document TEXT NOT NULL)""");
             }
             writeConnection.setAutoCommit(false);
+            insert = writeConnection.prepareStatement("""
+                    INSERT INTO results(execution_id, subject, status, completed_at, document) VALUES (?,?,?,?,?)
+                    ON CONFLICT(execution_id) DO NOTHING""");
             readConnection = dataSource.getConnection();
         } catch (SQLException e) {
             throw new IllegalStateException("cannot open the result store", e);
@@ -72,6 +77,12 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         writer.shutdown();
         reader.shutdown();
         try {
+            writer.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS); // the commit under way finishes first
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            insert.close();
             writeConnection.close();
             readConnection.close();
         } catch (SQLException e) {
@@ -114,9 +125,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         if (group.isEmpty()) {
             return;
         }
-        try (PreparedStatement insert = writeConnection.prepareStatement("""
-                INSERT INTO results(execution_id, subject, status, completed_at, document) VALUES (?,?,?,?,?)
-                ON CONFLICT(execution_id) DO NOTHING""")) {
+        try {
             long[] sequences = new long[group.size()];
             for (int i = 0; i < group.size(); i++) {
                 ResultDocument document = group.get(i).document();
