@@ -70,13 +70,39 @@ class SchedulingTest {
         throw new AssertionError("no result for " + id);
     }
 
-    static void holdThePool() throws InterruptedException {
-        String blocker = event("/tests/blocker", "hold", "low", "import time\\ntime.sleep(3)");
+    /**
+     * Queues {@code events} in one batch while a slow execution holds the pool's one session, and
+     * returns their execution ids. The hold must cover the batch's arrival: on a machine so loaded
+     * that it did not (the blocker finished before the batch was accepted), the scenario runs
+     * again with a blocker twice as long, so the test never concludes from an unheld pool.
+     */
+    static List<String> queueWhileHeld(List<String> events) throws InterruptedException {
+        for (int seconds = 3; seconds <= 48; seconds *= 2) {
+            String blocker = event("/tests/blocker", "hold", "low", "import time\\ntime.sleep(" + seconds + ")");
+            if (!sawRunning(blocker)) {
+                continue;
+            }
+            List<String> ids = batch(events.stream().map(e -> e.replace("\"id\":\"", "\"id\":\"" + UUID.randomUUID())).toList());
+            Instant journalled = Instant.now(); // the 202 comes once the whole batch is journalled (same clock as the service's)
+            if (journalled.isBefore(Instant.parse(await(blocker).getString("timings.completedAt")))) {
+                return ids;
+            }
+            for (String id : ids) {
+                await(id); // this round's work ends before the next one's starts
+            }
+        }
+        throw new AssertionError("the pool could not be held while the batch was queued");
+    }
+
+    private static boolean sawRunning(String blocker) throws InterruptedException {
         for (int i = 0; i < 500; i++) {
             String status = given().header("Authorization", "Bearer test-reader").get("/executions/" + blocker).then()
                     .extract().path("status");
             if (status.equals("Running")) {
-                return;
+                return true;
+            }
+            if (!status.equals("Queued")) {
+                return false; // already over: too slow a machine for this hold
             }
             Thread.sleep(20);
         }
@@ -97,14 +123,13 @@ class SchedulingTest {
 
     @Test
     void highWorkOvertakesALowFloodAndLowStillRuns() throws Exception {
-        holdThePool();
         List<String> events = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
             events.add(json("/tests/flood", "bulk/" + i, "low", "1"));
         }
         events.add(json("/tests/other", "urgent/now", null, "2"));
         events.add(json("/tests/other", "whatever", "high", "3"));
-        List<String> all = batch(events);
+        List<String> all = queueWhileHeld(events);
         String byRule = all.get(8);
         String byAttribute = all.get(9);
         List<String> order = startOrder(all);
@@ -114,14 +139,13 @@ class SchedulingTest {
 
     @Test
     void tenantsTakeTurnsWithinALane() throws Exception {
-        holdThePool();
         List<String> events = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
             events.add(json("/tenants/flooder", "t/" + i, null, "1"));
         }
         events.add(json("/tenants/quiet", "q/1", null, "1"));
         events.add(json("/tenants/quiet", "q/2", null, "1"));
-        List<String> all = batch(events);
+        List<String> all = queueWhileHeld(events);
         String quiet1 = all.get(8);
         String quiet2 = all.get(9);
         List<String> order = startOrder(all);
