@@ -258,6 +258,30 @@ public class PoolApiTest {
         assertTrue(!response.jsonPath().getString("error.message").isBlank());
     }
 
+    /** Semantic Kernel .NET's python/execute and python/downloadFile: the identifier and the name are checked as elsewhere. */
+    @Test
+    void pythonExecuteAndDownloadFileErrors() {
+        String id = newIdentifier();
+        RequestSpecification noIdentifier = given().header("Authorization", KEY).queryParam("api-version", VERSION)
+                .contentType("application/json");
+        assertAzureError(noIdentifier.body("{\"properties\":{\"pythonCode\":\"1\"}}").post("/pools/python/python/execute"),
+                400, "InvalidIdentifier");
+        assertAzureError(noIdentifier.body("{\"properties\":{\"identifier\":\"" + id + "\"}}").post("/pools/python/python/execute"),
+                400, "InvalidRequestBody");
+        // The query's identifier wins over the body's.
+        assertAzureError(call(id).contentType("application/json").body("{\"properties\":{\"identifier\":\"no!\"}}")
+                .post("/pools/python/python/execute"), 400, "InvalidRequestBody");
+        assertAzureError(call(id).post("/pools/python/python/execute"), 400, "InvalidRequestBody");
+
+        assertAzureError(call(id).get("/pools/python/python/downloadFile"), 400, "InvalidFileName");
+        assertAzureError(call(id).queryParam("filename", "../x").get("/pools/python/python/downloadFile"), 400,
+                "InvalidFileName");
+        assertAzureError(call(id).queryParam("filename", "missing.txt").get("/pools/python/python/downloadFile"), 404,
+                "FileNotFound");
+        given().header("Authorization", KEY).queryParam("api-version", "2025-10-02-preview").queryParam("identifier", id)
+                .delete("/pools/python/session");
+    }
+
     @Test
     void errorMatrix() {
         String id = newIdentifier();
