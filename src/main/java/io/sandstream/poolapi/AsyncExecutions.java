@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 
 import io.sandstream.config.SandstreamConfig;
 
@@ -25,12 +26,19 @@ public class AsyncExecutions {
 
     private final int capacity;
     private final Duration ttl;
-    private final Clock clock = Clock.systemUTC();
+    private final Clock clock;
     private final LinkedHashMap<String, Entry> entries;
 
+    @Inject
     public AsyncExecutions(SandstreamConfig config) {
+        this(config, Clock.systemUTC());
+    }
+
+    /** With the clock that dates submissions and expires them (tests move it). */
+    AsyncExecutions(SandstreamConfig config, Clock clock) {
         this.capacity = Math.max(1, config.poolApi().asyncExecutions());
         this.ttl = config.poolApi().asyncExecutionTtl();
+        this.clock = clock;
         this.entries = new LinkedHashMap<>() {
             @Override
             protected boolean removeEldestEntry(Map.Entry<String, Entry> eldest) {

@@ -34,7 +34,7 @@ public record ExecutionRequest(String code, boolean asynchronous, Integer timeou
         if (executionType != null && !asynchronous && !executionType.equalsIgnoreCase("synchronous")) {
             throw LegacyExecuteRequest.invalid("'" + prefix + "executionType' must be 'Synchronous' or 'Asynchronous'.");
         }
-        return new ExecutionRequest(LegacyExecuteRequest.code(fields, prefix, maxCodeBytes), asynchronous,
+        return new ExecutionRequest(LegacyExecuteRequest.code(fields, prefix, "code", maxCodeBytes), asynchronous,
                 LegacyExecuteRequest.timeout(fields, prefix, maxTimeoutSeconds));
     }
 

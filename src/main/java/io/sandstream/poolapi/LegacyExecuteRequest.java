@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * The body of a legacy {@code POST code/execute}:
  * {@code {"properties":{"codeInputType":"inline","executionType":"synchronous","code":"...","timeoutInSeconds":N}}}.
  * Property names are matched without regard to case (clients differ) and unknown ones are ignored.
+ * The code may also come as {@code pythonCode}, as Semantic Kernel .NET sent it to {@code python/execute}.
  *
  * @param timeoutSeconds the requested timeout, or null for the service default
  */
@@ -27,8 +28,26 @@ public record LegacyExecuteRequest(String code, Integer timeoutSeconds) {
         }
         expect(properties, "codeInputType", "inline");
         expect(properties, "executionType", "synchronous");
-        return new LegacyExecuteRequest(code(properties, "properties.", maxCodeBytes),
+        String codeField = field(properties, "code").isEmpty() && field(properties, "pythonCode").isPresent()
+                ? "pythonCode" : "code";
+        return new LegacyExecuteRequest(code(properties, "properties.", codeField, maxCodeBytes),
                 timeout(properties, "properties.", maxTimeoutSeconds));
+    }
+
+    /**
+     * The {@code properties.identifier} of a body, where {@code python/execute} carried the session
+     * identifier; null when there is none or the body is not JSON ({@link #parse} reports that).
+     */
+    static String bodyIdentifier(byte[] body) {
+        JsonNode root;
+        try {
+            root = body == null || body.length == 0 ? null : JSON.readTree(body);
+        } catch (java.io.IOException e) {
+            return null;
+        }
+        return Optional.ofNullable(root).filter(JsonNode::isObject).flatMap(r -> field(r, "properties"))
+                .filter(JsonNode::isObject).flatMap(p -> field(p, "identifier")).filter(JsonNode::isTextual)
+                .map(JsonNode::textValue).orElse(null);
     }
 
     /** The body as a JSON object, or a 400 with {@code notObject} as its message. */
@@ -45,14 +64,14 @@ public record LegacyExecuteRequest(String code, Integer timeoutSeconds) {
         return root;
     }
 
-    /** The required, non-empty {@code code} of {@code properties}; {@code prefix} names where it sits in messages. */
-    static String code(JsonNode properties, String prefix, int maxCodeBytes) {
-        JsonNode code = field(properties, "code").orElse(null);
+    /** The required, non-empty code in the field {@code name} of {@code properties}; {@code prefix} names where it sits in messages. */
+    static String code(JsonNode properties, String prefix, String name, int maxCodeBytes) {
+        JsonNode code = field(properties, name).orElse(null);
         if (code == null || !code.isTextual() || code.textValue().isBlank()) {
-            throw invalid("'" + prefix + "code' is required and must be a non-empty string.");
+            throw invalid("'" + prefix + name + "' is required and must be a non-empty string.");
         }
         if (code.textValue().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > maxCodeBytes) {
-            throw invalid("'" + prefix + "code' may be at most " + maxCodeBytes + " bytes of UTF-8.");
+            throw invalid("'" + prefix + name + "' may be at most " + maxCodeBytes + " bytes of UTF-8.");
         }
         return code.textValue();
     }

@@ -47,14 +47,26 @@ public final class LegacyResponses {
      * reason in stderr (the runner's traceback, or the limit's message when the code printed nothing).
      */
     public static Execution execution(String identifier, ExecutionResult result) {
+        return new Execution("1", identifier, properties("2", result));
+    }
+
+    /**
+     * The execution's properties alone: the whole body of {@code python/execute}, which Semantic
+     * Kernel .NET read at the top level (its test data: {@code {"$id":"1","status":"Success",...}}).
+     */
+    public static ExecutionProperties unwrappedExecution(ExecutionResult result) {
+        return properties("1", result);
+    }
+
+    private static ExecutionProperties properties(String id, ExecutionResult result) {
         boolean success = result.status() == ExecutionResult.Status.Succeeded;
         String stderr = result.stderr() == null ? "" : result.stderr();
         if (!success && stderr.isBlank() && result.errorMessage() != null) {
             stderr = result.errorMessage();
         }
         JsonNode value = result.result() == null || result.result().isNull() ? TextNode.valueOf("") : result.result();
-        return new Execution("1", identifier, new ExecutionProperties("2", success ? "Success" : "Failure",
-                result.stdout() == null ? "" : result.stdout(), stderr, value, result.executionMs()));
+        return new ExecutionProperties(id, success ? "Success" : "Failure", result.stdout() == null ? "" : result.stdout(),
+                stderr, value, result.executionMs());
     }
 
     public static FileList files(List<SessionFile> files) {

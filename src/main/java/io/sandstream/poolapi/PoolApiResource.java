@@ -2,6 +2,8 @@ package io.sandstream.poolapi;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.UUID;
+import java.util.function.Function;
 
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
@@ -18,6 +20,7 @@ import org.jboss.resteasy.reactive.RestForm;
 import org.jboss.resteasy.reactive.multipart.FileUpload;
 
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.SessionPool;
 import io.smallrye.common.annotation.Blocking;
@@ -41,13 +44,36 @@ public class PoolApiResource {
 
     @POST
     @Path("/code/execute")
-    public Uni<LegacyResponses.Execution> execute(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
+    public Uni<Response> execute(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
             @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization, byte[] body) {
+        long received = System.nanoTime();
         SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
+        return run(sessions, identifier, body, received, result -> LegacyResponses.execution(identifier, result));
+    }
+
+    /**
+     * The path Semantic Kernel .NET's {@code SessionsPythonPlugin} posted code to while it pinned
+     * {@code 2024-02-02-preview}: the identifier sat in the body's {@code properties} (a query
+     * identifier wins), the code in {@code pythonCode}, and it read the properties unwrapped.
+     */
+    @POST
+    @Path("/python/execute")
+    public Uni<Response> pythonExecute(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
+            @QueryParam("identifier") String queryIdentifier, @HeaderParam("Authorization") String authorization,
+            byte[] body) {
+        long received = System.nanoTime();
+        String identifier = queryIdentifier != null ? queryIdentifier : LegacyExecuteRequest.bodyIdentifier(body);
+        SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
+        return run(sessions, identifier, body, received, LegacyResponses::unwrappedExecution);
+    }
+
+    private Uni<Response> run(SessionPool sessions, String identifier, byte[] body, long received,
+            Function<ExecutionResult, Object> answer) {
         LegacyExecuteRequest request = LegacyExecuteRequest.parse(body, limits.maxCodeBytes(), limits.maxTimeoutSeconds());
         int timeout = request.timeoutSeconds() != null ? request.timeoutSeconds() : limits.defaultTimeoutSeconds();
         return sessions.run(Optional.of(identifier), new ExecutionSpec(request.code(), timeout, List.of()))
-                .map(result -> LegacyResponses.execution(identifier, result))
+                .map(result -> ExecutionHeaders.add(Response.ok(answer.apply(result)), UUID.randomUUID().toString(),
+                        received, result).build())
                 .onFailure().transform(PoolApiErrors::translate);
     }
 
@@ -89,8 +115,24 @@ public class PoolApiResource {
     public Uni<Response> content(@PathParam("pool") String pool, @PathParam("name") String fileName,
             @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
             @HeaderParam("Authorization") String authorization) {
+        return download(pool, fileName.startsWith("mnt/data/") ? "/" + fileName : fileName, apiVersion, identifier,
+                authorization);
+    }
+
+    /** Semantic Kernel .NET's download path of the same era as {@code python/execute}: the name in {@code filename}. */
+    @GET
+    @Path("/python/downloadFile")
+    @Produces({ MediaType.APPLICATION_OCTET_STREAM, MediaType.APPLICATION_JSON })
+    public Uni<Response> pythonDownloadFile(@PathParam("pool") String pool, @QueryParam("filename") String fileName,
+            @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
+            @HeaderParam("Authorization") String authorization) {
+        return download(pool, fileName, apiVersion, identifier, authorization);
+    }
+
+    private Uni<Response> download(String pool, String fileName, String apiVersion, String identifier,
+            String authorization) {
         SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
-        String name = PoolApiGuard.fileName(fileName.startsWith("mnt/data/") ? "/" + fileName : fileName);
+        String name = PoolApiGuard.fileName(fileName);
         return sessions.downloadFile(identifier, name)
                 .map(bytes -> Response.ok(bytes, MediaType.APPLICATION_OCTET_STREAM_TYPE).build())
                 .onFailure().transform(PoolApiErrors::translate);

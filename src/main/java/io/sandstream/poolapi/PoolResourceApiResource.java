@@ -56,7 +56,7 @@ public class PoolResourceApiResource {
 
     /**
      * Synchronous: runs the code and answers its final state (202 in {@code 2024-10-02-preview},
-     * as that version did, else 200). Asynchronous: answers 202 {@code Running} at once with an
+     * as that version did, else 200) with the {@link ExecutionHeaders}. Asynchronous: answers 202 {@code Running} at once with an
      * {@code Operation-Location} to poll.
      */
     @POST
@@ -64,6 +64,7 @@ public class PoolResourceApiResource {
     public Uni<Response> execute(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
             @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization,
             @Context UriInfo uri, byte[] body) {
+        long received = System.nanoTime();
         SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
         SandstreamConfig.Execution limits = config.execution();
         ExecutionRequest request = ExecutionRequest.parse(body, limits.maxCodeBytes(), limits.maxTimeoutSeconds());
@@ -72,8 +73,8 @@ public class PoolResourceApiResource {
         Uni<ExecutionResult> run = sessions.run(Optional.of(identifier), new ExecutionSpec(request.code(), timeout, List.of()));
         if (!request.asynchronous()) {
             int status = PoolApiGuard.ACCEPTED_VERSION.equals(apiVersion) ? 202 : 200;
-            return run.map(result -> Response.status(status)
-                    .entity(ResourceResponses.execution(id, identifier, false, result)).build())
+            return run.map(result -> ExecutionHeaders.add(Response.status(status)
+                    .entity(ResourceResponses.execution(id, identifier, false, result)), id, received, result).build())
                     .onFailure().transform(PoolApiErrors::translate);
         }
         ResourceResponses.Execution running = ResourceResponses.running(id, identifier);

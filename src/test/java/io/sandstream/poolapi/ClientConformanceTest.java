@@ -15,9 +15,12 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -44,10 +47,32 @@ public class ClientConformanceTest {
     @TestHTTPResource("/pools/python/")
     URL endpoint;
 
+    private final List<String> identifiers = new ArrayList<>();
+
+    /** A client's session identifier (a GUID, as they make them), its session ended after the test: the pool is shared. */
+    String newIdentifier() {
+        String id = UUID.randomUUID().toString();
+        identifiers.add(id);
+        return id;
+    }
+
+    @AfterEach
+    void endSessions() throws Exception {
+        for (String id : identifiers) {
+            send(HttpRequest.newBuilder(URI.create(base() + "session?api-version=2025-10-02-preview&identifier=" + id))
+                    .header("Authorization", AUTH).DELETE());
+        }
+    }
+
     /** The pool management endpoint as a client is configured with it (trailing slash). */
     String base() {
         String s = endpoint.toString();
         return s.endsWith("/") ? s : s + "/";
+    }
+
+    /** A legacy-contract URL as Semantic Kernel builds it: identifier first, then api-version. */
+    String legacyUrl(String path, String id) {
+        return base() + path + "?identifier=" + id + "&api-version=" + LEGACY;
     }
 
     static String q(String v) {
@@ -146,23 +171,31 @@ public class ClientConformanceTest {
         return base() + path + "?identifier=" + id + "&api-version=" + SK_DOTNET_VERSION;
     }
 
-    static void assertDotnetFileMetadata(JsonNode file, String name, long size) {
-        assertEquals(name, file.path("name").textValue(), file.toString());
-        assertTrue(file.path("sizeInBytes").canConvertToInt(), file.toString());
-        assertEquals(size, file.path("sizeInBytes").longValue(), file.toString());
-        assertTrue(file.path("type").isTextual(), file.toString());
-        JsonNode modified = file.get("lastModifiedAt");
+    /**
+     * What System.Text.Json needs to read a SessionsRemoteFileMetadata whose name, int size and
+     * DateTime? modification time sit in the named fields: the date as ISO 8601 text.
+     */
+    static void assertDotnetMetadata(JsonNode file, String nameField, String sizeField, String modifiedField,
+            String name, long size) {
+        assertEquals(name, file.path(nameField).textValue(), file.toString());
+        assertTrue(file.path(sizeField).canConvertToInt(), file.toString());
+        assertEquals(size, file.path(sizeField).longValue(), file.toString());
+        JsonNode modified = file.get(modifiedField);
         if (modified != null && !modified.isNull()) {
-            // System.Text.Json reads DateTime from ISO 8601 text.
             assertNotNull(OffsetDateTime.parse(modified.textValue()), file.toString());
         }
+    }
+
+    static void assertDotnetFileMetadata(JsonNode file, String name, long size) {
+        assertDotnetMetadata(file, "name", "sizeInBytes", "lastModifiedAt", name, size);
+        assertTrue(file.path("type").isTextual(), file.toString());
         JsonNode contentType = file.get("contentType");
         assertTrue(contentType == null || contentType.isNull() || contentType.isTextual(), file.toString());
     }
 
     @Test
     void semanticKernelDotnet() throws Exception {
-        String id = UUID.randomUUID().toString();
+        String id = newIdentifier();
         ObjectNode body = JSON.createObjectNode().put("codeInputType", "Inline").put("executionType", "Synchronous")
                 .put("timeoutInSeconds", 100).put("code", "print('sk-dotnet')\n6 * 7");
         JsonNode doc = json(send(postJson(skDotnetUrl("executions", id), body, SK_DOTNET_UA)));
@@ -195,6 +228,66 @@ public class ClientConformanceTest {
         assertArrayEquals(content, download.body());
     }
 
+    /*
+     * Semantic Kernel .NET, the revision of SessionsPythonPlugin.cs that pinned ApiVersion
+     * "2024-02-02-preview" (after the first revision, which sent no api-version and used
+     * python/uploadFile and python/files, and before the resource contract above).
+     * ExecuteCodeAsync posts {"properties": SessionsPythonCodeExecutionProperties} to
+     * "python/execute?api-version=2024-02-02-preview" with no identifier in the query: the properties
+     * carry it, in declaration order identifier, codeInputType, executionType, timeoutInSeconds (100),
+     * pythonCode, the enums written "Inline"/"Synchronous"; the content is StringContent(json, UTF8,
+     * "application/json"). It reads GetProperty("status"), "result", "stdout" and "stderr" at the top
+     * level of the answer (its test data sessions_python_plugin_code_execution.json is that flat
+     * shape, "$id" "1"). UploadFileAsync posts the .NET multipart part "file" to
+     * "files/upload?identifier=&api-version=" and deserializes value[0].properties as
+     * SessionsRemoteFileMetadata(filename, int size, DateTime? lastModifiedTime).
+     * DownloadFileAsync GETs "python/downloadFile?identifier=&filename=&api-version=" and keeps the
+     * bytes. ListFilesAsync GETs $"{endpoint}/files?identifier=&api-version=" with the endpoint already
+     * ending in "/", so the path has "//files", and reads every value[].properties the same way.
+     */
+    JsonNode skDotnetPythonExecute(String id, String code) throws Exception {
+        ObjectNode properties = JSON.createObjectNode().put("identifier", id).put("codeInputType", "Inline")
+                .put("executionType", "Synchronous").put("timeoutInSeconds", 100).put("pythonCode", code);
+        ObjectNode body = JSON.createObjectNode();
+        body.set("properties", properties);
+        JsonNode doc = json(send(HttpRequest.newBuilder(URI.create(base() + "python/execute?api-version=" + LEGACY))
+                .header("User-Agent", SK_DOTNET_UA).header("Authorization", AUTH)
+                .header("Content-Type", "application/json; charset=utf-8")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(JSON.writeValueAsBytes(body)))));
+        for (String field : List.of("status", "result", "stdout", "stderr")) {
+            assertTrue(doc.has(field), doc.toString());
+        }
+        return doc;
+    }
+
+    @Test
+    void semanticKernelDotnetPythonExecute() throws Exception {
+        String id = newIdentifier();
+        JsonNode doc = skDotnetPythonExecute(id, "kept = 41\nprint('sk-preview')\n6 * 7");
+        assertEquals("Success", doc.get("status").textValue(), doc.toString());
+        assertEquals("sk-preview\n", doc.get("stdout").textValue(), doc.toString());
+        assertEquals("", doc.get("stderr").textValue(), doc.toString());
+        assertEquals(42, doc.get("result").intValue(), doc.toString());
+        // The body's identifier named the session: its state is there on the next call.
+        assertEquals(42, skDotnetPythonExecute(id, "kept + 1").get("result").intValue());
+
+        byte[] content = "a,b\n1,2\n".getBytes(StandardCharsets.UTF_8);
+        JsonNode uploaded = json(send(postDotnetMultipart(legacyUrl("files/upload", id), "data.csv", content,
+                SK_DOTNET_UA)));
+        assertDotnetMetadata(uploaded.path("value").path(0).path("properties"), "filename", "size", "lastModifiedTime",
+                "data.csv", content.length);
+
+        HttpResponse<byte[]> download = send(get(base() + "python/downloadFile?identifier=" + id
+                + "&filename=data.csv&api-version=" + LEGACY, SK_DOTNET_UA));
+        assertEquals(200, download.statusCode());
+        assertArrayEquals(content, download.body());
+
+        JsonNode list = json(send(get(base() + "/files?identifier=" + id + "&api-version=" + LEGACY, SK_DOTNET_UA)));
+        assertTrue(list.path("value").isArray() && list.get("value").size() == 1, list.toString());
+        assertDotnetMetadata(list.get("value").get(0).path("properties"), "filename", "size", "lastModifiedTime", "data.csv",
+                content.length);
+    }
+
     // ---------------------------------------------------------------- Semantic Kernel Python
 
     /*
@@ -215,14 +308,10 @@ public class ClientConformanceTest {
      */
     static final String SK_PY_UA = "semantic-kernel-python/1.20.0 (Language=Python)";
 
-    String skPythonUrl(String path, String id) {
-        return base() + path + "?identifier=" + id + "&api-version=" + LEGACY;
-    }
-
     @Test
     void semanticKernelPython() throws Exception {
-        String id = UUID.randomUUID().toString();
-        JsonNode doc = json(send(postJson(skPythonUrl("code/execute", id),
+        String id = newIdentifier();
+        JsonNode doc = json(send(postJson(legacyUrl("code/execute", id),
                 legacyBody("print('sk-python')\n6 * 7", 100), SK_PY_UA)));
         JsonNode p = doc.get("properties");
         assertNotNull(p, doc.toString());
@@ -232,14 +321,14 @@ public class ClientConformanceTest {
         assertEquals(42, p.path("result").intValue(), doc.toString());
 
         byte[] content = "hello from sk python\n".getBytes(StandardCharsets.UTF_8);
-        JsonNode uploaded = json(send(postPythonMultipart(skPythonUrl("files/upload", id), "/mnt/data/skpy.txt", content,
+        JsonNode uploaded = json(send(postPythonMultipart(legacyUrl("files/upload", id), "/mnt/data/skpy.txt", content,
                 SK_PY_UA)));
         JsonNode first = uploaded.path("value").path(0).path("properties");
         assertTrue(first.path("filename").isTextual(), uploaded.toString());
         assertTrue(first.path("filename").textValue().endsWith("skpy.txt"), uploaded.toString());
         assertEquals(content.length, first.path("size").longValue(), uploaded.toString());
 
-        JsonNode list = json(send(get(skPythonUrl("files", id), SK_PY_UA)));
+        JsonNode list = json(send(get(legacyUrl("files", id), SK_PY_UA)));
         List<String> names = new ArrayList<>();
         for (JsonNode entry : list.path("value")) {
             JsonNode props = entry.get("properties");
@@ -249,7 +338,7 @@ public class ClientConformanceTest {
         }
         assertTrue(names.contains("skpy.txt"), list.toString());
 
-        HttpResponse<byte[]> download = send(get(skPythonUrl("files/content/skpy.txt", id), SK_PY_UA));
+        HttpResponse<byte[]> download = send(get(legacyUrl("files/content/skpy.txt", id), SK_PY_UA));
         assertEquals(200, download.statusCode());
         assertArrayEquals(content, download.body());
     }
@@ -274,7 +363,7 @@ public class ClientConformanceTest {
 
     @Test
     void llamaIndex() throws Exception {
-        String id = UUID.randomUUID().toString();
+        String id = newIdentifier();
         String url = base() + "code/execute?identifier=" + q(id) + "&api-version=" + LEGACY;
         JsonNode doc = json(send(postJson(url, legacyBody("print('llama')\n6 * 7\n", null), LLAMA_UA)));
         assertTrue(doc.has("properties") && doc.get("properties").has("result"), doc.toString());
@@ -340,7 +429,7 @@ public class ClientConformanceTest {
 
     @Test
     void autogen() throws Exception {
-        String id = UUID.randomUUID().toString();
+        String id = newIdentifier();
         // The setup steps run before any user code.
         String packages = "\nimport pkg_resources\n[d.project_name for d in pkg_resources.working_set]\n";
         JsonNode pkgs = autogenExecute(id, packages);
@@ -369,5 +458,86 @@ public class ClientConformanceTest {
         HttpResponse<byte[]> download = send(get(autogenUrl("files/content/ag.txt", id), AIOHTTP_UA));
         assertEquals(200, download.statusCode());
         assertArrayEquals(content, download.body());
+    }
+
+    // ---------------------------------------------------------------- LangChain4j
+
+    /*
+     * LangChain4j, code-execution-engines/langchain4j-code-execution-engine-azure-acads/src/main/java/
+     * dev/langchain4j/code/azure/acads/SessionsREPLTool.java (module at 1.12.2-beta22). Its artifact,
+     * dev.langchain4j:langchain4j-code-execution-engine-azure-acads, is listed in langchain4j-bom but
+     * not served by the Maven Central this build reaches, so its requests are replayed here.
+     * API_VERSION "2024-02-02-preview"; buildUrl makes "{endpoint}/{path}?identifier=
+     * {URLEncoder.encode(sessionId)}&api-version=2024-02-02-preview", adding the "/" when missing.
+     * executeCode (the code sanitized: leading whitespace, backticks and "python", trailing whitespace
+     * and backticks removed, so no final newline) posts Jackson's rendering of a HashMap
+     * {"properties": {"codeInputType": "inline", "executionType": "synchronous", "code": ...}}
+     * through langchain4j's JDK HTTP client with Authorization, Content-Type application/json and
+     * User-Agent "langchain4j-azure-dynamic-sessions"; a non-2xx answer is an HttpException. It
+     * returns response["properties"] (null unless an object), from which use() reads "result"
+     * (dropping base64_data of an image result), "stdout" and "stderr". DefaultFileUploader posts with
+     * a plain java.net.http client (its own User-Agent) a body framed by hand: boundary "----" +
+     * currentTimeMillis, unquoted in the header, one part name="file"; filename="<local file name>"
+     * whose Content-Type is application/json whatever the file; it reads value[0].properties.filename
+     * (a String cast) and .size (a Number cast). DefaultFileDownloader GETs "files/content/" + the
+     * remote path as given and base64-encodes the body read as UTF-8 text; for a missing file it
+     * checks the status, but the JDK client has already thrown on the 404, and its "File not found"
+     * answer then depends on the error body containing "404" (ours does not: the tool throws).
+     * DefaultFileLister GETs "files" and joins value[].properties.filename, "No files were found"
+     * when value is empty.
+     */
+    static final String LC4J_UA = "langchain4j-azure-dynamic-sessions";
+
+    String langchain4jUrl(String path, String id) {
+        return base() + path + "?identifier=" + q(id) + "&api-version=" + LEGACY;
+    }
+
+    @Test
+    void langchain4j() throws Exception {
+        String id = newIdentifier();
+        Map<String, Object> properties = new HashMap<>();
+        properties.put("codeInputType", "inline");
+        properties.put("executionType", "synchronous");
+        properties.put("code", "print('lc4j')\n6 * 7");
+        Map<String, Object> body = new HashMap<>();
+        body.put("properties", properties);
+        HttpRequest.Builder execute = HttpRequest.newBuilder(URI.create(langchain4jUrl("code/execute", id)))
+                .header("Authorization", AUTH).header("Content-Type", "application/json").header("User-Agent", LC4J_UA)
+                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
+        JsonNode doc = json(send(execute));
+        JsonNode p = doc.get("properties");
+        assertTrue(p != null && p.isObject() && p.has("result") && p.has("stdout") && p.has("stderr"), doc.toString());
+        assertEquals(42, p.get("result").intValue(), doc.toString());
+        assertEquals("lc4j\n", p.get("stdout").textValue(), doc.toString());
+        assertEquals("", p.get("stderr").textValue(), doc.toString());
+
+        byte[] content = "langchain4j data\n".getBytes(StandardCharsets.UTF_8);
+        String boundary = "----" + System.currentTimeMillis();
+        ByteArrayOutputStream multipart = new ByteArrayOutputStream();
+        multipart.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"lc4j.txt\""
+                + "\r\nContent-Type: application/json\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+        multipart.writeBytes(content);
+        multipart.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        JsonNode uploaded = json(send(HttpRequest.newBuilder(URI.create(langchain4jUrl("files/upload", id)))
+                .header("Authorization", AUTH).header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(multipart.toByteArray()))));
+        JsonNode first = uploaded.path("value").path(0).path("properties");
+        assertTrue(first.path("filename").isTextual() && first.path("size").isNumber(), uploaded.toString());
+        assertEquals("lc4j.txt", first.get("filename").textValue(), uploaded.toString());
+        assertEquals(content.length, first.get("size").longValue(), uploaded.toString());
+
+        for (String remotePath : List.of("lc4j.txt", "/mnt/data/lc4j.txt")) {
+            HttpResponse<byte[]> download = send(get(langchain4jUrl("files/content/" + remotePath, id), null));
+            assertEquals(200, download.statusCode(), remotePath);
+            assertArrayEquals(content, download.body(), remotePath);
+        }
+        assertEquals(404, send(get(langchain4jUrl("files/content/missing.txt", id), null)).statusCode());
+
+        JsonNode list = json(send(get(langchain4jUrl("files", id), null)));
+        List<String> names = new ArrayList<>();
+        list.path("value").forEach(v -> names.add(v.path("properties").path("filename").textValue()));
+        assertEquals(List.of("lc4j.txt"), names, list.toString());
+        JsonNode none = json(send(get(langchain4jUrl("files", newIdentifier()), null)));
+        assertTrue(none.path("value").isArray() && none.get("value").isEmpty(), none.toString());
     }
 }

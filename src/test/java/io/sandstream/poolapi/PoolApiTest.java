@@ -84,6 +84,37 @@ public class PoolApiTest {
         assertEquals("", noValue.at("/properties/result").textValue(), noValue.toString());
     }
 
+    /**
+     * The answer to a finished execution carries its operation id and the code interpreter's timing
+     * headers in whole milliseconds: the whole request, and within it the code's own run.
+     */
+    static void assertExecutionHeaders(Response answer, long codeRanAtLeastMs) {
+        UUID.fromString(answer.header("Operation-Id"));
+        long overall = Long.parseLong(answer.header("X-Ms-Overall-Execution-Time"));
+        long container = Long.parseLong(answer.header("X-Ms-Container-Execution-Duration"));
+        assertTrue(container >= codeRanAtLeastMs, answer.headers().toString());
+        assertTrue(overall >= container, answer.headers().toString());
+    }
+
+    @Test
+    void executionAnswersCarryOperationIdAndTimingHeaders() {
+        String id = newIdentifier();
+        Response answer = call(id).contentType("application/json").body(body("import time\ntime.sleep(0.3)"))
+                .post("/pools/python/code/execute");
+        assertEquals(200, answer.statusCode(), answer.asString());
+        assertExecutionHeaders(answer, 300);
+        // Failing code is still an execution; a refused request is not.
+        Response failed = call(id).contentType("application/json").body(body("raise KeyError()"))
+                .post("/pools/python/code/execute");
+        assertExecutionHeaders(failed, 0);
+        assertTrue(!failed.header("Operation-Id").equals(answer.header("Operation-Id")));
+        Response refused = call(id).contentType("application/json").body("{}").post("/pools/python/code/execute");
+        assertEquals(400, refused.statusCode());
+        assertEquals(null, refused.header("X-Ms-Overall-Execution-Time"));
+        given().header("Authorization", KEY).queryParam("api-version", "2025-10-02-preview").queryParam("identifier", id)
+                .delete("/pools/python/session").then().statusCode(204);
+    }
+
     @Test
     void javascriptExecuteAnswersTheLegacyShape() throws Exception {
         String id = newIdentifier();
@@ -225,6 +256,30 @@ public class PoolApiTest {
         assertTrue(response.contentType().startsWith("application/json"), response.contentType());
         assertEquals(code, response.jsonPath().getString("error.code"), response.asString());
         assertTrue(!response.jsonPath().getString("error.message").isBlank());
+    }
+
+    /** Semantic Kernel .NET's python/execute and python/downloadFile: the identifier and the name are checked as elsewhere. */
+    @Test
+    void pythonExecuteAndDownloadFileErrors() {
+        String id = newIdentifier();
+        RequestSpecification noIdentifier = given().header("Authorization", KEY).queryParam("api-version", VERSION)
+                .contentType("application/json");
+        assertAzureError(noIdentifier.body("{\"properties\":{\"pythonCode\":\"1\"}}").post("/pools/python/python/execute"),
+                400, "InvalidIdentifier");
+        assertAzureError(noIdentifier.body("{\"properties\":{\"identifier\":\"" + id + "\"}}").post("/pools/python/python/execute"),
+                400, "InvalidRequestBody");
+        // The query's identifier wins over the body's.
+        assertAzureError(call(id).contentType("application/json").body("{\"properties\":{\"identifier\":\"no!\"}}")
+                .post("/pools/python/python/execute"), 400, "InvalidRequestBody");
+        assertAzureError(call(id).post("/pools/python/python/execute"), 400, "InvalidRequestBody");
+
+        assertAzureError(call(id).get("/pools/python/python/downloadFile"), 400, "InvalidFileName");
+        assertAzureError(call(id).queryParam("filename", "../x").get("/pools/python/python/downloadFile"), 400,
+                "InvalidFileName");
+        assertAzureError(call(id).queryParam("filename", "missing.txt").get("/pools/python/python/downloadFile"), 404,
+                "FileNotFound");
+        given().header("Authorization", KEY).queryParam("api-version", "2025-10-02-preview").queryParam("identifier", id)
+                .delete("/pools/python/session");
     }
 
     @Test

@@ -102,6 +102,15 @@ public class PoolResourceApiTest {
     }
 
     @Test
+    void aSynchronousExecutionCarriesItsIdAsOperationIdAndTheTimingHeaders() throws Exception {
+        Response answer = call(LATEST, newIdentifier()).contentType("application/json")
+                .body(flat("import time\ntime.sleep(0.3)", "Synchronous")).post("/pools/python/executions");
+        assertEquals(200, answer.statusCode(), answer.asString());
+        PoolApiTest.assertExecutionHeaders(answer, 300);
+        assertEquals(answer.jsonPath().getString("id"), answer.header("Operation-Id"));
+    }
+
+    @Test
     void raisingCodeIsFailedWithTheTraceback() throws Exception {
         for (String version : VERSIONS) {
             String id = newIdentifier();
