@@ -45,7 +45,7 @@ public class SessionPools {
         return Optional.ofNullable(pools.get(name));
     }
 
-    /** The default pool of a language: the first ACA pool that runs it, else the first local one. */
+    /** The default pool of a language: the first ACA pool (by name) that runs it, else the first local one. */
     public Optional<SessionPool> forLanguage(Language language) {
         return pools.values().stream().filter(p -> p.language() == language).findFirst();
     }

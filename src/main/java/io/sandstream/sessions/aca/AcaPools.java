@@ -2,8 +2,8 @@ package io.sandstream.sessions.aca;
 
 import java.time.Clock;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -24,7 +24,8 @@ import io.sandstream.sessions.PoolStats;
 @ApplicationScoped
 public class AcaPools {
 
-    private final Map<String, AcaSessionPool> pools = new LinkedHashMap<>();
+    /** By name, so that "the first ACA pool of a language" (its default pool) does not depend on map order. */
+    private final Map<String, AcaSessionPool> pools = new TreeMap<>();
 
     public AcaPools(SandstreamConfig config, MeterRegistry registry) {
         config.acaPools().forEach((name, poolConfig) -> {
