@@ -2,8 +2,10 @@ package io.sandstream.sessions;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -27,15 +29,21 @@ public class SessionPools {
     private final Map<String, SessionPool> pools = new LinkedHashMap<>();
 
     public SessionPools(LocalPools local, AcaPools aca, SandstreamConfig config) {
-        aca.all().forEach(pools::put);
-        local.all().forEach((name, pool) -> {
-            if (pools.putIfAbsent(name, pool) != null) {
+        check(aca.all().keySet(), local.all().keySet(), config.routing().rules());
+        pools.putAll(aca.all());
+        pools.putAll(local.all());
+    }
+
+    /** Fails when a name is both a local and an ACA pool, or a routing rule names a pool that is neither. */
+    static void check(Set<String> aca, Set<String> local, List<SandstreamConfig.Rule> rules) {
+        for (String name : aca) {
+            if (local.contains(name)) {
                 throw new IllegalStateException("pool name '" + name + "' is configured both as a local pool"
                         + " (sandstream.pools) and as an ACA pool (sandstream.aca-pools); pool names must be unique");
             }
-        });
-        for (SandstreamConfig.Rule rule : config.routing().rules()) {
-            rule.pool().filter(name -> !pools.containsKey(name)).ifPresent(name -> {
+        }
+        for (SandstreamConfig.Rule rule : rules) {
+            rule.pool().filter(name -> !aca.contains(name) && !local.contains(name)).ifPresent(name -> {
                 throw new IllegalStateException("routing rule names pool '" + name + "', which is not configured");
             });
         }

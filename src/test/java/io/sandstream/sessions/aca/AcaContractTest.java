@@ -37,6 +37,7 @@ import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.path.json.JsonPath;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.config.TestConfigs;
 import io.sandstream.results.PipelineTest;
 import io.sandstream.sessions.BackendUnavailableException;
 import io.sandstream.sessions.ExecutionResult;
@@ -71,6 +72,8 @@ public class AcaContractTest {
 
     /** One free port, chosen once: the ACA pools' endpoints are this very service. */
     private static final int PORT = freePort();
+    /** A port nothing listens on: an endpoint that never answers (connection refused). */
+    private static final int DEAD_PORT = freePort();
 
     private static int freePort() {
         try (ServerSocket socket = new ServerSocket(0)) {
@@ -97,6 +100,13 @@ public class AcaContractTest {
             config.put("sandstream.aca-pools.aca-tiny.max-retries", Integer.toString(TINY_RETRIES));
             config.put("sandstream.aca-pools.aca-tiny.backoff-initial", "200ms");
             config.put("sandstream.aca-pools.aca-tiny.backoff-max", "1s");
+            // Served as /pools/unreachable: an ACA pool whose endpoint is down, so the served API answers 503.
+            config.put("sandstream.aca-pools.unreachable.endpoint", "http://127.0.0.1:" + DEAD_PORT + "/");
+            config.put("sandstream.aca-pools.unreachable.language", "python");
+            // A key, never DefaultAzureCredential: the tests reach nothing but this machine's loopback.
+            config.put("sandstream.aca-pools.unreachable.api-key", "test-reader");
+            config.put("sandstream.aca-pools.unreachable.max-retries", "0");
+            config.put("sandstream.aca-pools.unreachable.breaker-requests", "1000");
             return config;
         }
 
@@ -323,6 +333,61 @@ public class AcaContractTest {
             await(tiny.deleteSession(waiting));
         } finally {
             await(tiny.deleteSession(holder));
+        }
+    }
+
+    // ---- an endpoint that fails ---------------------------------------------------------------------
+
+    /** An ACA pool built outside the service's registry, so that its breaker does not touch readiness. */
+    private AcaSessionPool standalone(String endpoint, Map<String, String> settings) {
+        String name = "standalone-" + UUID.randomUUID().toString().substring(0, 8);
+        Map<String, String> properties = new HashMap<>(Map.of("sandstream.aca-pools.p.endpoint", endpoint,
+                "sandstream.aca-pools.p.language", "python", "sandstream.aca-pools.p.api-key", "test-reader",
+                "sandstream.aca-pools.p.max-retries", "2", "sandstream.aca-pools.p.backoff-initial", "20ms",
+                "sandstream.aca-pools.p.backoff-max", "50ms"));
+        settings.forEach((key, value) -> properties.put("sandstream.aca-pools.p." + key, value));
+        SandstreamConfig.AcaPool pool = TestConfigs.sandstream(properties).acaPools().get("p");
+        return new AcaSessionPool(name, pool, AcaSessionPool.client(pool), AccessTokens.fixed("test-reader"), registry);
+    }
+
+    @Test
+    void anUnansweredEndpointIsRetriedThenAnOutageAndOpensTheBreaker() {
+        AcaSessionPool dead = standalone("http://127.0.0.1:" + DEAD_PORT + "/pools/python",
+                Map.of("breaker-requests", "4", "breaker-failure-ratio", "0.5", "breaker-delay", "60s"));
+        try {
+            Throwable first = assertThrows(RuntimeException.class, () -> run(dead, newIdentifier(), "1"));
+            assertInstanceOf(BackendUnavailableException.class, first);
+            assertInstanceOf(IOException.class, first.getCause(), "transient for the dispatcher, like any I/O failure");
+            assertEquals(2, retries(dead.name()));
+            assertEquals(3, requests(dead.name(), "execute", "transport_error"));
+
+            // The fourth failure in a row opens the breaker: from then on calls fail without a request.
+            Throwable second = assertThrows(RuntimeException.class, () -> run(dead, newIdentifier(), "1"));
+            assertInstanceOf(BackendUnavailableException.class, second);
+            assertEquals(io.smallrye.faulttolerance.api.CircuitBreakerState.OPEN, dead.breaker());
+            Throwable third = assertThrows(RuntimeException.class, () -> run(dead, newIdentifier(), "1"));
+            assertTrue(third.getMessage().contains("circuit breaker open"), third.getMessage());
+            assertEquals(4, requests(dead.name(), "execute", "transport_error"), "no request while open");
+        } finally {
+            dead.close();
+        }
+    }
+
+    @Test
+    void aServerErrorIsRetriedThenAnOutage() {
+        // The served API answers 503 for its own ACA pool whose endpoint is down.
+        given().header("Authorization", "Bearer test-reader").queryParam("api-version", "2025-02-02-preview")
+                .queryParam("identifier", "direct-503").contentType("application/json").body("{\"code\":\"1\"}")
+                .post("/pools/unreachable/executions").then().statusCode(503).header("x-ms-error-code", "ServiceUnavailable");
+
+        AcaSessionPool relay = standalone("http://localhost:" + PORT + "/pools/unreachable", Map.of());
+        try {
+            Throwable failure = assertThrows(RuntimeException.class, () -> run(relay, newIdentifier(), "1"));
+            assertInstanceOf(BackendUnavailableException.class, failure);
+            assertTrue(failure.getMessage().contains("HTTP 503"), failure.getMessage());
+            assertEquals(3, requests(relay.name(), "execute", "server_error"), "the first try and two retries");
+        } finally {
+            relay.close();
         }
     }
 
