@@ -27,6 +27,8 @@ public class SessionPools {
 
     /** ACA pools first: configuring one for a language makes it that language's default pool. */
     private final Map<String, SessionPool> pools = new LinkedHashMap<>();
+    /** The dispatcher asks for every start: one read-only view, not one per call. */
+    private final Map<String, SessionPool> view = Collections.unmodifiableMap(pools);
 
     public SessionPools(LocalPools local, AcaPools aca, SandstreamConfig config) {
         check(aca.all().keySet(), local.all().keySet(), config.routing().rules());
@@ -59,6 +61,6 @@ public class SessionPools {
     }
 
     public Map<String, SessionPool> all() {
-        return Collections.unmodifiableMap(pools);
+        return view;
     }
 }
