@@ -190,6 +190,105 @@ public interface SandstreamConfig {
     /** Local session pools by name; {@code python} and {@code javascript} are configured by default. */
     Map<String, Pool> pools();
 
+    /**
+     * Pools run by Azure Container Apps dynamic sessions, by name ({@code sandstream.aca-pools.<name>.*}).
+     * None by default. Names are shared with {@link #pools()}: one name, one pool.
+     */
+    Map<String, AcaPool> acaPools();
+
+    /** The two shapes of the dynamic-sessions data plane. */
+    enum AcaContract {
+        /** {@code 2024-02-02-preview}, {@code 2024-08-02-preview}: {@code code/execute}, {@code files/upload}, … */
+        LEGACY,
+        /** {@code 2024-10-02-preview} and later: {@code executions}, {@code files/{name}}, {@code session}, … */
+        RESOURCE
+    }
+
+    /**
+     * One pool of Azure Container Apps dynamic sessions reached over its data plane. Every limit has
+     * a default that is safe for a pool of the size Azure creates by default.
+     */
+    interface AcaPool {
+        /**
+         * The pool management endpoint, e.g. {@code https://<region>.dynamicsessions.io/subscriptions/<id>/
+         * resourceGroups/<group>/sessionPools/<name>}; any base URL serving the same API works
+         * (sandstream's own {@code /pools/<pool>} included).
+         */
+        String endpoint();
+
+        /** {@code python} or {@code javascript}: what the pool's sessions run. */
+        String language();
+
+        /** {@code api-version} sent on every call. */
+        @WithDefault("2025-02-02-preview")
+        String apiVersion();
+
+        /** Which request shapes to use; by default the one {@link #apiVersion()} belongs to. */
+        Optional<AcaContract> contract();
+
+        /**
+         * Sent as {@code Authorization: Bearer <api-key>} instead of an Entra ID token: for
+         * endpoints that take a key (another sandstream) and for tests. Without it, tokens come from
+         * {@code DefaultAzureCredential}.
+         */
+        Optional<String> apiKey();
+
+        /** Client id of the user-assigned managed identity {@code DefaultAzureCredential} should use. */
+        Optional<String> managedIdentityClientId();
+
+        /** Entra ID scope of the data plane's tokens. */
+        @WithDefault("https://dynamicsessions.io/.default")
+        String tokenScope();
+
+        /** A token is renewed this long before it expires (earlier when Entra says so). */
+        @WithDefault("5m")
+        Duration tokenRefreshMargin();
+
+        /** Executions sent to the pool at once; set it to the pool's {@code maxConcurrentSessions}. */
+        @WithDefault("20")
+        int maxSessions();
+
+        /** The pool's cooldown: how long an unused session is listed as still alive. */
+        @WithDefault("300s")
+        Duration cooldown();
+
+        /** Longest wait for one HTTP call; above the longest execution ({@code timeoutSeconds} ≤ 220). */
+        @WithDefault("240s")
+        Duration timeout();
+
+        /** Longest wait for a connection. */
+        @WithDefault("10s")
+        Duration connectTimeout();
+
+        /** Largest file uploaded to a session, bytes. */
+        @WithDefault("33554432")
+        int transferBytes();
+
+        /** Retries of a call answered 429, "pool full", 5xx or not answered at all; then the caller decides. */
+        @WithDefault("3")
+        int maxRetries();
+
+        /** Pause before the first retry; doubles on each further one (with jitter). */
+        @WithDefault("500ms")
+        Duration backoffInitial();
+
+        /** Longest pause between retries. */
+        @WithDefault("10s")
+        Duration backoffMax();
+
+        /** Calls the circuit breaker looks at; when {@link #breakerFailureRatio()} of them failed, it opens. */
+        @WithDefault("10")
+        int breakerRequests();
+
+        /** Share of 5xx or unanswered calls among the last {@link #breakerRequests()} that opens the breaker. */
+        @WithDefault("0.5")
+        double breakerFailureRatio();
+
+        /** How long an open breaker refuses calls before it lets one through to test the endpoint. */
+        @WithDefault("30s")
+        Duration breakerDelay();
+    }
+
     interface Sessions {
         /**
          * Directory for what sandboxes read (runner scripts, seccomp filter): world-readable, no

@@ -8,6 +8,7 @@ import jakarta.ws.rs.core.Response;
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
+import io.sandstream.sessions.BackendUnavailableException;
 import io.sandstream.sessions.PoolFullException;
 import io.sandstream.sessions.SessionFileException;
 
@@ -39,6 +40,14 @@ public class PoolApiErrors {
             return new PoolApiException(429, "SessionPoolFull",
                     "Every session of this pool is in use; retry later.",
                     Map.of("Retry-After", Integer.toString(POOL_FULL_RETRY_AFTER_SECONDS)));
+        }
+        if (failure instanceof BackendUnavailableException) {
+            // An ACA pool whose endpoint is failing: the client may well succeed later.
+            return new PoolApiException(503, "ServiceUnavailable", "The pool's backend is unavailable; retry later.",
+                    Map.of("Retry-After", Integer.toString(POOL_FULL_RETRY_AFTER_SECONDS)));
+        }
+        if (failure instanceof UnsupportedOperationException unsupported) {
+            return PoolApiException.badRequest("UnsupportedOperation", unsupported.getMessage());
         }
         if (failure instanceof SessionFileException file) {
             return switch (file.reason()) {

@@ -11,7 +11,7 @@ import org.jboss.resteasy.reactive.multipart.FileUpload;
 
 import io.sandstream.results.ApiKeys;
 import io.sandstream.sessions.SessionPool;
-import io.sandstream.sessions.local.LocalPools;
+import io.sandstream.sessions.SessionPools;
 import io.sandstream.validation.ExecuteRequestValidator;
 
 /**
@@ -30,9 +30,9 @@ public class PoolApiGuard {
     private static final String DATA_DIR = "/mnt/data/";
 
     private final ApiKeys keys;
-    private final LocalPools pools;
+    private final SessionPools pools;
 
-    public PoolApiGuard(ApiKeys keys, LocalPools pools) {
+    public PoolApiGuard(ApiKeys keys, SessionPools pools) {
         this.keys = keys;
         this.pools = pools;
     }

@@ -192,8 +192,11 @@ public class PoolResourceApiResource {
     @Path("/metadata")
     public Uni<RuntimeMetadata.Metadata> metadata(@PathParam("pool") String pool,
             @QueryParam("api-version") String apiVersion, @HeaderParam("Authorization") String authorization) {
-        guard.resource(authorization, pool, apiVersion);
-        return metadata.of(config.pools().get(pool).language());
+        SessionPool sessions = guard.resource(authorization, pool, apiVersion);
+        String language = sessions.language().wireName();
+        // The interpreters probed are the local sandboxes'; what an ACA pool runs is not known here.
+        return "local".equals(sessions.backend()) ? metadata.of(language)
+                : Uni.createFrom().item(new RuntimeMetadata.Metadata(language, List.of(), List.of()));
     }
 
     /** The plain name of a file the client named with {@code name} in the directory {@code path}. */

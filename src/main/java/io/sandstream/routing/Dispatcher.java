@@ -37,8 +37,8 @@ import io.sandstream.results.StoredResult;
 import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.ExecutionUpdate;
 import io.sandstream.sessions.PoolFullException;
-import io.sandstream.sessions.local.LocalPools;
-import io.sandstream.sessions.local.LocalSessionPool;
+import io.sandstream.sessions.SessionPool;
+import io.sandstream.sessions.SessionPools;
 import io.sandstream.streaming.ResultBus;
 import io.sandstream.validation.ExecuteRequest;
 import io.smallrye.faulttolerance.api.TypedGuard;
@@ -73,7 +73,7 @@ public class Dispatcher {
     }
 
     private final Journal journal;
-    private final LocalPools pools;
+    private final SessionPools pools;
     private final ResultStore store;
     private final ResultBus bus;
     private final ExecutionLoader loader;
@@ -99,7 +99,7 @@ public class Dispatcher {
     private Cancellable subscription;
     private volatile boolean stopping;
 
-    public Dispatcher(Journal journal, LocalPools pools, ResultStore store, ResultBus bus, ExecutionLoader loader,
+    public Dispatcher(Journal journal, SessionPools pools, ResultStore store, ResultBus bus, ExecutionLoader loader,
             RoutingRules rules, SandstreamConfig config, MeterRegistry registry) {
         this.rules = rules;
         this.journal = journal;
@@ -214,19 +214,19 @@ public class Dispatcher {
     private void admit(JournalRecord record) {
         JournalEntry entry = record.entry();
         if (record.attempt() >= config.maxAttempts()) {
-            persist(loader.gaveUp(record, "interrupted " + record.attempt() + " times (crash or restart); not run again"),
+            persist(loader.gaveUp(record, null, "interrupted " + record.attempt() + " times (crash or restart); not run again"),
                     entry.executionId());
             return;
         }
         Optional<ExecutionLoader.Loaded> loaded = loader.load(record);
         if (loaded.isEmpty()) {
-            persist(loader.gaveUp(record, "the journalled event can no longer be read"), entry.executionId());
+            persist(loader.gaveUp(record, null, "the journalled event can no longer be read"), entry.executionId());
             return;
         }
         ExecuteRequest request = loaded.get().request();
-        Optional<LocalSessionPool> pool = poolFor(entry, request);
+        Optional<SessionPool> pool = poolFor(entry, request);
         if (pool.isEmpty()) {
-            persist(loader.gaveUp(record, "no pool runs " + request.language().wireName()), entry.executionId());
+            persist(loader.gaveUp(record, null, "no pool runs " + request.language().wireName()), entry.executionId());
             return;
         }
         String sessionKey = request.sessionId().map(id -> pool.get().name() + "/" + id).orElse(null);
@@ -262,11 +262,11 @@ public class Dispatcher {
         return entry.source() == null ? "" : entry.source();
     }
 
-    /** The pool a rule names (when it runs the request's language), else the first pool of that language. */
-    private Optional<LocalSessionPool> poolFor(JournalEntry entry, ExecuteRequest request) {
-        return rules.pool(entry.type(), entry.subject()).map(name -> pools.all().get(name))
+    /** The pool a rule names (when it runs the request's language), else the language's default pool. */
+    private Optional<SessionPool> poolFor(JournalEntry entry, ExecuteRequest request) {
+        return rules.pool(entry.type(), entry.subject()).flatMap(pools::pool)
                 .filter(p -> p.language() == request.language())
-                .or(() -> pools.all().values().stream().filter(p -> p.language() == request.language()).findFirst());
+                .or(() -> pools.forLanguage(request.language()));
     }
 
     private void pump() {
@@ -347,11 +347,11 @@ public class Dispatcher {
     private Uni<ResultDocument> attempt(Job job) {
         return backendRetry.get(() -> runOnce(job))
                 .onFailure(this::isTransient).recoverWithUni(failure -> prepared(job).map(p -> loader.gaveUp(p.record(),
-                        "the session backend kept failing: " + failure.getMessage())));
+                        pools.all().get(job.pool()).backend(), "the session backend kept failing: " + failure.getMessage())));
     }
 
     private Uni<ResultDocument> runOnce(Job job) {
-        LocalSessionPool pool = pools.all().get(job.pool());
+        SessionPool pool = pools.all().get(job.pool());
         return prepared(job).flatMap(prepared -> {
             ExecuteRequest request = prepared.request();
             Instant startedAt = Instant.now();
@@ -364,7 +364,7 @@ public class Dispatcher {
                     })
                     .select().where(update -> update instanceof ExecutionUpdate.Completed)
                     .toUni()
-                    .map(update -> loader.completed(prepared.record(), request,
+                    .map(update -> loader.completed(prepared.record(), request, pool.backend(),
                             ((ExecutionUpdate.Completed) update).result(), startedAt, job.attempt()));
         });
     }

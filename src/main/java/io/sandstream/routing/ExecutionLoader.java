@@ -45,13 +45,14 @@ public class ExecutionLoader {
         }
     }
 
-    public ResultDocument completed(JournalRecord record, ExecuteRequest request, ExecutionResult result,
+    /** The result document of an execution that ran; {@code backend} is the pool's ({@code local}, {@code aca}). */
+    public ResultDocument completed(JournalRecord record, ExecuteRequest request, String backend, ExecutionResult result,
             Instant startedAt, int attempt) {
         JournalEntry e = record.entry();
         ResultDocument.Error error = result.errorType() == null ? null
                 : new ResultDocument.Error(result.errorType(), result.errorMessage());
         return new ResultDocument(e.executionId(), e.eventId(), e.source(), e.subject(), e.type(),
-                request.sessionId().orElse(null), request.language().wireName(), e.priority(), "local",
+                request.sessionId().orElse(null), request.language().wireName(), e.priority(), backend,
                 result.status().name(), result.stdout(), result.stderr(), result.result(), error, result.truncated(),
                 result.limitHit() == null ? null : result.limitHit().name(),
                 timings(e.acceptedAt(), startedAt, result.completedAt(), result.executionMs()), attempt);
@@ -72,10 +73,11 @@ public class ExecutionLoader {
                 timings(e.acceptedAt(), null, now, null), 0);
     }
 
-    public ResultDocument gaveUp(JournalRecord record, String why) {
+    /** An execution given up; {@code backend} is the one that kept failing, null when none was tried. */
+    public ResultDocument gaveUp(JournalRecord record, String backend, String why) {
         JournalEntry e = record.entry();
         return new ResultDocument(e.executionId(), e.eventId(), e.source(), e.subject(), e.type(), e.sessionId(), null,
-                e.priority(), "local", "Failed", "", "", null, new ResultDocument.Error("ExecutionAbandoned", why), false,
+                e.priority(), backend, "Failed", "", "", null, new ResultDocument.Error("ExecutionAbandoned", why), false,
                 null, timings(e.acceptedAt(), null, Instant.now(), null), record.attempt());
     }
 

@@ -3,17 +3,28 @@ package io.sandstream.sessions;
 import java.util.List;
 import java.util.Optional;
 
+import io.sandstream.routing.Language;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 
 /**
  * A pool of stateful code-execution sessions keyed by identifier, like an Azure Container Apps
- * dynamic sessions pool. The local implementation keeps bubblewrap sandboxes warm; an ACA-backed
- * one calls the dynamic sessions REST API.
+ * dynamic sessions pool. The local implementation keeps bubblewrap sandboxes warm; the ACA one
+ * ({@code sessions.aca}) calls the dynamic sessions REST API. Routing, the dispatcher and the
+ * served pool API see only this interface, so either kind can take any pool name.
  */
 public interface SessionPool {
 
     String name();
+
+    /** What the pool's sessions run. */
+    Language language();
+
+    /** Most executions the pool takes at once; the dispatcher starts no more than this. */
+    int maxSessions();
+
+    /** What runs the code, as the result document's {@code backend}: {@code local} or {@code aca}. */
+    String backend();
 
     /**
      * Runs code in the session {@code identifier} (created from a warm sandbox when new; a fresh

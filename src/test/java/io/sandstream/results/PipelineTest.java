@@ -20,7 +20,7 @@ public class PipelineTest {
 
     public static final String READER = "Bearer test-reader";
 
-    static String post(String data, String subject) {
+    public static String post(String data, String subject) {
         String body = """
                 {"specversion":"1.0","id":"%s","source":"/tests/pipeline","type":"io.sandstream.code.execute",
                  "subject":"%s","data":%s}""".formatted(UUID.randomUUID(), subject, data);

@@ -76,7 +76,7 @@ public class LocalPools {
 
     private void gauge(String pool, String state, LocalSessionPool target, java.util.function.ToIntFunction<PoolStats> value) {
         Gauge.builder("sandstream.pool.sessions", target, p -> value.applyAsInt(p.stats()))
-                .tag("pool", pool).tag("state", state).description("Sessions of a local pool by state")
+                .tag("pool", pool).tag("state", state).description("Sessions of a pool by state")
                 .register(registry);
     }
 

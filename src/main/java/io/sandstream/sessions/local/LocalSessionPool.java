@@ -109,8 +109,14 @@ public final class LocalSessionPool implements SessionPool {
         return name;
     }
 
+    @Override
     public Language language() {
         return language;
+    }
+
+    @Override
+    public String backend() {
+        return "local";
     }
 
     // ---- allocation ----------------------------------------------------------------------------------
@@ -413,6 +419,7 @@ public final class LocalSessionPool implements SessionPool {
     }
 
     /** Most sessions (stateful and ephemeral) allocated at once. */
+    @Override
     public int maxSessions() {
         return config.maxSessions();
     }
