@@ -157,6 +157,11 @@ const scenarios = {
     const size = await page.evaluate(() => [document.getElementById('result-image').naturalWidth,
       document.getElementById('result-image').naturalHeight]);
     check(size[0] === 48 && size[1] === 32, 'an image result is rendered as a 48x32 image');
+    await setCode(page, PNG_CODE.replace(/\n"data:image\/png;base64," \+ (.*)$/,
+      '\n{"type": "image", "format": "png", "base64_data": $1}'));
+    check((await runAndWait(page)) === 'Succeeded', 'the code returning an ACA-style image object runs');
+    await page.waitForFunction(() => document.getElementById('result-image')?.naturalWidth === 48, null, WAIT);
+    check(true, 'an {type: "image", format, base64_data} result is rendered as the image');
 
     await setCode(page, '"<img src=x onerror=alert(1)>"');
     check((await runAndWait(page)) === 'Succeeded', 'markup in a result');
@@ -227,6 +232,9 @@ const scenarios = {
       succeeded: await page.evaluate(() => Number(document.querySelector('#exec-status [data-status="Succeeded"]')?.dataset.value || 0)),
     };
     await setCode(page, 'import time\ntime.sleep(4)\n"slept"', { priority: 'low' });
+    // The rate shows recent work for a few seconds only: from quiet, watch for it from the start.
+    await page.waitForFunction(() => document.getElementById('exec-rate').textContent === '0.0', null, WAIT);
+    const rateMoved = page.waitForFunction(() => Number(document.getElementById('exec-rate').textContent) > 0, null, WAIT);
     await page.click('#run');
     await page.waitForFunction(() => Number(document.querySelector('#pools tr[data-pool="python"] td[data-k="busy"]').dataset.value) >= 1,
       null, WAIT);
@@ -244,8 +252,8 @@ const scenarios = {
     await page.waitForFunction((b) => Number(document.querySelector('#exec-status [data-status="Succeeded"]')?.dataset.value || 0) > b,
       before.succeeded, WAIT);
     check(true, 'Succeeded executions moved past ' + before.succeeded);
-    await page.waitForFunction(() => Number(document.getElementById('exec-rate').textContent) > 0, null, WAIT);
-    check(true, 'executions per second shows the recent work');
+    await rateMoved;
+    check(true, 'executions per second showed the recent work');
     await page.waitForSelector(`#recent tr[data-execution="${id}"]`, WAIT);
     check(true, 'the result arrived on the results stream');
     await setCode(page, '');
