@@ -71,6 +71,11 @@ async function runAndWait(page) {
   return runState(page);
 }
 
+/** All the output shown for one stream; it may have come in several chunks. */
+function streamText(page, kind) {
+  return page.$$eval('#output .' + kind, (spans) => spans.map((s) => s.textContent).join(''));
+}
+
 async function resultValue(page) {
   return JSON.parse(await text(page, '#result-json'));
 }
@@ -133,7 +138,9 @@ const scenarios = {
 
     await setCode(page, 'print("before")\n1 / 0');
     check((await runAndWait(page)) === 'Failed', 'raising code is Failed');
-    check((await page.textContent('#output .stderr')).includes('ZeroDivisionError'), 'the traceback is shown as stderr');
+    const stderr = await streamText(page, 'stderr');
+    check(stderr.includes('Traceback') && stderr.includes('ZeroDivisionError'), 'the traceback is shown as stderr');
+    check((await streamText(page, 'stdout')) === 'before\n', 'stdout is shown apart from it');
     check((await field(page, 'error')).startsWith('ZeroDivisionError'), 'the error type is shown');
 
     await setCode(page, 'while True:\n    pass', { timeout: 1, priority: 'high' });

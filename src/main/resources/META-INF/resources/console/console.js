@@ -442,7 +442,10 @@
     state.rates.push(ex.perSecond);
     if (state.rates.length > SPARK_POINTS) state.rates.shift();
     const top = Math.max(1, ...state.rates);
-    const points = state.rates.map((r, i) => (i * 120 / (SPARK_POINTS - 1)).toFixed(1) + ',' + (23 - r * 22 / top).toFixed(1));
+    // The newest reading at the right edge, one step per poll leftwards.
+    const step = 120 / (SPARK_POINTS - 1);
+    const last = state.rates.length - 1;
+    const points = state.rates.map((r, i) => (120 - (last - i) * step).toFixed(1) + ',' + (23 - r * 22 / top).toFixed(1));
     $('rate-spark').querySelector('polyline').setAttribute('points', points.join(' '));
   }
 
