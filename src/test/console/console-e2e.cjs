@@ -91,6 +91,17 @@ async function newSession(page) {
   return session;
 }
 
+/** End session: the pool no longer lists it, and the picker is back to a fresh sandbox. */
+async function endSession(page, session) {
+  await page.click('#session-end');
+  await page.waitForFunction(() => document.getElementById('session').value === '', null, WAIT);
+  const listed = await page.evaluate(async ([s, key]) => {
+    const r = await fetch('/pools/python/listSessions?api-version=2025-02-02-preview', { headers: { Authorization: 'Bearer ' + key } });
+    return (await r.json()).value.some((x) => x.identifier === s);
+  }, [session, apiKey]);
+  check(!listed, 'End session deleted ' + session);
+}
+
 async function fileRow(page, name) {
   return page.waitForSelector(`#files tr[data-file="${name}"]`, WAIT);
 }
@@ -194,6 +205,7 @@ const scenarios = {
     await page.waitForFunction((s) => Array.from(document.querySelectorAll('#session-list option')).some((o) => o.value === s),
       session, WAIT);
     check(true, 'the session picker lists ' + session);
+    await endSession(page, session);
     return page;
   },
 
@@ -226,6 +238,7 @@ const scenarios = {
     await setCode(page, 'import os\nsorted(os.listdir("/mnt/data"))');
     check((await runAndWait(page)) === 'Succeeded', 'listing /mnt/data from code');
     check(JSON.stringify(await resultValue(page)) === '["made-here.txt"]', 'the deleted file is gone inside the session');
+    await endSession(page, session);
     return page;
   },
 

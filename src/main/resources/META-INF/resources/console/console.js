@@ -394,6 +394,23 @@
     refreshFiles();
   }
 
+  /** DELETE session: the sandbox, its state and files are gone; the picker goes back to a fresh sandbox. */
+  async function endSession() {
+    const session = sessionId();
+    if (!session || !SESSION_ID.test(session)) return;
+    try {
+      await api(poolPath('/session', { identifier: session }), { method: 'DELETE' });
+    } catch (e) {
+      if (e.status !== 404) {
+        $('files-error').textContent = e.message;
+        return;
+      }
+    }
+    $('session').value = '';
+    refreshSessionList();
+    refreshFiles();
+  }
+
   async function refreshSessionList() {
     if (!apiKey()) return;
     try {
@@ -542,6 +559,7 @@
       refreshSessionList();
       refreshFiles();
     });
+    $('session-end').addEventListener('click', endSession);
     $('upload').addEventListener('change', (e) => upload(Array.from(e.target.files)));
     $('files-refresh').addEventListener('click', () => {
       refreshSessionList();
