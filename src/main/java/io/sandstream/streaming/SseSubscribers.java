@@ -6,9 +6,11 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.Startup;
 import io.smallrye.mutiny.Multi;
 
-/** Counts open SSE streams, as {@code sandstream.sse.subscribers{stream=execution|results}}. */
+/** Counts open SSE streams, as {@code sandstream.sse.subscribers{stream=execution|results}} (0 from the start). */
+@Startup
 @ApplicationScoped
 public class SseSubscribers {
 
