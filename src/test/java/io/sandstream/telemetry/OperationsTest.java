@@ -7,12 +7,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.UUID;
 
 import org.junit.jupiter.api.Test;
@@ -77,9 +84,24 @@ class OperationsTest {
                 "sandstream_pool_allocation_seconds_bucket", "sandstream_execution_duration_seconds_bucket")) {
             assertTrue(after.has(gauge), gauge + " is missing");
         }
+        for (String metric : dashboardMetrics()) {
+            assertTrue(metric.startsWith("sandstream_sink_") || after.has(metric), "the dashboard reads " + metric);
+        }
         for (String state : List.of("ready", "busy", "idle")) {
             assertTrue(after.toString().contains("sandstream_pool_sessions{pool=\"python\",state=\"" + state + "\"}"), state);
         }
+    }
+
+    /** Every metric the Grafana dashboard queries. */
+    static Set<String> dashboardMetrics() throws IOException {
+        String dashboard = Files.readString(Path.of("kubernetes/dashboards/sandstream.json"));
+        Set<String> metrics = new TreeSet<>();
+        Matcher name = Pattern.compile("\\b(?:sandstream|http_server)_[a-z_]+").matcher(dashboard);
+        while (name.find()) {
+            metrics.add(name.group());
+        }
+        assertTrue(metrics.size() > 15, metrics.toString());
+        return metrics;
     }
 
     @Test
