@@ -38,6 +38,8 @@ final class ExecutionTrace {
     private final String executionId;
     private final long attempt;
     private Span stage;
+    /** The open stage is an allocation no backend update has ended yet. */
+    private boolean allocating;
     private Span persist;
     private Instant routedAt;
 
@@ -69,6 +71,7 @@ final class ExecutionTrace {
 
     synchronized void allocating() {
         open("sandstream.allocate");
+        allocating = true;
     }
 
     synchronized void allocated(String kind) {
@@ -81,6 +84,11 @@ final class ExecutionTrace {
     synchronized void executed(ExecutionResult result) {
         if (stage == null) {
             return;
+        }
+        if (allocating) {
+            // A backend that does not say when it has a session: one span for allocation and execution.
+            stage.updateName("sandstream.execute");
+            stage.setAttribute(ALLOCATION, "implicit");
         }
         stage.setAttribute(STATUS, result.status().name());
         stage.setAttribute(EXECUTION_MS, result.executionMs());
@@ -167,5 +175,6 @@ final class ExecutionTrace {
         }
         stage.end();
         stage = null;
+        allocating = false;
     }
 }

@@ -35,7 +35,7 @@ import io.sandstream.sessions.ExecutionResult;
  * {@code sandstream.journal} inside) when it arrives, then {@code sandstream.route},
  * {@code sandstream.allocate}, {@code sandstream.execute}, {@code sandstream.persist} and
  * {@code sandstream.publish} when the dispatcher runs it, which may be much later or after a
- * restart. All of them continue one context: the event's own distributed-tracing extension
+ * restart, and {@code sandstream.deliver} for each delivery of its result event to a sink. All of them continue one context: the event's own distributed-tracing extension
  * ({@code traceparent}/{@code tracestate}), else the HTTP request's (itself continued from the
  * {@code traceparent} header). The journalled event carries that context as its extension (added
  * when the sender sent none, as the CloudEvents spec lets a middleware do), which is how the trace

@@ -108,6 +108,19 @@ class ExecutionTracingTest {
     }
 
     @Test
+    void aBackendThatDoesNotSayWhenItHasASessionGetsOneExecuteSpan() {
+        tracing.begin(record(format.serialize(event().build()), JournalEntry.State.QUEUED, 0));
+        tracing.started("exec-1");
+        tracing.allocating("exec-1");
+        tracing.executed("exec-1", new ExecutionResult(ExecutionResult.Status.Failed, "", "", null, "ValueError", null,
+                false, null, false, Instant.now(), Instant.now(), 3));
+        SpanData execute = byName().get("sandstream.execute");
+        assertEquals("implicit", execute.getAttributes().get(ExecutionTrace.ALLOCATION));
+        assertEquals("Failed", execute.getAttributes().get(ExecutionTrace.STATUS));
+        assertNull(byName().get("sandstream.allocate"));
+    }
+
+    @Test
     void anEventWithoutContextGetsOneTraceForAllItsStages() {
         dispatch(record(format.serialize(event().build()), JournalEntry.State.QUEUED, 0));
         List<SpanData> finished = spans.getFinishedSpanItems();
