@@ -26,6 +26,7 @@ import io.sandstream.problem.Problem;
 import io.sandstream.problem.Problem.FieldError;
 import io.sandstream.routing.Priority;
 import io.sandstream.routing.RoutingRules;
+import io.sandstream.telemetry.ExecutionTracing;
 import io.sandstream.validation.ExecuteRequest;
 import io.sandstream.validation.ExecuteRequestValidator;
 
@@ -41,10 +42,13 @@ public class EventAdmission {
     private final List<String> acceptedTypes;
     private final ObjectMapper mapper = new ObjectMapper();
     private final JsonFormat format = new JsonFormat();
+    private final ExecutionTracing tracing;
 
-    public EventAdmission(ExecuteRequestValidator validator, RoutingRules rules, SandstreamConfig config) {
+    public EventAdmission(ExecuteRequestValidator validator, RoutingRules rules, SandstreamConfig config,
+            ExecutionTracing tracing) {
         this.validator = validator;
         this.rules = rules;
+        this.tracing = tracing;
         this.acceptedTypes = List.copyOf(config.ingress().acceptedTypes());
     }
 
@@ -92,7 +96,8 @@ public class EventAdmission {
         } else if (errors.stream().noneMatch(e -> e.pointer().startsWith(at + "/data"))) {
             errors.add(new FieldError(at + "/data", "is required: an object with at least 'code'"));
         }
-        byte[] serialized = format.serialize(event);
+        // The journalled event carries the trace it continues, so its execution joins that trace later.
+        byte[] serialized = format.serialize(tracing.carrying(event));
         if (!errors.isEmpty()) {
             return rejected(parsed, event.getId(), source, event.getType(), event.getSubject(), serialized, errors, now);
         }

@@ -16,6 +16,8 @@ import io.sandstream.journal.Journal;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalFullException;
 import io.sandstream.problem.ProblemException;
+import io.sandstream.telemetry.ExecutionTracing;
+import io.sandstream.telemetry.IngressTrace;
 import io.smallrye.mutiny.Uni;
 
 /**
@@ -32,10 +34,13 @@ public class IngressService {
     private final Journal journal;
     private final SandstreamConfig.Journal journalConfig;
     private final Map<String, Counter> received;
+    private final ExecutionTracing tracing;
 
-    public IngressService(EventAdmission admission, Journal journal, SandstreamConfig config, MeterRegistry registry) {
+    public IngressService(EventAdmission admission, Journal journal, SandstreamConfig config, MeterRegistry registry,
+            ExecutionTracing tracing) {
         this.admission = admission;
         this.journal = journal;
+        this.tracing = tracing;
         this.journalConfig = config.journal();
         this.received = Map.of(
                 "accepted", counter(registry, "accepted"),
@@ -51,17 +56,25 @@ public class IngressService {
     /** Admits and journals the events; fails with a {@link ProblemException} for 400/429/503. */
     public Uni<IngressResponse> ingest(DecodedRequest.Events request) {
         Instant now = Instant.now();
+        IngressTrace trace = tracing.receive(request.events().stream()
+                .map(event -> event instanceof IncomingEvent.Parsed parsed ? parsed.event() : null).toList());
         List<EventAdmission.Admitted> admitted = new ArrayList<>(request.events().size());
         for (IncomingEvent event : request.events()) {
-            admitted.add(admission.admit(event, request.batch(), now));
+            EventAdmission.Admitted verdict = admission.admit(event, request.batch(), now);
+            trace.execution(admitted.size(), verdict.entry().executionId());
+            admitted.add(verdict);
         }
         if (!request.batch() && !admitted.get(0).queued()) {
             received.get("rejected").increment();
+            trace.outcome(0, "rejected");
+            trace.end(null);
             throw ProblemException.badRequest("The event is not a valid execute event: "
                     + EventAdmission.summary(admitted.get(0).errors()), admitted.get(0).errors());
         }
         List<JournalEntry> entries = admitted.stream().map(EventAdmission.Admitted::entry).toList();
+        trace.journalling();
         return journal.append(entries)
+                .onFailure().invoke(trace::end)
                 .onFailure().transform(failure -> {
                     if (failure instanceof JournalFullException full) {
                         return ProblemException.tooManyRequests("Too many executions are waiting (limit "
@@ -71,10 +84,10 @@ public class IngressService {
                     return ProblemException.unavailable("The journal could not record the events; nothing was accepted.",
                             journalConfig.retryAfterSeconds());
                 })
-                .map(duplicates -> respond(admitted, duplicates));
+                .map(duplicates -> respond(admitted, duplicates, trace));
     }
 
-    private IngressResponse respond(List<EventAdmission.Admitted> admitted, List<Boolean> duplicates) {
+    private IngressResponse respond(List<EventAdmission.Admitted> admitted, List<Boolean> duplicates, IngressTrace trace) {
         List<IngressResponse.Accepted> accepted = new ArrayList<>();
         List<IngressResponse.Rejected> rejected = new ArrayList<>();
         for (int i = 0; i < admitted.size(); i++) {
@@ -83,13 +96,16 @@ public class IngressService {
             if (a.queued()) {
                 boolean duplicate = duplicates.get(i);
                 received.get(duplicate ? "duplicate" : "accepted").increment();
+                trace.outcome(i, duplicate ? "duplicate" : "accepted");
                 accepted.add(new IngressResponse.Accepted(e.eventId(), e.source(), e.executionId(), duplicate));
             } else {
                 received.get("rejected").increment();
+                trace.outcome(i, "rejected");
                 rejected.add(new IngressResponse.Rejected(e.eventId(), e.source(), e.executionId(),
                         EventAdmission.summary(a.errors()), a.errors()));
             }
         }
+        trace.end(null);
         return new IngressResponse(accepted, rejected);
     }
 }

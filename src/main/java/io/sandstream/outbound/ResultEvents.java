@@ -17,6 +17,7 @@ import io.cloudevents.jackson.JsonCloudEventData;
 import io.cloudevents.jackson.JsonFormat;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.results.ResultDocument;
+import io.sandstream.telemetry.TraceContext;
 
 /**
  * The one definition of the outbound event (API.md §4): a result as the CloudEvent
@@ -45,6 +46,15 @@ public class ResultEvents {
      * ({@code source}, {@code id}).
      */
     public CloudEvent of(ResultDocument document) {
+        return of(document, null);
+    }
+
+    /**
+     * The event of one result, carrying the trace it belongs to as the CloudEvents
+     * distributed-tracing extension ({@code traceparent}, {@code tracestate}) when {@code trace} is
+     * not null, so a receiver continues the trace of the execution.
+     */
+    public CloudEvent of(ResultDocument document, TraceContext trace) {
         CloudEventBuilder builder = CloudEventBuilder.v1()
                 .withId(document.executionId())
                 .withType(TYPE)
@@ -58,6 +68,12 @@ public class ResultEvents {
         OffsetDateTime completedAt = completedAt(document);
         if (completedAt != null) {
             builder.withTime(completedAt);
+        }
+        if (trace != null) {
+            builder.withExtension(TraceContext.TRACEPARENT, trace.traceparent());
+            if (trace.tracestate() != null) {
+                builder.withExtension(TraceContext.TRACESTATE, trace.tracestate());
+            }
         }
         return builder.build();
     }

@@ -13,14 +13,17 @@ import jakarta.enterprise.util.TypeLiteral;
 import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
 import org.jboss.logging.Logger;
 
-import io.cloudevents.CloudEvent;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.context.Context;
 import io.sandstream.config.SandstreamConfig.Sink;
 import io.sandstream.results.ResultDocument;
 import io.sandstream.results.ResultStore;
+import io.sandstream.telemetry.ExecutionTracing;
+import io.sandstream.telemetry.TraceContext;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
 
@@ -39,8 +42,9 @@ final class SinkChannel {
      * An event waiting for this sink, and when it was published (for the latency timer). Only the
      * id waits: results can carry a MiB of output each, and a full queue during an outage must not
      * hold thousands of them; the document is read back from the store when its turn comes.
+     * {@code trace} is the publication's context: the event continues it.
      */
-    private record Pending(String executionId, long publishedNanos) {
+    private record Pending(String executionId, long publishedNanos, Context trace) {
     }
 
     private final String name;
@@ -50,6 +54,7 @@ final class SinkChannel {
     private final SinkClient client;
     private final Executor executor;
     private final TypedGuard<Uni<Integer>> guard;
+    private final ExecutionTracing tracing;
 
     private final ArrayDeque<Pending> queue = new ArrayDeque<>(); // guarded by this
     private int inFlight; // guarded by this
@@ -65,8 +70,9 @@ final class SinkChannel {
     private final AtomicLong problems = new AtomicLong();
 
     SinkChannel(String name, Sink config, ResultEvents events, ResultStore store, SinkClient client, Executor executor,
-            MeterRegistry registry) {
+            MeterRegistry registry, ExecutionTracing tracing) {
         this.name = name;
+        this.tracing = tracing;
         this.config = config;
         this.events = events;
         this.store = store;
@@ -149,7 +155,7 @@ final class SinkChannel {
             if (queue.size() >= config.queueCapacity()) {
                 oldest = queue.pollFirst();
             }
-            queue.addLast(new Pending(document.executionId(), System.nanoTime()));
+            queue.addLast(new Pending(document.executionId(), System.nanoTime(), Context.current()));
         }
         if (oldest != null) {
             dropped.increment();
@@ -190,13 +196,20 @@ final class SinkChannel {
         }
     }
 
-    /** One event to this sink: read and encode once, then attempts under the guard, then count the outcome. */
+    /**
+     * One event to this sink: read and encode once, then attempts under the guard, then count the
+     * outcome. The event carries the publication's trace context; the request's own
+     * {@code traceparent} header is this delivery's span.
+     */
     private Uni<Void> deliver(Pending pending) {
+        Span span = tracing.delivering(name, pending.trace());
         return load(pending)
-                .map(this::encode)
+                .map(document -> client.prepare(events.of(document, TraceContext.of(pending.trace())),
+                        TraceContext.of(Context.root().with(span))))
                 .flatMap(prepared -> guard.get(() -> attempt(prepared)))
                 .invoke(status -> succeeded(pending))
                 .onFailure().invoke(this::gaveUp)
+                .onItemOrFailure().invoke((status, failure) -> ExecutionTracing.delivered(span, status, failure))
                 .onFailure().recoverWithNull()
                 .replaceWithVoid();
     }
@@ -205,11 +218,6 @@ final class SinkChannel {
         return store.get(pending.executionId())
                 .map(stored -> stored.orElseThrow(() -> new DeliveryException("result no longer in the store", false))
                         .document());
-    }
-
-    private SinkClient.Prepared encode(ResultDocument document) {
-        CloudEvent event = events.of(document);
-        return client.prepare(event);
     }
 
     private Uni<Integer> attempt(SinkClient.Prepared prepared) {

@@ -8,11 +8,13 @@ import java.util.Map;
 
 import io.cloudevents.CloudEvent;
 import io.sandstream.config.SandstreamConfig.Sink;
+import io.sandstream.telemetry.TraceContext;
 import io.smallrye.mutiny.Uni;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
+import io.vertx.core.tracing.TracingPolicy;
 import io.vertx.mutiny.core.Vertx;
 import io.vertx.mutiny.core.buffer.Buffer;
 import io.vertx.mutiny.core.http.HttpClient;
@@ -43,7 +45,8 @@ final class SinkClient {
         this.sink = sink;
         this.target = target(sink);
         this.events = events;
-        this.http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true)
+        // Trace headers are set per request (see prepare), not by the client's instrumentation.
+        this.http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setTracingPolicy(TracingPolicy.IGNORE)
                 .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, sink.timeout().toMillis())),
                 new PoolOptions().setHttp1MaxSize(sink.concurrency()));
     }
@@ -62,12 +65,22 @@ final class SinkClient {
         return url;
     }
 
-    /** The POST of {@code event} in the shape the sink's kind and mode want. */
-    Prepared prepare(CloudEvent event) {
+    /**
+     * The POST of {@code event} in the shape the sink's kind and mode want, with {@code hop} (the delivery's span) as its W3C trace headers.
+     * Those are set here rather than by the HTTP client's instrumentation, which would start its
+     * span on an event loop that knows nothing of this delivery.
+     */
+    Prepared prepare(CloudEvent event, TraceContext hop) {
         RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setAbsoluteURI(target.toString())
                 .setFollowRedirects(false)
                 // No byte for this long (connected, waiting for the answer): the attempt fails.
                 .setIdleTimeout(sink.timeout().toMillis());
+        if (hop != null) {
+            options.putHeader(TraceContext.TRACEPARENT, hop.traceparent());
+            if (hop.tracestate() != null) {
+                options.putHeader(TraceContext.TRACESTATE, hop.tracestate());
+            }
+        }
         byte[] body;
         if (sink.kind() == Sink.Kind.EVENTGRID) {
             options.putHeader("Content-Type", CE_BATCH).putHeader("aeg-sas-key", sink.key().orElseThrow());

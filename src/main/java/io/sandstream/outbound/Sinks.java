@@ -16,6 +16,7 @@ import io.sandstream.config.SandstreamConfig;
 import io.sandstream.results.ResultStore;
 import io.sandstream.results.StoredResult;
 import io.sandstream.streaming.ResultBus;
+import io.sandstream.telemetry.ExecutionTracing;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.smallrye.mutiny.subscription.Cancellable;
 import io.vertx.mutiny.core.Vertx;
@@ -36,12 +37,12 @@ public class Sinks {
     private Cancellable subscription;
 
     public Sinks(SandstreamConfig config, ResultBus bus, ResultEvents events, ResultStore store, Vertx vertx,
-            MeterRegistry registry) {
+            MeterRegistry registry, ExecutionTracing tracing) {
         this.bus = bus;
         for (Map.Entry<String, SandstreamConfig.Sink> entry : config.sinks().entrySet()) {
             SandstreamConfig.Sink sink = check(entry.getKey(), entry.getValue());
             channels.add(new SinkChannel(entry.getKey(), sink, events, store, new SinkClient(vertx, events, sink),
-                    Infrastructure.getDefaultWorkerPool(), registry));
+                    Infrastructure.getDefaultWorkerPool(), registry, tracing));
         }
     }
 

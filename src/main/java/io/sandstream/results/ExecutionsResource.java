@@ -21,6 +21,7 @@ import jakarta.ws.rs.core.Response;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.cloudevents.CloudEvent;
 import io.cloudevents.core.builder.CloudEventBuilder;
 import io.cloudevents.jackson.JsonCloudEventData;
 import io.sandstream.config.SandstreamConfig;
@@ -32,6 +33,8 @@ import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.routing.Dispatcher;
 import io.sandstream.streaming.ResultBus;
+import io.sandstream.telemetry.ExecutionTracing;
+import io.sandstream.telemetry.IngressTrace;
 import io.smallrye.mutiny.Uni;
 
 /** {@code /executions}: submit code directly (same pipeline as events) and read results. */
@@ -48,10 +51,12 @@ public class ExecutionsResource {
     private final ResultStore store;
     private final ResultBus bus;
     private final SandstreamConfig.Journal journalConfig;
+    private final ExecutionTracing tracing;
 
     public ExecutionsResource(ApiKeys keys, EventAdmission admission, Journal journal, ResultStore store, ResultBus bus,
-            SandstreamConfig config) {
+            SandstreamConfig config, ExecutionTracing tracing) {
         this.keys = keys;
+        this.tracing = tracing;
         this.admission = admission;
         this.journal = journal;
         this.store = store;
@@ -84,14 +89,26 @@ public class ExecutionsResource {
         if (subject != null) {
             event.withSubject(subject);
         }
-        EventAdmission.Admitted admitted = admission.admit(new IncomingEvent.Parsed(0, event.build()), false, Instant.now());
+        CloudEvent built = event.build();
+        IngressTrace trace = tracing.receive(List.of(built));
+        EventAdmission.Admitted admitted = admission.admit(new IncomingEvent.Parsed(0, built), false, Instant.now());
+        trace.execution(0, admitted.entry().executionId());
         if (!admitted.queued()) {
+            trace.outcome(0, "rejected");
+            trace.end(null);
             throw ProblemException.badRequest("The request is not valid: " + EventAdmission.summary(admitted.errors()),
                     admitted.errors());
         }
         String executionId = admitted.entry().executionId();
         Uni<StoredResult> waiter = wait != null && wait > 0 ? bus.next(executionId, Duration.ofSeconds(wait)) : null;
+        trace.journalling();
         return journal.append(List.of(admitted.entry()))
+                .onItemOrFailure().invoke((duplicates, failure) -> {
+                    if (duplicates != null) {
+                        trace.outcome(0, duplicates.get(0) ? "duplicate" : "accepted");
+                    }
+                    trace.end(failure);
+                })
                 .onFailure(JournalFullException.class).transform(full -> ProblemException.tooManyRequests(
                         "Too many executions are waiting; retry later.", journalConfig.retryAfterSeconds()))
                 .flatMap(ignored -> waiter == null ? Uni.createFrom().nullItem() : waiter)

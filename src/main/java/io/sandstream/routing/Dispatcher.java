@@ -40,6 +40,7 @@ import io.sandstream.sessions.PoolFullException;
 import io.sandstream.sessions.SessionPool;
 import io.sandstream.sessions.SessionPools;
 import io.sandstream.streaming.ResultBus;
+import io.sandstream.telemetry.ExecutionTracing;
 import io.sandstream.validation.ExecuteRequest;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
@@ -80,6 +81,7 @@ public class Dispatcher {
     private final RoutingRules rules;
     private final SandstreamConfig.Routing config;
     private final MeterRegistry registry;
+    private final ExecutionTracing tracing;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> new Thread(r, "dispatcher"));
     private final LaneScheduler<Job> scheduler;
     private final TypedGuard<Uni<ResultDocument>> backendRetry;
@@ -100,8 +102,9 @@ public class Dispatcher {
     private volatile boolean stopping;
 
     public Dispatcher(Journal journal, SessionPools pools, ResultStore store, ResultBus bus, ExecutionLoader loader,
-            RoutingRules rules, SandstreamConfig config, MeterRegistry registry) {
+            RoutingRules rules, SandstreamConfig config, MeterRegistry registry, ExecutionTracing tracing) {
         this.rules = rules;
+        this.tracing = tracing;
         this.journal = journal;
         this.pools = pools;
         this.store = store;
@@ -191,6 +194,7 @@ public class Dispatcher {
             return; // already running or being stored (a re-read after the stream was followed again)
         }
         if (entry.state() == JournalEntry.State.REJECTED) {
+            tracing.begin(record);
             persist(loader.rejected(record), entry.executionId());
             return;
         }
@@ -213,6 +217,7 @@ public class Dispatcher {
     /** Queues a journalled execution, or ends it at once when it can never run. */
     private void admit(JournalRecord record) {
         JournalEntry entry = record.entry();
+        tracing.begin(record);
         if (record.attempt() >= config.maxAttempts()) {
             persist(loader.gaveUp(record, null, "interrupted " + record.attempt() + " times (crash or restart); not run again"),
                     entry.executionId());
@@ -234,6 +239,7 @@ public class Dispatcher {
         LaneScheduler.Ticket<Job> ticket = new LaneScheduler.Ticket<>(priority, tenantOf(entry), entry.acceptedAt(),
                 new Job(entry.executionId(), pool.get().name(), sessionKey, priority, entry.acceptedAt(),
                         record.attempt() + 1, keep(record, request)));
+        tracing.queued(entry.executionId(), pool.get().name(), priority.wireName());
         if (sessionKey != null && parked.containsKey(sessionKey)) {
             parked.get(sessionKey).addLast(ticket);
             parkedByLane.incrementAndGet(priority.ordinal());
@@ -286,6 +292,7 @@ public class Dispatcher {
         inFlight.merge(job.pool(), 1, Integer::sum);
         unpersisted++;
         queueWait.get(job.priority()).record(Duration.between(job.acceptedAt(), Instant.now()));
+        tracing.started(job.executionId());
         journal.markRunning(job.executionId()).subscribe().with(ignored -> { },
                 failure -> LOG.warnf("marking %s running failed: %s", job.executionId(), failure.getMessage()));
         attempt(job).subscribe().with(document -> {
@@ -297,6 +304,7 @@ public class Dispatcher {
             onDispatcher(() -> executed(job));
         }, failure -> {
             LOG.errorf(failure, "execution %s could not be completed; it stays journalled", job.executionId());
+            tracing.finished(job.executionId(), failure);
             onDispatcher(() -> {
                 executed(job);
                 persisted(job);
@@ -356,12 +364,18 @@ public class Dispatcher {
             ExecuteRequest request = prepared.request();
             Instant startedAt = Instant.now();
             bus.status(job.executionId(), "Running");
+            tracing.allocating(job.executionId());
             return pool.execute(request.sessionId(), new ExecutionSpec(request.code(), request.timeoutSeconds(), request.files()))
                     .onItem().invoke(update -> {
                         if (update instanceof ExecutionUpdate.Output output) {
                             bus.output(job.executionId(), output);
+                        } else if (update instanceof ExecutionUpdate.Allocated allocated) {
+                            tracing.allocated(job.executionId(), allocated.kind());
+                        } else if (update instanceof ExecutionUpdate.Completed completed) {
+                            tracing.executed(job.executionId(), completed.result());
                         }
                     })
+                    .onFailure().invoke(failure -> tracing.failed(job.executionId(), failure))
                     .select().where(update -> update instanceof ExecutionUpdate.Completed)
                     .toUni()
                     .map(update -> loader.completed(prepared.record(), request, pool.backend(),
@@ -398,10 +412,12 @@ public class Dispatcher {
      * restart finds the stored result and does not run the execution again (see {@link #accept}).
      */
     private Uni<StoredResult> storeAndFinish(ResultDocument document) {
+        tracing.persisting(document);
         return store.put(document)
                 .onFailure().retry().withBackOff(Duration.ofMillis(100), Duration.ofSeconds(10)).indefinitely()
-                .invoke(bus::published)
-                .call(stored -> journal.finish(document.executionId()));
+                .invoke(stored -> tracing.publishing(document.executionId(), () -> bus.published(stored)))
+                .call(stored -> journal.finish(document.executionId()))
+                .onItemOrFailure().invoke((stored, failure) -> tracing.finished(document.executionId(), failure));
     }
 
     /** For the execution status of work that has no result yet. */

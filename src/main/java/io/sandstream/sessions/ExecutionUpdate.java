@@ -1,6 +1,6 @@
 package io.sandstream.sessions;
 
-/** What an execution emits: live output chunks, then its result. */
+/** What an execution emits: that it has its sandbox, live output chunks, then its result. */
 public sealed interface ExecutionUpdate {
 
     enum Stream { STDOUT, STDERR }
@@ -10,5 +10,12 @@ public sealed interface ExecutionUpdate {
     }
 
     record Completed(ExecutionResult result) implements ExecutionUpdate {
+    }
+
+    /**
+     * The execution has its sandbox and starts: {@code warm} (taken from the warm pool), {@code cold}
+     * (started for it) or {@code session} (its session's own). A backend that cannot tell may not emit it.
+     */
+    record Allocated(String kind) implements ExecutionUpdate {
     }
 }

@@ -47,9 +47,11 @@ public class StreamResource {
     private final ResultStore store;
     private final Journal journal;
     private final ResultBus bus;
+    private final SseSubscribers subscribers;
 
-    public StreamResource(ApiKeys keys, ResultStore store, Journal journal, ResultBus bus) {
+    public StreamResource(ApiKeys keys, ResultStore store, Journal journal, ResultBus bus, SseSubscribers subscribers) {
         this.keys = keys;
+        this.subscribers = subscribers;
         this.store = store;
         this.journal = journal;
         this.bus = bus;
@@ -74,7 +76,7 @@ public class StreamResource {
         if (!visible) {
             throw notFound(executionId);
         }
-        return Multi.createFrom().emitter(emitter -> {
+        return subscribers.execution(Multi.createFrom().emitter(emitter -> {
             AtomicBoolean done = new AtomicBoolean();
             // Subscribe to live events first, then look again: nothing can fall in between.
             Cancellable live = bus.outputs().filter(o -> o.executionId().equals(executionId))
@@ -100,7 +102,7 @@ public class StreamResource {
                     }
                 }, emitter::fail);
             }, emitter::fail);
-        });
+        }));
     }
 
     /**
@@ -125,7 +127,7 @@ public class StreamResource {
                         .mediaType(MediaType.APPLICATION_JSON_TYPE).data(ResultDocument.class, r.document()).build());
         Multi<OutboundSseEvent> heartbeats = Multi.createFrom().ticks().every(HEARTBEAT)
                 .map(tick -> sse.newEventBuilder().comment("heartbeat").build());
-        return Multi.createBy().merging().streams(results, heartbeats);
+        return subscribers.results(Multi.createBy().merging().streams(results, heartbeats));
     }
 
     /** Stored results after {@code after}, then live ones, in order, without gaps or repeats. */

@@ -32,7 +32,8 @@ import io.sandstream.SandboxProcesses;
 class RestartIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern PRINTED_KEY = Pattern.compile("Ingress key: (\\S+)");
+    /** The packaged service logs JSON lines, where the message's line break is the two characters {@code \n}. */
+    private static final Pattern PRINTED_KEY = Pattern.compile("Ingress key: ([^\\s\\\\]+)");
 
     @TempDir
     Path temp;

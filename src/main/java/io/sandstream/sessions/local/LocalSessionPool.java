@@ -64,6 +64,8 @@ public final class LocalSessionPool implements SessionPool {
     private final AtomicInteger ephemeral = new AtomicInteger();
     private final AtomicInteger starting = new AtomicInteger();
     private volatile boolean closed;
+    /** Why the last sandbox start failed, null once one starts again; for readiness. */
+    private volatile String startFailure;
     private final MeterRegistry registry;
     private final Timer warmAllocation;
     private final Timer coldAllocation;
@@ -79,6 +81,8 @@ public final class LocalSessionPool implements SessionPool {
         final String identifier;
         final Instant createdAt = Instant.now();
         volatile Sandbox sandbox;
+        /** How the sandbox of the operation running now was found: warm, cold or session (see ExecutionUpdate.Allocated). */
+        volatile String allocation;
         volatile Instant lastUsedAt = Instant.now();
         volatile int users;
         CompletableFuture<?> tail = CompletableFuture.completedFuture(null);
@@ -164,10 +168,11 @@ public final class LocalSessionPool implements SessionPool {
     private CompletableFuture<Sandbox> sandboxOf(Session session) {
         Sandbox sandbox = session.sandbox;
         if (sandbox != null && sandbox.alive()) {
+            session.allocation = "session";
             return CompletableFuture.completedFuture(sandbox);
         }
         try {
-            session.sandbox = takeReady();
+            session.sandbox = takeReady(session);
             return CompletableFuture.completedFuture(session.sandbox);
         } catch (Exception e) {
             return CompletableFuture.failedFuture(e);
@@ -175,12 +180,13 @@ public final class LocalSessionPool implements SessionPool {
     }
 
     /** A warm sandbox when there is one, else one started now (a cold start). */
-    private Sandbox takeReady() throws java.io.IOException {
+    private Sandbox takeReady(Session session) throws java.io.IOException {
         long start = System.nanoTime();
         Sandbox sandbox;
         while ((sandbox = warm.pollFirst()) != null) {
             if (sandbox.alive()) {
                 warmAllocation.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+                session.allocation = "warm";
                 // Refill a moment later: a sandbox start is CPU-heavy and would slow the execution
                 // this allocation is for.
                 timers.schedule(this::refill, REFILL_DELAY_MS, TimeUnit.MILLISECONDS);
@@ -188,9 +194,20 @@ public final class LocalSessionPool implements SessionPool {
             }
         }
         refill();
-        sandbox = Sandbox.start(launcher, language, config.limits(), interruptGrace, timers);
+        sandbox = started(Sandbox.start(launcher, language, config.limits(), interruptGrace, timers));
         coldAllocation.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        session.allocation = "cold";
         return sandbox;
+    }
+
+    private Sandbox started(Sandbox sandbox) {
+        startFailure = null;
+        return sandbox;
+    }
+
+    /** Why sandboxes of this pool fail to start, while they do (the last start failed). */
+    public Optional<String> startFailure() {
+        return Optional.ofNullable(startFailure);
     }
 
     private synchronized void release(Session session) {
@@ -223,9 +240,10 @@ public final class LocalSessionPool implements SessionPool {
             workers.execute(() -> {
                 try {
                     if (!closed) {
-                        warm.addLast(Sandbox.start(launcher, language, config.limits(), interruptGrace, timers));
+                        warm.addLast(started(Sandbox.start(launcher, language, config.limits(), interruptGrace, timers)));
                     }
                 } catch (Exception e) {
+                    startFailure = e.getClass().getSimpleName();
                     LOG.warnf("pool %s: starting a sandbox failed: %s", name, e.getMessage());
                 } finally {
                     starting.decrementAndGet();
@@ -281,8 +299,11 @@ public final class LocalSessionPool implements SessionPool {
                 emitter.fail(e);
                 return;
             }
-            onSession(session, sandbox -> upload(sandbox, spec.files())
-                    .thenCompose(ignored -> sandbox.execute(spec.code(), spec.timeoutSeconds(), emitter::emit)))
+            onSession(session, sandbox -> {
+                emitter.emit(new ExecutionUpdate.Allocated(session.allocation));
+                return upload(sandbox, spec.files())
+                        .thenCompose(ignored -> sandbox.execute(spec.code(), spec.timeoutSeconds(), emitter::emit));
+            })
                     .whenComplete((result, failure) -> {
                         if (result != null) {
                             count(result);
@@ -296,6 +317,10 @@ public final class LocalSessionPool implements SessionPool {
         registry.counter("sandstream.pool.executions", "pool", name, "language", language.wireName(),
                 "status", result.status().name(), "limit", result.limitHit() == null ? "none" : result.limitHit().name())
                 .increment();
+        Timer.builder("sandstream.execution.duration").tag("pool", name).tag("language", language.wireName())
+                .tag("status", result.status().name()).description("Time the code ran, as the result reports it")
+                .publishPercentileHistogram().register(registry)
+                .record(result.executionMs(), TimeUnit.MILLISECONDS);
     }
 
     private static void complete(MultiEmitter<? super ExecutionUpdate> emitter, ExecutionResult result, Throwable failure) {

@@ -121,6 +121,14 @@ class LocalSessionPoolTest {
     }
 
     @Test
+    void anExecutionFirstSaysHowItGotItsSandbox() {
+        ExecutionUpdate first = updates(pools.python, "allocation", "1", 20).get(0);
+        assertTrue(first.equals(new ExecutionUpdate.Allocated("warm")) || first.equals(new ExecutionUpdate.Allocated("cold")),
+                first.toString());
+        assertEquals(new ExecutionUpdate.Allocated("session"), updates(pools.python, "allocation", "2", 20).get(0));
+    }
+
+    @Test
     void arbitraryBytesAndForgedControlMessagesAreJustOutput() {
         ExecutionResult result = run(pools.python, "bytes", """
                 import os

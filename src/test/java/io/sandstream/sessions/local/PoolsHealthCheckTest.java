@@ -1,0 +1,39 @@
+package io.sandstream.sessions.local;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.junit.jupiter.api.Test;
+
+/** Readiness per pool, on real pools: one whose sandboxes start, one whose interpreter is missing. */
+class PoolsHealthCheckTest {
+
+    @Test
+    void aPoolWhoseSandboxesCannotStartIsDownAndNamed() throws Exception {
+        Path dataDir = Files.createTempDirectory("pools-health");
+        try (PoolFixture pools = new PoolFixture(dataDir, Map.of("sandstream.sessions.node", "/nonexistent/node"))) {
+            Map<String, LocalSessionPool> all = Map.of("python", pools.python, "javascript", pools.javascript);
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while ((pools.python.stats().ready() == 0 || pools.javascript.startFailure().isEmpty())
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            HealthCheckResponse response = PoolsHealthCheck.check(all);
+            Map<String, Object> data = response.getData().orElseThrow();
+            assertEquals(HealthCheckResponse.Status.DOWN, response.getStatus(), data.toString());
+            assertEquals("UP", data.get("python.status"), data.toString());
+            assertTrue(((Number) data.get("python.ready")).longValue() > 0, data.toString());
+            assertEquals("DOWN", data.get("javascript.status"), data.toString());
+            assertEquals(0L, ((Number) data.get("javascript.ready")).longValue());
+            assertTrue(data.get("javascript.problem").toString().startsWith("sandboxes fail to start"), data.toString());
+
+            assertEquals(HealthCheckResponse.Status.UP, PoolsHealthCheck.check(Map.of("python", pools.python)).getStatus());
+        }
+    }
+}
