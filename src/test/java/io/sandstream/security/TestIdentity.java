@@ -98,23 +98,22 @@ public final class TestIdentity implements AutoCloseable {
         published.add(key);
     }
 
-    /** Claims of a v1 token as Event Grid gets it for the webhook app (app id URI audience). */
+    /** Claims of a v1 token as Event Grid gets it for the webhook app (app id URI audience, {@code appid}). */
     public static JwtClaims v1Claims() {
-        JwtClaims claims = baseClaims();
-        claims.setIssuer("https://sts.windows.net/" + TENANT + "/");
-        claims.setAudience(APP_ID_URI);
-        claims.setClaim("ver", "1.0");
-        claims.setClaim("appid", SecurityConfig.EVENT_GRID_APP_ID);
-        return claims;
+        return claims("https://sts.windows.net/" + TENANT + "/", APP_ID_URI, "1.0", "appid");
     }
 
     /** Claims of a v2 token (application id audience, {@code azp}). */
     public static JwtClaims v2Claims() {
+        return claims("https://login.microsoftonline.com/" + TENANT + "/v2.0", APP_ID, "2.0", "azp");
+    }
+
+    private static JwtClaims claims(String issuer, String audience, String version, String clientClaim) {
         JwtClaims claims = baseClaims();
-        claims.setIssuer("https://login.microsoftonline.com/" + TENANT + "/v2.0");
-        claims.setAudience(APP_ID);
-        claims.setClaim("ver", "2.0");
-        claims.setClaim("azp", SecurityConfig.EVENT_GRID_APP_ID);
+        claims.setIssuer(issuer);
+        claims.setAudience(audience);
+        claims.setClaim("ver", version);
+        claims.setClaim(clientClaim, SecurityConfig.EVENT_GRID_APP_ID);
         return claims;
     }
 
