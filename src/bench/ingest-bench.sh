@@ -13,7 +13,9 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 ./mvnw -B -q package -DskipTests
 data=$(mktemp -d)
 # Nothing executes (drains) events in this benchmark, so the pending limit is lifted.
-SANDSTREAM_DATA_DIR=$data SANDSTREAM_INGRESS_KEYS=bench-key SANDSTREAM_JOURNAL_MAX_PENDING=1000000000 \
+# Throughput, not limits, is measured: the rate limits are off and metrics are read without a key.
+SANDSTREAM_SECURITY_RATE_LIMITS_INGRESS_RATE=0 SANDSTREAM_SECURITY_RATE_LIMITS_API_RATE=0 SANDSTREAM_SECURITY_PUBLIC_METRICS=true \
+  SANDSTREAM_DATA_DIR=$data SANDSTREAM_INGRESS_KEYS=bench-key SANDSTREAM_JOURNAL_MAX_PENDING=1000000000 \
   QUARKUS_HTTP_PORT=$port java $java_opts -jar target/quarkus-app/quarkus-run.jar >"$data/service.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT

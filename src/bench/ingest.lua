@@ -28,7 +28,7 @@ end
 
 request = function()
   if mode == "options" then
-    return wrk.format("OPTIONS", "/events", {["WebHook-Request-Origin"] = "bench.example.com"})
+    return wrk.format("OPTIONS", "/events", {["WebHook-Request-Origin"] = "bench.example.com", ["aeg-sas-key"] = key})
   end
   if mode == "wait" then
     return wrk.format("POST", "/executions?wait=30", {["Authorization"] = "Bearer " .. api,

@@ -13,7 +13,9 @@ url="http://127.0.0.1:$port"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 ./mvnw -B -q package -DskipTests
 data=$(mktemp -d)
-SANDSTREAM_DATA_DIR=$data SANDSTREAM_INGRESS_KEYS=bench-key SANDSTREAM_API_KEYS='bench-api@*' \
+# Throughput, not limits, is measured: the rate limits are off and metrics are read without a key.
+SANDSTREAM_SECURITY_RATE_LIMITS_INGRESS_RATE=0 SANDSTREAM_SECURITY_RATE_LIMITS_API_RATE=0 SANDSTREAM_SECURITY_PUBLIC_METRICS=true \
+  SANDSTREAM_DATA_DIR=$data SANDSTREAM_INGRESS_KEYS=bench-key SANDSTREAM_API_KEYS='bench-api@*' \
   SANDSTREAM_JOURNAL_MAX_PENDING=1000000 QUARKUS_HTTP_PORT=$port \
   java ${BENCH_JAVA_OPTS:--Xmx512m} -jar target/quarkus-app/quarkus-run.jar >"$data/service.log" 2>&1 &
 pid=$!

@@ -48,6 +48,9 @@ public interface SandstreamConfig {
 
     Outbound outbound();
 
+    /** Secrets (Key Vault), ingress authentication (Entra ID), rate limits and request limits. */
+    SecurityConfig security();
+
     /**
      * Destinations every result is POSTed to as a CloudEvent {@code io.sandstream.code.executed},
      * by name ({@code sandstream.sinks.<name>.*}). None by default; only these URLs are ever called.

@@ -16,6 +16,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.problem.ProblemException;
+import io.sandstream.security.RateLimits;
 import io.smallrye.mutiny.Uni;
 
 /**
@@ -25,15 +26,18 @@ import io.smallrye.mutiny.Uni;
 @Path("/events")
 public class EventsResource {
 
-    private final IngressKeys keys;
+    private final IngressAuthenticator auth;
     private final EventDecoder decoder;
     private final IngressService ingress;
+    private final RateLimits limits;
     private final SandstreamConfig.Ingress config;
 
-    public EventsResource(IngressKeys keys, EventDecoder decoder, IngressService ingress, SandstreamConfig config) {
-        this.keys = keys;
+    public EventsResource(IngressAuthenticator auth, EventDecoder decoder, IngressService ingress, RateLimits limits,
+            SandstreamConfig config) {
+        this.auth = auth;
         this.decoder = decoder;
         this.ingress = ingress;
+        this.limits = limits;
         this.config = config.ingress();
     }
 
@@ -41,10 +45,10 @@ public class EventsResource {
     @Consumes(MediaType.WILDCARD)
     @Operation(summary = "Deliver CloudEvents (structured, batch, binary) or Event Grid events")
     public Uni<Response> deliver(byte[] body, @Context HttpHeaders headers, @Context UriInfo uri) {
-        String code = uri.getQueryParameters().getFirst("code");
-        if (!keys.matches(code) && !keys.matches(headers.getHeaderString("aeg-sas-key"))) {
-            throw ProblemException.unauthorized("Send a valid ingress key as ?code=<key> or the aeg-sas-key header.");
-        }
+        return auth.authenticate(headers, uri).flatMap(ok -> accept(body, headers, uri));
+    }
+
+    private Uni<Response> accept(byte[] body, HttpHeaders headers, UriInfo uri) {
         byte[] payload = body == null ? new byte[0] : body;
         if (payload.length > config.maxRequestBytes()) {
             throw ProblemException.tooLarge("A request may carry at most " + config.maxRequestBytes() + " bytes.");
@@ -56,6 +60,7 @@ public class EventsResource {
                     MediaType.APPLICATION_JSON).build());
         }
         DecodedRequest.Events events = (DecodedRequest.Events) decoded;
+        limits.admitEvents(events.events());
         boolean publishApi = uri.getQueryParameters().containsKey("api-version");
         return ingress.ingest(events).map(result -> {
             if (publishApi) {
@@ -70,10 +75,18 @@ public class EventsResource {
         });
     }
 
-    /** CloudEvents webhook abuse protection: grant delivery to the origin that asks. */
+    /**
+     * CloudEvents webhook abuse protection: grant delivery to the origin that asks, once it shows the
+     * same credential a delivery needs (Event Grid sends the subscription's URL, key included, or
+     * its bearer token).
+     */
     @OPTIONS
     @Operation(summary = "CloudEvents webhook validation handshake")
-    public Response handshake(@Context HttpHeaders headers) {
+    public Uni<Response> handshake(@Context HttpHeaders headers, @Context UriInfo uri) {
+        return auth.authenticate(headers, uri).map(ok -> grant(headers));
+    }
+
+    private Response grant(HttpHeaders headers) {
         String origin = headers.getHeaderString("WebHook-Request-Origin");
         if (origin == null) {
             origin = headers.getHeaderString("Origin");

@@ -10,13 +10,14 @@ import jakarta.enterprise.context.ApplicationScoped;
 import org.jboss.resteasy.reactive.multipart.FileUpload;
 
 import io.sandstream.results.ApiKeys;
+import io.sandstream.security.RateLimits;
 import io.sandstream.sessions.SessionPool;
 import io.sandstream.sessions.SessionPools;
 import io.sandstream.validation.ExecuteRequestValidator;
 
 /**
  * What every pool API call checks before it touches a session, in the order a client fixes them:
- * the key, the pool, the API version, the identifier. Any valid API key may use every pool. Each
+ * the key (and its rate limit), the pool, the API version, the identifier. Any valid API key may use every pool. Each
  * endpoint serves one contract: a legacy endpoint refuses resource versions and vice versa.
  */
 @ApplicationScoped
@@ -31,10 +32,12 @@ public class PoolApiGuard {
 
     private final ApiKeys keys;
     private final SessionPools pools;
+    private final RateLimits limits;
 
-    public PoolApiGuard(ApiKeys keys, SessionPools pools) {
+    public PoolApiGuard(ApiKeys keys, SessionPools pools, RateLimits limits) {
         this.keys = keys;
         this.pools = pools;
+        this.limits = limits;
     }
 
     /** The pool a legacy call may use, or a {@link PoolApiException}. */
@@ -61,6 +64,7 @@ public class PoolApiGuard {
         if (keys.scopeOf(authorization).isEmpty()) {
             throw PoolApiException.unauthorized();
         }
+        limits.admitPoolApiCall(authorization);
         SessionPool sessions = pools.pool(pool)
                 .orElseThrow(() -> new PoolApiException(404, "PoolNotFound", "No session pool named '" + pool + "'."));
         if (apiVersion == null || apiVersion.isBlank()) {

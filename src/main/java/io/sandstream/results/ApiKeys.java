@@ -13,8 +13,12 @@ import io.sandstream.config.DataDirectory;
 import io.sandstream.config.KeyFile;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.problem.ProblemException;
+import io.sandstream.secrets.Secrets;
 
-/** Bearer keys of the read and pool APIs, each scoped to subject prefixes. */
+/**
+ * Bearer keys of the read and pool APIs, each scoped to subject prefixes: from Key Vault when it
+ * holds them (refreshed for rotation), else configured, else generated on first start.
+ */
 @Startup
 @ApplicationScoped
 public class ApiKeys {
@@ -41,16 +45,23 @@ public class ApiKeys {
 
     private final SandstreamConfig config;
     private final DataDirectory dataDirectory;
-    private final List<Entry> entries = new ArrayList<>();
+    private final Secrets secrets;
+    private volatile List<Entry> entries = List.of();
 
-    public ApiKeys(SandstreamConfig config, DataDirectory dataDirectory) {
+    public ApiKeys(SandstreamConfig config, DataDirectory dataDirectory, Secrets secrets) {
         this.config = config;
         this.dataDirectory = dataDirectory;
+        this.secrets = secrets;
     }
 
     @PostConstruct
     void load() {
-        for (String item : config.apiKeys().orElse(List.of())) {
+        secrets.watch(config.security().keyVault().apiKeysSecret(), this::apply);
+    }
+
+    private void apply(Optional<String> fromVault) {
+        List<Entry> entries = new ArrayList<>();
+        for (String item : fromVault.map(Secrets::items).orElseGet(() -> config.apiKeys().orElse(List.of()))) {
             int at = item.lastIndexOf('@');
             if (at <= 0 || at == item.length() - 1) {
                 throw new IllegalArgumentException("sandstream.api-keys entries are KEY@SUBJECT_PREFIX");
@@ -62,6 +73,7 @@ public class ApiKeys {
                     "Send it as Authorization: Bearer <key>; it sees every subject.");
             entries.add(new Entry(key.getBytes(StandardCharsets.UTF_8), "*"));
         }
+        this.entries = List.copyOf(entries);
     }
 
     /** The scope of the bearer key in an {@code Authorization} header. */
@@ -71,7 +83,7 @@ public class ApiKeys {
         }
         String presented = authorization.substring(7).trim();
         List<String> prefixes = new ArrayList<>();
-        for (Entry entry : entries) {
+        for (Entry entry : this.entries) {
             if (KeyFile.same(entry.key(), presented)) {
                 prefixes.add(entry.prefix());
             }

@@ -87,13 +87,18 @@ public class AzureBlobResultStore implements ResultStore, AutoCloseable {
      * endpoint with {@code DefaultAzureCredential}. Neither is a configuration error, found at start.
      */
     public static BlobServiceAsyncClient client(SandstreamConfig.AzureBlob config) {
+        return client(config, config.connectionString().map(StorageConnection::parse).orElse(null));
+    }
+
+    /** As {@link #client(SandstreamConfig.AzureBlob)}, with the connection (from Key Vault or config) given. */
+    public static BlobServiceAsyncClient client(SandstreamConfig.AzureBlob config, StorageConnection connection) {
         // Few, short SDK retries: the dispatcher retries a failed put forever with its own backoff,
         // and readiness should see an outage within one request timeout.
         RequestRetryOptions retries = new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, 2, config.requestTimeout(),
                 Duration.ofMillis(200), Duration.ofSeconds(1), null);
         BlobServiceClientBuilder builder = new BlobServiceClientBuilder().retryOptions(retries);
-        if (config.connectionString().isPresent()) {
-            builder.connectionString(config.connectionString().get());
+        if (connection != null) {
+            connection.applyTo(builder);
         } else if (config.endpoint().isPresent()) {
             builder.endpoint(config.endpoint().get()).credential(new DefaultAzureCredentialBuilder().build());
         } else {

@@ -32,6 +32,7 @@ import io.sandstream.journal.JournalFullException;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.routing.Dispatcher;
+import io.sandstream.security.RateLimits;
 import io.sandstream.streaming.ResultBus;
 import io.sandstream.telemetry.ExecutionTracing;
 import io.sandstream.telemetry.IngressTrace;
@@ -52,9 +53,11 @@ public class ExecutionsResource {
     private final ResultBus bus;
     private final SandstreamConfig.Journal journalConfig;
     private final ExecutionTracing tracing;
+    private final RateLimits limits;
 
     public ExecutionsResource(ApiKeys keys, EventAdmission admission, Journal journal, ResultStore store, ResultBus bus,
-            SandstreamConfig config, ExecutionTracing tracing) {
+            SandstreamConfig config, ExecutionTracing tracing, RateLimits limits) {
+        this.limits = limits;
         this.keys = keys;
         this.tracing = tracing;
         this.admission = admission;
@@ -69,6 +72,7 @@ public class ExecutionsResource {
     public Uni<Response> submit(JsonNode body, @HeaderParam("Authorization") String authorization,
             @QueryParam("wait") Integer wait) {
         ApiKeys.Scope scope = keys.require(authorization);
+        limits.admitSubmission(authorization);
         if (wait != null && (wait < 0 || wait > MAX_WAIT_SECONDS)) {
             throw ProblemException.badRequest("wait must be 0 to " + MAX_WAIT_SECONDS + " seconds.",
                     List.of(new Problem.FieldError("/wait", "must be 0 to " + MAX_WAIT_SECONDS)));

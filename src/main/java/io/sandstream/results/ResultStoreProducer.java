@@ -11,6 +11,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.secrets.Secrets;
 
 /**
  * The one {@link ResultStore} bean, chosen at run time by {@code sandstream.results.store} (a build
@@ -25,11 +26,13 @@ public class ResultStoreProducer {
     @Produces
     @Startup
     @ApplicationScoped
-    ResultStore resultStore(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry) {
+    ResultStore resultStore(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, Secrets secrets) {
         SandstreamConfig.Results results = config.results();
         // Built before the index is opened: a configuration error then leaves nothing open.
         var blobClient = results.store() == SandstreamConfig.StoreKind.AZURE_BLOB
-                ? AzureBlobResultStore.client(results.azure()) : null;
+                ? AzureBlobResultStore.client(results.azure(), StorageConnection.watched(secrets,
+                        config.security().keyVault().storageConnectionStringSecret(), results.azure().connectionString()))
+                : null;
         SqliteResultStore sqlite = new SqliteResultStore(dataDirectory);
         sqlite.open();
         if (blobClient == null) {

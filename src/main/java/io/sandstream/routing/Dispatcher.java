@@ -261,11 +261,7 @@ public class Dispatcher {
     }
 
     private String tenantOf(JournalEntry entry) {
-        if (config.tenant().equals("subject") && entry.subject() != null) {
-            int slash = entry.subject().indexOf('/');
-            return slash < 0 ? entry.subject() : entry.subject().substring(0, slash);
-        }
-        return entry.source() == null ? "" : entry.source();
+        return Tenants.of(config.tenant(), entry.source(), entry.subject());
     }
 
     /** The pool a rule names (when it runs the request's language), else the language's default pool. */

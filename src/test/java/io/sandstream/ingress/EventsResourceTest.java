@@ -204,15 +204,24 @@ class EventsResourceTest {
 
     @Test
     void abuseProtectionHandshakeGrantsTheRequestingOrigin() {
-        given().header("WebHook-Request-Origin", "eventemitter.example.com").options("/events").then()
+        given().queryParam("code", KEY).header("WebHook-Request-Origin", "eventemitter.example.com").options("/events").then()
                 .statusCode(200)
                 .header("WebHook-Allowed-Origin", "eventemitter.example.com")
                 .header("WebHook-Allowed-Rate", "*")
                 .header("Allow", containsString("POST"));
-        given().header("Origin", "older.example.com").options("/events").then()
+        given().header("aeg-sas-key", KEY).header("Origin", "older.example.com").options("/events").then()
                 .statusCode(200)
                 .header("WebHook-Allowed-Origin", "older.example.com")
                 .header("Allow", "POST, OPTIONS");
+    }
+
+    @Test
+    void abuseProtectionHandshakeNeedsTheDeliveryCredential() {
+        given().header("WebHook-Request-Origin", "eventemitter.example.com").options("/events").then()
+                .statusCode(401).contentType("application/problem+json")
+                .header("WebHook-Allowed-Origin", (String) null);
+        given().queryParam("code", "wrong").header("WebHook-Request-Origin", "eventemitter.example.com")
+                .options("/events").then().statusCode(401);
     }
 
     @Test

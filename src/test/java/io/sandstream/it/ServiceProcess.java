@@ -38,6 +38,7 @@ public final class ServiceProcess implements AutoCloseable {
         builder.environment().keySet().removeIf(k -> k.startsWith("SANDSTREAM_") || k.startsWith("QUARKUS_"));
         builder.environment().put("QUARKUS_HTTP_PORT", Integer.toString(port));
         builder.environment().put("SANDSTREAM_DATA_DIR", dataDir.toString());
+        builder.environment().put("SANDSTREAM_SECURITY_PUBLIC_METRICS", "true"); // the tests read /q/metrics without a key
         builder.environment().putAll(env);
         builder.redirectErrorStream(true).redirectOutput(log.toFile());
         ServiceProcess service = new ServiceProcess(builder.start(), log, port);

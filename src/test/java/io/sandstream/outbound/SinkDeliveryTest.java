@@ -77,6 +77,8 @@ class SinkDeliveryTest {
             config.put("sandstream.sinks.grid.key", "grid-secret");
             sink(config, "flaky", up + "/flaky");
             sink(config, "bad", up + "/bad");
+            // Answers with a redirect to another host: never followed (SSRF), counted as refused.
+            sink(config, "redirect", up + "/redirect");
             // Nothing listens here until the test starts a receiver: retried for as long as the test needs.
             sink(config, "down", "http://127.0.0.1:" + port("down") + "/down");
             config.put("sandstream.sinks.down.max-attempts", "1000");
@@ -156,10 +158,14 @@ class SinkDeliveryTest {
             body = in.readAllBytes();
         }
         String path = exchange.getRequestURI().getPath();
+        if (path.equals("/redirect")) {
+            exchange.getResponseHeaders().add("Location", "http://localhost:" + port("up") + "/elsewhere");
+        }
         int status = switch (path) {
             case "/flaky" -> flakyTries.computeIfAbsent(JSON.readTree(body).get("id").asText(), id -> new AtomicInteger())
                     .incrementAndGet() <= 3 ? 503 : 200;
             case "/bad" -> 400;
+            case "/redirect" -> 307;
             default -> 200;
         };
         if (path.equals("/hang") || path.equals("/slow")) {
@@ -316,6 +322,17 @@ class SinkDeliveryTest {
         assertEquals(List.of(503, 503, 503, 200), tries.stream().map(Received::answered).toList());
         assertEquals(retriedBefore + 3, count("flaky", "retried"));
         assertEquals(0, count("flaky", "failed"));
+    }
+
+    @Test
+    void aRedirectIsNeverFollowed() throws Exception {
+        double droppedBefore = count("redirect", "dropped");
+        String id = post("redirect", "6");
+        result(id);
+        await("the redirect is counted as a refusal", () -> count("redirect", "dropped") == droppedBefore + 1);
+
+        assertEquals(1, carrying("/redirect", id).size(), "one attempt, not retried");
+        assertEquals(List.of(), at("/elsewhere"), "the redirect target was never called");
     }
 
     @Test

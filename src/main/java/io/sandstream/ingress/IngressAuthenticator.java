@@ -1,0 +1,82 @@
+package io.sandstream.ingress;
+
+import java.util.Map;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.UriInfo;
+
+import org.jboss.logging.Logger;
+
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.config.SecurityConfig;
+import io.sandstream.config.SecurityConfig.IngressAuth;
+import io.sandstream.problem.Problem;
+import io.sandstream.problem.ProblemException;
+import io.sandstream.security.EntraTokenValidator;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+
+/**
+ * Who may deliver to {@code /events} ({@code POST} and the {@code OPTIONS} handshake alike): an
+ * ingress key ({@code ?code=} or {@code aeg-sas-key}), an Entra ID bearer token (Event Grid's secure
+ * webhook delivery), or either, by {@code sandstream.security.ingress-auth}.
+ */
+@ApplicationScoped
+public class IngressAuthenticator {
+
+    private static final Logger LOG = Logger.getLogger(IngressAuthenticator.class);
+    private static final String BEARER = "Bearer ";
+
+    private final IngressKeys keys;
+    private final IngressAuth mode;
+    private final EntraTokenValidator tokens;
+
+    public IngressAuthenticator(IngressKeys keys, SandstreamConfig config) {
+        SecurityConfig security = config.security();
+        this.keys = keys;
+        this.mode = security.ingressAuth()
+                .orElse(security.entra().tenantId().isPresent() ? IngressAuth.KEY_OR_BEARER : IngressAuth.KEY);
+        this.tokens = mode == IngressAuth.KEY ? null : new EntraTokenValidator(security.entra());
+        if (mode == IngressAuth.KEY && security.entra().tenantId().isPresent()) {
+            LOG.warn("sandstream.security.entra.tenant-id is set but ingress-auth=key: bearer tokens are not accepted");
+        }
+    }
+
+    /**
+     * Completes when the request carries an accepted credential, else fails with a 401 problem. A
+     * key is checked in place; a token is checked on a worker thread (it may fetch signing keys).
+     */
+    public Uni<Void> authenticate(HttpHeaders headers, UriInfo uri) {
+        if (mode != IngressAuth.BEARER && (keys.matches(uri.getQueryParameters().getFirst("code"))
+                || keys.matches(headers.getHeaderString("aeg-sas-key")))) {
+            return Uni.createFrom().voidItem();
+        }
+        String authorization = headers.getHeaderString(HttpHeaders.AUTHORIZATION);
+        if (mode == IngressAuth.KEY || authorization == null || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+            return Uni.createFrom().failure(unauthorized());
+        }
+        String token = authorization.substring(BEARER.length()).trim();
+        return Uni.createFrom().<Void>item(() -> {
+            try {
+                tokens.validate(token);
+                return null;
+            } catch (EntraTokenValidator.InvalidTokenException e) {
+                LOG.debugf("bearer token refused: %s", e.getMessage());
+                throw unauthorized();
+            }
+        }).runSubscriptionOn(Infrastructure.getDefaultWorkerPool());
+    }
+
+    private ProblemException unauthorized() {
+        String detail = switch (mode) {
+            case KEY -> "Send a valid ingress key as ?code=<key> or the aeg-sas-key header.";
+            case BEARER -> "Send a valid Microsoft Entra ID access token as Authorization: Bearer <token>.";
+            case KEY_OR_BEARER -> "Send a valid ingress key (?code=<key> or aeg-sas-key) or a valid Microsoft Entra ID"
+                    + " access token (Authorization: Bearer <token>).";
+        };
+        Problem problem = Problem.of(401, "unauthorized", "Unauthorized", detail);
+        return mode == IngressAuth.KEY ? new ProblemException(problem)
+                : new ProblemException(problem, Map.of("WWW-Authenticate", "Bearer error=\"invalid_token\""));
+    }
+}
