@@ -44,7 +44,7 @@ resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-resource subscription 'Microsoft.EventGrid/topics/eventSubscriptions@2022-06-15' = {
+resource webhook 'Microsoft.EventGrid/topics/eventSubscriptions@2022-06-15' = {
   parent: topic
   name: 'sandstream-execute'
   dependsOn: [

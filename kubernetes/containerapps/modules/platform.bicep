@@ -115,7 +115,7 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   }
 }]
 
-resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
+resource appEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   name: '${namePrefix}-env'
   location: location
   tags: tags
@@ -139,7 +139,7 @@ resource pools 'Microsoft.App/sessionPools@2025-01-01' = [for pool in [
   location: location
   tags: tags
   properties: {
-    environmentId: environment.id
+    environmentId: appEnvironment.id
     poolManagementType: 'Dynamic'
     containerType: pool.containerType
     scaleConfiguration: {
@@ -194,7 +194,7 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-output environmentId string = environment.id
+output environmentId string = appEnvironment.id
 output identityId string = identity.id
 output identityClientId string = identity.properties.clientId
 output keyVaultName string = vault.name

@@ -60,6 +60,15 @@ class ContainerAppsTemplatesTest {
                 assertTrue(m.group(3).matches("\\d{4}-\\d{2}-\\d{2}"), "a stable API version: " + m.group(2) + "@" + m.group(3));
             }
         }
+        // A symbol named like a Bicep function (environment(), subscription(), ...) hides the function.
+        Set<String> functions = Set.of("environment", "subscription", "resourceGroup", "tenant", "deployment",
+                "managementGroup", "az", "sys");
+        for (var file : bicepFiles().entrySet()) {
+            Matcher symbol = Pattern.compile("(?m)^(?:resource|param|var|module|output) (\\w+) ").matcher(file.getValue());
+            while (symbol.find()) {
+                assertFalse(functions.contains(symbol.group(1)), file.getKey() + ": symbol " + symbol.group(1) + " hides a function");
+            }
+        }
         assertEquals(Set.of("Microsoft.Resources/resourceGroups", "Microsoft.OperationalInsights/workspaces",
                 "Microsoft.Insights/components", "Microsoft.KeyVault/vaults", "Microsoft.KeyVault/vaults/secrets",
                 "Microsoft.Storage/storageAccounts", "Microsoft.Storage/storageAccounts/blobServices",
