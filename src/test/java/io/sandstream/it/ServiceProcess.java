@@ -9,6 +9,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -31,10 +32,19 @@ public final class ServiceProcess implements AutoCloseable {
 
     /** Starts the service with the given environment and waits until it reports ready. */
     public static ServiceProcess start(Path dataDir, Map<String, String> env, Path log) throws Exception {
+        return start(dataDir, env, log, List.of());
+    }
+
+    /** The same, run through {@code wrapper} (a command that ends by executing its arguments). */
+    public static ServiceProcess start(Path dataDir, Map<String, String> env, Path log, List<String> wrapper)
+            throws Exception {
         String jar = System.getProperty("sandstream.it.jar", "target/quarkus-app/quarkus-run.jar");
+        String nativeExecutable = System.getProperty("sandstream.it.native", "");
         int port = freePort();
-        ProcessBuilder builder = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-jar", jar);
+        ProcessBuilder builder = nativeExecutable.isBlank()
+                ? new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-jar", jar)
+                : new ProcessBuilder(nativeExecutable, "-Xmx256m"); // -Pnative: the same tests against the native executable
+        builder.command().addAll(0, wrapper);
         builder.environment().keySet().removeIf(k -> k.startsWith("SANDSTREAM_") || k.startsWith("QUARKUS_"));
         builder.environment().put("QUARKUS_HTTP_PORT", Integer.toString(port));
         builder.environment().put("SANDSTREAM_DATA_DIR", dataDir.toString());

@@ -1,0 +1,134 @@
+// The whole original Azure design (../shared/AZURE-RECIPE.md) with sandstream in place of the
+// function app: resource group, Log Analytics + Application Insights, Key Vault (RBAC), storage
+// (execution-results, execution-logs, deadletter), Container Apps environment, Python and Node
+// dynamic session pools (egress disabled), the sandstream container app with a managed identity
+// and its roles, and an Event Grid topic (CloudEvents schema) pushing to https://<app>/events.
+// Deploy with deploy.sh; remove with cleanup.sh. Parameters: README.md beside this file.
+targetScope = 'subscription'
+
+@description('Azure region of every resource.')
+param location string
+
+@description('Resource group to create (or update).')
+param resourceGroupName string = 'rg-sandstream'
+
+@description('Prefix of resource names (letters and digits, 3 to 11 characters).')
+@minLength(3)
+@maxLength(11)
+param namePrefix string = 'sandstream'
+
+@description('sandstream image with a pinned tag or digest, e.g. myregistry.azurecr.io/sandstream:1a2b3c4 (never latest).')
+param image string
+
+@description('Registry server to pull the image from with the app\'s managed identity (which needs AcrPull there); empty for a public image.')
+param registryServer string = ''
+
+@description('Key Event Grid sends as ?code= on every push to /events (stored in Key Vault as ingress-keys).')
+@secure()
+param ingressKey string
+
+@description('Key of the read and pool APIs, sees every subject (stored in Key Vault as api-keys, as KEY@*).')
+@secure()
+param apiKey string
+
+@description('Sessions per pool at most (the recipe\'s max sessions).')
+param poolMaxSessions int = 20
+
+@description('Sessions each pool keeps ready (the recipe\'s ready sessions).')
+param poolReadySessions int = 5
+
+@description('Idle seconds before a session is destroyed (the recipe\'s cooldown).')
+param poolCooldownSeconds int = 300
+
+@description('Event subjects the subscription delivers: those beginning with this.')
+param subjectBeginsWith string = 'code-execution'
+
+@description('Event types the subscription delivers.')
+param includedEventTypes array = [
+  'io.sandstream.code.execute'
+]
+
+@description('Delivery attempts per event before it is dead-lettered.')
+@minValue(1)
+@maxValue(30)
+param maxDeliveryAttempts int = 30
+
+@description('Minutes Event Grid keeps retrying an event before it is dead-lettered.')
+@minValue(1)
+@maxValue(1440)
+param eventTimeToLiveInMinutes int = 1440
+
+@description('Tags of every resource.')
+param tags object = {
+  application: 'sandstream'
+}
+
+resource group 'Microsoft.Resources/resourceGroups@2022-09-01' = {
+  name: resourceGroupName
+  location: location
+  tags: tags
+}
+
+module platform 'modules/platform.bicep' = {
+  name: 'sandstream-platform'
+  scope: group
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+    ingressKey: ingressKey
+    apiKey: apiKey
+    poolMaxSessions: poolMaxSessions
+    poolReadySessions: poolReadySessions
+    poolCooldownSeconds: poolCooldownSeconds
+  }
+}
+
+module app 'modules/app.bicep' = {
+  name: 'sandstream-app'
+  scope: group
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+    image: image
+    registryServer: registryServer
+    environmentId: platform.outputs.environmentId
+    identityId: platform.outputs.identityId
+    identityClientId: platform.outputs.identityClientId
+    keyVaultUri: platform.outputs.keyVaultUri
+    blobEndpoint: platform.outputs.blobEndpoint
+    appInsightsConnectionString: platform.outputs.appInsightsConnectionString
+    pythonPoolEndpoint: platform.outputs.pythonPoolEndpoint
+    nodePoolEndpoint: platform.outputs.nodePoolEndpoint
+    poolMaxSessions: poolMaxSessions
+    poolCooldownSeconds: poolCooldownSeconds
+  }
+}
+
+module events 'modules/eventgrid.bicep' = {
+  name: 'sandstream-eventgrid'
+  scope: group
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+    appFqdn: app.outputs.fqdn
+    ingressKey: ingressKey
+    storageAccountName: platform.outputs.storageAccountName
+    deadLetterContainerName: platform.outputs.deadLetterContainerName
+    subjectBeginsWith: subjectBeginsWith
+    includedEventTypes: includedEventTypes
+    maxDeliveryAttempts: maxDeliveryAttempts
+    eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+  }
+}
+
+output resourceGroupName string = group.name
+output appUrl string = 'https://${app.outputs.fqdn}'
+output topicName string = events.outputs.topicName
+output topicEndpoint string = events.outputs.topicEndpoint
+output keyVaultName string = platform.outputs.keyVaultName
+output storageAccountName string = platform.outputs.storageAccountName
+output pythonPoolEndpoint string = platform.outputs.pythonPoolEndpoint
+output nodePoolEndpoint string = platform.outputs.nodePoolEndpoint

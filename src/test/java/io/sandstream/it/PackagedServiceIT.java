@@ -1,0 +1,156 @@
+package io.sandstream.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+
+/**
+ * The artifact the JVM image ships, started the way the image starts it: {@code Dockerfile.jvm}
+ * copies exactly {@code target/quarkus-app}, which this test starts with the production profile
+ * and the image's environment; it answers the probes the Kubernetes manifests use and runs code
+ * in both languages. A second test runs it as the image's non-root user (uid 10001), with
+ * {@code setpriv} carrying only CAP_SETUID/CAP_SETGID as the image gives it.
+ */
+class PackagedServiceIT {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Path DOCKERFILE = Path.of("src/main/docker/Dockerfile.jvm");
+    private static final int IMAGE_USER = 10001;
+
+    @TempDir
+    Path temp;
+
+    @Test
+    void theImagesArtifactStartsWithTheProductionProfileAndAnswersTheProbes() throws Exception {
+        String dockerfile = Files.readString(DOCKERFILE);
+        List<String> copies = Pattern.compile("(?m)^COPY (?!--from)(.*)$").matcher(dockerfile).results()
+                .map(m -> m.group(1).trim()).toList();
+        assertEquals(List.of("target/quarkus-app/ /deployments/"), copies, "the image copies exactly target/quarkus-app");
+        assertTrue(dockerfile.contains("\"-jar\", \"quarkus-run.jar\"]"), "the image runs quarkus-run.jar");
+        Path jar = Path.of(System.getProperty("sandstream.it.jar", "target/quarkus-app/quarkus-run.jar"));
+        assertEquals(Path.of("target/quarkus-app").toAbsolutePath(), jar.toAbsolutePath().getParent(),
+                "the tests start the same directory the image copies");
+
+        try (ServiceProcess service = ServiceProcess.start(temp.resolve("data"), imageEnvironment(), temp.resolve("service.log"))) {
+            assertTrue(service.output().contains("Profile prod activated"), service.output());
+            assertProbesAndExecutions(service);
+        }
+    }
+
+    @Test
+    void runsAsTheImagesNonRootUserWithCapabilitiesOnlyOnSetpriv() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "needs root to set up the image's user model");
+        Path setcap = Path.of("/usr/sbin/setcap");
+        assumeTrue(Files.isExecutable(setcap) && Files.isExecutable(Path.of("/usr/bin/unshare")), "needs setcap and unshare");
+
+        Path capped = temp.resolve("setpriv");
+        Files.copy(Path.of("/usr/bin/setpriv"), capped);
+        assertEquals(0, new ProcessBuilder(setcap.toString(), "cap_setuid,cap_setgid=ep", capped.toString())
+                .inheritIO().start().waitFor());
+        // The data directory as the image has it: owned by the service user, mode 700, reachable.
+        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path data = ownedByImageUser(temp.resolve("data"), "rwx------");
+        Map<String, String> env = imageEnvironment();
+        // The image's /tmp, where the service writes the sandboxes' runtime files, is its to write.
+        env.put("SANDSTREAM_SESSIONS_RUNTIME_DIR", ownedByImageUser(temp.resolve("tmp"), "rwxr-xr-x").resolve("runtime").toString());
+
+        // In a mount namespace of its own, the capped copy replaces setpriv (as `setcap` does in
+        // the image) and the service starts as uid 10001 with a bounding set of SETUID and SETGID
+        // (Kubernetes: capabilities drop ALL, add SETUID, SETGID).
+        List<String> asImageUser = List.of("/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                "mount --bind \"$0\" /usr/bin/setpriv && exec /usr/bin/setpriv --reuid=" + IMAGE_USER + " --regid=" + IMAGE_USER
+                        + " --clear-groups --bounding-set=-all,+setuid,+setgid --inh-caps=-all -- \"$@\"",
+                capped.toString());
+        try (ServiceProcess service = ServiceProcess.start(data, env, temp.resolve("service.log"), asImageUser)) {
+            assertTrue(service.output().contains("memory limits by address-space rlimit"),
+                    "a non-root service cannot create cgroups and falls back to the rlimit: " + service.output());
+            assertProbesAndExecutions(service);
+        }
+    }
+
+    private static Path ownedByImageUser(Path dir, String permissions) throws Exception {
+        Files.createDirectory(dir);
+        Files.setAttribute(dir, "unix:uid", IMAGE_USER);
+        Files.setAttribute(dir, "unix:gid", IMAGE_USER);
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString(permissions));
+        return dir;
+    }
+
+    /** The image's ENV lines, with what this machine's other runs need instead (uids, runtime dir). */
+    private Map<String, String> imageEnvironment() throws Exception {
+        Map<String, String> env = new HashMap<>();
+        Matcher block = Pattern.compile("(?ms)^ENV (.*?)(?<!\\\\)$").matcher(Files.readString(DOCKERFILE));
+        while (block.find()) {
+            Matcher pair = Pattern.compile("([A-Z_]+)=(\"[^\"]*\"|\\S+)").matcher(block.group(1));
+            while (pair.find()) {
+                env.put(pair.group(1), pair.group(2).replace("\"", ""));
+            }
+        }
+        assertTrue(env.containsKey("SANDSTREAM_DATA_DIR") && env.containsKey("SANDSTREAM_SESSIONS_FIRST_UID"), env.toString());
+        env.keySet().removeIf(k -> k.equals("PATH") || k.equals("JAVA_HOME") || k.equals("SANDSTREAM_DATA_DIR"));
+        for (String shared : List.of("SANDSTREAM_SESSIONS_FIRST_UID", "SANDSTREAM_SESSIONS_RUNTIME_DIR")) {
+            String value = System.getenv(shared);
+            if (value != null) {
+                env.put(shared, value);
+            }
+        }
+        env.put("SANDSTREAM_API_KEYS", "it-reader@*");
+        env.put("SANDSTREAM_INGRESS_KEYS", "it-ingress");
+        env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "1");
+        env.put("SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS", "1");
+        return env;
+    }
+
+    private static void assertProbesAndExecutions(ServiceProcess service) throws Exception {
+        for (String probe : probePaths()) {
+            HttpResponse<String> response = service.get(probe);
+            assertEquals(200, response.statusCode(), probe + ": " + response.body());
+            assertEquals("UP", JSON.readTree(response.body()).get("status").asText(), probe);
+        }
+        for (String[] code : List.of(new String[] { "python", "import os\\nprint(os.getuid())\\n6*7" },
+                new String[] { "javascript", "console.log(process.getuid()); 6*7" })) {
+            HttpResponse<String> response = ServiceProcess.HTTP.send(HttpRequest.newBuilder(service.uri("/executions?wait=30"))
+                    .timeout(Duration.ofSeconds(40)).header("Authorization", "Bearer it-reader")
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"language\":\"" + code[0] + "\",\"code\":\"" + code[1] + "\"}"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, response.statusCode(), response.body());
+            JsonNode result = JSON.readTree(response.body());
+            assertEquals("Succeeded", result.get("status").asText(), response.body());
+            assertEquals("1000\n", result.get("stdout").asText(), "the sandbox's own uid inside");
+            assertEquals(42, result.get("result").asInt());
+        }
+    }
+
+    /** The liveness and readiness paths of the Kubernetes Deployment: the service must answer them. */
+    private static List<String> probePaths() throws Exception {
+        JsonNode container = new YAMLMapper().readTree(Path.of("kubernetes/base/deployment.yaml").toFile())
+                .at("/spec/template/spec/containers/0");
+        List<String> paths = new ArrayList<>();
+        for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
+            paths.add(container.at("/" + probe + "/httpGet/path").asText());
+        }
+        assertEquals(List.of("/q/health/started", "/q/health/live", "/q/health/ready"), paths);
+        return paths;
+    }
+}
