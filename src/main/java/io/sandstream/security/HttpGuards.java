@@ -24,7 +24,7 @@ public class HttpGuards {
         int maxHeaders = config.security().maxHeaders();
         boolean publicMetrics = config.security().publicMetrics();
         filters.register(rc -> {
-            if (rc.request().headers().size() > maxHeaders) {
+            if (fields(rc.request().headers(), maxHeaders) > maxHeaders) {
                 refuse(rc, 431, "too-many-headers", "Request header fields too large",
                         "A request may carry at most " + maxHeaders + " header fields.", false);
                 return;
@@ -37,6 +37,17 @@ public class HttpGuards {
             }
             rc.next();
         }, PRIORITY);
+    }
+
+    /** Header fields, a repeated name counted each time, up to one past {@code max}. */
+    private static int fields(io.vertx.core.MultiMap headers, int max) {
+        int count = 0;
+        for (var ignored : headers) {
+            if (++count > max) {
+                break;
+            }
+        }
+        return count;
     }
 
     private static void refuse(RoutingContext rc, int status, String slug, String title, String detail, boolean bearer) {

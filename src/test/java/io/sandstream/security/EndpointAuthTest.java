@@ -104,6 +104,11 @@ class EndpointAuthTest {
         }
         many.get("/q/health/live").then().statusCode(431).contentType("application/problem+json")
                 .body("status", equalTo(431));
+        RequestSpecification repeated = given();
+        for (int i = 0; i < 70; i++) {
+            repeated.header("X-Same", Integer.toString(i));
+        }
+        repeated.get("/q/health/live").then().statusCode(431);
         given().header("X-Large", "a".repeat(20 * 1024)).get("/q/health/live").then().statusCode(431);
         given().get("/q/health/live?pad=" + "a".repeat(9000)).then().statusCode(anyOf(equalTo(414), equalTo(400)));
         given().header("X-Filler", "1").get("/q/health/live").then().statusCode(200);
