@@ -36,6 +36,9 @@ public interface SandstreamConfig {
 
     Journal journal();
 
+    /** The shared journal and result topics of {@code sandstream.journal.kind=kafka}. */
+    Kafka kafka();
+
     Execution execution();
 
     Sessions sessions();
@@ -401,7 +404,19 @@ public interface SandstreamConfig {
         String eventGridDefaultSource();
     }
 
+    /** Where accepted events are recorded until their result is stored. */
+    enum JournalKind {
+        /** The embedded SQLite journal: one instance, the default. */
+        SQLITE,
+        /** Kafka (or Azure Event Hubs' Kafka endpoint): several instances share the work. */
+        KAFKA
+    }
+
     interface Journal {
+        /** {@code sqlite} (default) or {@code kafka}; see {@link Kafka}. */
+        @WithDefault("sqlite")
+        JournalKind kind();
+
         /**
          * Most accepted-but-unfinished executions held at once; beyond it ingress answers
          * {@code 429} with {@code Retry-After}.
@@ -420,6 +435,64 @@ public interface SandstreamConfig {
         /** How long a request waits for its commit before it is answered 503. */
         @WithDefault("30s")
         Duration commitTimeout();
+    }
+
+    /** How a {@code kafka} journal authenticates to the brokers. */
+    enum KafkaAuth {
+        /** PLAINTEXT, or whatever {@code sandstream.kafka.properties} set. */
+        NONE,
+        /** Azure Event Hubs: SASL OAUTHBEARER over TLS with tokens from {@code DefaultAzureCredential}. */
+        ENTRA,
+        /** Azure Event Hubs: SASL PLAIN over TLS with {@code $ConnectionString} and {@code connection-string}. */
+        CONNECTION_STRING
+    }
+
+    interface Kafka {
+        /** {@code host:port,...}; for Event Hubs {@code <namespace>.servicebus.windows.net:9093}. Required with kind=kafka. */
+        Optional<String> bootstrapServers();
+
+        /** Topics are {@code <prefix>high}, {@code <prefix>normal}, {@code <prefix>low} and {@code <prefix>results}. */
+        @WithDefault("sandstream-")
+        String topicPrefix();
+
+        /** The consumer group the instances share the lanes in. */
+        @WithDefault("sandstream")
+        String groupId();
+
+        /** This instance's name in client ids and logs; default: the host name. */
+        Optional<String> instanceId();
+
+        /** Create missing topics at start (off where an operator or IaC owns them). */
+        @WithDefault("true")
+        boolean createTopics();
+
+        /** Partitions of each lane topic when created: the most instances that can share a lane. */
+        @WithDefault("12")
+        int lanePartitions();
+
+        /** Replication factor of created topics; -1: the broker's default. */
+        @WithDefault("-1")
+        short replicationFactor();
+
+        /**
+         * Most lane records this instance holds taken and not yet finished (queued here, running or
+         * being stored). The rest stays in Kafka for other instances to take.
+         */
+        @WithDefault("256")
+        int maxInFlight();
+
+        /** How long a request waits for the brokers' acknowledgement before it is answered 503. */
+        @WithDefault("30s")
+        Duration sendTimeout();
+
+        @WithDefault("none")
+        KafkaAuth auth();
+
+        /** Event Hubs namespace connection string, for {@code auth=connection-string}. */
+        Optional<String> connectionString();
+
+        /** Any other Kafka client property, passed through to producers and consumers. */
+        Map<String, String> properties();
     }
 
     interface Execution {
