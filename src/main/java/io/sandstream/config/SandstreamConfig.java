@@ -485,6 +485,20 @@ public interface SandstreamConfig {
         @WithDefault("30s")
         Duration sendTimeout();
 
+        /**
+         * How long a silent instance keeps its partitions: after a crash, its unfinished work moves
+         * to the others after this (Kafka's {@code session.timeout.ms}; Event Hubs allows 6–300 s).
+         */
+        @WithDefault("10s")
+        Duration sessionTimeout();
+
+        /**
+         * How long a rebalance waits for this instance's running executions to be stored before it
+         * gives their partitions away (then another instance may run them again).
+         */
+        @WithDefault("240s")
+        Duration revokeWait();
+
         @WithDefault("none")
         KafkaAuth auth();
 

@@ -35,6 +35,22 @@ public interface Journal {
     /** Marks an entry as started (QUEUED → RUNNING), counting the attempt. */
     Uni<Void> markRunning(String executionId);
 
+    /**
+     * Called just before queued work starts: marks it running, and answers false when this
+     * instance no longer owns it (a shared journal moved it to another instance), in which case it
+     * must not run here.
+     */
+    boolean claim(String executionId);
+
+    /**
+     * True when {@link #pending()} may hand over work whose result is already stored (another
+     * instance finished it before the work moved here): the dispatcher then checks the result
+     * store before running anything.
+     */
+    default boolean redelivers() {
+        return false;
+    }
+
     /** Marks an entry as done (its result is stored elsewhere): QUEUED/RUNNING → FINISHED, REJECTED → done. */
     Uni<Void> finish(String executionId);
 

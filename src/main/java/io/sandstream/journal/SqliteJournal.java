@@ -18,9 +18,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
-import jakarta.annotation.PostConstruct;
-import jakarta.annotation.PreDestroy;
-import jakarta.enterprise.context.ApplicationScoped;
 
 import org.jboss.logging.Logger;
 
@@ -28,7 +25,6 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
 import io.smallrye.mutiny.Multi;
@@ -41,10 +37,8 @@ import org.sqlite.SQLiteDataSource;
  * The embedded journal: one SQLite file in WAL mode with {@code synchronous=FULL}, so a commit is
  * on disk when it returns. A single writer thread owns the write connection and folds every
  * operation waiting in its queue into one transaction (group commit): concurrent requests share
- * one fsync instead of paying one each.
+ * one fsync instead of paying one each. Opened by {@link JournalProducer}.
  */
-@Startup
-@ApplicationScoped
 public class SqliteJournal implements Journal {
 
     private static final Logger LOG = Logger.getLogger(SqliteJournal.class);
@@ -79,7 +73,6 @@ public class SqliteJournal implements Journal {
         this.registry = registry;
     }
 
-    @PostConstruct
     public void open() {
         String url = "jdbc:sqlite:" + dataDirectory.root().resolve("journal.db");
         SQLiteDataSource dataSource = new SQLiteDataSource();
@@ -129,7 +122,6 @@ public class SqliteJournal implements Journal {
         writer.start();
     }
 
-    @PreDestroy
     public void close() {
         running = false;
         try {
@@ -166,6 +158,14 @@ public class SqliteJournal implements Journal {
     @Override
     public Uni<Void> markRunning(String executionId) {
         return submit(new Transition(executionId, "state='QUEUED'", "RUNNING", true)).replaceWithVoid();
+    }
+
+    /** Always owned here: the state change is written in the background with the next commit. */
+    @Override
+    public boolean claim(String executionId) {
+        markRunning(executionId).subscribe().with(ignored -> { },
+                failure -> LOG.warnf("marking %s running failed: %s", executionId, failure.getMessage()));
+        return true;
     }
 
     @Override

@@ -68,7 +68,7 @@ public class Sinks {
         if (channels.isEmpty()) {
             return;
         }
-        subscription = bus.results().subscribe().with(this::publish);
+        subscription = bus.executedHere().subscribe().with(this::publish);
         LOG.infof("delivering results to %d sink(s)", channels.size());
     }
 

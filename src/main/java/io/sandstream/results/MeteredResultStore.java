@@ -59,6 +59,11 @@ final class MeteredResultStore implements ResultStore, AutoCloseable {
     }
 
     @Override
+    public Uni<Void> caughtUp() {
+        return delegate.caughtUp();
+    }
+
+    @Override
     public Uni<Health> health() {
         return delegate.health();
     }

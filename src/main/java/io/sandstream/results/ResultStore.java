@@ -21,6 +21,14 @@ public interface ResultStore {
     /** Results stored after {@code sequence}, oldest first, at most {@code limit}. */
     Uni<List<StoredResult>> after(long sequence, int limit);
 
+    /**
+     * Completes once this instance's copy holds every result stored anywhere before the call (at
+     * once for a store of one instance; with Kafka, when the results topic is read up to its end).
+     */
+    default Uni<Void> caughtUp() {
+        return Uni.createFrom().voidItem();
+    }
+
     /** For readiness: can the store take writes now. Bounded in time; never fails. */
     default Uni<Health> health() {
         return Uni.createFrom().item(new Health(true, Map.of()));

@@ -2,6 +2,7 @@ package io.sandstream.results;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 
@@ -11,12 +12,16 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.kafka.KafkaClients;
+import io.sandstream.kafka.KafkaResultStore;
 import io.sandstream.secrets.Secrets;
+import io.sandstream.streaming.ResultBus;
 
 /**
  * The one {@link ResultStore} bean, chosen at run time by {@code sandstream.results.store} (a build
- * time switch would bake the choice into the jar). Exactly one SQLite file is opened in either
- * mode: it is the store itself, or the blob store's index.
+ * time switch would bake the choice into the jar). Exactly one SQLite file is opened in each
+ * mode: it is the store itself, the blob store's index, or (with a Kafka journal) this instance's
+ * copy of the results topic.
  */
 @Singleton
 public class ResultStoreProducer {
@@ -26,8 +31,20 @@ public class ResultStoreProducer {
     @Produces
     @Startup
     @ApplicationScoped
-    ResultStore resultStore(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, Secrets secrets) {
+    ResultStore resultStore(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, Secrets secrets,
+            ResultBus bus, Instance<KafkaClients> kafka) {
         SandstreamConfig.Results results = config.results();
+        if (config.journal().kind() == SandstreamConfig.JournalKind.KAFKA) {
+            if (results.store() == SandstreamConfig.StoreKind.AZURE_BLOB) {
+                throw new IllegalStateException("sandstream.results.store=azure-blob cannot be combined with "
+                        + "sandstream.journal.kind=kafka yet: with Kafka the results topic is the shared store");
+            }
+            SqliteResultStore copy = new SqliteResultStore(dataDirectory);
+            copy.open();
+            KafkaResultStore store = new KafkaResultStore(kafka.get(), copy, bus);
+            store.start();
+            return new MeteredResultStore(store, "kafka", registry);
+        }
         // Built before the index is opened: a configuration error then leaves nothing open.
         var blobClient = results.store() == SandstreamConfig.StoreKind.AZURE_BLOB
                 ? AzureBlobResultStore.client(results.azure(), StorageConnection.watched(secrets,

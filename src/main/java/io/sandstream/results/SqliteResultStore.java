@@ -36,8 +36,9 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-reader"));
     private final java.util.concurrent.ConcurrentLinkedQueue<PendingPut> puts = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private Connection writeConnection;
-    /** The writer's one statement, prepared once. */
+    /** The writer's statements, prepared once: a new row numbered here, or at a given sequence. */
     private PreparedStatement insert;
+    private PreparedStatement insertAt;
     private Connection readConnection;
     /** The last commit's failure, null after a good one; for readiness. */
     private volatile Exception lastFailure;
@@ -66,6 +67,9 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
             insert = writeConnection.prepareStatement("""
                     INSERT INTO results(execution_id, subject, status, completed_at, document) VALUES (?,?,?,?,?)
                     ON CONFLICT(execution_id) DO NOTHING""");
+            insertAt = writeConnection.prepareStatement("""
+                    INSERT INTO results(execution_id, subject, status, completed_at, document, seq) VALUES (?,?,?,?,?,?)
+                    ON CONFLICT DO NOTHING""");
             readConnection = dataSource.getConnection();
         } catch (SQLException e) {
             throw new IllegalStateException("cannot open the result store", e);
@@ -83,6 +87,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         }
         try {
             insert.close();
+            insertAt.close();
             writeConnection.close();
             readConnection.close();
         } catch (SQLException e) {
@@ -94,12 +99,31 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     public Uni<StoredResult> put(ResultDocument document) {
         // Deferred: a caller that retries (the dispatcher does, forever) resubscribes, and each
         // subscription must queue a new write rather than replay the first one's failure.
-        return Uni.createFrom().deferred(() -> {
-            PendingPut put = new PendingPut(document, new CompletableFuture<>());
-            puts.add(put);
-            writer.execute(this::commitPending);
-            return Uni.createFrom().completionStage(put.stored());
-        }).emitOn(Infrastructure.getDefaultExecutor());
+        return Uni.createFrom().deferred(() -> Uni.createFrom().completionStage(putAt(0, document)))
+                .emitOn(Infrastructure.getDefaultExecutor());
+    }
+
+    /**
+     * Stores a result under a sequence given by the caller (a copy of a store kept elsewhere: the
+     * Kafka results topic numbers it); 0 numbers it here. Completes with the stored row, which is
+     * an earlier one when the execution was stored before, or null when {@code sequence} is taken
+     * by another execution. Completes on the writer thread.
+     */
+    public CompletableFuture<StoredResult> putAt(long sequence, ResultDocument document) {
+        PendingPut put = new PendingPut(document, new CompletableFuture<>(), sequence);
+        puts.add(put);
+        writer.execute(this::commitPending);
+        return put.stored();
+    }
+
+    /** The highest sequence stored, 0 when empty. */
+    public long lastSequence() {
+        try (Statement query = readConnection.createStatement();
+                ResultSet rs = query.executeQuery("SELECT COALESCE(MAX(seq), 0) FROM results")) {
+            return rs.getLong(1);
+        } catch (SQLException e) {
+            throw new IllegalStateException("reading the result store failed", e);
+        }
     }
 
     @Override
@@ -109,7 +133,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                 : new Health(false, java.util.Map.of("lastFailure", String.valueOf(failure.getMessage()))));
     }
 
-    private record PendingPut(ResultDocument document, CompletableFuture<StoredResult> stored) {
+    private record PendingPut(ResultDocument document, CompletableFuture<StoredResult> stored, long sequence) {
     }
 
     /**
@@ -128,13 +152,18 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         try {
             long[] sequences = new long[group.size()];
             for (int i = 0; i < group.size(); i++) {
-                ResultDocument document = group.get(i).document();
-                insert.setString(1, document.executionId());
-                insert.setString(2, document.subject());
-                insert.setString(3, document.status());
-                insert.setString(4, document.timings() == null ? null : document.timings().completedAt());
-                insert.setString(5, JSON.writeValueAsString(document));
-                if (insert.executeUpdate() == 1) {
+                PendingPut put = group.get(i);
+                ResultDocument document = put.document();
+                PreparedStatement statement = put.sequence() > 0 ? insertAt : insert;
+                statement.setString(1, document.executionId());
+                statement.setString(2, document.subject());
+                statement.setString(3, document.status());
+                statement.setString(4, document.timings() == null ? null : document.timings().completedAt());
+                statement.setString(5, JSON.writeValueAsString(document));
+                if (put.sequence() > 0) {
+                    insertAt.setLong(6, put.sequence());
+                    sequences[i] = insertAt.executeUpdate() == 1 ? put.sequence() : 0;
+                } else if (insert.executeUpdate() == 1) {
                     try (ResultSet key = insert.getGeneratedKeys()) {
                         key.next();
                         sequences[i] = key.getLong(1);
@@ -147,7 +176,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                 PendingPut put = group.get(i);
                 // A new row is this document; an existing one (a replay) is read back: the first result wins.
                 put.stored().complete(sequences[i] > 0 ? new StoredResult(sequences[i], put.document())
-                        : find(writeConnection, put.document().executionId()).orElseThrow());
+                        : find(writeConnection, put.document().executionId()).orElse(null));
             }
         } catch (SQLException | IOException | RuntimeException e) {
             try {

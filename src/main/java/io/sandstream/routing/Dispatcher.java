@@ -198,9 +198,9 @@ public class Dispatcher {
             persist(loader.rejected(record), entry.executionId());
             return;
         }
-        if (record.attempt() > 0) {
-            // Interrupted by a crash or stop: its result may have been stored just before, and it
-            // must not run again then.
+        if (record.attempt() > 0 || journal.redelivers()) {
+            // Interrupted by a crash or stop, or redelivered after it moved from another instance:
+            // its result may have been stored already, and it must not run again then.
             store.get(entry.executionId()).emitOn(thread).subscribe().with(found -> {
                 if (found.isPresent()) {
                     journal.finish(entry.executionId()).emitOn(thread).subscribe().with(
@@ -274,8 +274,20 @@ public class Dispatcher {
     private void pump() {
         Optional<LaneScheduler.Ticket<Job>> next;
         while (scheduler.size() > 0 && (next = scheduler.poll(Instant.now(), this::canStart)).isPresent()) {
-            run(next.get().work());
+            Job job = next.get().work();
+            if (journal.claim(job.executionId())) {
+                run(job);
+            } else {
+                withdrawn(job);
+            }
         }
+    }
+
+    /** Work the journal gave to another instance before it started here: forgotten, never run. */
+    private void withdrawn(Job job) {
+        started.remove(job.executionId());
+        tracing.finished(job.executionId(), new IllegalStateException("moved to another instance before it started"));
+        releaseSession(job);
     }
 
     /** Only pool room matters: a session's next ticket enters the scheduler when its previous one is done. */
@@ -289,8 +301,6 @@ public class Dispatcher {
         unpersisted++;
         queueWait.get(job.priority()).record(Duration.between(job.acceptedAt(), Instant.now()));
         tracing.started(job.executionId());
-        journal.markRunning(job.executionId()).subscribe().with(ignored -> { },
-                failure -> LOG.warnf("marking %s running failed: %s", job.executionId(), failure.getMessage()));
         attempt(job).subscribe().with(document -> {
             // Storing starts from the thread that completed the execution: one hop less before readers see it.
             storeAndFinish(document).emitOn(thread).subscribe().with(stored -> persisted(job), failure -> {
@@ -322,6 +332,12 @@ public class Dispatcher {
      */
     private void executed(Job job) {
         inFlight.merge(job.pool(), -1, Integer::sum);
+        releaseSession(job);
+        pump();
+    }
+
+    /** The session's next parked event, if any, enters the scheduler. */
+    private void releaseSession(Job job) {
         if (job.sessionKey() != null) {
             ArrayDeque<LaneScheduler.Ticket<Job>> queue = parked.get(job.sessionKey());
             LaneScheduler.Ticket<Job> next = queue == null ? null : queue.pollFirst();
@@ -332,7 +348,6 @@ public class Dispatcher {
                 scheduler.offer(next);
             }
         }
-        pump();
     }
 
     private void persisted(Job job) {

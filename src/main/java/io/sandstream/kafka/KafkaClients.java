@@ -1,0 +1,238 @@
+package io.sandstream.kafka;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.RangeAssignor;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.config.SaslConfigs;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.jboss.logging.Logger;
+
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.routing.Priority;
+
+/**
+ * Client settings shared by the Kafka journal and the results topic: where the brokers are, how
+ * to authenticate (plain Kafka or Azure Event Hubs), the topic names, and the topics themselves.
+ */
+public final class KafkaClients {
+
+    private static final Logger LOG = Logger.getLogger(KafkaClients.class);
+
+    private final SandstreamConfig.Kafka config;
+    private final String instanceId;
+
+    public KafkaClients(SandstreamConfig.Kafka config) {
+        this.config = config;
+        this.instanceId = config.instanceId().orElseGet(KafkaClients::hostName);
+        if (config.bootstrapServers().isEmpty()) {
+            throw new IllegalStateException("sandstream.journal.kind=kafka needs sandstream.kafka.bootstrap-servers");
+        }
+        if (config.auth() == SandstreamConfig.KafkaAuth.CONNECTION_STRING && config.connectionString().isEmpty()) {
+            throw new IllegalStateException("sandstream.kafka.auth=connection-string needs sandstream.kafka.connection-string");
+        }
+    }
+
+    public String instanceId() {
+        return instanceId;
+    }
+
+    public SandstreamConfig.Kafka config() {
+        return config;
+    }
+
+    public String laneTopic(Priority lane) {
+        return config.topicPrefix() + lane.wireName();
+    }
+
+    public String resultsTopic() {
+        return config.topicPrefix() + "results";
+    }
+
+    /**
+     * Acknowledged only once every in-sync replica has the record, and retried without duplicates
+     * or reordering: a 202 then means the event is in Kafka.
+     */
+    public KafkaProducer<String, byte[]> producer(String role) {
+        Map<String, Object> props = common(role);
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);
+        props.put(ProducerConfig.LINGER_MS_CONFIG, 1);
+        int send = (int) Math.max(config.sendTimeout().toMillis(), 2_000);
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, send);
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, Math.min(send - 1_000, 30_000));
+        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, send);
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.putAll(config.properties());
+        return new KafkaProducer<>(props);
+    }
+
+    /**
+     * The lanes' consumer: offsets committed by hand after results are stored; the range assignor
+     * gives one instance the same partition number of every lane topic, so a session's events
+     * (keyed by session) reach one instance whatever their lane.
+     */
+    public KafkaConsumer<String, byte[]> laneConsumer(int maxRecords) {
+        Map<String, Object> props = common("lanes");
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, RangeAssignor.class.getName());
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, maxRecords);
+        // A rebalance waits up to revoke-wait for this instance's running executions, inside poll().
+        props.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, (int) config.revokeWait().plusSeconds(60).toMillis());
+        props.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (int) config.sessionTimeout().toMillis());
+        props.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, (int) config.sessionTimeout().toMillis() / 3);
+        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        props.putAll(config.properties());
+        return new KafkaConsumer<>(props);
+    }
+
+    /** The results topic's reader: no group, every instance reads all of it. */
+    public KafkaConsumer<String, byte[]> resultsConsumer() {
+        Map<String, Object> props = common("results");
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 512);
+        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        props.putAll(config.properties());
+        return new KafkaConsumer<>(props);
+    }
+
+    public Admin admin() {
+        Map<String, Object> props = common("admin");
+        props.putAll(config.properties());
+        return Admin.create(props);
+    }
+
+    private Map<String, Object> common(String role) {
+        Map<String, Object> props = new HashMap<>();
+        props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers().orElseThrow());
+        props.put(CommonClientConfigs.CLIENT_ID_CONFIG, "sandstream-" + instanceId + "-" + role);
+        switch (config.auth()) {
+            case ENTRA -> {
+                props.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SASL_SSL");
+                props.put(SaslConfigs.SASL_MECHANISM, "OAUTHBEARER");
+                props.put(SaslConfigs.SASL_JAAS_CONFIG,
+                        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;");
+                props.put(SaslConfigs.SASL_LOGIN_CALLBACK_HANDLER_CLASS, EventHubsTokens.class.getName());
+            }
+            case CONNECTION_STRING -> {
+                props.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SASL_SSL");
+                props.put(SaslConfigs.SASL_MECHANISM, "PLAIN");
+                props.put(SaslConfigs.SASL_JAAS_CONFIG, "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                        + "username=\"$ConnectionString\" password=\"" + config.connectionString().orElseThrow()
+                                .replace("\\", "\\\\").replace("\"", "\\\"") + "\";");
+            }
+            case NONE -> {
+                // PLAINTEXT, unless sandstream.kafka.properties says otherwise
+            }
+        }
+        return props;
+    }
+
+    /**
+     * Creates missing topics: the lanes with {@code lane-partitions} each, the results topic with
+     * one partition (its offsets number the results stream, so one order for every instance). An
+     * existing results topic with more partitions stops the start.
+     */
+    public void ensureTopics() {
+        try (Admin admin = admin()) {
+            List<NewTopic> wanted = new ArrayList<>();
+            for (Priority lane : Priority.values()) {
+                wanted.add(new NewTopic(laneTopic(lane), java.util.Optional.of(config.lanePartitions()), replication()));
+            }
+            wanted.add(new NewTopic(resultsTopic(), java.util.Optional.of(1), replication()));
+            if (config.createTopics()) {
+                for (NewTopic topic : wanted) {
+                    try {
+                        admin.createTopics(List.of(topic)).all().get(30, TimeUnit.SECONDS);
+                        LOG.infof("created topic %s (%d partitions)", topic.name(), topic.numPartitions());
+                    } catch (ExecutionException e) {
+                        if (!(e.getCause() instanceof TopicExistsException)) {
+                            throw e;
+                        }
+                    }
+                }
+            }
+            Map<String, TopicDescription> found = describe(admin, wanted.stream().map(NewTopic::name).toList());
+            int results = found.get(resultsTopic()).partitions().size();
+            if (results != 1) {
+                throw new IllegalStateException("topic " + resultsTopic() + " has " + results
+                        + " partitions; it must have exactly one (its offsets number the results stream)");
+            }
+            Set<Integer> laneCounts = new java.util.HashSet<>();
+            for (Priority lane : Priority.values()) {
+                laneCounts.add(found.get(laneTopic(lane)).partitions().size());
+            }
+            if (laneCounts.size() > 1) {
+                LOG.warnf("the lane topics have different partition counts %s: a session's events of different lanes "
+                        + "may then reach different instances", laneCounts);
+            }
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot reach or prepare the Kafka topics at "
+                    + config.bootstrapServers().orElseThrow() + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while preparing the Kafka topics", e);
+        }
+    }
+
+    /** Topics just created may take a moment to be known to every broker. */
+    private static Map<String, TopicDescription> describe(Admin admin, List<String> names)
+            throws ExecutionException, TimeoutException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                return admin.describeTopics(names).allTopicNames().get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    private java.util.Optional<Short> replication() {
+        return config.replicationFactor() > 0 ? java.util.Optional.of(config.replicationFactor()) : java.util.Optional.empty();
+    }
+
+    static Duration pollTimeout() {
+        return Duration.ofMillis(50);
+    }
+
+    private static String hostName() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "sandstream";
+        }
+    }
+}
