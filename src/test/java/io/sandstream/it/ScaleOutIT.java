@@ -1,0 +1,325 @@
+package io.sandstream.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.sandstream.kafka.KafkaBroker;
+
+/**
+ * Two packaged services (separate JVMs, separate data directories, separate sandbox uid ranges)
+ * sharing one real KRaft broker with {@code sandstream.journal.kind=kafka}: work spreads over both,
+ * either one streams every result, a crash loses nothing and runs nothing twice, and priority holds.
+ */
+class ScaleOutIT {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String KEY = "it-key";
+    private static final String READER = "Bearer it-reader";
+    private static KafkaBroker broker;
+
+    /** Kept when a test fails: the instances' logs are in it. */
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+    Path temp;
+
+    @BeforeAll
+    static void startBroker() {
+        broker = KafkaBroker.start();
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        if (broker != null) {
+            broker.close();
+        }
+    }
+
+    /** One instance of a cluster whose topics start with {@code prefix}; {@code index} picks its uid range. */
+    private ServiceProcess instance(String prefix, int index, Map<String, String> extra) throws Exception {
+        Map<String, String> env = new HashMap<>();
+        env.put("SANDSTREAM_JOURNAL_KIND", "kafka");
+        env.put("SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+        env.put("SANDSTREAM_KAFKA_TOPIC_PREFIX", prefix);
+        env.put("SANDSTREAM_KAFKA_GROUP_ID", prefix + "group");
+        env.put("SANDSTREAM_KAFKA_INSTANCE_ID", prefix + index);
+        env.put("SANDSTREAM_KAFKA_LANE_PARTITIONS", "6");
+        env.put("SANDSTREAM_KAFKA_SESSION_TIMEOUT", "6s");
+        env.put("SANDSTREAM_INGRESS_KEYS", KEY);
+        env.put("SANDSTREAM_API_KEYS", "it-reader@*");
+        env.put("SANDSTREAM_SESSIONS_FIRST_UID", Integer.toString(700_000 + index * 8192));
+        // Not under the JUnit temp dir: the sandboxes' own uids must be able to reach their runners.
+        env.put("SANDSTREAM_SESSIONS_RUNTIME_DIR", "/tmp/sandstream-scale-it-" + index);
+        env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "3");
+        env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "2");
+        env.put("SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS", "0");
+        env.putAll(extra);
+        return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"));
+    }
+
+    private static String event(String id, String code, String priority, String sessionId) {
+        return """
+                {"specversion":"1.0","id":"%s","source":"/it/scale","type":"io.sandstream.code.execute","subject":"scale/%s",
+                 "priority":"%s","data":{"code":"%s"%s}}""".formatted(id, id, priority, code,
+                sessionId == null ? "" : ",\"sessionId\":\"" + sessionId + "\"");
+    }
+
+    /** Posts a batch and answers the executionIds it acknowledged. */
+    private static List<String> post(ServiceProcess to, List<String> events) throws Exception {
+        HttpResponse<String> response = to.post("/events?code=" + KEY, "application/cloudevents-batch+json",
+                "[" + String.join(",", events) + "]");
+        assertEquals(202, response.statusCode(), response.body());
+        List<String> ids = new ArrayList<>();
+        JSON.readTree(response.body()).get("accepted").forEach(a -> ids.add(a.get("executionId").asText()));
+        assertEquals(events.size(), ids.size(), response.body());
+        return ids;
+    }
+
+    @Test
+    void workSpreadsAndEitherInstanceStreamsEveryResultWithTheSameIds() throws Exception {
+        try (ServiceProcess a = instance("spread-", 0, Map.of()); ServiceProcess b = instance("spread-", 1, Map.of());
+                ResultStream fromA = ResultStream.open(a, null)) {
+            List<String> ids = new ArrayList<>();
+            for (int round = 0; round < 4; round++) {
+                ServiceProcess to = round % 2 == 0 ? a : b;
+                List<String> events = new ArrayList<>();
+                for (int i = 0; i < 20; i++) {
+                    String id = "spread-" + round + "-" + i;
+                    events.add(event(id, "import time\\ntime.sleep(0.05)\\nprint('" + id + "')", "normal", null));
+                }
+                ids.addAll(post(to, events));
+            }
+            Map<String, JsonNode> seen = fromA.await(ids.size(), Duration.ofSeconds(120));
+            assertEquals(new HashSet<>(ids), seen.keySet(), "A streams the result of every event, wherever it ran");
+            double ranOnA = executions(a);
+            double ranOnB = executions(b);
+            assertEquals(ids.size(), ranOnA + ranOnB, 0.1, "each event ran once, on one of the two");
+            assertTrue(ranOnA > 0 && ranOnB > 0, "work spread over both instances: A " + ranOnA + ", B " + ranOnB);
+
+            // The stream's ids are the results topic's order: B answers A's Last-Event-ID with what follows it on A.
+            List<String> orderOnA = fromA.ids();
+            String tenth = orderOnA.get(9);
+            try (ResultStream fromB = ResultStream.open(b, tenth)) {
+                Map<String, JsonNode> replayed = fromB.await(ids.size() - 10, Duration.ofSeconds(30));
+                assertEquals(ids.size() - 10, replayed.size());
+                assertEquals(orderOnA.subList(10, orderOnA.size()), fromB.ids(), "same ids, same order on both");
+            }
+            for (String id : ids.subList(0, 5)) {
+                JsonNode onB = get(b, id);
+                assertEquals("Succeeded", onB.get("status").asText(), onB.toString());
+            }
+        }
+    }
+
+    @Test
+    void killingAnInstanceMidLoadLosesNoAcknowledgedEventAndRunsNoneTwice() throws Exception {
+        List<String> ids = new ArrayList<>();
+        Map<String, String> expected = new HashMap<>();
+        Map<String, String> roomForSessions = Map.of("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "4");
+        try (ServiceProcess a = instance("crash-", 2, roomForSessions); ResultStream fromA = ResultStream.open(a, null)) {
+            ServiceProcess b = instance("crash-", 3, roomForSessions);
+            try {
+                for (int round = 0; round < 6; round++) {
+                    List<String> events = new ArrayList<>();
+                    for (int i = 0; i < 40; i++) {
+                        String id = "crash-" + round + "-" + i;
+                        // Some of it in two sessions, which move whole to the survivor (each holds one of
+                        // the pool's sessions until its cooldown, hence max-sessions 4).
+                        events.add(event(id, "import time\\ntime.sleep(0.05)\\nprint('" + id + "')", "normal",
+                                i % 8 == 0 ? "session-" + round % 2 : null));
+                    }
+                    List<String> acked = post(round % 2 == 0 ? a : b, events);
+                    for (int i = 0; i < acked.size(); i++) {
+                        expected.put(acked.get(i), "crash-" + round + "-" + i + "\n");
+                    }
+                    ids.addAll(acked);
+                }
+                fromA.await(40, Duration.ofSeconds(120)); // mid-load: some done, most queued or running
+                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                while (executions(b) == 0 && System.nanoTime() < deadline) {
+                    Thread.sleep(50);
+                }
+                assertTrue(executions(b) > 0, "B took part before the crash");
+                assertTrue(fromA.size() < ids.size() / 2, "killed mid-load: " + fromA.size() + " of " + ids.size() + " done");
+            } finally {
+                b.kill();
+            }
+            Map<String, JsonNode> results = fromA.await(ids.size(), Duration.ofSeconds(180));
+            assertEquals(new HashSet<>(ids), results.keySet(), "every acknowledged event has a result after the crash");
+            for (String id : ids) {
+                JsonNode result = results.get(id);
+                assertEquals("Succeeded", result.get("status").asText(), result.toString());
+                assertEquals(expected.get(id), result.get("stdout").asText(), "one run's output: " + result);
+            }
+            Map<String, Integer> records = new HashMap<>();
+            for (String key : resultKeys("crash-results")) {
+                records.merge(key, 1, Integer::sum);
+            }
+            for (String id : ids) {
+                assertEquals(1, records.getOrDefault(id, 0), "exactly one result record for " + id);
+            }
+        }
+    }
+
+    @Test
+    void higherLanesGoFirstOnEveryInstance() throws Exception {
+        try (ServiceProcess a = instance("prio-", 4, Map.of()); ServiceProcess b = instance("prio-", 5, Map.of());
+                ResultStream fromA = ResultStream.open(a, null)) {
+            List<String> low = new ArrayList<>();
+            for (int round = 0; round < 2; round++) {
+                List<String> events = new ArrayList<>();
+                for (int i = 0; i < 60; i++) {
+                    events.add(event("low-" + round + "-" + i, "import time\\ntime.sleep(0.2)", "low", null));
+                }
+                low.addAll(post(round == 0 ? a : b, events));
+            }
+            fromA.await(6, Duration.ofSeconds(60)); // the flood is running on both
+            List<String> high = new ArrayList<>();
+            for (ServiceProcess to : List.of(a, b)) {
+                List<String> events = new ArrayList<>();
+                for (int i = 0; i < 5; i++) {
+                    events.add(event("high-" + UUID.randomUUID(), "1 + 1", "high", null));
+                }
+                high.addAll(post(to, events));
+            }
+            Map<String, JsonNode> results = fromA.await(low.size() + high.size(), Duration.ofSeconds(180));
+            Instant lastHighStart = high.stream().map(id -> started(results.get(id))).max(Instant::compareTo).orElseThrow();
+            long lowsAfter = low.stream().filter(id -> started(results.get(id)).isAfter(lastHighStart)).count();
+            // With 2 × 3 sessions, 120 lows of 0.2 s take about 4 s; the highs must not wait behind them.
+            assertTrue(lowsAfter >= low.size() / 2, "every high started before most of the queued lows: only "
+                    + lowsAfter + " of " + low.size() + " lows started after the last high");
+        }
+    }
+
+    private static Instant started(JsonNode result) {
+        return Instant.parse(result.at("/timings/startedAt").asText());
+    }
+
+    private static JsonNode get(ServiceProcess service, String id) throws Exception {
+        HttpResponse<String> response = ServiceProcess.HTTP.send(HttpRequest.newBuilder(service.uri("/executions/" + id))
+                .header("Authorization", READER).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, response.statusCode(), response.body());
+        return JSON.readTree(response.body());
+    }
+
+    /** Executions the instance's pools ran ({@code sandstream_pool_executions_total}, every pool and status). */
+    private static double executions(ServiceProcess service) throws Exception {
+        return service.get("/q/metrics").body().lines().filter(l -> l.startsWith("sandstream_pool_executions_total{"))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    /** The key (executionId) of every record of the results topic. */
+    private static List<String> resultKeys(String topic) {
+        Properties props = new Properties();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        List<String> keys = new ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(props)) {
+            TopicPartition partition = new TopicPartition(topic, 0);
+            consumer.assign(List.of(partition));
+            consumer.seekToBeginning(List.of(partition));
+            long end = consumer.endOffsets(List.of(partition)).get(partition);
+            while (consumer.position(partition) < end) {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> keys.add(r.key()));
+            }
+        }
+        return keys;
+    }
+
+    /** {@code GET /executions/stream} of one instance, read in the background. */
+    static final class ResultStream implements AutoCloseable {
+        private final Map<String, JsonNode> results = new ConcurrentHashMap<>();
+        private final List<String> ids = new CopyOnWriteArrayList<>();
+        private final List<String> order = new CopyOnWriteArrayList<>();
+        private final CompletableFuture<HttpResponse<Stream<String>>> response;
+
+        private ResultStream(ServiceProcess service, String lastEventId) {
+            HttpRequest.Builder request = HttpRequest.newBuilder(service.uri("/executions/stream"))
+                    .header("Authorization", READER).header("Accept", "text/event-stream");
+            if (lastEventId != null) {
+                request.header("Last-Event-ID", lastEventId);
+            }
+            response = ServiceProcess.HTTP.sendAsync(request.build(), HttpResponse.BodyHandlers.ofLines());
+            response.thenAccept(r -> {
+                String[] id = {null};
+                r.body().forEach(line -> {
+                    if (line.startsWith("id:")) {
+                        id[0] = line.substring(3).trim();
+                    } else if (line.startsWith("data:")) {
+                        try {
+                            JsonNode doc = JSON.readTree(line.substring(5).trim());
+                            String executionId = doc.get("executionId").asText();
+                            if (results.putIfAbsent(executionId, doc) == null) {
+                                ids.add(id[0]);
+                                order.add(executionId);
+                            }
+                        } catch (Exception e) {
+                            // not a result line
+                        }
+                    }
+                });
+            });
+        }
+
+        static ResultStream open(ServiceProcess service, String lastEventId) throws InterruptedException {
+            ResultStream stream = new ResultStream(service, lastEventId);
+            Thread.sleep(300); // subscribed before the test sends anything
+            return stream;
+        }
+
+        int size() {
+            return results.size();
+        }
+
+        /** Waits until at least {@code count} results arrived; answers them all. */
+        Map<String, JsonNode> await(int count, Duration timeout) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (results.size() < count && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertTrue(results.size() >= count, "only " + results.size() + " of " + count + " results streamed");
+            return new HashMap<>(results);
+        }
+
+        /** The SSE ids, in the order received. */
+        List<String> ids() {
+            return new ArrayList<>(ids);
+        }
+
+        @Override
+        public void close() {
+            response.cancel(true);
+            response.thenAccept(r -> r.body().close());
+        }
+    }
+}
