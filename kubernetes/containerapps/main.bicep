@@ -3,7 +3,8 @@
 // (execution-results, execution-logs, deadletter), Container Apps environment, Python and Node
 // dynamic session pools (egress disabled), the sandstream container app with a managed identity
 // and its roles, and an Event Grid topic (CloudEvents schema) pushing to https://<app>/events.
-// Deploy with deploy.sh; remove with cleanup.sh. Parameters: README.md beside this file.
+// With scaleOut: an Event Hubs namespace too, holding the Kafka journal that 2 or more replicas
+// share (issue 8). Deploy with deploy.sh; remove with cleanup.sh. Parameters: README.md beside this file.
 targetScope = 'subscription'
 
 @description('Azure region of every resource.')
@@ -58,9 +59,25 @@ param maxDeliveryAttempts int = 30
 @maxValue(1440)
 param eventTimeToLiveInMinutes int = 1440
 
+@description('Scale-out mode: the journal in Event Hubs (Kafka endpoint), 2 to scaleOutMaxReplicas replicas scaled on consumer lag. Off: one replica with the journal on its own volume.')
+param scaleOut bool = false
+
+@description('Most replicas in scale-out mode: at most the lanes\' partition count, as more consumers than partitions sit idle.')
+@minValue(2)
+@maxValue(12)
+param scaleOutMaxReplicas int = 6
+
 @description('Tags of every resource.')
 param tags object = {
   application: 'sandstream'
+}
+
+// The Kafka journal's names, sandstream.kafka.*'s defaults: topics <prefix>high, normal, low and
+// results, the lanes read by one consumer group. lanePartitions bounds scaleOutMaxReplicas above.
+var kafka = {
+  topicPrefix: 'sandstream-'
+  groupId: 'sandstream'
+  lanePartitions: 12
 }
 
 resource group 'Microsoft.Resources/resourceGroups@2022-09-01' = {
@@ -84,6 +101,20 @@ module platform 'modules/platform.bicep' = {
   }
 }
 
+module eventHubs 'modules/eventhubs.bicep' = if (scaleOut) {
+  name: 'sandstream-eventhubs'
+  scope: group
+  params: {
+    location: location
+    namePrefix: namePrefix
+    tags: tags
+    identityPrincipalId: platform.outputs.identityPrincipalId
+    keyVaultName: platform.outputs.keyVaultName
+    topicPrefix: kafka.topicPrefix
+    lanePartitions: kafka.lanePartitions
+  }
+}
+
 module app 'modules/app.bicep' = {
   name: 'sandstream-app'
   scope: group
@@ -103,6 +134,12 @@ module app 'modules/app.bicep' = {
     nodePoolEndpoint: platform.outputs.nodePoolEndpoint
     poolMaxSessions: poolMaxSessions
     poolCooldownSeconds: poolCooldownSeconds
+    scaleOut: scaleOut
+    scaleOutMaxReplicas: scaleOutMaxReplicas
+    // Also orders the app after the namespace, its topics, roles and the scale rules' secret.
+    kafkaBootstrapServers: scaleOut ? eventHubs.outputs.bootstrapServers : ''
+    kafkaTopicPrefix: kafka.topicPrefix
+    kafkaGroupId: kafka.groupId
   }
 }
 
@@ -132,3 +169,5 @@ output keyVaultName string = platform.outputs.keyVaultName
 output storageAccountName string = platform.outputs.storageAccountName
 output pythonPoolEndpoint string = platform.outputs.pythonPoolEndpoint
 output nodePoolEndpoint string = platform.outputs.nodePoolEndpoint
+output eventHubsNamespace string = scaleOut ? eventHubs.outputs.namespaceName : ''
+output kafkaBootstrapServers string = scaleOut ? eventHubs.outputs.bootstrapServers : ''

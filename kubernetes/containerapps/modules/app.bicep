@@ -2,6 +2,7 @@
 // made with its roles in platform.bicep) reads the keys from Key Vault, writes results to blob
 // storage and calls both session pools. Configuration: environment variables (README
 // "Configuration"); code runs in the ACA pools, so the image's local pools keep no warm sandboxes.
+// scaleOut: the Kafka journal in Event Hubs (eventhubs.bicep), 2 or more replicas scaled on lag.
 param location string
 param namePrefix string
 param tags object
@@ -17,6 +18,64 @@ param pythonPoolEndpoint string
 param nodePoolEndpoint string
 param poolMaxSessions int
 param poolCooldownSeconds int
+param scaleOut bool
+param scaleOutMaxReplicas int
+param kafkaBootstrapServers string
+param kafkaTopicPrefix string
+param kafkaGroupId string
+
+// Scale-out: the journal on Event Hubs' Kafka endpoint, reached with the app's identity (Entra ID,
+// DefaultAzureCredential through AZURE_CLIENT_ID). eventhubs.bicep made the topics: none is created.
+// SANDSTREAM_KAFKA_INSTANCE_ID stays unset: the host name, unique per replica, is its default.
+var kafkaEnv = [
+  { name: 'SANDSTREAM_JOURNAL_KIND', value: 'kafka' }
+  { name: 'SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS', value: kafkaBootstrapServers }
+  { name: 'SANDSTREAM_KAFKA_AUTH', value: 'entra' }
+  { name: 'SANDSTREAM_KAFKA_CREATE_TOPICS', value: 'false' }
+  { name: 'SANDSTREAM_KAFKA_TOPIC_PREFIX', value: kafkaTopicPrefix }
+  { name: 'SANDSTREAM_KAFKA_GROUP_ID', value: kafkaGroupId }
+]
+
+// KEDA's kafka scaler reads lag with SASL PLAIN over TLS: Event Hubs' fixed user name for a
+// connection string (not a secret, but scale rules take credentials from secrets only) and a
+// Listen-only connection string from Key Vault. It has no Entra sign-in on Container Apps.
+var kafkaSecrets = [
+  { name: 'kafka-sasl-username', value: '$ConnectionString' }
+  {
+    name: 'kafka-scaler-connection-string'
+    keyVaultUrl: '${keyVaultUri}secrets/kafka-scaler-connection-string'
+    identity: identityId
+  }
+]
+
+// One rule per lane topic; the app runs as many replicas as the most demanding rule asks for.
+// lagThreshold is the target lag per replica: high asks for a replica at 50 waiting records so its
+// latency stays low, normal and low tolerate 200. offsetResetPolicy earliest, as the lanes'
+// consumers: a group with no committed offset yet counts its whole topic as lag.
+var lanes = [
+  { name: 'high', lagThreshold: 50 }
+  { name: 'normal', lagThreshold: 200 }
+  { name: 'low', lagThreshold: 200 }
+]
+var kafkaScaleRules = [for lane in lanes: {
+  name: 'kafka-lag-${lane.name}'
+  custom: {
+    type: 'kafka'
+    metadata: {
+      bootstrapServers: kafkaBootstrapServers
+      consumerGroup: kafkaGroupId
+      topic: '${kafkaTopicPrefix}${lane.name}'
+      lagThreshold: string(lane.lagThreshold)
+      offsetResetPolicy: 'earliest'
+      sasl: 'plaintext'
+      tls: 'enable'
+    }
+    auth: [
+      { secretRef: 'kafka-sasl-username', triggerParameter: 'username' }
+      { secretRef: 'kafka-scaler-connection-string', triggerParameter: 'password' }
+    ]
+  }
+}]
 
 resource app 'Microsoft.App/containerApps@2024-03-01' = {
   name: '${namePrefix}-app'
@@ -37,6 +96,11 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
         targetPort: 8080
         transport: 'http'
         allowInsecure: false
+        // Several replicas: a client keeps to one (cookie affinity), as the Kubernetes Service's
+        // ClientIP affinity keeps it on the pod that holds its pool API sessions.
+        stickySessions: {
+          affinity: scaleOut ? 'sticky' : 'none'
+        }
       }
       registries: empty(registryServer) ? [] : [
         {
@@ -44,7 +108,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           identity: identityId
         }
       ]
-      secrets: [
+      secrets: concat([
         {
           name: 'ingress-keys'
           keyVaultUrl: '${keyVaultUri}secrets/ingress-keys'
@@ -55,7 +119,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           keyVaultUrl: '${keyVaultUri}secrets/api-keys'
           identity: identityId
         }
-      ]
+      ], scaleOut ? kafkaSecrets : [])
     }
     template: {
       containers: [
@@ -66,7 +130,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             cpu: json('1.0')
             memory: '2Gi'
           }
-          env: [
+          env: concat([
             { name: 'SANDSTREAM_INGRESS_KEYS', secretRef: 'ingress-keys' }
             { name: 'SANDSTREAM_API_KEYS', secretRef: 'api-keys' }
             // DefaultAzureCredential (blob store, ACA pools) picks the user-assigned identity by its client id.
@@ -89,7 +153,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'SANDSTREAM_POOLS_PYTHON_READY_SESSIONS', value: '0' }
             { name: 'SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS', value: '0' }
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
-          ]
+          ], scaleOut ? kafkaEnv : [])
           probes: [
             {
               type: 'Startup'
@@ -115,12 +179,19 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           ]
         }
       ]
-      // The journal lives on the replica (EmptyDir): it outlives container restarts, not the
-      // replica. One replica keeps every accepted event with the instance that journalled it.
+      // One replica: the journal lives on the replica (EmptyDir), which outlives container
+      // restarts, not the replica; one replica keeps every accepted event with the instance that
+      // journalled it. Scale-out: every acknowledged event is in Event Hubs, and the volume holds
+      // only the replica's copy of the results topic (rebuilt at start): replicas are interchangeable.
       volumes: [
         { name: 'data', storageType: 'EmptyDir' }
       ]
-      scale: {
+      // Scale-out: two replicas at least (a lost one's partitions move to the other), more on lag.
+      scale: scaleOut ? {
+        minReplicas: 2
+        maxReplicas: scaleOutMaxReplicas
+        rules: kafkaScaleRules
+      } : {
         minReplicas: 1
         maxReplicas: 1
       }

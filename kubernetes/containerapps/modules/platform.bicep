@@ -197,6 +197,7 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 output environmentId string = appEnvironment.id
 output identityId string = identity.id
 output identityClientId string = identity.properties.clientId
+output identityPrincipalId string = identity.properties.principalId
 output keyVaultName string = vault.name
 output keyVaultUri string = vault.properties.vaultUri
 output storageAccountName string = storage.name

@@ -3,6 +3,7 @@ package io.sandstream.deploy;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -18,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
@@ -25,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 
@@ -35,15 +38,23 @@ import io.sandstream.config.SandstreamConfig;
  * Every manifest under {@code kubernetes/} parses, and the deployment's invariants hold: probes on
  * the health endpoints, non-root, limits, an image pinned by variable, egress restricted to DNS and
  * HTTPS, HPA/PDB/Service/NetworkPolicy aimed at the Deployment, configuration names that exist.
- * Where kubectl is installed, each overlay is rendered with kustomize and checked the same way;
- * where kubernetes-models is installed (.ci/setup), the rendered objects are validated against the
- * Kubernetes OpenAPI schemas.
+ * Where kubectl is installed, each overlay is rendered with kustomize and checked the same way; the
+ * scaled overlays (Kafka journal) also for their Kafka settings, and overlays/scaled-keda for a
+ * KEDA ScaledObject that matches them (and no HPA beside it). Where kubernetes-models is installed
+ * (.ci/setup), the rendered objects are validated against the Kubernetes OpenAPI schemas, and KEDA's
+ * against its CRD schemas where @kubernetes-models/keda is installed too.
  */
 class KubernetesManifestsTest {
 
     private static final Path ROOT = Path.of("kubernetes");
     private static final YAMLMapper YAML = new YAMLMapper();
     private static final String IMAGE_VARIABLE = "${IMAGE}:${IMAGE_TAG}";
+    private static final String BOOTSTRAP_VARIABLE = "${KAFKA_BOOTSTRAP_SERVERS}";
+    private static final List<String> LANES = List.of("high", "normal", "low");
+    /** The kinds of every rendering; an HPA, or KEDA's objects in its place. */
+    private static final Set<String> COMMON_KINDS = Set.of("Namespace", "ServiceAccount", "ConfigMap", "Deployment",
+            "Service", "PodDisruptionBudget", "NetworkPolicy");
+    private static final Set<String> KEDA_KINDS = Set.of("ScaledObject", "TriggerAuthentication", "Secret");
 
     @Test
     void baseManifestsHoldTheInvariants() throws Exception {
@@ -71,14 +82,54 @@ class KubernetesManifestsTest {
         assumeTrue(onPath("kubectl"), "kubectl (kustomize) is not installed");
         for (String target : targets()) {
             List<JsonNode> objects = parse(render(target));
-            assertEquals(8, objects.size(), target);
-            checkInvariants(objects);
+            SandstreamConfig config = checkInvariants(objects);
             objects.forEach(o -> assertEquals(o.at("/kind").asText().equals("Namespace") ? "" : "sandstream",
                     o.at("/metadata/namespace").asText(), target + " " + o.at("/kind").asText()));
             String runtimeClass = deployment(objects).at("/spec/template/spec/runtimeClassName").asText();
-            assertEquals(Map.of("base", "", "overlays/gvisor", "gvisor", "overlays/kata", "kata-vm-isolation").get(target),
-                    runtimeClass, target);
+            assertEquals(Map.of("base", "", "overlays/gvisor", "gvisor", "overlays/kata", "kata-vm-isolation",
+                    "overlays/scaled", "", "overlays/scaled-keda", "").get(target), runtimeClass, target);
+            boolean scaled = target.startsWith("overlays/scaled");
+            assertEquals(scaled ? SandstreamConfig.JournalKind.KAFKA : SandstreamConfig.JournalKind.SQLITE,
+                    config.journal().kind(), target);
+            assertEquals(target.equals("overlays/scaled-keda"), kinds(objects).contains("ScaledObject"), target);
         }
+    }
+
+    @Test
+    void theKedaChecksCatchAScaledObjectThatDisagreesWithThePods() throws Exception {
+        assumeTrue(onPath("kubectl"), "kubectl (kustomize) is not installed");
+        List<JsonNode> rendered = parse(render("overlays/scaled-keda"));
+        checkInvariants(copy(rendered));
+        JsonNode hpa = parse(Files.readString(ROOT.resolve("base/hpa.yaml"))).get(0);
+        Map<String, Consumer<List<JsonNode>>> mutations = new LinkedHashMap<>();
+        mutations.put("an HPA beside the ScaledObject", objects -> objects.add(hpa.deepCopy()));
+        mutations.put("another consumer group", objects -> trigger(objects, 0).put("consumerGroup", "other"));
+        mutations.put("a lane without a trigger", objects -> ((ArrayNode) only(objects, "ScaledObject").at("/spec/triggers")).remove(2));
+        mutations.put("another topic prefix in the pods", objects -> ((ObjectNode) only(objects,
+                "ConfigMap").at("/data")).put("SANDSTREAM_KAFKA_TOPIC_PREFIX", "prod-"));
+        mutations.put("a number where KEDA takes a string", objects -> trigger(objects, 1).put("lagThreshold", 200));
+        mutations.put("other bootstrap servers", objects -> trigger(objects, 2).put("bootstrapServers", "kafka:9092"));
+        mutations.put("no replica left", objects -> ((ObjectNode) only(objects,
+                "ScaledObject").at("/spec")).put("minReplicaCount", 0));
+        mutations.put("another target", objects -> ((ObjectNode) only(objects,
+                "ScaledObject").at("/spec/scaleTargetRef")).put("name", "other"));
+        mutations.put("a password the pods do not use", objects -> ((ObjectNode) only(objects,
+                "TriggerAuthentication").at("/spec/secretTargetRef/1")).put("key", "other"));
+        for (var mutation : mutations.entrySet()) {
+            List<JsonNode> objects = copy(rendered);
+            mutation.getValue().accept(objects);
+            assertThrows(AssertionError.class, () -> checkInvariants(objects), mutation.getKey());
+        }
+    }
+
+    private static ObjectNode trigger(List<JsonNode> objects, int index) {
+        return (ObjectNode) only(objects, "ScaledObject").at("/spec/triggers/" + index + "/metadata");
+    }
+
+    private static List<JsonNode> copy(List<JsonNode> objects) {
+        List<JsonNode> copy = new ArrayList<>();
+        objects.forEach(o -> copy.add(o.deepCopy()));
+        return copy;
     }
 
     @Test
@@ -97,7 +148,12 @@ class KubernetesManifestsTest {
             String output = new String(validate.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(validate.waitFor(60, TimeUnit.SECONDS));
             assertEquals(0, validate.exitValue(), target + ":\n" + output);
-            assertEquals(objects.size(), output.lines().filter(l -> l.startsWith("valid ")).count(), output);
+            // Only KEDA's objects may go unvalidated, and only while its schema package is missing
+            // (.ci/setup installs kubernetes-models; KEDA's structure is checked below regardless).
+            boolean kedaSchemas = Files.isDirectory(tools.resolve("node_modules/@kubernetes-models/keda"));
+            List<String> skipped = output.lines().filter(l -> l.startsWith("skipped ")).toList();
+            skipped.forEach(l -> assertTrue(l.startsWith("skipped keda.sh/") && !kedaSchemas, l));
+            assertEquals(objects.size(), output.lines().filter(l -> l.startsWith("valid ")).count() + skipped.size(), output);
         }
     }
 
@@ -114,6 +170,34 @@ class KubernetesManifestsTest {
                 deployment(parse(output)).at("/spec/template/spec/containers/0/image").asText());
         assertFalse(output.contains("${"), "no placeholder is left");
 
+        // The scaled overlays: the bootstrap servers are filled in everywhere, or nothing renders.
+        ProcessBuilder scaled = new ProcessBuilder("bash", ROOT.resolve("apply.sh").toString(), "overlays/scaled-keda", "--render");
+        scaled.environment().put("IMAGE", "registry.example/sandstream");
+        scaled.environment().put("IMAGE_TAG", "1a2b3c4");
+        scaled.environment().put("KAFKA_BOOTSTRAP_SERVERS", "example.servicebus.windows.net:9093");
+        Process renderScaled = scaled.redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String scaledOutput = new String(renderScaled.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, renderScaled.waitFor());
+        assertFalse(scaledOutput.contains("${"), "no placeholder is left");
+        List<JsonNode> scaledObjects = parse(scaledOutput);
+        assertEquals("example.servicebus.windows.net:9093", only(scaledObjects, "ConfigMap")
+                .at("/data/SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS").asText());
+        only(scaledObjects, "ScaledObject").at("/spec/triggers").forEach(t -> assertEquals(
+                "example.servicebus.windows.net:9093", t.at("/metadata/bootstrapServers").asText(), t.toString()));
+        for (String servers : List.of("", "host-without-port", "a:9093;rm -rf /", "a:9093\n  evil: x")) {
+            ProcessBuilder refused = new ProcessBuilder("bash", ROOT.resolve("apply.sh").toString(), "overlays/scaled", "--render");
+            refused.environment().put("IMAGE", "registry.example/sandstream");
+            refused.environment().put("IMAGE_TAG", "1a2b3c4");
+            if (!servers.isEmpty()) {
+                refused.environment().put("KAFKA_BOOTSTRAP_SERVERS", servers);
+            } else {
+                refused.environment().remove("KAFKA_BOOTSTRAP_SERVERS");
+            }
+            Process p = refused.redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            assertNotEquals(0, p.waitFor(), "bootstrap servers '" + servers + "' are refused");
+        }
+
         for (String tag : List.of("latest", "", "1.0;rm")) {
             ProcessBuilder refused = new ProcessBuilder("bash", ROOT.resolve("apply.sh").toString(), "--render");
             refused.environment().put("IMAGE", "registry.example/sandstream");
@@ -126,13 +210,18 @@ class KubernetesManifestsTest {
 
     // ---- the invariants ------------------------------------------------------------------------
 
-    private static void checkInvariants(List<JsonNode> objects) throws Exception {
+    /** Checks one rendering (base's files, or an overlay) and returns its configuration, bound. */
+    private static SandstreamConfig checkInvariants(List<JsonNode> objects) throws Exception {
         Map<String, JsonNode> byKind = new LinkedHashMap<>();
         for (JsonNode o : objects) {
             assertTrue(byKind.put(o.get("kind").asText(), o) == null, "one " + o.get("kind").asText());
         }
-        assertEquals(Set.of("Namespace", "ServiceAccount", "ConfigMap", "Deployment", "Service",
-                "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"), byKind.keySet());
+        // KEDA makes an HPA of its own from the ScaledObject: a second one would fight it.
+        boolean keda = byKind.containsKey("ScaledObject");
+        assertFalse(keda && byKind.containsKey("HorizontalPodAutoscaler"), "no HPA beside KEDA's ScaledObject");
+        Set<String> expectedKinds = new TreeSet<>(COMMON_KINDS);
+        expectedKinds.addAll(keda ? KEDA_KINDS : Set.of("HorizontalPodAutoscaler"));
+        assertEquals(expectedKinds, new TreeSet<>(byKind.keySet()));
         JsonNode deployment = byKind.get("Deployment");
         JsonNode pod = deployment.at("/spec/template/spec");
         JsonNode podLabels = deployment.at("/spec/template/metadata/labels");
@@ -191,14 +280,29 @@ class KubernetesManifestsTest {
         assertEquals(configMap.at("/metadata/name").asText(), container.at("/envFrom/0/configMapRef/name").asText());
         Map<String, String> env = new HashMap<>();
         configMap.get("data").fields().forEachRemaining(e -> env.put(e.getKey(), e.getValue().asText()));
+        Map<String, JsonNode> envEntries = new HashMap<>();
         container.get("env").forEach(e -> {
+            envEntries.put(e.get("name").asText(), e);
             env.put(e.get("name").asText(), "secret-value");
             if (e.has("valueFrom")) {
-                assertEquals("sandstream-secrets", e.at("/valueFrom/secretKeyRef/name").asText(), e.toString());
+                // Secrets from the one Secret, or the pod's own name (downward API), nothing else.
+                if (e.at("/valueFrom").has("fieldRef")) {
+                    assertEquals("metadata.name", e.at("/valueFrom/fieldRef/fieldPath").asText(), e.toString());
+                } else {
+                    assertEquals("sandstream-secrets", e.at("/valueFrom/secretKeyRef/name").asText(), e.toString());
+                }
             }
         });
         env.put("SANDSTREAM_RESULTS_AZURE_CONNECTION_STRING", "UseDevelopmentStorage=true");
         assertEquals(Set.of(), ConfigNames.unknown(env.keySet()), "names no sandstream property maps to");
+        // The bootstrap servers are a placeholder like the image (apply.sh fills both in); SmallRye
+        // would read ${...} as an expression, so bind what apply.sh would produce.
+        String bootstrap = env.get("SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS");
+        if (bootstrap != null) {
+            assertEquals(BOOTSTRAP_VARIABLE, bootstrap, "bootstrap servers filled in by apply.sh");
+            env.put("SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS", "example.servicebus.windows.net:9093");
+        }
+        env.values().forEach(v -> assertFalse(v.contains("${"), "an unfilled placeholder: " + v));
         SandstreamConfig config = ConfigNames.bind(env);
         assertEquals(20, config.pools().get("python").maxSessions());
         assertEquals(5, config.pools().get("python").readySessions());
@@ -211,29 +315,111 @@ class KubernetesManifestsTest {
         String name = deployment.at("/metadata/name").asText();
         assertSelects(byKind.get("Service").at("/spec/selector"), podLabels);
         assertEquals("http", byKind.get("Service").at("/spec/ports/0/targetPort").asText());
-        JsonNode hpa = byKind.get("HorizontalPodAutoscaler");
-        assertEquals("Deployment", hpa.at("/spec/scaleTargetRef/kind").asText());
-        assertEquals("apps/v1", hpa.at("/spec/scaleTargetRef/apiVersion").asText());
-        assertEquals(name, hpa.at("/spec/scaleTargetRef/name").asText());
-        int minReplicas = hpa.at("/spec/minReplicas").asInt();
-        assertTrue(minReplicas >= 1 && minReplicas <= hpa.at("/spec/maxReplicas").asInt());
+        // The HPA, or KEDA's ScaledObject in its place, scales this Deployment.
+        JsonNode scaler = keda ? byKind.get("ScaledObject") : byKind.get("HorizontalPodAutoscaler");
+        assertEquals("Deployment", scaler.at("/spec/scaleTargetRef/kind").asText());
+        assertEquals("apps/v1", scaler.at("/spec/scaleTargetRef/apiVersion").asText());
+        assertEquals(name, scaler.at("/spec/scaleTargetRef/name").asText());
+        int minReplicas = scaler.at(keda ? "/spec/minReplicaCount" : "/spec/minReplicas").asInt();
+        int maxReplicas = scaler.at(keda ? "/spec/maxReplicaCount" : "/spec/maxReplicas").asInt();
+        assertTrue(minReplicas >= 1 && minReplicas <= maxReplicas, "replicas " + minReplicas + ".." + maxReplicas);
         assertFalse(deployment.at("/spec").has("replicas"), "the HPA owns the replica count");
         JsonNode pdb = byKind.get("PodDisruptionBudget");
         assertSelects(pdb.at("/spec/selector/matchLabels"), podLabels);
         assertTrue(pdb.at("/spec/minAvailable").asInt() < minReplicas, "a drain can always evict one pod");
         JsonNode policy = byKind.get("NetworkPolicy");
         assertSelects(policy.at("/spec/podSelector/matchLabels"), podLabels);
-        checkEgress(policy);
+        boolean kafka = config.journal().kind() == SandstreamConfig.JournalKind.KAFKA;
+        checkEgress(policy, kafka);
         assertEquals("privileged", byKind.get("Namespace").at("/metadata/labels/pod-security.kubernetes.io~1enforce").asText());
+
+        if (kafka) {
+            checkKafka(config, envEntries, minReplicas, maxReplicas);
+            if (keda) {
+                checkKeda(byKind, config, envEntries);
+            }
+        } else {
+            assertFalse(keda, "KEDA scales on Kafka lag: only with the Kafka journal");
+            env.keySet().forEach(k -> assertFalse(k.startsWith("SANDSTREAM_KAFKA_"), "a Kafka setting without Kafka: " + k));
+        }
+        return config;
     }
 
-    /** Egress: DNS to kube-dns, and HTTPS to listed address blocks; nothing open to the world. */
-    private static void checkEgress(JsonNode policy) {
+    /** The Kafka journal: interchangeable pods that need no volume of their own, two at least. */
+    private static void checkKafka(SandstreamConfig config, Map<String, JsonNode> env, int minReplicas, int maxReplicas) {
+        assertEquals("example.servicebus.windows.net:9093", config.kafka().bootstrapServers().orElseThrow());
+        assertTrue(minReplicas >= 2, "scale-out keeps two replicas at least, not " + minReplicas);
+        assertTrue(maxReplicas <= config.kafka().lanePartitions(),
+                "more replicas than a lane's partitions would sit idle: " + maxReplicas);
+        // Each pod names itself after the pod (unique, and stable for the pod's life).
+        assertEquals("metadata.name", env.get("SANDSTREAM_KAFKA_INSTANCE_ID").at("/valueFrom/fieldRef/fieldPath").asText());
+        // The connection string comes from the Secret, optional: entra and none need none.
+        JsonNode connectionString = env.get("SANDSTREAM_KAFKA_CONNECTION_STRING").at("/valueFrom/secretKeyRef");
+        assertEquals("sandstream-secrets", connectionString.at("/name").asText());
+        assertEquals("kafka-connection-string", connectionString.at("/key").asText());
+        assertTrue(connectionString.at("/optional").asBoolean(), "optional: entra and none need no connection string");
+        assertEquals(SandstreamConfig.KafkaAuth.CONNECTION_STRING, config.kafka().auth());
+    }
+
+    /** KEDA's ScaledObject: one kafka trigger per lane topic of this configuration, on its group. */
+    private static void checkKeda(Map<String, JsonNode> byKind, SandstreamConfig config, Map<String, JsonNode> env) {
+        JsonNode scaledObject = byKind.get("ScaledObject");
+        assertEquals("keda.sh/v1alpha1", scaledObject.at("/apiVersion").asText());
+        assertTrue(scaledObject.at("/spec/minReplicaCount").isInt() && scaledObject.at("/spec/maxReplicaCount").isInt());
+        JsonNode triggers = scaledObject.at("/spec/triggers");
+        Map<String, Integer> thresholds = new HashMap<>();
+        String authName = byKind.get("TriggerAuthentication").at("/metadata/name").asText();
+        for (JsonNode trigger : triggers) {
+            assertEquals("kafka", trigger.at("/type").asText(), trigger.toString());
+            JsonNode metadata = trigger.at("/metadata");
+            // KEDA's metadata is a map of strings: a bare 50 is refused by the CRD.
+            metadata.fields().forEachRemaining(f -> assertTrue(f.getValue().isTextual(), "a string: " + f.getKey()));
+            assertEquals(BOOTSTRAP_VARIABLE, metadata.at("/bootstrapServers").asText(), "the pods' bootstrap servers");
+            assertEquals(config.kafka().groupId(), metadata.at("/consumerGroup").asText(), "the pods' consumer group");
+            // The lanes' consumers start a new group at the beginning; so does KEDA's lag.
+            assertEquals("earliest", metadata.at("/offsetResetPolicy").asText());
+            // Event Hubs' Kafka endpoint: SASL PLAIN over TLS.
+            assertEquals("plaintext", metadata.at("/sasl").asText());
+            assertEquals("enable", metadata.at("/tls").asText());
+            assertEquals(authName, trigger.at("/authenticationRef/name").asText());
+            int threshold = Integer.parseInt(metadata.at("/lagThreshold").asText());
+            assertTrue(threshold > 0);
+            assertTrue(thresholds.put(metadata.at("/topic").asText(), threshold) == null, "one trigger per topic");
+        }
+        Set<String> laneTopics = new TreeSet<>();
+        LANES.forEach(lane -> laneTopics.add(config.kafka().topicPrefix() + lane));
+        assertEquals(laneTopics, new TreeSet<>(thresholds.keySet()), "a trigger for each lane topic, and no other");
+        String prefix = config.kafka().topicPrefix();
+        assertTrue(thresholds.get(prefix + "high") < thresholds.get(prefix + "normal")
+                && thresholds.get(prefix + "normal") <= thresholds.get(prefix + "low"), "high scales first: " + thresholds);
+
+        // The trigger's credentials: Event Hubs' "$ConnectionString" user and the pods' connection string.
+        Map<String, JsonNode> refs = new HashMap<>();
+        byKind.get("TriggerAuthentication").at("/spec/secretTargetRef").forEach(r -> refs.put(r.at("/parameter").asText(), r));
+        assertEquals(Set.of("username", "password"), refs.keySet());
+        JsonNode password = refs.get("password");
+        JsonNode podSecret = env.get("SANDSTREAM_KAFKA_CONNECTION_STRING").at("/valueFrom/secretKeyRef");
+        assertEquals(podSecret.at("/name").asText(), password.at("/name").asText());
+        assertEquals(podSecret.at("/key").asText(), password.at("/key").asText());
+        JsonNode username = refs.get("username");
+        JsonNode userSecret = byKind.get("Secret");
+        assertEquals(userSecret.at("/metadata/name").asText(), username.at("/name").asText());
+        assertEquals("$ConnectionString", userSecret.at("/stringData/" + username.at("/key").asText()).asText());
+        assertEquals(Set.of("username"), fieldNames(userSecret.at("/stringData")), "nothing secret in the repository");
+        assertFalse(userSecret.has("data"));
+    }
+
+    /**
+     * Egress: DNS to kube-dns, and HTTPS to listed address blocks; nothing open to the world. With
+     * the Kafka journal also Event Hubs' Kafka port (9093), to listed address blocks too.
+     */
+    private static void checkEgress(JsonNode policy, boolean kafka) {
         List<String> types = new ArrayList<>();
         policy.at("/spec/policyTypes").forEach(t -> types.add(t.asText()));
         assertTrue(types.contains("Egress"), "egress is restricted");
         JsonNode egress = policy.at("/spec/egress");
         assertTrue(egress.isArray() && egress.size() > 0);
+        int kafkaRules = 0;
         for (JsonNode rule : egress) {
             assertTrue(rule.has("to") && rule.get("to").size() > 0, "every egress rule names its peers: " + rule);
             assertTrue(rule.has("ports") && rule.get("ports").size() > 0, "every egress rule names its ports: " + rule);
@@ -243,14 +429,17 @@ class KubernetesManifestsTest {
                 assertEquals(Set.of(53), ports, rule.toString());
                 rule.get("to").forEach(peer -> assertEquals("kube-dns", peer.at("/podSelector/matchLabels/k8s-app").asText()));
             } else {
-                assertEquals(Set.of(443), ports, "only HTTPS leaves the pod: " + rule);
+                assertTrue(ports.equals(Set.of(443)) || kafka && ports.equals(Set.of(9093)),
+                        "only HTTPS (and Kafka with the Kafka journal) leaves the pod: " + rule);
                 rule.get("to").forEach(peer -> {
                     String cidr = peer.at("/ipBlock/cidr").asText();
                     assertFalse(cidr.isEmpty(), "HTTPS only to address blocks: " + peer);
                     assertFalse(cidr.endsWith("/0"), "not the whole internet: " + cidr);
                 });
+                kafkaRules += ports.contains(9093) ? 1 : 0;
             }
         }
+        assertEquals(kafka ? 1 : 0, kafkaRules, "a Kafka egress rule exactly with the Kafka journal");
     }
 
     private static void assertSelects(JsonNode selector, JsonNode labels) {
@@ -259,7 +448,25 @@ class KubernetesManifestsTest {
     }
 
     private static JsonNode deployment(List<JsonNode> objects) {
-        return objects.stream().filter(o -> o.at("/kind").asText().equals("Deployment")).findFirst().orElseThrow();
+        return only(objects, "Deployment");
+    }
+
+    private static JsonNode only(List<JsonNode> objects, String kind) {
+        List<JsonNode> found = objects.stream().filter(o -> o.at("/kind").asText().equals(kind)).toList();
+        assertEquals(1, found.size(), "one " + kind);
+        return found.get(0);
+    }
+
+    private static Set<String> kinds(List<JsonNode> objects) {
+        Set<String> kinds = new TreeSet<>();
+        objects.forEach(o -> kinds.add(o.at("/kind").asText()));
+        return kinds;
+    }
+
+    private static Set<String> fieldNames(JsonNode node) {
+        Set<String> names = new TreeSet<>();
+        node.fieldNames().forEachRemaining(names::add);
+        return names;
     }
 
     private static long quantity(String value) {
@@ -277,7 +484,7 @@ class KubernetesManifestsTest {
         try (Stream<Path> overlays = Files.list(ROOT.resolve("overlays"))) {
             overlays.sorted().forEach(o -> targets.add("overlays/" + o.getFileName()));
         }
-        assertEquals(List.of("base", "overlays/gvisor", "overlays/kata"), targets);
+        assertEquals(List.of("base", "overlays/gvisor", "overlays/kata", "overlays/scaled", "overlays/scaled-keda"), targets);
         return targets;
     }
 
