@@ -30,13 +30,23 @@ public class EventHubsTokens implements AuthenticateCallbackHandler {
     private TokenCredential credential;
     private TokenRequestContext request;
 
+    /** The Kafka client instantiates it by class name. */
+    public EventHubsTokens() {
+    }
+
+    EventHubsTokens(TokenCredential credential) {
+        this.credential = credential;
+    }
+
     @Override
     public void configure(Map<String, ?> configs, String saslMechanism, List<AppConfigurationEntry> jaasConfigEntries) {
         Object servers = configs.get(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG);
         String first = (servers instanceof List<?> list ? String.valueOf(list.get(0)) : String.valueOf(servers)).split(",")[0].trim();
         String host = URI.create("kafka://" + first).getHost();
         request = new TokenRequestContext().addScopes("https://" + host + "/.default");
-        credential = new DefaultAzureCredentialBuilder().build();
+        if (credential == null) {
+            credential = new DefaultAzureCredentialBuilder().build();
+        }
     }
 
     @Override

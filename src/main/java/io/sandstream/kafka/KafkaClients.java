@@ -131,7 +131,8 @@ public final class KafkaClients {
         return Admin.create(props);
     }
 
-    private Map<String, Object> common(String role) {
+    /** What every client gets: the brokers, its id, and the authentication. */
+    Map<String, Object> common(String role) {
         Map<String, Object> props = new HashMap<>();
         props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers().orElseThrow());
         props.put(CommonClientConfigs.CLIENT_ID_CONFIG, "sandstream-" + instanceId + "-" + role);

@@ -148,12 +148,8 @@ class KubernetesManifestsTest {
             String output = new String(validate.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(validate.waitFor(60, TimeUnit.SECONDS));
             assertEquals(0, validate.exitValue(), target + ":\n" + output);
-            // Only KEDA's objects may go unvalidated, and only while its schema package is missing
-            // (.ci/setup installs kubernetes-models; KEDA's structure is checked below regardless).
-            boolean kedaSchemas = Files.isDirectory(tools.resolve("node_modules/@kubernetes-models/keda"));
-            List<String> skipped = output.lines().filter(l -> l.startsWith("skipped ")).toList();
-            skipped.forEach(l -> assertTrue(l.startsWith("skipped keda.sh/") && !kedaSchemas, l));
-            assertEquals(objects.size(), output.lines().filter(l -> l.startsWith("valid ")).count() + skipped.size(), output);
+            // Every object, KEDA's too (.ci/setup installs @kubernetes-models/keda beside kubernetes-models).
+            assertEquals(objects.size(), output.lines().filter(l -> l.startsWith("valid ")).count(), output);
         }
     }
 

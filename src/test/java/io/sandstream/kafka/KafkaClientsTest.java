@@ -1,0 +1,98 @@
+package io.sandstream.kafka;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import javax.security.auth.callback.Callback;
+
+import org.apache.kafka.common.security.oauthbearer.OAuthBearerTokenCallback;
+import org.junit.jupiter.api.Test;
+
+import com.azure.core.credential.AccessToken;
+import com.azure.core.credential.TokenCredential;
+import com.azure.core.credential.TokenRequestContext;
+
+import io.sandstream.config.TestConfigs;
+import io.sandstream.routing.Priority;
+import reactor.core.publisher.Mono;
+
+/** The client settings of each way to reach Kafka, and Event Hubs' OAUTHBEARER tokens. */
+class KafkaClientsTest {
+
+    private static KafkaClients clients(Map<String, String> properties) {
+        Map<String, String> all = new java.util.HashMap<>(Map.of("sandstream.journal.kind", "kafka",
+                "sandstream.kafka.bootstrap-servers", "ns1.servicebus.windows.net:9093",
+                "sandstream.kafka.instance-id", "pod-7"));
+        all.putAll(properties);
+        return new KafkaClients(TestConfigs.sandstream(all).kafka());
+    }
+
+    @Test
+    void plainKafkaNeedsNoCredentialAndPassesPropertiesThrough() {
+        KafkaClients clients = clients(Map.of("sandstream.kafka.properties.\"ssl.truststore.location\"", "/etc/ts.jks",
+                "sandstream.kafka.topic-prefix", "prod."));
+        Map<String, Object> props = clients.common("lanes");
+        assertFalse(props.containsKey("security.protocol"));
+        assertEquals("sandstream-pod-7-lanes", props.get("client.id"));
+        assertEquals("prod.high", clients.laneTopic(Priority.HIGH));
+        assertEquals("prod.results", clients.resultsTopic());
+        assertEquals("/etc/ts.jks", clients.config().properties().get("ssl.truststore.location"));
+    }
+
+    @Test
+    void eventHubsWithEntraUsesOauthBearerOverTls() {
+        Map<String, Object> props = clients(Map.of("sandstream.kafka.auth", "entra")).common("results");
+        assertEquals("SASL_SSL", props.get("security.protocol"));
+        assertEquals("OAUTHBEARER", props.get("sasl.mechanism"));
+        assertEquals(EventHubsTokens.class.getName(), props.get("sasl.login.callback.handler.class"));
+    }
+
+    @Test
+    void eventHubsWithAConnectionStringUsesSaslPlainWithItsUserName() throws Exception {
+        String connection = "Endpoint=sb://ns1.servicebus.windows.net/;SharedAccessKeyName=app;SharedAccessKey=a\"b=";
+        Map<String, Object> props = clients(Map.of("sandstream.kafka.auth", "connection-string",
+                "sandstream.kafka.connection-string", connection)).common("admin");
+        assertEquals("SASL_SSL", props.get("security.protocol"));
+        assertEquals("PLAIN", props.get("sasl.mechanism"));
+        // The JAAS line parses back to exactly the user and password Event Hubs expects, quote included.
+        var parsed = org.apache.kafka.common.security.JaasContext.loadClientContext(
+                Map.of("sasl.jaas.config", new org.apache.kafka.common.config.types.Password((String) props.get("sasl.jaas.config"))));
+        Map<String, ?> options = parsed.configurationEntries().get(0).getOptions();
+        assertEquals("$ConnectionString", options.get("username"));
+        assertEquals(connection, options.get("password"));
+    }
+
+    @Test
+    void misconfigurationStopsTheStart() {
+        assertThrows(IllegalStateException.class, () -> clients(Map.of("sandstream.kafka.auth", "connection-string")));
+        assertThrows(IllegalStateException.class, () -> new KafkaClients(TestConfigs.sandstream(
+                Map.of("sandstream.journal.kind", "kafka")).kafka()));
+    }
+
+    @Test
+    void eventHubsTokensAreForTheNamespaceAndCarryTheirExpiry() throws Exception {
+        List<TokenRequestContext> asked = new ArrayList<>();
+        OffsetDateTime expiry = OffsetDateTime.now().plusMinutes(50);
+        TokenCredential credential = request -> {
+            asked.add(request);
+            return Mono.just(new AccessToken("entra-token", expiry));
+        };
+        EventHubsTokens tokens = new EventHubsTokens(credential);
+        tokens.configure(Map.of("bootstrap.servers", List.of("ns1.servicebus.windows.net:9093")), "OAUTHBEARER", List.of());
+        OAuthBearerTokenCallback callback = new OAuthBearerTokenCallback();
+        tokens.handle(new Callback[] {callback});
+        assertEquals("entra-token", callback.token().value());
+        assertEquals(Set.of("https://ns1.servicebus.windows.net/.default"), callback.token().scope());
+        assertEquals(expiry.toInstant().toEpochMilli(), callback.token().lifetimeMs());
+        assertEquals(List.of("https://ns1.servicebus.windows.net/.default"), asked.get(0).getScopes());
+        assertTrue(callback.token().startTimeMs() <= System.currentTimeMillis());
+    }
+}
