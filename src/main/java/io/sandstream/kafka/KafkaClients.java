@@ -43,6 +43,7 @@ public final class KafkaClients {
 
     private final SandstreamConfig.Kafka config;
     private final String instanceId;
+    private final AcceptedIndex accepted = new AcceptedIndex();
 
     public KafkaClients(SandstreamConfig.Kafka config) {
         this.config = config;
@@ -61,6 +62,11 @@ public final class KafkaClients {
 
     public SandstreamConfig.Kafka config() {
         return config;
+    }
+
+    /** Shared by the journal (which reads it) and the results reader (which fills it). */
+    AcceptedIndex accepted() {
+        return accepted;
     }
 
     public String laneTopic(Priority lane) {

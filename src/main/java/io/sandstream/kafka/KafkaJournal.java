@@ -28,6 +28,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.jboss.logging.Logger;
@@ -212,17 +213,13 @@ public final class KafkaJournal implements Journal, AutoCloseable {
             if (queued > 0 && backlog.get() + queued > journalConfig.maxPending()) {
                 return Uni.createFrom().failure(new JournalFullException(journalConfig.maxPending()));
             }
-            List<CompletableFuture<Void>> acks = new ArrayList<>(fresh.size());
+            List<CompletableFuture<Void>> acks = new ArrayList<>(fresh.size() + 1);
             for (JournalEntry entry : fresh) {
-                CompletableFuture<Void> ack = new CompletableFuture<>();
-                producer.send(LaneRecords.record(topics.get(laneOf(entry)), entry), (metadata, failure) -> {
-                    if (failure != null) {
-                        ack.completeExceptionally(failure);
-                    } else {
-                        ack.complete(null);
-                    }
-                });
-                acks.add(ack);
+                acks.add(send(LaneRecords.record(topics.get(laneOf(entry)), entry)));
+            }
+            List<JournalEntry> queuedEntries = fresh.stream().filter(e -> e.state() == JournalEntry.State.QUEUED).toList();
+            if (!queuedEntries.isEmpty()) {
+                acks.add(send(acceptedMarker(queuedEntries)));
             }
             return Uni.createFrom().completionStage(CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)))
                     .ifNoItem().after(clients.config().sendTimeout()).fail()
@@ -236,6 +233,30 @@ public final class KafkaJournal implements Journal, AutoCloseable {
                     .emitOn(Infrastructure.getDefaultExecutor())
                     .replaceWith(duplicates);
         });
+    }
+
+    private CompletableFuture<Void> send(ProducerRecord<String, byte[]> record) {
+        CompletableFuture<Void> ack = new CompletableFuture<>();
+        producer.send(record, (metadata, failure) -> {
+            if (failure != null) {
+                ack.completeExceptionally(failure);
+            } else {
+                ack.complete(null);
+            }
+        });
+        return ack;
+    }
+
+    /** One record on the results topic telling every instance what this request queued (see {@link AcceptedIndex}). */
+    private ProducerRecord<String, byte[]> acceptedMarker(List<JournalEntry> entries) {
+        try {
+            ProducerRecord<String, byte[]> record = new ProducerRecord<>(clients.resultsTopic(), 0, null,
+                    AcceptedIndex.marker(entries));
+            record.headers().add(AcceptedIndex.KIND, LaneRecords.bytes(AcceptedIndex.ACCEPTED));
+            return record;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static Priority laneOf(JournalEntry entry) {
@@ -320,8 +341,10 @@ public final class KafkaJournal implements Journal, AutoCloseable {
                         state, e.acceptedAt(), e.event(), e.rejection()), held.record.attempt())));
             }
         }
-        JournalEntry recent = appended.getIfPresent(executionId);
-        return Uni.createFrom().item(Optional.ofNullable(recent).map(e -> new JournalRecord(0, e, 0)));
+        // Accepted here (and not taken yet), or accepted by another instance.
+        Optional<JournalEntry> known = Optional.ofNullable(appended.getIfPresent(executionId))
+                .or(() -> clients.accepted().find(executionId));
+        return Uni.createFrom().item(known.map(e -> new JournalRecord(0, e, 0)));
     }
 
     @Override

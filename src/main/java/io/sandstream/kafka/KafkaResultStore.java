@@ -213,6 +213,11 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
         List<CompletableFuture<StoredResult>> puts = new ArrayList<>(records.size());
         for (ConsumerRecord<String, byte[]> record : records) {
             try {
+                if (AcceptedIndex.ACCEPTED.equals(LaneRecords.header(record.headers(), AcceptedIndex.KIND))) {
+                    clients.accepted().read(record.value());
+                    puts.add(CompletableFuture.completedFuture(null));
+                    continue;
+                }
                 puts.add(copy.putAt(record.offset() + 1, JSON.readValue(record.value(), ResultDocument.class)));
             } catch (java.io.IOException e) {
                 LOG.warnf("skipping results record %d: not a result document (%s)", record.offset(), e.getMessage());
@@ -235,6 +240,7 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
         for (int i = 0; i < stored.size(); i++) {
             StoredResult result = stored.get(i);
             if (result != null && result.sequence() == records.get(i).offset() + 1) {
+                clients.accepted().finished(result.document().executionId());
                 bus.stored(result); // a later copy of an execution already stored is not news
             }
         }

@@ -75,7 +75,11 @@ final class LaneRecords {
     }
 
     static String get(Headers headers, String name) {
-        Header header = headers.lastHeader(PREFIX + name);
+        return header(headers, PREFIX + name);
+    }
+
+    static String header(Headers headers, String fullName) {
+        Header header = headers.lastHeader(fullName);
         return header == null ? null : new String(header.value(), StandardCharsets.UTF_8);
     }
 

@@ -15,9 +15,14 @@ import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
@@ -82,6 +87,49 @@ class KafkaPipelineTest {
         assertTrue(duplicate);
         PipelineTest.awaitResult(first, PipelineTest.READER);
         assertEquals(1, readAll("sandstream-results").stream().filter(r -> first.equals(r.key())).count());
+    }
+
+    /**
+     * What another instance writes (an "accepted" marker, then the result) is what this one
+     * answers: Queued before the result, the result after it, on the results stream too.
+     */
+    @Test
+    void workAcceptedAndFinishedByAnotherInstanceIsKnownHere() throws Exception {
+        String done = PipelineTest.post("{\"code\":\"40 + 2\"}", "kafka/other");
+        JsonPath template = PipelineTest.awaitResult(done, PipelineTest.READER);
+        String elsewhere = UUID.randomUUID().toString();
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        try (KafkaProducer<String, byte[]> other = new KafkaProducer<>(props)) {
+            ProducerRecord<String, byte[]> marker = new ProducerRecord<>("sandstream-results", 0, null, ("[{\"executionId\":\""
+                    + elsewhere + "\",\"subject\":\"kafka/other\",\"priority\":\"normal\",\"acceptedAt\":1}]").getBytes());
+            marker.headers().add("sandstream-kind", "accepted".getBytes());
+            other.send(marker).get();
+            assertEquals("Queued", awaitStatus(elsewhere, 200).getString("status"));
+            given().header("Authorization", "Bearer tenant-a-key").get("/executions/" + elsewhere).then().statusCode(404);
+
+            Map<String, Object> result = new HashMap<>(template.getMap(""));
+            result.put("executionId", elsewhere);
+            other.send(new ProducerRecord<>("sandstream-results", 0, elsewhere,
+                    new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsBytes(result))).get();
+        }
+        JsonPath stored = PipelineTest.awaitResult(elsewhere, PipelineTest.READER);
+        assertEquals("Succeeded", stored.getString("status"));
+        assertEquals(42, stored.getInt("result"));
+    }
+
+    private static JsonPath awaitStatus(String executionId, int status) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < deadline) {
+            var response = given().header("Authorization", PipelineTest.READER).get("/executions/" + executionId);
+            if (response.statusCode() == status) {
+                return response.jsonPath();
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no " + status + " for " + executionId);
     }
 
     private List<ConsumerRecord<String, byte[]>> readAll(String topic) {
