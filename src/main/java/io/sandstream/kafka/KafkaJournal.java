@@ -113,6 +113,8 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     private final Set<TopicPartition> awaitingCatchUp = ConcurrentHashMap.newKeySet();
     private final Map<Priority, Instant> pausedSince = new EnumMap<>(Priority.class);
     private final AtomicLong backlog = new AtomicLong();
+    /** Every partition of the lanes, read once (backlog reader thread only). */
+    private final Map<TopicPartition, OffsetSpec> lanePartitions = new HashMap<>();
     private final Counter skipped;
 
     private volatile MultiEmitter<? super JournalRecord> emitter;
@@ -532,7 +534,8 @@ public final class KafkaJournal implements Journal, AutoCloseable {
             int withdrawn = withdraw(partitions);
             long deadline = System.nanoTime() + clients.config().revokeWait().toNanos();
             synchronized (lock) {
-                while (running(partitions) > 0 && System.nanoTime() < deadline) {
+                // At shutdown the dispatcher has stopped: nothing running will finish, so do not wait.
+                while (running && running(partitions) > 0 && System.nanoTime() < deadline) {
                     try {
                         lock.wait(100);
                     } catch (InterruptedException e) {
@@ -541,7 +544,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
                     }
                 }
                 int left = running(partitions);
-                if (left > 0) {
+                if (left > 0 && running) {
                     LOG.warnf("%d executions still running after %s; their partitions move anyway and may run them again",
                             left, clients.config().revokeWait());
                 }
@@ -644,12 +647,12 @@ public final class KafkaJournal implements Journal, AutoCloseable {
         try {
             Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(clients.config().groupId())
                     .partitionsToOffsetAndMetadata().get(5, TimeUnit.SECONDS);
-            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
-            for (String topic : topics.values()) {
-                admin.describeTopics(List.of(topic)).allTopicNames().get(5, TimeUnit.SECONDS).get(topic).partitions()
-                        .forEach(p -> latest.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest()));
+            if (lanePartitions.isEmpty()) {
+                admin.describeTopics(topics.values()).allTopicNames().get(5, TimeUnit.SECONDS).forEach((topic, description) ->
+                        description.partitions().forEach(p -> lanePartitions.put(new TopicPartition(topic, p.partition()),
+                                OffsetSpec.latest())));
             }
-            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = admin.listOffsets(latest).all()
+            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> ends = admin.listOffsets(lanePartitions).all()
                     .get(5, TimeUnit.SECONDS);
             long lag = 0;
             for (Map.Entry<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> end : ends.entrySet()) {
