@@ -53,6 +53,8 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
     /** The next offset the copy will apply. */
     private volatile long applied;
     private volatile boolean running;
+    /** Until the copy has read what the topic held at start, this instance is not ready. */
+    private volatile boolean current;
     private volatile Exception lastFailure;
     private KafkaConsumer<String, byte[]> consumer;
     private Thread reader;
@@ -74,6 +76,7 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
         running = true;
         reader = new Thread(this::readLoop, "kafka-results");
         reader.start();
+        caughtUp().subscribe().with(ignored -> current = true);
         LOG.infof("results topic %s, local copy from offset %d", clients.resultsTopic(), applied);
     }
 
@@ -169,8 +172,13 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
     @Override
     public Uni<Health> health() {
         Exception failure = lastFailure;
-        return copy.health().map(local -> failure == null ? local
-                : new Health(false, Map.of("resultsTopic", String.valueOf(failure.getMessage()))));
+        return copy.health().map(local -> {
+            if (failure != null) {
+                return new Health(false, Map.of("resultsTopic", String.valueOf(failure.getMessage())));
+            }
+            return current ? local : new Health(false, Map.of("resultsTopic", "reading what is already there",
+                    "offset", applied));
+        });
     }
 
     // ---- the reader thread --------------------------------------------------------------------------
