@@ -86,6 +86,18 @@ public final class KafkaBroker implements AutoCloseable {
         this.admin = admin;
     }
 
+    /**
+     * Runs a broker in a JVM of its own (for src/bench/scaleout-bench.sh): prints one line
+     * {@code BOOTSTRAP host:port} once clients can use it, and runs until the process is ended.
+     */
+    public static void main(String[] args) throws InterruptedException {
+        KafkaBroker broker = start();
+        Runtime.getRuntime().addShutdownHook(new Thread(broker::close, "kafka-broker-shutdown"));
+        System.out.println("BOOTSTRAP " + broker.bootstrapServers());
+        System.out.flush();
+        Thread.currentThread().join();
+    }
+
     /** Formats a fresh temporary directory, starts the broker and returns once clients can use it. */
     public static KafkaBroker start() {
         for (int attempt = 1;; attempt++) {
