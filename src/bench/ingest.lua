@@ -15,7 +15,13 @@ if pause > 0 then
   delay = function() return pause end
 end
 local counter = 0
-local run = tostring(os.time()) .. "-" .. tostring(math.random(1, 1e9))
+-- LuaJIT seeds math.random alike in every process: two wrk started in the same second would send
+-- the same event ids (duplicates, not work). The wrk process id makes each run's names its own.
+local stat = io.open("/proc/self/stat")
+local pid = stat and stat:read("*n") or 0
+if stat then stat:close() end
+math.randomseed(os.time() * 100003 + pid)
+local run = tostring(os.time()) .. "-" .. tostring(pid) .. "-" .. tostring(math.random(1, 1e9))
 
 local function event()
   counter = counter + 1

@@ -31,10 +31,7 @@ url() { echo "http://127.0.0.1:$((18091 + $1))"; }
 # Sum of the samples of one metric on instance $1 ("none" when it does not answer).
 metric() { curl -fs "$(url "$1")/q/metrics" | awk -v m="$2" 'index($0, m) == 1 {s += $2; n++} END {print n ? s : "none"}'; }
 total() { local i s=0; for i in $(seq 0 $(($1 - 1))); do s=$(awk -v a="$s" -v b="$(metric "$i" "$2")" 'BEGIN{print a + b}'); done; echo "$s"; }
-# ingest.lua names events <os.time()>-<math.random()>-<n>, and LuaJIT seeds math.random alike in every
-# process: two wrk started in the same second would send the same ids (duplicates, not work).
-printf 'math.randomseed(tonumber(os.getenv("SEED") or "0"))\ndofile("src/bench/ingest.lua")\n' >"$work/ingest.lua"
-wrk_run() { local u=$1; shift; wrk -t1 "$@" --timeout 60s -s "$work/ingest.lua" "$u" | sed -n 's/^RESULT //p'; }
+wrk_run() { local u=$1; shift; wrk -t1 "$@" --timeout 60s -s src/bench/ingest.lua "$u" | sed -n 's/^RESULT //p'; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 rss() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 # Every Kafka instance's last word on the group is "took N partitions" (no rebalance under way).
@@ -74,7 +71,7 @@ phase() {
   start=$(date +%s.%N)
   # Pushed in batches of 50 (as Event Grid delivers), 4 connections split over the instances.
   for i in $(seq 0 $((n - 1))); do
-    SEED=$((i + 1)) MODE=batch BATCH=50 KEY=bench-key CODE='1+1' wrk_run "$(url "$i")" -c$((4 / n)) -d"${seconds}s" >"$work/push-$i" &
+    MODE=batch BATCH=50 KEY=bench-key CODE='1+1' wrk_run "$(url "$i")" -c$((4 / n)) -d"${seconds}s" >"$work/push-$i" &
     pushes+=($!)
   done
   wait "${pushes[@]}"

@@ -109,6 +109,13 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     /** Entries appended here recently: redeliveries to this instance are answered duplicate. */
     private final Cache<String, JournalEntry> appended = Caffeine.newBuilder().maximumSize(100_000)
             .expireAfterWrite(Duration.ofMinutes(10)).build();
+    /**
+     * Executions finished here recently. The dispatcher forgets an execution a moment after
+     * {@link #finish}; a second copy taken in that moment (the same event accepted twice) must not
+     * reach it then, or it would be dropped unfinished and hold its partition's offset for good.
+     */
+    private final Cache<String, Boolean> finished = Caffeine.newBuilder().maximumSize(100_000)
+            .expireAfterWrite(Duration.ofMinutes(10)).build();
     /** Partitions assigned and waiting for the results copy to catch up. */
     private final Set<TopicPartition> awaitingCatchUp = ConcurrentHashMap.newKeySet();
     private final Map<Priority, Instant> pausedSince = new EnumMap<>(Priority.class);
@@ -318,6 +325,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     public Uni<Void> finish(String executionId) {
         synchronized (lock) {
             Held held = byExecution.remove(executionId);
+            finished.put(executionId, Boolean.TRUE);
             if (held != null) {
                 if (held.state == State.QUEUED) {
                     queuedByLane[held.lane.ordinal()]--;
@@ -404,12 +412,15 @@ public final class KafkaJournal implements Journal, AutoCloseable {
         JournalRecord taken = null;
         synchronized (lock) {
             TreeMap<Long, Held> positions = byPartition.computeIfAbsent(partition, p -> new TreeMap<>());
-            if (entry.isEmpty()) {
-                Held foreign = new Held(null, lane, partition);
-                foreign.state = State.DONE;
-                positions.put(record.offset(), foreign);
+            if (entry.isEmpty() || finished.getIfPresent(entry.get().executionId()) != null) {
+                // Not ours, or a copy of work whose result is stored: nothing to do but commit past it.
+                Held done = new Held(null, lane, partition);
+                done.state = State.DONE;
+                positions.put(record.offset(), done);
                 finishedSinceCommit = true;
-                skipped.increment();
+                if (entry.isEmpty()) {
+                    skipped.increment();
+                }
                 return;
             }
             Held first = byExecution.get(entry.get().executionId());
