@@ -2,6 +2,7 @@ package io.sandstream.config;
 
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.sandstream.ingress.IngressResponse;
+import io.sandstream.kafka.AcceptedIndex;
 import io.sandstream.poolapi.AzureError;
 import io.sandstream.poolapi.LegacyResponses;
 import io.sandstream.poolapi.ResourceResponses;
@@ -27,6 +28,7 @@ import io.sandstream.results.ResultDocument;
         ResourceResponses.Execution.class, ResourceResponses.Output.class, ResourceResponses.FileMetadata.class,
         ResourceResponses.FileList.class, ResourceResponses.Session.class, ResourceResponses.SessionList.class,
         RuntimeMetadata.Metadata.class, RuntimeMetadata.Runtime.class, RuntimeMetadata.Package.class,
+        AcceptedIndex.Accepted.class,
 })
 final class NativeReflection {
 

@@ -26,7 +26,7 @@ public final class AcceptedIndex {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What the marker carries per execution: enough to answer a status read and check its scope. */
-    record Accepted(String executionId, String subject, String priority, long acceptedAt) {
+    public record Accepted(String executionId, String subject, String priority, long acceptedAt) {
     }
 
     private final Cache<String, Accepted> accepted = Caffeine.newBuilder().maximumSize(200_000)

@@ -19,12 +19,15 @@ import com.azure.core.credential.TokenCredential;
 import com.azure.core.credential.TokenRequestContext;
 import com.azure.identity.DefaultAzureCredentialBuilder;
 
+import io.quarkus.runtime.annotations.RegisterForReflection;
+
 /**
  * SASL OAUTHBEARER tokens for Azure Event Hubs' Kafka endpoint, from {@code DefaultAzureCredential}
  * (managed or workload identity in Azure, a developer login elsewhere), for the scope
  * {@code https://<namespace>.servicebus.windows.net/.default}. The Kafka client calls it again
- * before a token expires.
+ * before a token expires. Registered for reflection: the Kafka client creates it by class name.
  */
+@RegisterForReflection
 public class EventHubsTokens implements AuthenticateCallbackHandler {
 
     private TokenCredential credential;
