@@ -70,6 +70,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(KafkaJournal.class);
     private static final Duration COMMIT_INTERVAL = Duration.ofMillis(100);
     private static final Duration BACKLOG_INTERVAL = Duration.ofSeconds(1);
+    private static final Duration SEND_FAILURE_MEMORY = Duration.ofSeconds(10);
 
     /** One record this instance took from a lane and has not committed yet. */
     private static final class Held {
@@ -126,7 +127,8 @@ public final class KafkaJournal implements Journal, AutoCloseable {
 
     private volatile MultiEmitter<? super JournalRecord> emitter;
     private volatile boolean running;
-    private volatile boolean lastSendFailed;
+    /** When the last append failed (0: the last one succeeded); readiness is down for a while after. */
+    private volatile long lastSendFailedAt;
     private volatile boolean consumerFailed;
     private Thread consumerThread;
     private KafkaConsumer<String, byte[]> consumer;
@@ -232,7 +234,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
             }
             return Uni.createFrom().completionStage(CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)))
                     .ifNoItem().after(clients.config().sendTimeout()).fail()
-                    .onItemOrFailure().invoke((ignored, failure) -> lastSendFailed = failure != null)
+                    .onItemOrFailure().invoke((ignored, failure) -> lastSendFailedAt = failure == null ? 0 : System.nanoTime())
                     .invoke(() -> {
                         for (JournalEntry entry : fresh) {
                             appended.put(entry.executionId(), withoutEvent(entry));
@@ -364,7 +366,11 @@ public final class KafkaJournal implements Journal, AutoCloseable {
 
     @Override
     public boolean healthy() {
-        return running && consumerThread.isAlive() && !consumerFailed && !lastSendFailed;
+        // A failed send counts for a while only: a pod taken out of rotation gets no request that
+        // could succeed and bring it back.
+        long failedAt = lastSendFailedAt;
+        boolean sendsFailing = failedAt != 0 && System.nanoTime() - failedAt < SEND_FAILURE_MEMORY.toNanos();
+        return running && consumerThread.isAlive() && !consumerFailed && !sendsFailing;
     }
 
     int held(Priority lane) {
