@@ -137,6 +137,8 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
         CompletableFuture<Void> done = new CompletableFuture<>();
         waiting.computeIfAbsent(offset, o -> java.util.Collections.synchronizedList(new ArrayList<>())).add(done);
         if (applied > offset) {
+            // Applied already: the reader may have released this offset's list just before we joined it.
+            done.complete(null);
             release();
         }
         return done;
