@@ -166,6 +166,9 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     }
 
     public void start() {
+        // Topic metadata now, not on the first request: a send without it blocks its caller (the event loop).
+        topics.values().forEach(producer::partitionsFor);
+        producer.partitionsFor(clients.resultsTopic());
         admin = clients.admin();
         consumer = clients.laneConsumer(Math.min(500, clients.config().maxInFlight()));
         running = true;
@@ -212,25 +215,23 @@ public final class KafkaJournal implements Journal, AutoCloseable {
             List<Boolean> duplicates = new ArrayList<>(entries.size());
             List<JournalEntry> fresh = new ArrayList<>();
             Set<String> inRequest = new HashSet<>();
-            long queued = 0;
             for (JournalEntry entry : entries) {
                 boolean duplicate = appended.getIfPresent(entry.executionId()) != null || !inRequest.add(entry.executionId());
                 duplicates.add(duplicate);
                 if (!duplicate) {
                     fresh.add(entry);
-                    queued += entry.state() == JournalEntry.State.QUEUED ? 1 : 0;
                 }
             }
-            if (queued > 0 && backlog.get() + queued > journalConfig.maxPending()) {
+            List<JournalEntry> queued = fresh.stream().filter(e -> e.state() == JournalEntry.State.QUEUED).toList();
+            if (!queued.isEmpty() && backlog.get() + queued.size() > journalConfig.maxPending()) {
                 return Uni.createFrom().failure(new JournalFullException(journalConfig.maxPending()));
             }
             List<CompletableFuture<Void>> acks = new ArrayList<>(fresh.size() + 1);
             for (JournalEntry entry : fresh) {
                 acks.add(send(LaneRecords.record(topics.get(laneOf(entry)), entry)));
             }
-            List<JournalEntry> queuedEntries = fresh.stream().filter(e -> e.state() == JournalEntry.State.QUEUED).toList();
-            if (!queuedEntries.isEmpty()) {
-                acks.add(send(acceptedMarker(queuedEntries)));
+            if (!queued.isEmpty()) {
+                acks.add(send(acceptedMarker(queued)));
             }
             return Uni.createFrom().completionStage(CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)))
                     .ifNoItem().after(clients.config().sendTimeout()).fail()
@@ -239,7 +240,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
                         for (JournalEntry entry : fresh) {
                             appended.put(entry.executionId(), withoutEvent(entry));
                         }
-                        backlog.addAndGet(fresh.stream().filter(e -> e.state() == JournalEntry.State.QUEUED).count());
+                        backlog.addAndGet(queued.size());
                     })
                     .emitOn(Infrastructure.getDefaultExecutor())
                     .replaceWith(duplicates);

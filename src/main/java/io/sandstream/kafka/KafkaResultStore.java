@@ -69,6 +69,7 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
 
     /** Starts reading the topic after what the copy holds. */
     public void start() {
+        producer.partitionsFor(clients.resultsTopic()); // metadata now: a send without it blocks its caller
         consumer = clients.resultsConsumer();
         consumer.assign(List.of(partition));
         applied = copy.lastSequence();
