@@ -54,6 +54,56 @@ public interface SandstreamConfig {
     /** Secrets (Key Vault), ingress authentication (Entra ID), rate limits and request limits. */
     SecurityConfig security();
 
+    /** What each tenant may hold (API.md §3, Tenants). */
+    Tenants tenants();
+
+    /**
+     * Quotas of every scoped tenant (a tenant is a scoped key's subject prefix), so that one tenant
+     * cannot fill a pool or the journal for everyone. The shared tenant (unscoped keys, the
+     * operator) is bounded by the pool and journal limits only. Exceeded: {@code 429} with
+     * {@code Retry-After}.
+     */
+    interface Tenants {
+        /** Named sessions one tenant may hold in one pool at once. */
+        @WithDefault("10")
+        int maxSessions();
+
+        /**
+         * Bytes one session's {@code /mnt/data} may hold, checked whenever files are put into it
+         * (uploads, an event's {@code files}); what code writes is capped by the pool's
+         * {@code limits.data-mib}.
+         */
+        @WithDefault("268435456")
+        long maxSessionBytes();
+
+        /** Executions of one tenant accepted and not finished yet. */
+        @WithDefault("2000")
+        long maxQueued();
+
+        /** Seconds a client is told to wait in {@code Retry-After} when a session quota is exceeded. */
+        @WithDefault("5")
+        int retryAfterSeconds();
+
+        /** Per-tenant overrides, by the tenant's subject prefix: {@code sandstream.tenants.quota."tenant-a/".max-sessions}. */
+        Map<String, Quota> quota();
+
+        /**
+         * The key of the hash that names a tenant's sessions in Azure Container Apps pools (every
+         * instance of a deployment must share it). Unset: an unkeyed hash, which still keeps
+         * tenants apart.
+         */
+        Optional<String> acaIdentifierKey();
+    }
+
+    /** One tenant's own limits; what is unset is the default of {@link Tenants}. */
+    interface Quota {
+        java.util.OptionalInt maxSessions();
+
+        java.util.OptionalLong maxSessionBytes();
+
+        java.util.OptionalLong maxQueued();
+    }
+
     /**
      * Destinations every result is POSTed to as a CloudEvent {@code io.sandstream.code.executed},
      * by name ({@code sandstream.sinks.<name>.*}). None by default; only these URLs are ever called.

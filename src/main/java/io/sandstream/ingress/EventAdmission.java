@@ -27,6 +27,9 @@ import io.sandstream.problem.Problem.FieldError;
 import io.sandstream.routing.Priority;
 import io.sandstream.routing.RoutingRules;
 import io.sandstream.telemetry.ExecutionTracing;
+import io.sandstream.tenancy.KeyScope;
+import io.sandstream.tenancy.Tenant;
+import io.sandstream.tenancy.TenantPrefixes;
 import io.sandstream.validation.ExecuteRequest;
 import io.sandstream.validation.ExecuteRequestValidator;
 
@@ -43,35 +46,48 @@ public class EventAdmission {
     private final ObjectMapper mapper = new ObjectMapper();
     private final JsonFormat format = new JsonFormat();
     private final ExecutionTracing tracing;
+    private final TenantPrefixes tenants;
 
     public EventAdmission(ExecuteRequestValidator validator, RoutingRules rules, SandstreamConfig config,
-            ExecutionTracing tracing) {
+            ExecutionTracing tracing, TenantPrefixes tenants) {
         this.validator = validator;
+        this.tenants = tenants;
         this.rules = rules;
         this.tracing = tracing;
         this.acceptedTypes = List.copyOf(config.ingress().acceptedTypes());
     }
 
-    /** The verdict on one event. {@code errors} is empty when it was queued. */
-    public record Admitted(IncomingEvent event, JournalEntry entry, List<FieldError> errors) {
+    /**
+     * The verdict on one event. {@code errors} is empty when it was queued. An event whose subject
+     * is outside the delivering key's scope is {@code forbidden}: refused, and not journalled, so a
+     * forged subject leaves no trace in the tenant it names.
+     */
+    public record Admitted(IncomingEvent event, JournalEntry entry, List<FieldError> errors, boolean forbidden) {
         public boolean queued() {
             return errors.isEmpty();
         }
     }
 
-    public Admitted admit(IncomingEvent incoming, boolean batch, Instant now) {
+    /** The verdict on an event delivered under {@code scope}, the delivering key's. */
+    public Admitted admit(IncomingEvent incoming, boolean batch, Instant now, KeyScope scope) {
         String at = batch ? "/" + incoming.index() : "";
+        String subject = incoming instanceof IncomingEvent.Parsed parsed ? parsed.event().getSubject()
+                : ((IncomingEvent.Malformed) incoming).subject();
+        if (!scope.covers(subject)) {
+            return forbidden(incoming, at, subject, now);
+        }
+        Tenant tenant = scope.tenantFor(subject, tenants);
         if (incoming instanceof IncomingEvent.Malformed m) {
             List<FieldError> errors = new ArrayList<>(m.errors());
             if (m.data() != null) {
                 errors.addAll(validator.validate(m.data(), at + "/data").errors());
             }
-            return rejected(m, m.id(), m.source(), m.type(), m.subject(), m.raw(), errors, now);
+            return rejected(m, m.id(), m.source(), m.type(), m.subject(), m.raw(), errors, now, tenant);
         }
-        return admitParsed((IncomingEvent.Parsed) incoming, at, now);
+        return admitParsed((IncomingEvent.Parsed) incoming, at, now, tenant);
     }
 
-    private Admitted admitParsed(IncomingEvent.Parsed parsed, String at, Instant now) {
+    private Admitted admitParsed(IncomingEvent.Parsed parsed, String at, Instant now, Tenant tenant) {
         CloudEvent event = parsed.event();
         String source = event.getSource().toString();
         List<FieldError> errors = new ArrayList<>();
@@ -99,15 +115,16 @@ public class EventAdmission {
         // The journalled event carries the trace it continues, so its execution joins that trace later.
         byte[] serialized = format.serialize(tracing.carrying(event));
         if (!errors.isEmpty()) {
-            return rejected(parsed, event.getId(), source, event.getType(), event.getSubject(), serialized, errors, now);
+            return rejected(parsed, event.getId(), source, event.getType(), event.getSubject(), serialized, errors, now,
+                    tenant);
         }
         // The priority attribute, then data.priority, then the routing rules, then normal.
         Priority priority = extensionPriority.or(request::priority)
                 .or(() -> rules.priority(event.getType(), event.getSubject())).orElse(Priority.NORMAL);
         JournalEntry entry = new JournalEntry(ExecutionIds.of(source, event.getId()), event.getId(), source,
                 event.getType(), event.getSubject(), request.sessionId().orElse(null), priority.wireName(),
-                JournalEntry.State.QUEUED, now, serialized, null);
-        return new Admitted(parsed, entry, List.of());
+                JournalEntry.State.QUEUED, now, serialized, null, tenant);
+        return new Admitted(parsed, entry, List.of(), false);
     }
 
     /** The execute request an (already admitted) event carries, validated again. */
@@ -178,10 +195,8 @@ public class EventAdmission {
     }
 
     private Admitted rejected(IncomingEvent incoming, String id, String source, String type, String subject, byte[] raw,
-            List<FieldError> errors, Instant now) {
-        String executionId = id != null && !id.isEmpty() && source != null && !source.isEmpty()
-                ? ExecutionIds.of(source, id)
-                : UUID.randomUUID().toString(); // nothing to deduplicate on: record it on its own
+            List<FieldError> errors, Instant now, Tenant tenant) {
+        String executionId = executionIdOf(id, source);
         Problem problem = Problem.of(400, "invalid-event", "Invalid event", summary(errors)).withErrors(errors);
         String rejection;
         try {
@@ -190,8 +205,27 @@ public class EventAdmission {
             rejection = summary(errors);
         }
         JournalEntry entry = new JournalEntry(executionId, id, source, type, subject, null, null,
-                JournalEntry.State.REJECTED, now, raw, rejection);
-        return new Admitted(incoming, entry, errors);
+                JournalEntry.State.REJECTED, now, raw, rejection, tenant);
+        return new Admitted(incoming, entry, errors, false);
+    }
+
+    private static String executionIdOf(String id, String source) {
+        return id != null && !id.isEmpty() && source != null && !source.isEmpty()
+                ? ExecutionIds.of(source, id)
+                : UUID.randomUUID().toString(); // nothing to deduplicate on: record it on its own
+    }
+
+    /** An event whose subject its key may not send: refused, never journalled (see {@link Admitted}). */
+    private static Admitted forbidden(IncomingEvent incoming, String at, String subject, Instant now) {
+        String id = incoming instanceof IncomingEvent.Parsed p ? p.event().getId() : ((IncomingEvent.Malformed) incoming).id();
+        String source = incoming instanceof IncomingEvent.Parsed p ? p.event().getSource().toString()
+                : ((IncomingEvent.Malformed) incoming).source();
+        List<FieldError> errors = List.of(new FieldError(at + "/subject", subject == null
+                ? "is required: the ingress key is scoped to a tenant's subjects"
+                : "'" + subject + "' is outside the subjects this ingress key may send"));
+        JournalEntry entry = new JournalEntry(executionIdOf(id, source), id, source, null, subject, null, null,
+                JournalEntry.State.REJECTED, now, null, null, Tenant.SHARED);
+        return new Admitted(incoming, entry, errors, true);
     }
 
     public static String summary(List<FieldError> errors) {

@@ -17,6 +17,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.security.RateLimits;
+import io.sandstream.tenancy.KeyScope;
 import io.smallrye.mutiny.Uni;
 
 /**
@@ -45,10 +46,10 @@ public class EventsResource {
     @Consumes(MediaType.WILDCARD)
     @Operation(summary = "Deliver CloudEvents (structured, batch, binary) or Event Grid events")
     public Uni<Response> deliver(byte[] body, @Context HttpHeaders headers, @Context UriInfo uri) {
-        return auth.authenticate(headers, uri).flatMap(ok -> accept(body, headers, uri));
+        return auth.authenticate(headers, uri).flatMap(scope -> accept(body, headers, uri, scope));
     }
 
-    private Uni<Response> accept(byte[] body, HttpHeaders headers, UriInfo uri) {
+    private Uni<Response> accept(byte[] body, HttpHeaders headers, UriInfo uri, KeyScope scope) {
         byte[] payload = body == null ? new byte[0] : body;
         if (payload.length > config.maxRequestBytes()) {
             throw ProblemException.tooLarge("A request may carry at most " + config.maxRequestBytes() + " bytes.");
@@ -62,7 +63,7 @@ public class EventsResource {
         DecodedRequest.Events events = (DecodedRequest.Events) decoded;
         limits.admitEvents(events.events());
         boolean publishApi = uri.getQueryParameters().containsKey("api-version");
-        return ingress.ingest(events).map(result -> {
+        return ingress.ingest(events, scope).map(result -> {
             if (publishApi) {
                 // What Event Grid's topic endpoint answers, so its publisher SDKs can post here.
                 return Response.ok().build();

@@ -1,6 +1,7 @@
 package io.sandstream.ingress;
 
 import java.util.Map;
+import java.util.Optional;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.ws.rs.core.HttpHeaders;
@@ -14,6 +15,7 @@ import io.sandstream.config.SecurityConfig.IngressAuth;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.security.EntraTokenValidator;
+import io.sandstream.tenancy.KeyScope;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 
@@ -44,23 +46,27 @@ public class IngressAuthenticator {
     }
 
     /**
-     * Completes when the request carries an accepted credential, else fails with a 401 problem. A
-     * key is checked in place; a token is checked on a worker thread (it may fetch signing keys).
+     * The scope of the request's accepted credential, else a 401 problem. A key is checked in place;
+     * a token is checked on a worker thread (it may fetch signing keys) and is unscoped: Event
+     * Grid's identity delivers for the whole platform.
      */
-    public Uni<Void> authenticate(HttpHeaders headers, UriInfo uri) {
-        if (mode != IngressAuth.BEARER && (keys.matches(uri.getQueryParameters().getFirst("code"))
-                || keys.matches(headers.getHeaderString("aeg-sas-key")))) {
-            return Uni.createFrom().voidItem();
+    public Uni<KeyScope> authenticate(HttpHeaders headers, UriInfo uri) {
+        if (mode != IngressAuth.BEARER) {
+            Optional<KeyScope> scope = keys.scopeOf(uri.getQueryParameters().getFirst("code"))
+                    .or(() -> keys.scopeOf(headers.getHeaderString("aeg-sas-key")));
+            if (scope.isPresent()) {
+                return Uni.createFrom().item(scope.get());
+            }
         }
         String authorization = headers.getHeaderString(HttpHeaders.AUTHORIZATION);
         if (mode == IngressAuth.KEY || authorization == null || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
             return Uni.createFrom().failure(unauthorized());
         }
         String token = authorization.substring(BEARER.length()).trim();
-        return Uni.createFrom().<Void>item(() -> {
+        return Uni.createFrom().item(() -> {
             try {
                 tokens.validate(token);
-                return null;
+                return KeyScope.UNSCOPED;
             } catch (EntraTokenValidator.InvalidTokenException e) {
                 LOG.debugf("bearer token refused: %s", e.getMessage());
                 throw unauthorized();

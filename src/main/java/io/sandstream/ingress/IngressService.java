@@ -15,9 +15,11 @@ import io.sandstream.config.SandstreamConfig;
 import io.sandstream.journal.Journal;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalFullException;
+import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.telemetry.ExecutionTracing;
 import io.sandstream.telemetry.IngressTrace;
+import io.sandstream.tenancy.KeyScope;
 import io.smallrye.mutiny.Uni;
 
 /**
@@ -53,14 +55,17 @@ public class IngressService {
                 .description("Events received on POST /events, by outcome").register(registry);
     }
 
-    /** Admits and journals the events; fails with a {@link ProblemException} for 400/429/503. */
-    public Uni<IngressResponse> ingest(DecodedRequest.Events request) {
+    /**
+     * Admits and journals the events delivered under {@code scope}; fails with a
+     * {@link ProblemException} for 400/403/429/503.
+     */
+    public Uni<IngressResponse> ingest(DecodedRequest.Events request, KeyScope scope) {
         Instant now = Instant.now();
         IngressTrace trace = tracing.receive(request.events().stream()
                 .map(event -> event instanceof IncomingEvent.Parsed parsed ? parsed.event() : null).toList());
         List<EventAdmission.Admitted> admitted = new ArrayList<>(request.events().size());
         for (IncomingEvent event : request.events()) {
-            EventAdmission.Admitted verdict = admission.admit(event, request.batch(), now);
+            EventAdmission.Admitted verdict = admission.admit(event, request.batch(), now, scope);
             trace.execution(admitted.size(), verdict.entry().executionId());
             admitted.add(verdict);
         }
@@ -68,17 +73,22 @@ public class IngressService {
             received.get("rejected").increment();
             trace.outcome(0, "rejected");
             trace.end(null);
-            throw ProblemException.badRequest("The event is not a valid execute event: "
-                    + EventAdmission.summary(admitted.get(0).errors()), admitted.get(0).errors());
+            String summary = EventAdmission.summary(admitted.get(0).errors());
+            if (admitted.get(0).forbidden()) {
+                throw new ProblemException(Problem.of(403, "forbidden-subject", "Subject outside the key's scope",
+                        "The ingress key may not send this event: " + summary).withErrors(admitted.get(0).errors()));
+            }
+            throw ProblemException.badRequest("The event is not a valid execute event: " + summary, admitted.get(0).errors());
         }
-        List<JournalEntry> entries = admitted.stream().map(EventAdmission.Admitted::entry).toList();
+        List<JournalEntry> entries = admitted.stream().filter(a -> !a.forbidden()).map(EventAdmission.Admitted::entry)
+                .toList();
         trace.journalling();
         return journal.append(entries)
                 .onFailure().invoke(trace::end)
                 .onFailure().transform(failure -> {
                     if (failure instanceof JournalFullException full) {
-                        return ProblemException.tooManyRequests("Too many executions are waiting (limit "
-                                + full.limit() + "); nothing was accepted, retry later.", journalConfig.retryAfterSeconds());
+                        return ProblemException.tooManyRequests(full.getMessage() + "; nothing was accepted, retry later.",
+                                journalConfig.retryAfterSeconds());
                     }
                     LOG.error("journal append failed", failure);
                     return ProblemException.unavailable("The journal could not record the events; nothing was accepted.",
@@ -90,11 +100,12 @@ public class IngressService {
     private IngressResponse respond(List<EventAdmission.Admitted> admitted, List<Boolean> duplicates, IngressTrace trace) {
         List<IngressResponse.Accepted> accepted = new ArrayList<>();
         List<IngressResponse.Rejected> rejected = new ArrayList<>();
+        int appended = 0;
         for (int i = 0; i < admitted.size(); i++) {
             EventAdmission.Admitted a = admitted.get(i);
             JournalEntry e = a.entry();
+            boolean duplicate = !a.forbidden() && duplicates.get(appended++);
             if (a.queued()) {
-                boolean duplicate = duplicates.get(i);
                 received.get(duplicate ? "duplicate" : "accepted").increment();
                 trace.outcome(i, duplicate ? "duplicate" : "accepted");
                 accepted.add(new IngressResponse.Accepted(e.eventId(), e.source(), e.executionId(), duplicate));

@@ -2,14 +2,18 @@ package io.sandstream.journal;
 
 import java.time.Instant;
 
+import io.sandstream.tenancy.Tenant;
+
 /**
  * One received event as the journal records it.
  *
  * @param event the event as received, CloudEvents structured JSON (for a rejected event: its raw bytes)
  * @param rejection for {@link State#REJECTED}: the problem JSON naming what was wrong; else null
+ * @param tenant who the work belongs to, decided at ingress by the key that delivered it (API.md §3)
  */
 public record JournalEntry(String executionId, String eventId, String source, String type, String subject,
-        String sessionId, String priority, State state, Instant acceptedAt, byte[] event, String rejection) {
+        String sessionId, String priority, State state, Instant acceptedAt, byte[] event, String rejection,
+        Tenant tenant) {
 
     /**
      * Lifecycle of a journalled event: {@code QUEUED → RUNNING → FINISHED} (a crash sends RUNNING

@@ -1,12 +1,22 @@
 package io.sandstream.journal;
 
-/** The journal holds as many pending executions as it may; the append recorded nothing. */
+import io.sandstream.tenancy.Tenant;
+
+/**
+ * The journal holds as many pending executions as it may, in all or for one tenant
+ * ({@code sandstream.tenants.max-queued}); the append recorded nothing.
+ */
 public class JournalFullException extends RuntimeException {
 
     private final long limit;
 
     public JournalFullException(long limit) {
-        super("the journal holds its limit of " + limit + " pending executions", null, false, false);
+        super("Too many executions are waiting (limit " + limit + ")", null, false, false);
+        this.limit = limit;
+    }
+
+    public JournalFullException(Tenant tenant, long limit) {
+        super("Too many executions of tenant '" + tenant + "' are waiting (limit " + limit + ")", null, false, false);
         this.limit = limit;
     }
 

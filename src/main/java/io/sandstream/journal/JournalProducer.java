@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.kafka.KafkaClients;
 import io.sandstream.kafka.KafkaJournal;
 import io.sandstream.results.ResultStore;
@@ -25,14 +26,14 @@ public class JournalProducer {
     @Startup
     @ApplicationScoped
     Journal journal(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, ResultStore results,
-            Instance<KafkaClients> kafka) {
+            Instance<KafkaClients> kafka, TenantQuotas quotas) {
         if (config.journal().kind() == SandstreamConfig.JournalKind.KAFKA) {
             KafkaJournal journal = new KafkaJournal(kafka.get(), config, registry,
                     () -> results.caughtUp().subscribeAsCompletionStage());
             journal.start();
             return journal;
         }
-        SqliteJournal journal = new SqliteJournal(config, dataDirectory, registry);
+        SqliteJournal journal = new SqliteJournal(config, dataDirectory, registry, quotas);
         journal.open();
         return journal;
     }

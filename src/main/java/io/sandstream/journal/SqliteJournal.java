@@ -27,6 +27,8 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.tenancy.Tenant;
+import io.sandstream.tenancy.TenantQuotas;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
@@ -44,11 +46,14 @@ public class SqliteJournal implements Journal {
     private static final Logger LOG = Logger.getLogger(SqliteJournal.class);
     private static final int FETCH_SIZE = 256;
     private static final String COLUMNS = "seq, execution_id, event_id, source, type, subject, session_id, priority, "
-            + "state, accepted_at, event, rejection, attempt";
+            + "state, accepted_at, event, rejection, attempt, tenant";
 
     private final SandstreamConfig.Journal config;
     private final DataDirectory dataDirectory;
     private final MeterRegistry registry;
+    private final TenantQuotas quotas;
+    /** Pending entries per tenant (the shared tenant is not counted: no quota applies to it); writer thread only. */
+    private final Map<Tenant, Long> pendingByTenant = new HashMap<>();
     private final LinkedBlockingQueue<Op> queue = new LinkedBlockingQueue<>();
     private final AtomicLong pending = new AtomicLong();
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "journal-reader"));
@@ -56,8 +61,9 @@ public class SqliteJournal implements Journal {
     private Connection writeConnection;
     /** The writer's statements, prepared once: the writer runs a handful of distinct ones thousands of times a second. */
     private final Map<String, PreparedStatement> writeStatements = new HashMap<>();
-    /** Pending entries added by the transaction being built; writer thread only. */
+    /** Pending entries added by the transaction being built, in all and per tenant; writer thread only. */
     private long addedInGroup;
+    private final Map<Tenant, Long> addedInGroupByTenant = new HashMap<>();
     private Connection readConnection;
     private Thread writer;
     private volatile boolean running;
@@ -67,8 +73,9 @@ public class SqliteJournal implements Journal {
     private Timer commitTimer;
     private DistributionSummary commitOps;
 
-    public SqliteJournal(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry) {
+    public SqliteJournal(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, TenantQuotas quotas) {
         this.config = config.journal();
+        this.quotas = quotas;
         this.dataDirectory = dataDirectory;
         this.registry = registry;
     }
@@ -94,10 +101,17 @@ public class SqliteJournal implements Journal {
                           event BLOB,
                           rejection TEXT)""");
                 s.execute("CREATE INDEX IF NOT EXISTS journal_state_seq ON journal(state, seq)");
+                addTenantColumn(s);
                 // Work that was running when the previous process stopped is queued again.
                 int requeued = s.executeUpdate("UPDATE journal SET state='QUEUED' WHERE state='RUNNING'");
-                try (ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM journal WHERE state='QUEUED'")) {
-                    pending.set(rs.getLong(1));
+                try (ResultSet rs = s.executeQuery("SELECT tenant, COUNT(*) FROM journal WHERE state='QUEUED' GROUP BY tenant")) {
+                    while (rs.next()) {
+                        pending.addAndGet(rs.getLong(2));
+                        Tenant tenant = Tenant.of(rs.getString(1));
+                        if (!tenant.shared()) {
+                            pendingByTenant.put(tenant, rs.getLong(2));
+                        }
+                    }
                 }
                 LOG.infof("journal %s: %d pending (%d interrupted executions queued again)", url, pending.get(), requeued);
             }
@@ -120,6 +134,16 @@ public class SqliteJournal implements Journal {
         running = true;
         writer = new Thread(this::writeLoop, "journal-writer");
         writer.start();
+    }
+
+    /** Journals written before tenants existed get the column; their entries belong to the shared tenant. */
+    private static void addTenantColumn(Statement s) throws SQLException {
+        try (ResultSet columns = s.executeQuery("SELECT 1 FROM pragma_table_info('journal') WHERE name='tenant'")) {
+            if (columns.next()) {
+                return;
+            }
+        }
+        s.execute("ALTER TABLE journal ADD COLUMN tenant TEXT NOT NULL DEFAULT ''");
     }
 
     public void close() {
@@ -148,6 +172,9 @@ public class SqliteJournal implements Journal {
     public Uni<List<Boolean>> append(List<JournalEntry> entries) {
         Append op = new Append(List.copyOf(entries));
         return submit(op).map(ignored -> {
+            if (op.overQuota != null) {
+                throw new JournalFullException(op.overQuota, quotas.of(op.overQuota).maxQueued());
+            }
             if (op.full) {
                 throw new JournalFullException(config.maxPending());
             }
@@ -157,7 +184,7 @@ public class SqliteJournal implements Journal {
 
     @Override
     public Uni<Void> markRunning(String executionId) {
-        return submit(new Transition(executionId, "state='QUEUED'", "RUNNING", true)).replaceWithVoid();
+        return submit(new Transition(executionId, "state='QUEUED'", "RUNNING", true, pendingByTenant)).replaceWithVoid();
     }
 
     /** Always owned here: the state change is written in the background with the next commit. */
@@ -170,10 +197,11 @@ public class SqliteJournal implements Journal {
 
     @Override
     public Uni<Void> finish(String executionId) {
-        return submit(new Transition(executionId, "state IN ('QUEUED','RUNNING')", "FINISHED", false))
-                .flatMap(op -> ((Transition) op).changed > 0 ? Uni.createFrom().voidItem()
+        return submit(new Transition(executionId, "state IN ('QUEUED','RUNNING')", "FINISHED", false, pendingByTenant))
+                .flatMap(op -> ((Transition) op).changed != null ? Uni.createFrom().voidItem()
                         // A rejected event is finished once its Rejected result is stored; it never counted as pending.
-                        : submit(new Transition(executionId, "state='REJECTED'", "REJECTED_DONE", false)).replaceWithVoid());
+                        : submit(new Transition(executionId, "state='REJECTED'", "REJECTED_DONE", false, pendingByTenant))
+                                .replaceWithVoid());
     }
 
     @Override
@@ -228,6 +256,7 @@ public class SqliteJournal implements Journal {
     private void commitGroup(List<Op> group) {
         long start = System.nanoTime();
         addedInGroup = 0;
+        addedInGroupByTenant.clear();
         try {
             for (Op op : group) {
                 op.apply(this::writeStatement);
@@ -236,6 +265,7 @@ public class SqliteJournal implements Journal {
         } catch (SQLException e) {
             rollback();
             addedInGroup = 0;
+            addedInGroupByTenant.clear();
             if (group.size() > 1) {
                 // One bad operation must not fail the others: retry each alone.
                 group.forEach(op -> commitGroup(List.of(op)));
@@ -248,6 +278,7 @@ public class SqliteJournal implements Journal {
         }
         lastCommitFailed = false;
         pending.addAndGet(addedInGroup);
+        addedInGroupByTenant.forEach((tenant, count) -> pendingByTenant.merge(tenant, count, Long::sum));
         commitTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
         commitOps.record(group.size());
         for (Op op : group) {
@@ -312,6 +343,10 @@ public class SqliteJournal implements Journal {
         /** The rows this append inserted, as the pending stream hands them over. */
         final List<JournalRecord> inserted = new ArrayList<>();
         boolean full;
+        /** The tenant whose quota the append would pass, when that refused it; else null. */
+        Tenant overQuota;
+        /** Pending entries this append adds per tenant (quota'd tenants only). */
+        final Map<Tenant, Long> addedByTenant = new HashMap<>();
 
         Append(List<JournalEntry> entries) {
             this.entries = entries;
@@ -321,12 +356,14 @@ public class SqliteJournal implements Journal {
         void apply(Statements statements) throws SQLException {
             duplicates.clear();
             inserted.clear();
+            addedByTenant.clear();
             full = false;
+            overQuota = null;
             int added = 0;
             PreparedStatement insert = statements.get("""
                     INSERT INTO journal(execution_id, event_id, source, type, subject, session_id, priority, state,
-                                        accepted_at, event, rejection)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(execution_id) DO NOTHING""");
+                                        accepted_at, event, rejection, tenant)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(execution_id) DO NOTHING""");
             statements.get("SAVEPOINT append").execute();
             for (JournalEntry e : entries) {
                 insert.setString(1, e.executionId());
@@ -340,6 +377,7 @@ public class SqliteJournal implements Journal {
                 insert.setLong(9, e.acceptedAt().toEpochMilli());
                 insert.setBytes(10, e.event());
                 insert.setString(11, e.rejection());
+                insert.setString(12, e.tenant().id());
                 boolean duplicate = insert.executeUpdate() == 0;
                 duplicates.add(duplicate);
                 if (!duplicate) {
@@ -350,14 +388,26 @@ public class SqliteJournal implements Journal {
                 }
                 if (!duplicate && e.state().pending()) {
                     added++;
+                    if (!e.tenant().shared()) {
+                        addedByTenant.merge(e.tenant(), 1L, Long::sum);
+                    }
                 }
             }
-            if (added > 0 && pending.get() + addedInGroup + added > config.maxPending()) {
+            for (Map.Entry<Tenant, Long> tenant : addedByTenant.entrySet()) {
+                if (pendingByTenant.getOrDefault(tenant.getKey(), 0L)
+                        + addedInGroupByTenant.getOrDefault(tenant.getKey(), 0L) + tenant.getValue()
+                        > quotas.of(tenant.getKey()).maxQueued()) {
+                    overQuota = tenant.getKey();
+                }
+            }
+            if (overQuota != null || (added > 0 && pending.get() + addedInGroup + added > config.maxPending())) {
                 statements.get("ROLLBACK TO append").execute();
                 full = true;
                 inserted.clear();
+                addedByTenant.clear();
             } else {
                 addedInGroup += added;
+                addedByTenant.forEach((tenant, count) -> addedInGroupByTenant.merge(tenant, count, Long::sum));
             }
             statements.get("RELEASE append").execute();
         }
@@ -373,28 +423,38 @@ public class SqliteJournal implements Journal {
         final String fromCondition;
         final String to;
         final boolean countAttempt;
-        int changed;
+        final Map<Tenant, Long> pendingByTenant;
+        /** The tenant of the entry it changed; null when no entry was in the {@code from} state. */
+        String changed;
 
-        Transition(String executionId, String fromCondition, String to, boolean countAttempt) {
+        Transition(String executionId, String fromCondition, String to, boolean countAttempt,
+                Map<Tenant, Long> pendingByTenant) {
             this.executionId = executionId;
             this.fromCondition = fromCondition;
             this.to = to;
             this.countAttempt = countAttempt;
+            this.pendingByTenant = pendingByTenant;
         }
 
         @Override
         void apply(Statements statements) throws SQLException {
             PreparedStatement update = statements.get("UPDATE journal SET state=?" + (countAttempt ? ", attempt=attempt+1" : "")
-                    + " WHERE execution_id=? AND " + fromCondition);
+                    + " WHERE execution_id=? AND " + fromCondition + " RETURNING tenant");
             update.setString(1, to);
             update.setString(2, executionId);
-            changed = update.executeUpdate();
+            try (ResultSet row = update.executeQuery()) {
+                changed = row.next() ? row.getString(1) : null;
+            }
         }
 
         @Override
         void committed(AtomicLong pending) {
-            if (changed > 0 && to.equals("FINISHED")) {
+            if (changed != null && to.equals("FINISHED")) {
                 pending.decrementAndGet();
+                Tenant tenant = Tenant.of(changed);
+                if (!tenant.shared()) {
+                    pendingByTenant.computeIfPresent(tenant, (t, count) -> count > 1 ? count - 1 : null);
+                }
             }
         }
     }
@@ -463,7 +523,8 @@ public class SqliteJournal implements Journal {
         return new JournalRecord(rs.getLong(1), new JournalEntry(rs.getString(2), rs.getString(3),
                 rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8),
                 state.equals("REJECTED_DONE") ? JournalEntry.State.REJECTED : JournalEntry.State.valueOf(state),
-                Instant.ofEpochMilli(rs.getLong(10)), rs.getBytes(11), rs.getString(12)), rs.getInt(13));
+                Instant.ofEpochMilli(rs.getLong(10)), rs.getBytes(11), rs.getString(12), Tenant.of(rs.getString(14))),
+                rs.getInt(13));
     }
 
     // ---- capacity -----------------------------------------------------------------------------------

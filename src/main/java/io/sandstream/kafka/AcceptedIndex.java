@@ -11,6 +11,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 
 import io.sandstream.journal.JournalEntry;
+import io.sandstream.tenancy.Tenant;
 
 /**
  * Executions accepted by any instance and not finished yet, as far as this instance knows: each
@@ -26,7 +27,7 @@ public final class AcceptedIndex {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What the marker carries per execution: enough to answer a status read and check its scope. */
-    public record Accepted(String executionId, String subject, String priority, long acceptedAt) {
+    public record Accepted(String executionId, String subject, String priority, long acceptedAt, String tenant) {
     }
 
     private final Cache<String, Accepted> accepted = Caffeine.newBuilder().maximumSize(200_000)
@@ -34,7 +35,7 @@ public final class AcceptedIndex {
 
     static byte[] marker(List<JournalEntry> entries) throws IOException {
         return JSON.writeValueAsBytes(entries.stream().map(e -> new Accepted(e.executionId(), e.subject(), e.priority(),
-                e.acceptedAt().toEpochMilli())).toList());
+                e.acceptedAt().toEpochMilli(), e.tenant().id())).toList());
     }
 
     void read(byte[] marker) throws IOException {
@@ -51,6 +52,7 @@ public final class AcceptedIndex {
     Optional<JournalEntry> find(String executionId) {
         Accepted a = accepted.getIfPresent(executionId);
         return a == null ? Optional.empty() : Optional.of(new JournalEntry(a.executionId(), null, null, null, a.subject(),
-                null, a.priority(), JournalEntry.State.QUEUED, Instant.ofEpochMilli(a.acceptedAt()), new byte[0], null));
+                null, a.priority(), JournalEntry.State.QUEUED, Instant.ofEpochMilli(a.acceptedAt()), new byte[0], null,
+                Tenant.of(a.tenant())));
     }
 }

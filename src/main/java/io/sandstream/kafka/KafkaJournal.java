@@ -277,7 +277,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
 
     private static JournalEntry withoutEvent(JournalEntry e) {
         return new JournalEntry(e.executionId(), e.eventId(), e.source(), e.type(), e.subject(), e.sessionId(),
-                e.priority(), e.state(), e.acceptedAt(), new byte[0], null);
+                e.priority(), e.state(), e.acceptedAt(), new byte[0], null, e.tenant());
     }
 
     // ---- the dispatcher's side ----------------------------------------------------------------------
@@ -351,7 +351,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
                 JournalEntry.State state = held.state == State.RUNNING ? JournalEntry.State.RUNNING : e.state();
                 return Uni.createFrom().item(Optional.of(new JournalRecord(held.record.seq(), new JournalEntry(
                         e.executionId(), e.eventId(), e.source(), e.type(), e.subject(), e.sessionId(), e.priority(),
-                        state, e.acceptedAt(), e.event(), e.rejection()), held.record.attempt())));
+                        state, e.acceptedAt(), e.event(), e.rejection(), e.tenant()), held.record.attempt())));
             }
         }
         // Accepted here (and not taken yet), or accepted by another instance.

@@ -10,6 +10,7 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 
 import io.sandstream.journal.JournalEntry;
+import io.sandstream.tenancy.Tenant;
 
 /**
  * A journal entry as a lane record: the value is the event as received (CloudEvents structured
@@ -29,7 +30,7 @@ final class LaneRecords {
      * one instance; else by executionId, so a redelivered event lands beside its first copy.
      */
     static String key(JournalEntry entry) {
-        return entry.sessionId() != null ? "session:" + entry.sessionId() : entry.executionId();
+        return entry.sessionId() != null ? "session:" + entry.sessionId() + "@" + entry.tenant().id() : entry.executionId();
     }
 
     static ProducerRecord<String, byte[]> record(String topic, JournalEntry entry) {
@@ -47,6 +48,7 @@ final class LaneRecords {
         put(h, "state", entry.state().name());
         put(h, "accepted-at", Long.toString(entry.acceptedAt().toEpochMilli()));
         put(h, "rejection", entry.rejection());
+        put(h, "tenant", entry.tenant().id());
         return record;
     }
 
@@ -62,7 +64,8 @@ final class LaneRecords {
         try {
             return Optional.of(new JournalEntry(executionId, get(h, "event-id"), get(h, "source"), get(h, "type"),
                     get(h, "subject"), get(h, "session-id"), get(h, "priority"), JournalEntry.State.valueOf(state),
-                    Instant.ofEpochMilli(Long.parseLong(acceptedAt)), record.value(), get(h, "rejection")));
+                    Instant.ofEpochMilli(Long.parseLong(acceptedAt)), record.value(), get(h, "rejection"),
+                    Tenant.of(get(h, "tenant"))));
         } catch (IllegalArgumentException e) {
             return Optional.empty();
         }

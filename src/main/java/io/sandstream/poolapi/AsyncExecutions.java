@@ -11,6 +11,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.sessions.SessionKey;
 
 /**
  * The asynchronous executions {@code GET executions/{id}} can answer: at most
@@ -21,7 +22,7 @@ import io.sandstream.config.SandstreamConfig;
 @ApplicationScoped
 public class AsyncExecutions {
 
-    private record Entry(String identifier, Instant submittedAt, ResourceResponses.Execution body) {
+    private record Entry(SessionKey session, Instant submittedAt, ResourceResponses.Execution body) {
     }
 
     private final int capacity;
@@ -47,22 +48,22 @@ public class AsyncExecutions {
         };
     }
 
-    /** Remembers a submitted execution as running. */
-    public synchronized void submitted(ResourceResponses.Execution running) {
+    /** Remembers a submitted execution of {@code session} as running. */
+    public synchronized void submitted(ResourceResponses.Execution running, SessionKey session) {
         expire();
-        entries.put(running.id(), new Entry(running.identifier(), clock.instant(), running));
+        entries.put(running.id(), new Entry(session, clock.instant(), running));
     }
 
     /** Records the final body, unless the execution was already forgotten. */
     public synchronized void finished(ResourceResponses.Execution done) {
-        entries.computeIfPresent(done.id(), (id, entry) -> new Entry(entry.identifier(), entry.submittedAt(), done));
+        entries.computeIfPresent(done.id(), (id, entry) -> new Entry(entry.session(), entry.submittedAt(), done));
     }
 
-    /** The execution's current body, when it belongs to this session and is still remembered. */
-    public synchronized Optional<ResourceResponses.Execution> get(String id, String identifier) {
+    /** The execution's current body, when it belongs to this session (of this tenant) and is still remembered. */
+    public synchronized Optional<ResourceResponses.Execution> get(String id, SessionKey session) {
         expire();
         Entry entry = entries.get(id);
-        return entry == null || !entry.identifier().equals(identifier) ? Optional.empty() : Optional.of(entry.body());
+        return entry == null || !entry.session().equals(session) ? Optional.empty() : Optional.of(entry.body());
     }
 
     /** Entries are in submission order, so the expired ones are at the head. */

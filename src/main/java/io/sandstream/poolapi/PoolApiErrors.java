@@ -10,6 +10,7 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
 import io.sandstream.sessions.BackendUnavailableException;
 import io.sandstream.sessions.PoolFullException;
+import io.sandstream.sessions.QuotaExceededException;
 import io.sandstream.sessions.SessionFileException;
 
 /**
@@ -40,6 +41,10 @@ public class PoolApiErrors {
             return new PoolApiException(429, "SessionPoolFull",
                     "Every session of this pool is in use; retry later.",
                     Map.of("Retry-After", Integer.toString(POOL_FULL_RETRY_AFTER_SECONDS)));
+        }
+        if (failure instanceof QuotaExceededException quota) {
+            return new PoolApiException(429, quota.code(), quota.getMessage() + "; retry later.",
+                    Map.of("Retry-After", Integer.toString(quota.retryAfterSeconds())));
         }
         if (failure instanceof BackendUnavailableException) {
             // An ACA pool whose endpoint is failing: the client may well succeed later.

@@ -12,13 +12,17 @@ import org.jboss.resteasy.reactive.multipart.FileUpload;
 import io.sandstream.results.ApiKeys;
 import io.sandstream.security.RateLimits;
 import io.sandstream.sessions.SessionPool;
+import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.SessionPools;
+import io.sandstream.tenancy.KeyScope;
 import io.sandstream.validation.ExecuteRequestValidator;
 
 /**
  * What every pool API call checks before it touches a session, in the order a client fixes them:
- * the key (and its rate limit), the pool, the API version, the identifier. Any valid API key may use every pool. Each
- * endpoint serves one contract: a legacy endpoint refuses resource versions and vice versa.
+ * the key (and its rate limit), the pool, the API version, the identifier. Any valid API key may
+ * use every pool, always as its tenant (API.md §3): the session a call names is the key's tenant's
+ * session of that identifier. Each endpoint serves one contract: a legacy endpoint refuses
+ * resource versions and vice versa.
  */
 @ApplicationScoped
 public class PoolApiGuard {
@@ -40,18 +44,25 @@ public class PoolApiGuard {
         this.limits = limits;
     }
 
-    /** The pool a legacy call may use, or a {@link PoolApiException}. */
-    public SessionPool legacy(String authorization, String pool, String apiVersion, String identifier) {
+    /**
+     * A checked call: the pool, the caller's scope, and the session it names (null for calls
+     * about the whole pool).
+     */
+    public record Call(SessionPool pool, KeyScope scope, SessionKey session) {
+    }
+
+    /** A legacy call about one session, or a {@link PoolApiException}. */
+    public Call legacy(String authorization, String pool, String apiVersion, String identifier) {
         return withIdentifier(pool(authorization, pool, apiVersion, LEGACY_VERSIONS), identifier);
     }
 
-    /** The pool a resource-contract call about one session may use, or a {@link PoolApiException}. */
-    public SessionPool resource(String authorization, String pool, String apiVersion, String identifier) {
+    /** A resource-contract call about one session, or a {@link PoolApiException}. */
+    public Call resource(String authorization, String pool, String apiVersion, String identifier) {
         return withIdentifier(pool(authorization, pool, apiVersion, RESOURCE_VERSIONS), identifier);
     }
 
-    /** The pool a resource-contract call about the whole pool ({@code listSessions}, {@code metadata}) may use. */
-    public SessionPool resource(String authorization, String pool, String apiVersion) {
+    /** A resource-contract call about the whole pool ({@code listSessions}, {@code metadata}). */
+    public Call resource(String authorization, String pool, String apiVersion) {
         return pool(authorization, pool, apiVersion, RESOURCE_VERSIONS);
     }
 
@@ -60,10 +71,8 @@ public class PoolApiGuard {
         return RESOURCE_VERSIONS.contains(apiVersion);
     }
 
-    private SessionPool pool(String authorization, String pool, String apiVersion, Set<String> versions) {
-        if (keys.scopeOf(authorization).isEmpty()) {
-            throw PoolApiException.unauthorized();
-        }
+    private Call pool(String authorization, String pool, String apiVersion, Set<String> versions) {
+        KeyScope scope = keys.scopeOf(authorization).orElseThrow(PoolApiException::unauthorized);
         limits.admitPoolApiCall(authorization);
         SessionPool sessions = pools.pool(pool)
                 .orElseThrow(() -> new PoolApiException(404, "PoolNotFound", "No session pool named '" + pool + "'."));
@@ -74,15 +83,15 @@ public class PoolApiGuard {
             throw PoolApiException.badRequest("UnsupportedApiVersion", "api-version '" + apiVersion
                     + "' is not supported here; use one of " + String.join(", ", versions.stream().sorted().toList()) + ".");
         }
-        return sessions;
+        return new Call(sessions, scope, null);
     }
 
-    private static SessionPool withIdentifier(SessionPool sessions, String identifier) {
+    private static Call withIdentifier(Call call, String identifier) {
         if (identifier == null || !ExecuteRequestValidator.SESSION_ID.matcher(identifier).matches()) {
             throw PoolApiException.badRequest("InvalidIdentifier", "The identifier query parameter is required: 4 to 128"
                     + " characters, letters, digits and | - & ^ % $ # ( ) { } [ ] ; < >.");
         }
-        return sessions;
+        return new Call(call.pool(), call.scope(), new SessionKey(call.scope().poolTenant(), identifier));
     }
 
     /** A multipart upload's checked file name and its bytes. */

@@ -22,7 +22,6 @@ import org.jboss.resteasy.reactive.multipart.FileUpload;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
-import io.sandstream.sessions.SessionPool;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Uni;
 
@@ -47,8 +46,8 @@ public class PoolApiResource {
     public Uni<Response> execute(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
             @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization, byte[] body) {
         long received = System.nanoTime();
-        SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
-        return run(sessions, identifier, body, received, result -> LegacyResponses.execution(identifier, result));
+        PoolApiGuard.Call call = guard.legacy(authorization, pool, apiVersion, identifier);
+        return run(call, body, received, result -> LegacyResponses.execution(identifier, result));
     }
 
     /**
@@ -63,15 +62,14 @@ public class PoolApiResource {
             byte[] body) {
         long received = System.nanoTime();
         String identifier = queryIdentifier != null ? queryIdentifier : LegacyExecuteRequest.bodyIdentifier(body);
-        SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
-        return run(sessions, identifier, body, received, LegacyResponses::unwrappedExecution);
+        PoolApiGuard.Call call = guard.legacy(authorization, pool, apiVersion, identifier);
+        return run(call, body, received, LegacyResponses::unwrappedExecution);
     }
 
-    private Uni<Response> run(SessionPool sessions, String identifier, byte[] body, long received,
-            Function<ExecutionResult, Object> answer) {
+    private Uni<Response> run(PoolApiGuard.Call call, byte[] body, long received, Function<ExecutionResult, Object> answer) {
         LegacyExecuteRequest request = LegacyExecuteRequest.parse(body, limits.maxCodeBytes(), limits.maxTimeoutSeconds());
         int timeout = request.timeoutSeconds() != null ? request.timeoutSeconds() : limits.defaultTimeoutSeconds();
-        return sessions.run(Optional.of(identifier), new ExecutionSpec(request.code(), timeout, List.of()))
+        return call.pool().run(Optional.of(call.session()), new ExecutionSpec(request.code(), timeout, List.of()))
                 .map(result -> ExecutionHeaders.add(Response.ok(answer.apply(result)), UUID.randomUUID().toString(),
                         received, result).build())
                 .onFailure().transform(PoolApiErrors::translate);
@@ -85,9 +83,9 @@ public class PoolApiResource {
     public Uni<LegacyResponses.FileList> upload(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
             @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization,
             @RestForm("file") FileUpload file) {
-        SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
+        PoolApiGuard.Call call = guard.legacy(authorization, pool, apiVersion, identifier);
         PoolApiGuard.Upload upload = PoolApiGuard.upload(file);
-        return sessions.uploadFile(identifier, upload.name(), upload.content())
+        return call.pool().uploadFile(call.session(), upload.name(), upload.content())
                 .map(stored -> LegacyResponses.files(List.of(stored)))
                 .onFailure().transform(PoolApiErrors::translate);
     }
@@ -99,10 +97,10 @@ public class PoolApiResource {
             @QueryParam("identifier") String identifier, @QueryParam("path") String path,
             @HeaderParam("Authorization") String authorization) {
         if (PoolApiGuard.isResourceVersion(apiVersion)) {
-            return PoolResourceApiResource.list(guard.resource(authorization, pool, apiVersion, identifier), identifier, path);
+            return PoolResourceApiResource.list(guard.resource(authorization, pool, apiVersion, identifier), path);
         }
-        SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
-        return sessions.listFiles(identifier).map(LegacyResponses::files).onFailure().transform(PoolApiErrors::translate);
+        PoolApiGuard.Call call = guard.legacy(authorization, pool, apiVersion, identifier);
+        return call.pool().listFiles(call.session()).map(LegacyResponses::files).onFailure().transform(PoolApiErrors::translate);
     }
 
     /**
@@ -131,9 +129,9 @@ public class PoolApiResource {
 
     private Uni<Response> download(String pool, String fileName, String apiVersion, String identifier,
             String authorization) {
-        SessionPool sessions = guard.legacy(authorization, pool, apiVersion, identifier);
+        PoolApiGuard.Call call = guard.legacy(authorization, pool, apiVersion, identifier);
         String name = PoolApiGuard.fileName(fileName);
-        return sessions.downloadFile(identifier, name)
+        return call.pool().downloadFile(call.session(), name)
                 .map(bytes -> Response.ok(bytes, MediaType.APPLICATION_OCTET_STREAM_TYPE).build())
                 .onFailure().transform(PoolApiErrors::translate);
     }

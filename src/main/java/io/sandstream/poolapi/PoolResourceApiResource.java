@@ -27,6 +27,7 @@ import io.sandstream.config.SandstreamConfig;
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.SessionPool;
+import io.sandstream.tenancy.Tenant;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Uni;
 
@@ -65,12 +66,12 @@ public class PoolResourceApiResource {
             @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization,
             @Context UriInfo uri, byte[] body) {
         long received = System.nanoTime();
-        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
         SandstreamConfig.Execution limits = config.execution();
         ExecutionRequest request = ExecutionRequest.parse(body, limits.maxCodeBytes(), limits.maxTimeoutSeconds());
         int timeout = request.timeoutSeconds() != null ? request.timeoutSeconds() : limits.defaultTimeoutSeconds();
         String id = UUID.randomUUID().toString();
-        Uni<ExecutionResult> run = sessions.run(Optional.of(identifier), new ExecutionSpec(request.code(), timeout, List.of()));
+        Uni<ExecutionResult> run = call.pool().run(Optional.of(call.session()), new ExecutionSpec(request.code(), timeout, List.of()));
         if (!request.asynchronous()) {
             int status = PoolApiGuard.ACCEPTED_VERSION.equals(apiVersion) ? 202 : 200;
             return run.map(result -> ExecutionHeaders.add(Response.status(status)
@@ -78,7 +79,7 @@ public class PoolResourceApiResource {
                     .onFailure().transform(PoolApiErrors::translate);
         }
         ResourceResponses.Execution running = ResourceResponses.running(id, identifier);
-        executions.submitted(running);
+        executions.submitted(running, call.session());
         run.subscribe().with(result -> executions.finished(ResourceResponses.execution(id, identifier, true, result)),
                 failure -> executions.finished(ResourceResponses.notStarted(id, identifier,
                         PoolApiErrors.translate(failure).getMessage())));
@@ -93,8 +94,8 @@ public class PoolResourceApiResource {
     public ResourceResponses.Execution execution(@PathParam("pool") String pool, @PathParam("id") String id,
             @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
             @HeaderParam("Authorization") String authorization) {
-        guard.resource(authorization, pool, apiVersion, identifier);
-        return executions.get(id, identifier).orElseThrow(
+        PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
+        return executions.get(id, call.session()).orElseThrow(
                 () -> new PoolApiException(404, "ExecutionNotFound", "No execution '" + id + "' in this session."));
     }
 
@@ -107,17 +108,17 @@ public class PoolResourceApiResource {
             @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
             @QueryParam("path") String path, @HeaderParam("Authorization") String authorization,
             @RestForm("file") FileUpload file) {
-        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
         checkPath(path);
         PoolApiGuard.Upload upload = PoolApiGuard.upload(file);
-        return sessions.uploadFile(identifier, upload.name(), upload.content()).map(ResourceResponses::file)
+        return call.pool().uploadFile(call.session(), upload.name(), upload.content()).map(ResourceResponses::file)
                 .onFailure().transform(PoolApiErrors::translate);
     }
 
     /** {@code GET files} in the resource contract; {@code recursive} changes nothing, /mnt/data has no directories. */
-    static Uni<ResourceResponses.FileList> list(SessionPool sessions, String identifier, String path) {
+    static Uni<ResourceResponses.FileList> list(PoolApiGuard.Call call, String path) {
         checkPath(path);
-        return sessions.listFiles(identifier).map(ResourceResponses::files).onFailure().transform(PoolApiErrors::translate);
+        return call.pool().listFiles(call.session()).map(ResourceResponses::files).onFailure().transform(PoolApiErrors::translate);
     }
 
     @GET
@@ -125,9 +126,9 @@ public class PoolResourceApiResource {
     public Uni<ResourceResponses.FileMetadata> file(@PathParam("pool") String pool, @PathParam("name") String fileName,
             @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
             @QueryParam("path") String path, @HeaderParam("Authorization") String authorization) {
-        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
         String name = fileName(fileName, path);
-        return sessions.listFiles(identifier)
+        return call.pool().listFiles(call.session())
                 .map(files -> files.stream().filter(f -> f.name().equals(name)).findFirst().map(ResourceResponses::file)
                         .orElseThrow(() -> new PoolApiException(404, "FileNotFound", "No such file in the session.")))
                 .onFailure().transform(PoolApiErrors::translate);
@@ -138,9 +139,9 @@ public class PoolResourceApiResource {
     public Uni<Response> deleteFile(@PathParam("pool") String pool, @PathParam("name") String fileName,
             @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
             @QueryParam("path") String path, @HeaderParam("Authorization") String authorization) {
-        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
         String name = fileName(fileName, path);
-        return sessions.deleteFile(identifier, name).map(done -> Response.noContent().build())
+        return call.pool().deleteFile(call.session(), name).map(done -> Response.noContent().build())
                 .onFailure().transform(PoolApiErrors::translate);
     }
 
@@ -150,9 +151,9 @@ public class PoolResourceApiResource {
     public Uni<Response> content(@PathParam("pool") String pool, @PathParam("name") String fileName,
             @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
             @QueryParam("path") String path, @HeaderParam("Authorization") String authorization) {
-        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
+        PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
         String name = fileName(fileName, path);
-        return sessions.downloadFile(identifier, name)
+        return call.pool().downloadFile(call.session(), name)
                 .map(bytes -> Response.ok(bytes, MediaType.APPLICATION_OCTET_STREAM_TYPE).build())
                 .onFailure().transform(PoolApiErrors::translate);
     }
@@ -162,8 +163,8 @@ public class PoolResourceApiResource {
     @Path("/session")
     public ResourceResponses.Session session(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
             @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization) {
-        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
-        return sessions.sessions().stream().filter(s -> s.identifier().equals(identifier)).findFirst()
+        PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
+        return call.pool().sessions().stream().filter(s -> s.key().equals(call.session())).findFirst()
                 .map(ResourceResponses::session).orElseThrow(PoolResourceApiResource::noSession);
     }
 
@@ -171,8 +172,8 @@ public class PoolResourceApiResource {
     @Path("/session")
     public Uni<Response> deleteSession(@PathParam("pool") String pool, @QueryParam("api-version") String apiVersion,
             @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization) {
-        SessionPool sessions = guard.resource(authorization, pool, apiVersion, identifier);
-        return sessions.deleteSession(identifier).map(deleted -> {
+        PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
+        return call.pool().deleteSession(call.session()).map(deleted -> {
             if (!deleted) {
                 throw noSession();
             }
@@ -184,15 +185,21 @@ public class PoolResourceApiResource {
     @Path("/listSessions")
     public ResourceResponses.SessionList listSessions(@PathParam("pool") String pool,
             @QueryParam("api-version") String apiVersion, @HeaderParam("Authorization") String authorization) {
-        SessionPool sessions = guard.resource(authorization, pool, apiVersion);
-        return new ResourceResponses.SessionList(sessions.sessions().stream().map(ResourceResponses::session).toList());
+        PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion);
+        if (call.scope().operator()) {
+            return new ResourceResponses.SessionList(
+                    call.pool().sessions().stream().map(ResourceResponses::sessionWithTenant).toList());
+        }
+        Tenant tenant = call.scope().poolTenant();
+        return new ResourceResponses.SessionList(call.pool().sessions().stream()
+                .filter(s -> s.key().tenant().equals(tenant)).map(ResourceResponses::session).toList());
     }
 
     @GET
     @Path("/metadata")
     public Uni<RuntimeMetadata.Metadata> metadata(@PathParam("pool") String pool,
             @QueryParam("api-version") String apiVersion, @HeaderParam("Authorization") String authorization) {
-        SessionPool sessions = guard.resource(authorization, pool, apiVersion);
+        SessionPool sessions = guard.resource(authorization, pool, apiVersion).pool();
         String language = sessions.language().wireName();
         // The interpreters probed are the local sandboxes'; what an ACA pool runs is not known here.
         return "local".equals(sessions.backend()) ? metadata.of(language)

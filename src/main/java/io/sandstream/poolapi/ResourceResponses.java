@@ -38,10 +38,13 @@ public final class ResourceResponses {
     public record FileList(List<FileMetadata> value) {
     }
 
-    /** {@code etag} is never sent: local sessions have no versioned state to tag. */
+    /**
+     * {@code etag} is never sent: local sessions have no versioned state to tag. {@code tenant} is
+     * ours, only in the operator's listing of every tenant's sessions.
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    @JsonPropertyOrder({ "identifier", "etag", "expiresAt", "lastAccessedAt" })
-    public record Session(String identifier, String etag, String expiresAt, String lastAccessedAt) {
+    @JsonPropertyOrder({ "identifier", "etag", "expiresAt", "lastAccessedAt", "tenant" })
+    public record Session(String identifier, String etag, String expiresAt, String lastAccessedAt, String tenant) {
     }
 
     public record SessionList(List<Session> value) {
@@ -93,7 +96,13 @@ public final class ResourceResponses {
     }
 
     public static Session session(SessionInfo info) {
-        return new Session(info.identifier(), null, text(info.expiresAt()), text(info.lastUsedAt()));
+        return new Session(info.identifier(), null, text(info.expiresAt()), text(info.lastUsedAt()), null);
+    }
+
+    /** For the operator: which tenant the session belongs to ({@code ""}: the shared tenant). */
+    public static Session sessionWithTenant(SessionInfo info) {
+        return new Session(info.identifier(), null, text(info.expiresAt()), text(info.lastUsedAt()),
+                info.key().tenant().id());
     }
 
     private static String text(Instant instant) {

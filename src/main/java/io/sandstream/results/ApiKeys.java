@@ -14,6 +14,8 @@ import io.sandstream.config.KeyFile;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.secrets.Secrets;
+import io.sandstream.tenancy.KeyScope;
+import io.sandstream.tenancy.TenantPrefixes;
 
 /**
  * Bearer keys of the read and pool APIs, each scoped to subject prefixes: from Key Vault when it
@@ -23,33 +25,18 @@ import io.sandstream.secrets.Secrets;
 @ApplicationScoped
 public class ApiKeys {
 
-    /** What a key may see: subjects starting with one of its prefixes ({@code *}: all). */
-    public record Scope(List<String> prefixes) {
-        public boolean covers(String subject) {
-            for (String prefix : prefixes) {
-                if (prefix.equals("*") || (subject != null && subject.startsWith(prefix))) {
-                    return true;
-                }
-            }
-            return false;
-        }
-
-        /** The subject given to work a key submits without one. */
-        public String defaultSubject() {
-            return prefixes.contains("*") ? null : prefixes.get(0);
-        }
-    }
-
     private record Entry(byte[] key, String prefix) {
     }
 
     private final SandstreamConfig config;
     private final DataDirectory dataDirectory;
     private final Secrets secrets;
+    private final TenantPrefixes tenants;
     private volatile List<Entry> entries = List.of();
 
-    public ApiKeys(SandstreamConfig config, DataDirectory dataDirectory, Secrets secrets) {
+    public ApiKeys(SandstreamConfig config, DataDirectory dataDirectory, Secrets secrets, TenantPrefixes tenants) {
         this.config = config;
+        this.tenants = tenants;
         this.dataDirectory = dataDirectory;
         this.secrets = secrets;
     }
@@ -74,10 +61,11 @@ public class ApiKeys {
             entries.add(new Entry(key.getBytes(StandardCharsets.UTF_8), "*"));
         }
         this.entries = List.copyOf(entries);
+        tenants.publish("api-keys", entries.stream().map(Entry::prefix).toList());
     }
 
     /** The scope of the bearer key in an {@code Authorization} header. */
-    public Optional<Scope> scopeOf(String authorization) {
+    public Optional<KeyScope> scopeOf(String authorization) {
         if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
             return Optional.empty();
         }
@@ -88,11 +76,11 @@ public class ApiKeys {
                 prefixes.add(entry.prefix());
             }
         }
-        return prefixes.isEmpty() ? Optional.empty() : Optional.of(new Scope(prefixes));
+        return prefixes.isEmpty() ? Optional.empty() : Optional.of(new KeyScope(prefixes));
     }
 
     /** The scope, or a 401 problem. */
-    public Scope require(String authorization) {
+    public KeyScope require(String authorization) {
         return scopeOf(authorization).orElseThrow(() -> ProblemException.unauthorized(
                 "Send a valid API key as Authorization: Bearer <key>."));
     }

@@ -29,6 +29,7 @@ import io.sandstream.ingress.EventAdmission;
 import io.sandstream.ingress.IncomingEvent;
 import io.sandstream.journal.Journal;
 import io.sandstream.journal.JournalFullException;
+import io.sandstream.tenancy.KeyScope;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.routing.Dispatcher;
@@ -71,7 +72,7 @@ public class ExecutionsResource {
     @Consumes(MediaType.APPLICATION_JSON)
     public Uni<Response> submit(JsonNode body, @HeaderParam("Authorization") String authorization,
             @QueryParam("wait") Integer wait) {
-        ApiKeys.Scope scope = keys.require(authorization);
+        KeyScope scope = keys.require(authorization);
         limits.admitSubmission(authorization);
         if (wait != null && (wait < 0 || wait > MAX_WAIT_SECONDS)) {
             throw ProblemException.badRequest("wait must be 0 to " + MAX_WAIT_SECONDS + " seconds.",
@@ -95,7 +96,7 @@ public class ExecutionsResource {
         }
         CloudEvent built = event.build();
         IngressTrace trace = tracing.receive(List.of(built));
-        EventAdmission.Admitted admitted = admission.admit(new IncomingEvent.Parsed(0, built), false, Instant.now());
+        EventAdmission.Admitted admitted = admission.admit(new IncomingEvent.Parsed(0, built), false, Instant.now(), scope);
         trace.execution(0, admitted.entry().executionId());
         if (!admitted.queued()) {
             trace.outcome(0, "rejected");
@@ -114,7 +115,7 @@ public class ExecutionsResource {
                     trace.end(failure);
                 })
                 .onFailure(JournalFullException.class).transform(full -> ProblemException.tooManyRequests(
-                        "Too many executions are waiting; retry later.", journalConfig.retryAfterSeconds()))
+                        full.getMessage() + "; retry later.", journalConfig.retryAfterSeconds()))
                 .flatMap(ignored -> waiter == null ? Uni.createFrom().nullItem() : waiter)
                 .map(result -> result != null ? Response.ok(result.document()).build()
                         : Response.accepted(Map.of("executionId", executionId, "status", "Queued"))
@@ -124,7 +125,7 @@ public class ExecutionsResource {
     @GET
     @Path("/{executionId}")
     public Uni<Response> get(@PathParam("executionId") String executionId, @HeaderParam("Authorization") String authorization) {
-        ApiKeys.Scope scope = keys.require(authorization);
+        KeyScope scope = keys.require(authorization);
         return store.get(executionId).flatMap(stored -> {
             if (stored.isPresent()) {
                 ResultDocument doc = stored.get().document();

@@ -37,6 +37,8 @@ import io.sandstream.results.StoredResult;
 import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.ExecutionUpdate;
 import io.sandstream.sessions.PoolFullException;
+import io.sandstream.sessions.QuotaExceededException;
+import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.SessionPool;
 import io.sandstream.sessions.SessionPools;
 import io.sandstream.streaming.ResultBus;
@@ -234,7 +236,9 @@ public class Dispatcher {
             persist(loader.gaveUp(record, null, "no pool runs " + request.language().wireName()), entry.executionId());
             return;
         }
-        String sessionKey = request.sessionId().map(id -> pool.get().name() + "/" + id).orElse(null);
+        // A session is its pool's, its tenant's and its identifier's (never shown; newlines occur in none).
+        String sessionKey = request.sessionId().map(id -> pool.get().name() + "\n" + entry.tenant().id() + "\n" + id)
+                .orElse(null);
         Priority priority = Priority.parse(entry.priority()).orElse(Priority.NORMAL);
         LaneScheduler.Ticket<Job> ticket = new LaneScheduler.Ticket<>(priority, tenantOf(entry), entry.acceptedAt(),
                 new Job(entry.executionId(), pool.get().name(), sessionKey, priority, entry.acceptedAt(),
@@ -376,7 +380,9 @@ public class Dispatcher {
             Instant startedAt = Instant.now();
             bus.status(job.executionId(), "Running");
             tracing.allocating(job.executionId());
-            return pool.execute(request.sessionId(), new ExecutionSpec(request.code(), request.timeoutSeconds(), request.files()))
+            Optional<SessionKey> session = request.sessionId()
+                    .map(id -> new SessionKey(prepared.record().entry().tenant(), id));
+            return pool.execute(session, new ExecutionSpec(request.code(), request.timeoutSeconds(), request.files()))
                     .onItem().invoke(update -> {
                         if (update instanceof ExecutionUpdate.Output output) {
                             bus.output(job.executionId(), output);
@@ -406,7 +412,8 @@ public class Dispatcher {
     }
 
     private boolean isTransient(Throwable failure) {
-        return failure instanceof PoolFullException || failure instanceof java.io.IOException
+        return failure instanceof PoolFullException || failure instanceof QuotaExceededException
+                || failure instanceof java.io.IOException
                 || failure.getCause() instanceof java.io.IOException;
     }
 

@@ -27,31 +27,33 @@ public interface SessionPool {
     String backend();
 
     /**
-     * Runs code in the session {@code identifier} (created from a warm sandbox when new; a fresh
-     * session discarded afterwards when empty). Emits live output chunks, then exactly one
+     * Runs code in the named session (created from a warm sandbox when new; a fresh session
+     * discarded afterwards when empty). Emits live output chunks, then exactly one
      * {@link ExecutionUpdate.Completed}. Fails with {@link PoolFullException} when no session can
-     * be created; executions of one session run one after another.
+     * be created, with {@link QuotaExceededException} when the tenant may create no more; executions
+     * of one session run one after another.
      */
-    Multi<ExecutionUpdate> execute(Optional<String> identifier, ExecutionSpec spec);
+    Multi<ExecutionUpdate> execute(Optional<SessionKey> session, ExecutionSpec spec);
 
     /** {@link #execute} for callers that want only the final result, not the live output. */
-    default Uni<ExecutionResult> run(Optional<String> identifier, ExecutionSpec spec) {
-        return execute(identifier, spec).select().where(ExecutionUpdate.Completed.class::isInstance).toUni()
+    default Uni<ExecutionResult> run(Optional<SessionKey> session, ExecutionSpec spec) {
+        return execute(session, spec).select().where(ExecutionUpdate.Completed.class::isInstance).toUni()
                 .map(done -> ((ExecutionUpdate.Completed) done).result());
     }
 
-    Uni<SessionFile> uploadFile(String identifier, String name, byte[] content);
+    Uni<SessionFile> uploadFile(SessionKey session, String name, byte[] content);
 
     /** The file's bytes; fails with {@link SessionFileException} when it is missing or refused. */
-    Uni<byte[]> downloadFile(String identifier, String name);
+    Uni<byte[]> downloadFile(SessionKey session, String name);
 
-    Uni<List<SessionFile>> listFiles(String identifier);
+    Uni<List<SessionFile>> listFiles(SessionKey session);
 
-    Uni<Void> deleteFile(String identifier, String name);
+    Uni<Void> deleteFile(SessionKey session, String name);
 
     /** Ends the session now, destroying its sandbox. False when there was no such session. */
-    Uni<Boolean> deleteSession(String identifier);
+    Uni<Boolean> deleteSession(SessionKey session);
 
+    /** Every tenant's sessions; callers show a tenant its own only. */
     List<SessionInfo> sessions();
 
     PoolStats stats();

@@ -21,6 +21,7 @@ import jakarta.ws.rs.sse.Sse;
 
 import io.sandstream.journal.Journal;
 import io.smallrye.common.annotation.Blocking;
+import io.sandstream.tenancy.KeyScope;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.results.ApiKeys;
@@ -68,7 +69,7 @@ public class StreamResource {
     @Blocking
     public Multi<OutboundSseEvent> execution(@PathParam("executionId") String executionId,
             @HeaderParam("Authorization") String authorization, @Context Sse sse) {
-        ApiKeys.Scope scope = keys.require(authorization);
+        KeyScope scope = keys.require(authorization);
         Duration lookup = Duration.ofSeconds(10);
         Optional<StoredResult> stored = store.get(executionId).await().atMost(lookup);
         boolean visible = stored.isPresent() ? scope.covers(stored.get().document().subject())
@@ -116,7 +117,7 @@ public class StreamResource {
     public Multi<OutboundSseEvent> stream(@QueryParam("subject") String subject, @QueryParam("status") String status,
             @HeaderParam("Last-Event-ID") String lastEventId, @HeaderParam("Authorization") String authorization,
             @Context Sse sse) {
-        ApiKeys.Scope scope = keys.require(authorization);
+        KeyScope scope = keys.require(authorization);
         long after = parseLastEventId(lastEventId);
         Predicate<ResultDocument> wanted = doc -> scope.covers(doc.subject())
                 && (subject == null || (doc.subject() != null && doc.subject().startsWith(subject)))

@@ -20,6 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.sandstream.config.DataDirectory;
+import io.sandstream.tenancy.Tenant;
+import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
 import io.smallrye.mutiny.helpers.test.AssertSubscriber;
@@ -39,7 +41,7 @@ class SqliteJournalTest {
         SandstreamConfig config = TestConfigs.sandstream(Map.of(
                 "sandstream.data-dir", dir.toString(), "sandstream.journal.max-pending", Long.toString(maxPending)));
         registry = new SimpleMeterRegistry();
-        SqliteJournal journal = new SqliteJournal(config, new DataDirectory(config), registry);
+        SqliteJournal journal = new SqliteJournal(config, new DataDirectory(config), registry, new TenantQuotas(config));
         journal.open();
         opened.add(journal);
         return journal;
@@ -57,12 +59,12 @@ class SqliteJournalTest {
 
     static JournalEntry queued(String id) {
         return new JournalEntry(ExecutionIds.of("/src", id), id, "/src", "t", "s", null, "normal",
-                JournalEntry.State.QUEUED, Instant.now(), ("{\"id\":\"" + id + "\"}").getBytes(StandardCharsets.UTF_8), null);
+                JournalEntry.State.QUEUED, Instant.now(), ("{\"id\":\"" + id + "\"}").getBytes(StandardCharsets.UTF_8), null, Tenant.SHARED);
     }
 
     static JournalEntry rejected(String id) {
         return new JournalEntry(ExecutionIds.of("/src", id), id, "/src", "t", "s", null, null,
-                JournalEntry.State.REJECTED, Instant.now(), new byte[] {1}, "{\"status\":400}");
+                JournalEntry.State.REJECTED, Instant.now(), new byte[] {1}, "{\"status\":400}", Tenant.SHARED);
     }
 
     private static List<String> drain(Journal journal, int count) {

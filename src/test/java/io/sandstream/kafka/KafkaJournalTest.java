@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.sandstream.config.TestConfigs;
 import io.sandstream.journal.JournalEntry;
+import io.sandstream.tenancy.Tenant;
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.routing.Priority;
 import io.smallrye.mutiny.subscription.Cancellable;
@@ -64,7 +65,7 @@ class KafkaJournalTest {
     private static JournalEntry entry(String executionId) {
         return new JournalEntry(executionId, UUID.randomUUID().toString(), "/tests/kafka-journal", "io.sandstream.code.execute",
                 null, null, "normal", JournalEntry.State.QUEUED, Instant.now(),
-                "{\"specversion\":\"1.0\"}".getBytes(StandardCharsets.UTF_8), null);
+                "{\"specversion\":\"1.0\"}".getBytes(StandardCharsets.UTF_8), null, Tenant.SHARED);
     }
 
     private static void await(BooleanSupplier condition, String what) throws InterruptedException {

@@ -12,6 +12,8 @@ import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 
+import io.sandstream.sessions.SessionKey;
+import io.sandstream.tenancy.Tenant;
 import io.sandstream.config.TestConfigs;
 
 /** The store behind {@code GET executions/{id}}: forgets the oldest past its size, and any past its TTL. */
@@ -52,6 +54,8 @@ class AsyncExecutionsTest {
         return ResourceResponses.running(id, "session-1");
     }
 
+    static final SessionKey SESSION_1 = new SessionKey(Tenant.SHARED, "session-1");
+
     static ResourceResponses.Execution done(String id) {
         return ResourceResponses.notStarted(id, "session-1", "done");
     }
@@ -59,44 +63,44 @@ class AsyncExecutionsTest {
     @Test
     void pastItsSizeTheOldestSubmittedIsForgottenFirst() {
         AsyncExecutions store = store(2, "1h");
-        store.submitted(running("a"));
-        store.submitted(running("b"));
+        store.submitted(running("a"), SESSION_1);
+        store.submitted(running("b"), SESSION_1);
         store.finished(done("a"));
-        store.submitted(running("c"));
+        store.submitted(running("c"), SESSION_1);
 
-        assertTrue(store.get("a", "session-1").isEmpty(), "the oldest is evicted, finished or not");
-        assertEquals("Running", store.get("b", "session-1").orElseThrow().status());
-        assertEquals("Running", store.get("c", "session-1").orElseThrow().status());
+        assertTrue(store.get("a", SESSION_1).isEmpty(), "the oldest is evicted, finished or not");
+        assertEquals("Running", store.get("b", SESSION_1).orElseThrow().status());
+        assertEquals("Running", store.get("c", SESSION_1).orElseThrow().status());
 
         // A late result of an evicted execution does not bring it back.
         store.finished(done("a"));
-        assertTrue(store.get("a", "session-1").isEmpty());
+        assertTrue(store.get("a", SESSION_1).isEmpty());
     }
 
     @Test
     void anExecutionIsForgottenOnceItsTtlHasPassedSinceItWasSubmitted() {
         AsyncExecutions store = store(1000, "1h");
-        store.submitted(running("a"));
+        store.submitted(running("a"), SESSION_1);
         clock.advance(Duration.ofMinutes(40));
-        store.submitted(running("b"));
+        store.submitted(running("b"), SESSION_1);
         store.finished(done("a"));
 
         clock.advance(Duration.ofMinutes(20)); // a: exactly 1h old, still there
-        assertEquals("Failed", store.get("a", "session-1").orElseThrow().status());
+        assertEquals("Failed", store.get("a", SESSION_1).orElseThrow().status());
 
         clock.advance(Duration.ofSeconds(1)); // a: past 1h; b: 20m 1s old
-        assertTrue(store.get("a", "session-1").isEmpty());
-        assertEquals("Running", store.get("b", "session-1").orElseThrow().status());
+        assertTrue(store.get("a", SESSION_1).isEmpty());
+        assertEquals("Running", store.get("b", SESSION_1).orElseThrow().status());
 
         clock.advance(Duration.ofMinutes(40));
-        assertTrue(store.get("b", "session-1").isEmpty());
+        assertTrue(store.get("b", SESSION_1).isEmpty());
     }
 
     @Test
     void anExecutionIsOnlyVisibleToItsOwnSession() {
         AsyncExecutions store = store(10, "1h");
-        store.submitted(running("a"));
-        assertTrue(store.get("a", "session-2").isEmpty());
-        assertTrue(store.get("a", "session-1").isPresent());
+        store.submitted(running("a"), SESSION_1);
+        assertTrue(store.get("a", new SessionKey(Tenant.SHARED, "session-2")).isEmpty());
+        assertTrue(store.get("a", SESSION_1).isPresent());
     }
 }

@@ -23,6 +23,8 @@ import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
 import io.sandstream.journal.ExecutionIds;
 import io.sandstream.journal.JournalEntry;
+import io.sandstream.tenancy.Tenant;
+import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.journal.SqliteJournal;
 import io.sandstream.results.PipelineTest;
 import io.sandstream.results.ResultDocument;
@@ -54,13 +56,13 @@ class RecoveryTest {
     static void seed() {
         SandstreamConfig config = TestConfigs.sandstream(Map.of("sandstream.data-dir", DIR));
         DataDirectory data = new DataDirectory(config);
-        SqliteJournal journal = new SqliteJournal(config, data, new SimpleMeterRegistry());
+        SqliteJournal journal = new SqliteJournal(config, data, new SimpleMeterRegistry(), new TenantQuotas(config));
         journal.open();
         byte[] event = """
                 {"specversion":"1.0","id":"%s","source":"%s","type":"io.sandstream.code.execute",
                  "data":{"code":"print('ran again')"}}""".formatted(EVENT_ID, SOURCE).getBytes(StandardCharsets.UTF_8);
         journal.append(List.of(new JournalEntry(EXECUTION_ID, EVENT_ID, SOURCE, "io.sandstream.code.execute", null, null,
-                "normal", JournalEntry.State.QUEUED, Instant.now(), event, null))).await().atMost(WAIT);
+                "normal", JournalEntry.State.QUEUED, Instant.now(), event, null, Tenant.SHARED))).await().atMost(WAIT);
         journal.markRunning(EXECUTION_ID).await().atMost(WAIT);
         journal.close();
         SqliteResultStore store = new SqliteResultStore(data);

@@ -13,6 +13,7 @@ import com.azure.identity.DefaultAzureCredentialBuilder;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.sessions.PoolStats;
 
 /**
@@ -27,10 +28,10 @@ public class AcaPools {
     /** By name, so that "the first ACA pool of a language" (its default pool) does not depend on map order. */
     private final Map<String, AcaSessionPool> pools = new TreeMap<>();
 
-    public AcaPools(SandstreamConfig config, MeterRegistry registry) {
+    public AcaPools(SandstreamConfig config, MeterRegistry registry, TenantQuotas quotas) {
         config.acaPools().forEach((name, poolConfig) -> {
             AcaSessionPool pool = new AcaSessionPool(name, poolConfig, AcaSessionPool.client(poolConfig),
-                    tokens(poolConfig), registry);
+                    tokens(poolConfig), registry, quotas, config.tenants().acaIdentifierKey().orElse(""));
             pools.put(name, pool);
             gauge(registry, pool, "busy", PoolStats::busy);
             gauge(registry, pool, "idle", PoolStats::idle);

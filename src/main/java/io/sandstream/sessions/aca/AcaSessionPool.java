@@ -16,7 +16,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
-import java.util.function.Supplier;
 
 import jakarta.enterprise.util.TypeLiteral;
 import jakarta.ws.rs.ProcessingException;
@@ -43,6 +42,9 @@ import io.sandstream.sessions.PoolStats;
 import io.sandstream.sessions.SessionFile;
 import io.sandstream.sessions.SessionFileException;
 import io.sandstream.sessions.SessionInfo;
+import io.sandstream.sessions.SessionKey;
+import io.sandstream.sessions.QuotaExceededException;
+import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.sessions.SessionPool;
 import io.sandstream.validation.ExecuteRequest.InputFile;
 import io.sandstream.validation.ExecuteRequestValidator;
@@ -73,7 +75,7 @@ public final class AcaSessionPool implements SessionPool {
     static final Set<String> LEGACY_VERSIONS = Set.of("2024-02-02-preview", "2024-08-02-preview");
 
     /** A session this pool has used: ACA has the session, this is for listings and stats. */
-    private record Known(Instant createdAt, Instant lastUsedAt, int users) {
+    private record Known(SessionKey key, Instant createdAt, Instant lastUsedAt, int users) {
     }
 
     /** A 5xx answer: retried, and counted by the circuit breaker. */
@@ -91,14 +93,19 @@ public final class AcaSessionPool implements SessionPool {
     private final AccessTokens tokens;
     private final MeterRegistry registry;
     private final TypedGuard<Uni<Response>> guard;
+    /** By the session's identifier in Azure. */
     private final Map<String, Known> known = new ConcurrentHashMap<>();
+    private final AcaIdentifiers identifiers;
+    private final TenantQuotas quotas;
     private final AtomicInteger ephemeral = new AtomicInteger();
     private volatile CircuitBreakerState breaker = CircuitBreakerState.CLOSED;
     private volatile long lastPrune;
 
     public AcaSessionPool(String name, SandstreamConfig.AcaPool config, DynamicSessionsClient client, AccessTokens tokens,
-            MeterRegistry registry) {
+            MeterRegistry registry, TenantQuotas quotas, String identifierKey) {
         this.name = name;
+        this.quotas = quotas;
+        this.identifiers = new AcaIdentifiers(identifierKey);
         this.language = Language.parse(config.language())
                 .orElseThrow(() -> new IllegalArgumentException("ACA pool " + name + ": unknown language " + config.language()));
         this.config = config;
@@ -267,20 +274,32 @@ public final class AcaSessionPool implements SessionPool {
         }
     }
 
-    private void begin(String identifier, boolean isEphemeral) {
-        if (isEphemeral) {
+    /** Counts a use of the session ({@code key} null: a single-use session). */
+    private void begin(String identifier, SessionKey key) {
+        if (key == null) {
             ephemeral.incrementAndGet();
             return;
         }
         Instant now = Instant.now();
-        known.compute(identifier, (id, k) -> k == null ? new Known(now, now, 1) : new Known(k.createdAt(), now, k.users() + 1));
+        if (!known.containsKey(identifier)) {
+            long held = known.values().stream().filter(k -> k.key().tenant().equals(key.tenant())).count();
+            long allowed = quotas.of(key.tenant()).maxSessions();
+            if (held >= allowed) {
+                registry.counter("sandstream.tenant.quota.exceeded", "quota", "sessions").increment();
+                throw new QuotaExceededException(key.tenant(), "TenantSessionLimitReached",
+                        "this tenant already holds " + held + " sessions in pool '" + name + "' (limit " + allowed + ")",
+                        quotas.retryAfterSeconds());
+            }
+        }
+        known.compute(identifier, (id, k) -> k == null ? new Known(key, now, now, 1)
+                : new Known(key, k.createdAt(), now, k.users() + 1));
         prune();
     }
 
     private Uni<Void> end(String identifier, boolean isEphemeral) {
         if (!isEphemeral) {
             Instant now = Instant.now();
-            known.computeIfPresent(identifier, (id, k) -> new Known(k.createdAt(), now, k.users() - 1));
+            known.computeIfPresent(identifier, (id, k) -> new Known(k.key(), k.createdAt(), now, k.users() - 1));
             return Uni.createFrom().voidItem();
         }
         ephemeral.decrementAndGet();
@@ -294,12 +313,16 @@ public final class AcaSessionPool implements SessionPool {
         });
     }
 
-    /** Runs {@code work} as a use of the session: counted busy meanwhile, its cooldown restarted. */
-    private <T> Uni<T> inSession(String identifier, Supplier<Uni<T>> work) {
+    /**
+     * Runs {@code work} with the session's identifier in Azure as a use of the session: counted
+     * busy meanwhile, its cooldown restarted.
+     */
+    private <T> Uni<T> inSession(SessionKey key, Function<String, Uni<T>> work) {
         return Uni.createFrom().deferred(() -> {
-            checkIdentifier(identifier);
-            begin(identifier, false);
-            return work.get().eventually(() -> end(identifier, false));
+            checkIdentifier(key.identifier());
+            String identifier = identifiers.remote(key);
+            begin(identifier, key);
+            return work.apply(identifier).eventually(() -> end(identifier, false));
         });
     }
 
@@ -347,12 +370,12 @@ public final class AcaSessionPool implements SessionPool {
     }
 
     @Override
-    public Multi<ExecutionUpdate> execute(Optional<String> identifier, ExecutionSpec spec) {
+    public Multi<ExecutionUpdate> execute(Optional<SessionKey> session, ExecutionSpec spec) {
         return Uni.createFrom().deferred(() -> {
-            identifier.ifPresent(AcaSessionPool::checkIdentifier);
-            boolean isEphemeral = identifier.isEmpty();
-            String id = identifier.orElseGet(() -> "sandstream-" + UUID.randomUUID());
-            begin(id, isEphemeral);
+            session.ifPresent(key -> checkIdentifier(key.identifier()));
+            boolean isEphemeral = session.isEmpty();
+            String id = session.map(identifiers::remote).orElseGet(() -> "sandstream-" + UUID.randomUUID());
+            begin(id, session.orElse(null));
             return uploadAll(id, spec.files()).flatMap(ignored -> run(id, spec))
                     .eventually(() -> end(id, isEphemeral));
         }).invoke(this::count).onItem().transformToMulti(result -> Multi.createFrom().iterable(updates(result)));
@@ -408,8 +431,8 @@ public final class AcaSessionPool implements SessionPool {
     }
 
     @Override
-    public Uni<SessionFile> uploadFile(String identifier, String fileName, byte[] content) {
-        return inSession(identifier, () -> upload(identifier, fileName, content));
+    public Uni<SessionFile> uploadFile(SessionKey session, String fileName, byte[] content) {
+        return inSession(session, identifier -> upload(identifier, fileName, content));
     }
 
     private Uni<SessionFile> upload(String identifier, String fileName, byte[] content) {
@@ -428,8 +451,8 @@ public final class AcaSessionPool implements SessionPool {
     }
 
     @Override
-    public Uni<byte[]> downloadFile(String identifier, String fileName) {
-        return inSession(identifier, () -> {
+    public Uni<byte[]> downloadFile(SessionKey session, String fileName) {
+        return inSession(session, identifier -> {
             checkName(fileName);
             return call("download", auth -> contract == AcaContract.LEGACY
                     ? client.downloadLegacy(encoded(fileName), config.apiVersion(), encoded(identifier), auth)
@@ -439,14 +462,14 @@ public final class AcaSessionPool implements SessionPool {
     }
 
     @Override
-    public Uni<List<SessionFile>> listFiles(String identifier) {
-        return inSession(identifier, () -> call("list", auth -> client.listFiles(config.apiVersion(), encoded(identifier), auth))
+    public Uni<List<SessionFile>> listFiles(SessionKey session) {
+        return inSession(session, identifier -> call("list", auth -> client.listFiles(config.apiVersion(), encoded(identifier), auth))
                 .map(response -> AcaWire.files(contract, AcaWire.json(fileAnswer(response)))));
     }
 
     @Override
-    public Uni<Void> deleteFile(String identifier, String fileName) {
-        return inSession(identifier, () -> {
+    public Uni<Void> deleteFile(SessionKey session, String fileName) {
+        return inSession(session, identifier -> {
             checkName(fileName);
             requireResourceContract("deleting a file");
             return call("delete-file", auth -> client.deleteFile(encoded(fileName), config.apiVersion(), encoded(identifier), auth))
@@ -455,10 +478,11 @@ public final class AcaSessionPool implements SessionPool {
     }
 
     @Override
-    public Uni<Boolean> deleteSession(String identifier) {
+    public Uni<Boolean> deleteSession(SessionKey session) {
         return Uni.createFrom().deferred(() -> {
-            checkIdentifier(identifier);
+            checkIdentifier(session.identifier());
             requireResourceContract("deleting a session");
+            String identifier = identifiers.remote(session);
             known.remove(identifier);
             return deleteRemote(identifier);
         });
@@ -511,8 +535,8 @@ public final class AcaSessionPool implements SessionPool {
     @Override
     public List<SessionInfo> sessions() {
         prune();
-        return known.entrySet().stream().map(e -> new SessionInfo(e.getKey(), e.getValue().createdAt(),
-                e.getValue().lastUsedAt(), e.getValue().lastUsedAt().plus(config.cooldown()), e.getValue().users() > 0))
+        return known.values().stream().map(k -> new SessionInfo(k.key(), k.createdAt(),
+                k.lastUsedAt(), k.lastUsedAt().plus(config.cooldown()), k.users() > 0))
                 .toList();
     }
 

@@ -18,6 +18,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.sessions.PoolStats;
 import io.sandstream.sessions.SessionPool;
 
@@ -32,12 +33,14 @@ public class LocalPools {
     private final SandstreamConfig config;
     private final DataDirectory dataDirectory;
     private final MeterRegistry registry;
+    private final TenantQuotas quotas;
     private final Map<String, LocalSessionPool> pools = new LinkedHashMap<>();
     private ExecutorService workers;
     private ScheduledExecutorService timers;
 
-    public LocalPools(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry) {
+    public LocalPools(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, TenantQuotas quotas) {
         this.config = config;
+        this.quotas = quotas;
         this.dataDirectory = dataDirectory;
         this.registry = registry;
     }
@@ -56,7 +59,7 @@ public class LocalPools {
         SandboxLauncher launcher = new SandboxLauncher(config.sessions(), dataDirectory.root());
         config.pools().forEach((name, poolConfig) -> {
             LocalSessionPool pool = new LocalSessionPool(name, poolConfig, launcher, config.sessions().interruptGrace(),
-                    workers, timers, registry);
+                    workers, timers, registry, quotas);
             pools.put(name, pool);
             gauge(name, "ready", pool, PoolStats::ready);
             gauge(name, "busy", pool, PoolStats::busy);

@@ -30,10 +30,13 @@ import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.ExecutionUpdate;
 import io.sandstream.sessions.PoolFullException;
 import io.sandstream.sessions.PoolStats;
+import io.sandstream.sessions.QuotaExceededException;
 import io.sandstream.sessions.SessionFile;
 import io.sandstream.sessions.SessionFileException;
 import io.sandstream.sessions.SessionInfo;
+import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.SessionPool;
+import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.validation.ExecuteRequest.InputFile;
 import io.sandstream.validation.ExecuteRequestValidator;
 import io.smallrye.mutiny.Multi;
@@ -44,6 +47,8 @@ import io.smallrye.mutiny.subscription.MultiEmitter;
  * A local pool of bubblewrap sandboxes with Azure dynamic sessions' semantics: sessions keyed by
  * identifier, a new identifier takes a warm sandbox, every use restarts the cooldown, at most
  * {@code maxSessions} allocated at once, {@code readySessions} kept started in the background.
+ * Sessions belong to tenants ({@link SessionKey}); each tenant holds at most its quota of them. When
+ * the pool is full and a new session is needed, the least recently used idle session is evicted.
  * Sandboxes are started on the pool's worker threads; nothing here blocks the caller.
  */
 public final class LocalSessionPool implements SessionPool {
@@ -60,7 +65,7 @@ public final class LocalSessionPool implements SessionPool {
     private final ExecutorService workers;
     private final ScheduledExecutorService timers;
     private final ConcurrentLinkedDeque<Sandbox> warm = new ConcurrentLinkedDeque<>();
-    private final Map<String, Session> sessions = new ConcurrentHashMap<>();
+    private final Map<SessionKey, Session> sessions = new ConcurrentHashMap<>();
     private final AtomicInteger ephemeral = new AtomicInteger();
     private final AtomicInteger starting = new AtomicInteger();
     private volatile boolean closed;
@@ -69,6 +74,8 @@ public final class LocalSessionPool implements SessionPool {
     private final MeterRegistry registry;
     private final Timer warmAllocation;
     private final Timer coldAllocation;
+    private final TenantQuotas quotas;
+    private final io.micrometer.core.instrument.Counter evictions;
 
     private Timer allocationTimer(String kind) {
         return Timer.builder("sandstream.pool.allocation").tag("pool", name).tag("kind", kind)
@@ -78,7 +85,8 @@ public final class LocalSessionPool implements SessionPool {
 
     /** An allocated session: its sandbox, and a queue so executions and file operations run one at a time. */
     private static final class Session {
-        final String identifier;
+        /** Null for a fresh session, discarded after its one execution. */
+        final SessionKey key;
         final Instant createdAt = Instant.now();
         volatile Sandbox sandbox;
         /** How the sandbox of the operation running now was found: warm, cold or session (see ExecutionUpdate.Allocated). */
@@ -87,13 +95,14 @@ public final class LocalSessionPool implements SessionPool {
         volatile int users;
         CompletableFuture<?> tail = CompletableFuture.completedFuture(null);
 
-        Session(String identifier) {
-            this.identifier = identifier;
+        Session(SessionKey key) {
+            this.key = key;
         }
     }
 
     public LocalSessionPool(String name, SandstreamConfig.Pool config, SandboxLauncher launcher, Duration interruptGrace,
-            ExecutorService workers, ScheduledExecutorService timers, MeterRegistry registry) {
+            ExecutorService workers, ScheduledExecutorService timers, MeterRegistry registry, TenantQuotas quotas) {
+        this.quotas = quotas;
         this.name = name;
         this.language = Language.parse(config.language())
                 .orElseThrow(() -> new IllegalArgumentException("pool " + name + ": unknown language " + config.language()));
@@ -104,6 +113,7 @@ public final class LocalSessionPool implements SessionPool {
         this.timers = timers;
         this.registry = registry;
         this.warmAllocation = allocationTimer("warm");
+        this.evictions = registry.counter("sandstream.pool.evictions", "pool", name);
         this.coldAllocation = allocationTimer("cold");
         timers.scheduleWithFixedDelay(this::maintain, 0, 1, TimeUnit.SECONDS);
     }
@@ -125,32 +135,61 @@ public final class LocalSessionPool implements SessionPool {
 
     // ---- allocation ----------------------------------------------------------------------------------
 
-    private synchronized Session allocate(Optional<String> identifier) {
+    private synchronized Session allocate(Optional<SessionKey> key) {
         if (closed) {
             throw new PoolFullException(name, 0);
         }
-        if (identifier.isPresent() && !ExecuteRequestValidator.SESSION_ID.matcher(identifier.get()).matches()) {
+        if (key.isPresent() && !ExecuteRequestValidator.SESSION_ID.matcher(key.get().identifier()).matches()) {
             throw new IllegalArgumentException("invalid session identifier");
         }
-        if (identifier.isPresent()) {
-            Session existing = sessions.get(identifier.get());
+        if (key.isPresent()) {
+            Session existing = sessions.get(key.get());
             if (existing != null) {
                 existing.users++;
                 existing.lastUsedAt = Instant.now();
                 return existing;
             }
+            long held = sessions.keySet().stream().filter(k -> k.tenant().equals(key.get().tenant())).count();
+            long allowed = quotas.of(key.get().tenant()).maxSessions();
+            if (held >= allowed) {
+                registry.counter("sandstream.tenant.quota.exceeded", "quota", "sessions").increment();
+                throw new QuotaExceededException(key.get().tenant(), "TenantSessionLimitReached",
+                        "this tenant already holds " + held + " sessions in pool '" + name + "' (limit " + allowed + ")",
+                        quotas.retryAfterSeconds());
+            }
         }
-        if (sessions.size() + ephemeral.get() >= config.maxSessions()) {
+        if (sessions.size() + ephemeral.get() >= config.maxSessions() && !evictIdle()) {
             throw new PoolFullException(name, config.maxSessions());
         }
-        Session session = new Session(identifier.orElse(null));
+        Session session = new Session(key.orElse(null));
         session.users++;
-        if (identifier.isPresent()) {
-            sessions.put(identifier.get(), session);
+        if (key.isPresent()) {
+            sessions.put(key.get(), session);
         } else {
             ephemeral.incrementAndGet();
         }
         return session;
+    }
+
+    /**
+     * Makes room in a full pool by ending the least recently used idle session (never one with
+     * work running or queued), as its cooldown would later. False when every session is busy.
+     */
+    private boolean evictIdle() {
+        Session oldest = null;
+        for (Session s : sessions.values()) {
+            if (s.users == 0 && (oldest == null || s.lastUsedAt.isBefore(oldest.lastUsedAt))) {
+                oldest = s;
+            }
+        }
+        if (oldest == null) {
+            return false;
+        }
+        sessions.remove(oldest.key, oldest);
+        destroy(oldest);
+        evictions.increment();
+        LOG.debugf("pool %s: evicted idle session %s to make room", name, oldest.key.identifier());
+        return true;
     }
 
     /** Runs {@code work} on the session's sandbox after everything queued before it. */
@@ -213,11 +252,11 @@ public final class LocalSessionPool implements SessionPool {
     private synchronized void release(Session session) {
         session.users--;
         session.lastUsedAt = Instant.now();
-        if (session.identifier == null) {
+        if (session.key == null) {
             ephemeral.decrementAndGet();
             destroy(session);
         } else if (session.sandbox != null && !session.sandbox.alive() && session.users == 0) {
-            sessions.remove(session.identifier, session); // its state is gone; a new call starts afresh
+            sessions.remove(session.key, session); // its state is gone; a new call starts afresh
         }
     }
 
@@ -290,18 +329,18 @@ public final class LocalSessionPool implements SessionPool {
     // ---- API -----------------------------------------------------------------------------------------
 
     @Override
-    public Multi<ExecutionUpdate> execute(Optional<String> identifier, ExecutionSpec spec) {
+    public Multi<ExecutionUpdate> execute(Optional<SessionKey> key, ExecutionSpec spec) {
         return Multi.createFrom().emitter(emitter -> {
             Session session;
             try {
-                session = allocate(identifier);
+                session = allocate(key);
             } catch (RuntimeException e) {
                 emitter.fail(e);
                 return;
             }
             onSession(session, sandbox -> {
                 emitter.emit(new ExecutionUpdate.Allocated(session.allocation));
-                return upload(sandbox, spec.files())
+                return upload(session, sandbox, spec.files())
                         .thenCompose(ignored -> sandbox.execute(spec.code(), spec.timeoutSeconds(), emitter::emit));
             })
                     .whenComplete((result, failure) -> {
@@ -333,15 +372,15 @@ public final class LocalSessionPool implements SessionPool {
         }
     }
 
-    private CompletableFuture<Void> upload(Sandbox sandbox, List<InputFile> files) {
+    private CompletableFuture<Void> upload(Session session, Sandbox sandbox, List<InputFile> files) {
         CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
         for (InputFile file : files) {
-            chain = chain.thenCompose(ignored -> put(sandbox, file.name(), file.content()).thenApply(f -> null));
+            chain = chain.thenCompose(ignored -> put(session, sandbox, file.name(), file.content()).thenApply(f -> null));
         }
         return chain;
     }
 
-    private CompletableFuture<SessionFile> put(Sandbox sandbox, String fileName, byte[] content) {
+    private CompletableFuture<SessionFile> put(Session session, Sandbox sandbox, String fileName, byte[] content) {
         check(fileName);
         if (content.length > config.limits().transferBytes()) {
             throw new SessionFileException(SessionFileException.Reason.TOO_LARGE,
@@ -349,7 +388,35 @@ public final class LocalSessionPool implements SessionPool {
         }
         ObjectNode message = JSON.createObjectNode().put("op", "put").put("name", fileName)
                 .put("content", Base64.getEncoder().encodeToString(content));
-        return sandbox.fileOperation(message).thenApply(answer -> toFile(answered(answer).path("file")));
+        return withinQuota(session, sandbox, fileName, content.length)
+                .thenCompose(ignored -> sandbox.fileOperation(message))
+                .thenApply(answer -> toFile(answered(answer).path("file")));
+    }
+
+    /**
+     * Completes when {@code size} more bytes under {@code fileName} (replacing a file of that name)
+     * keep the session within its tenant's quota; the files are listed only when a quota applies.
+     */
+    private CompletableFuture<Void> withinQuota(Session session, Sandbox sandbox, String fileName, long size) {
+        long allowed = session.key == null ? Long.MAX_VALUE : quotas.of(session.key.tenant()).maxSessionBytes();
+        if (allowed == Long.MAX_VALUE) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return sandbox.fileOperation(JSON.createObjectNode().put("op", "list")).thenApply(answer -> {
+            long held = 0;
+            for (JsonNode file : answered(answer).path("files")) {
+                if (!file.path("name").asText().equals(fileName)) {
+                    held += file.path("size").asLong();
+                }
+            }
+            if (held + size > allowed) {
+                registry.counter("sandstream.tenant.quota.exceeded", "quota", "session-bytes").increment();
+                throw new QuotaExceededException(session.key.tenant(), "SessionStorageQuotaExceeded",
+                        "the session holds " + held + " bytes; " + size + " more would pass its limit of " + allowed,
+                        quotas.retryAfterSeconds());
+            }
+            return null;
+        });
     }
 
     private static void check(String fileName) {
@@ -376,22 +443,27 @@ public final class LocalSessionPool implements SessionPool {
                 Instant.ofEpochMilli((long) (file.path("mtime").asDouble() * 1000)));
     }
 
-    private <T> Uni<T> withSession(String identifier, java.util.function.Function<Sandbox, CompletableFuture<T>> work) {
+    private <T> Uni<T> withSession(SessionKey key, java.util.function.Function<Sandbox, CompletableFuture<T>> work) {
+        return withSession(key, (session, sandbox) -> work.apply(sandbox));
+    }
+
+    private <T> Uni<T> withSession(SessionKey key,
+            java.util.function.BiFunction<Session, Sandbox, CompletableFuture<T>> work) {
         return Uni.createFrom().deferred(() -> {
-            Session session = allocate(Optional.of(identifier));
-            return Uni.createFrom().completionStage(onSession(session, work))
+            Session session = allocate(Optional.of(key));
+            return Uni.createFrom().completionStage(onSession(session, sandbox -> work.apply(session, sandbox)))
                     .onFailure(java.util.concurrent.CompletionException.class).transform(Throwable::getCause);
         });
     }
 
     @Override
-    public Uni<SessionFile> uploadFile(String identifier, String fileName, byte[] content) {
-        return withSession(identifier, sandbox -> put(sandbox, fileName, content));
+    public Uni<SessionFile> uploadFile(SessionKey key, String fileName, byte[] content) {
+        return withSession(key, (session, sandbox) -> put(session, sandbox, fileName, content));
     }
 
     @Override
-    public Uni<byte[]> downloadFile(String identifier, String fileName) {
-        return withSession(identifier, sandbox -> {
+    public Uni<byte[]> downloadFile(SessionKey key, String fileName) {
+        return withSession(key, sandbox -> {
             check(fileName);
             ObjectNode message = JSON.createObjectNode().put("op", "get").put("name", fileName)
                     .put("maxBytes", config.limits().transferBytes());
@@ -401,8 +473,8 @@ public final class LocalSessionPool implements SessionPool {
     }
 
     @Override
-    public Uni<List<SessionFile>> listFiles(String identifier) {
-        return withSession(identifier, sandbox -> sandbox.fileOperation(JSON.createObjectNode().put("op", "list"))
+    public Uni<List<SessionFile>> listFiles(SessionKey key) {
+        return withSession(key, sandbox -> sandbox.fileOperation(JSON.createObjectNode().put("op", "list"))
                 .thenApply(answer -> {
                     List<SessionFile> files = new ArrayList<>();
                     answered(answer).path("files").forEach(f -> files.add(toFile(f)));
@@ -411,8 +483,8 @@ public final class LocalSessionPool implements SessionPool {
     }
 
     @Override
-    public Uni<Void> deleteFile(String identifier, String fileName) {
-        return withSession(identifier, sandbox -> {
+    public Uni<Void> deleteFile(SessionKey key, String fileName) {
+        return withSession(key, sandbox -> {
             check(fileName);
             return sandbox.fileOperation(JSON.createObjectNode().put("op", "delete").put("name", fileName))
                     .thenApply(answer -> {
@@ -423,11 +495,11 @@ public final class LocalSessionPool implements SessionPool {
     }
 
     @Override
-    public Uni<Boolean> deleteSession(String identifier) {
+    public Uni<Boolean> deleteSession(SessionKey key) {
         return Uni.createFrom().item(() -> {
             Session session;
             synchronized (this) {
-                session = sessions.remove(identifier);
+                session = sessions.remove(key);
             }
             if (session == null) {
                 return false;
@@ -439,7 +511,7 @@ public final class LocalSessionPool implements SessionPool {
 
     @Override
     public List<SessionInfo> sessions() {
-        return sessions.values().stream().map(s -> new SessionInfo(s.identifier, s.createdAt, s.lastUsedAt,
+        return sessions.values().stream().map(s -> new SessionInfo(s.key, s.createdAt, s.lastUsedAt,
                 s.lastUsedAt.plus(config.cooldown()), s.users > 0)).toList();
     }
 

@@ -48,7 +48,11 @@ import io.sandstream.sessions.PoolFullException;
 import io.sandstream.sessions.SessionFile;
 import io.sandstream.sessions.SessionFileException;
 import io.sandstream.sessions.SessionInfo;
+import io.sandstream.SandboxProcesses;
+import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.SessionPool;
+import io.sandstream.tenancy.Tenant;
+import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.sessions.SessionPools;
 import io.sandstream.validation.ExecuteRequest.InputFile;
 import reactor.core.publisher.Mono;
@@ -138,7 +142,22 @@ public class AcaContractTest {
     }
 
     private static ExecutionResult run(SessionPool pool, String identifier, String code) {
-        return pool.run(Optional.ofNullable(identifier), spec(code)).await().atMost(WAIT);
+        return pool.run(Optional.ofNullable(identifier).map(AcaContractTest::shared), spec(code)).await().atMost(WAIT);
+    }
+
+    /** A session of the shared tenant (what the service's operator key acts as). */
+    private static SessionKey shared(String identifier) {
+        return new SessionKey(Tenant.SHARED, identifier);
+    }
+
+    /** The identifier a shared-tenant session has in the ACA pool (here: in the served local pool). */
+    private static String remote(String identifier) {
+        return new AcaIdentifiers("").remote(shared(identifier));
+    }
+
+    /** The served local session behind an ACA pool's session: the ACA pools here call the API as the operator. */
+    private static SessionKey served(String identifier) {
+        return shared(remote(identifier));
     }
 
     private static <T> T await(io.smallrye.mutiny.Uni<T> uni) {
@@ -190,7 +209,7 @@ public class AcaContractTest {
         assertEquals("aca", aca.backend());
         String id = newIdentifier();
         try {
-            List<ExecutionUpdate> updates = aca.execute(Optional.of(id), spec("print('hello')\n6 * 7"))
+            List<ExecutionUpdate> updates = aca.execute(Optional.of(shared(id)), spec("print('hello')\n6 * 7"))
                     .collect().asList().await().atMost(WAIT);
             assertEquals(2, updates.size(), updates.toString());
             ExecutionUpdate.Output out = assertInstanceOf(ExecutionUpdate.Output.class, updates.get(0));
@@ -201,7 +220,7 @@ public class AcaContractTest {
             assertEquals("hello\n", hello.stdout());
             assertEquals(42, hello.result().intValue());
             assertTrue(hello.executionMs() >= 0);
-            assertTrue(servedSessions("python").contains(id), "the identifier reached the pool intact: " + id);
+            assertTrue(servedSessions("python").contains(remote(id)), "the identifier reached the pool intact: " + id);
 
             assertNull(run(aca, id, "x = 41").result());
             assertEquals(42, run(aca, id, "x + 1").result().intValue(), "state kept across calls");
@@ -215,27 +234,27 @@ public class AcaContractTest {
             assertEquals("boom", failed.errorMessage());
             assertEquals(42, run(aca, id, "x + 1").result().intValue(), "a user error does not end the session");
 
-            ExecutionResult withInput = aca.run(Optional.of(id), new ExecutionSpec("open('/mnt/data/in.txt').read()", 30,
+            ExecutionResult withInput = aca.run(Optional.of(shared(id)), new ExecutionSpec("open('/mnt/data/in.txt').read()", 30,
                     List.of(new InputFile("in.txt", "from the request".getBytes(StandardCharsets.UTF_8))))).await().atMost(WAIT);
             assertEquals("from the request", withInput.result().textValue(), withInput.toString());
 
             byte[] content = everyByte();
-            SessionFile uploaded = await(aca.uploadFile(id, AWKWARD_FILE, content));
+            SessionFile uploaded = await(aca.uploadFile(shared(id), AWKWARD_FILE, content));
             assertEquals(AWKWARD_FILE, uploaded.name());
             assertEquals(content.length, uploaded.size());
-            assertArrayEquals(content, await(aca.downloadFile(id, AWKWARD_FILE)), "every byte value, byte-exact");
-            List<SessionFile> files = await(aca.listFiles(id));
+            assertArrayEquals(content, await(aca.downloadFile(shared(id), AWKWARD_FILE)), "every byte value, byte-exact");
+            List<SessionFile> files = await(aca.listFiles(shared(id)));
             assertTrue(files.stream().anyMatch(f -> f.name().equals(AWKWARD_FILE) && f.size() == content.length), files.toString());
             assertTrue(files.stream().anyMatch(f -> f.name().equals("in.txt")), files.toString());
             assertEquals(content.length, run(aca, id, "len(open('/mnt/data/" + AWKWARD_FILE + "', 'rb').read())")
                     .result().intValue(), "the session sees the uploaded file");
 
             SessionFileException missing = assertThrows(SessionFileException.class,
-                    () -> await(aca.downloadFile(id, "no-such-file")));
+                    () -> await(aca.downloadFile(shared(id), "no-such-file")));
             assertEquals(SessionFileException.Reason.NOT_FOUND, missing.reason());
             assertTrue(aca.sessions().stream().anyMatch(s -> s.identifier().equals(id) && !s.busy()));
         } finally {
-            await(pool("python").deleteSession(id));
+            await(pool("python").deleteSession(served(id)));
         }
     }
 
@@ -247,24 +266,24 @@ public class AcaContractTest {
         String id = newIdentifier();
         try {
             run(aca, id, "kept = 'yes'");
-            await(aca.uploadFile(id, "gone.txt", "x".getBytes(StandardCharsets.UTF_8)));
-            await(aca.deleteFile(id, "gone.txt"));
-            assertFalse(await(aca.listFiles(id)).stream().anyMatch(f -> f.name().equals("gone.txt")));
+            await(aca.uploadFile(shared(id), "gone.txt", "x".getBytes(StandardCharsets.UTF_8)));
+            await(aca.deleteFile(shared(id), "gone.txt"));
+            assertFalse(await(aca.listFiles(shared(id))).stream().anyMatch(f -> f.name().equals("gone.txt")));
             assertEquals(SessionFileException.Reason.NOT_FOUND, assertThrows(SessionFileException.class,
-                    () -> await(aca.deleteFile(id, "gone.txt"))).reason());
+                    () -> await(aca.deleteFile(shared(id), "gone.txt"))).reason());
 
-            assertTrue(await(aca.deleteSession(id)));
-            assertFalse(servedSessions("python").contains(id), "the served pool ended the session");
+            assertTrue(await(aca.deleteSession(shared(id))));
+            assertFalse(servedSessions("python").contains(remote(id)), "the served pool ended the session");
             assertFalse(aca.sessions().stream().anyMatch(s -> s.identifier().equals(id)));
             given().header("Authorization", "Bearer test-reader").queryParam("api-version", "2025-02-02-preview")
-                    .queryParam("identifier", id).get("/pools/python/session").then().statusCode(404);
-            assertFalse(await(aca.deleteSession(id)), "deleting it again: there is no such session");
+                    .queryParam("identifier", remote(id)).get("/pools/python/session").then().statusCode(404);
+            assertFalse(await(aca.deleteSession(shared(id))), "deleting it again: there is no such session");
 
             ExecutionResult fresh = run(aca, id, "kept");
             assertEquals(Status.Failed, fresh.status(), "the state went with the session");
             assertEquals("NameError", fresh.errorType());
         } finally {
-            await(pool("python").deleteSession(id));
+            await(pool("python").deleteSession(served(id)));
         }
     }
 
@@ -288,16 +307,16 @@ public class AcaContractTest {
         SessionPool aca = pool("aca-legacy");
         String id = newIdentifier();
         assertInstanceOf(UnsupportedOperationException.class,
-                assertThrows(RuntimeException.class, () -> await(aca.deleteSession(id))));
+                assertThrows(RuntimeException.class, () -> await(aca.deleteSession(shared(id)))));
         assertInstanceOf(UnsupportedOperationException.class,
-                assertThrows(RuntimeException.class, () -> await(aca.deleteFile(id, "a.txt"))));
+                assertThrows(RuntimeException.class, () -> await(aca.deleteFile(shared(id), "a.txt"))));
 
         List<String> before = servedSessions("python");
         assertEquals(Status.Succeeded, run(aca, null, "1").status());
         List<String> left = servedSessions("python").stream().filter(s -> !before.contains(s)).toList();
         assertEquals(1, left.size(), left.toString());
         assertTrue(left.get(0).startsWith("sandstream-"), left.toString());
-        await(pool("python").deleteSession(left.get(0)));
+        await(pool("python").deleteSession(served(left.get(0))));
     }
 
     // ---- a full pool --------------------------------------------------------------------------------
@@ -307,7 +326,10 @@ public class AcaContractTest {
         SessionPool tiny = pool("tiny");
         SessionPool aca = pool("aca-tiny");
         String holder = "holder-" + UUID.randomUUID().toString().substring(0, 8);
-        assertEquals(Status.Succeeded, run(tiny, holder, "1").status());
+        // Busy, not idle: an idle session would be evicted to make room.
+        CompletableFuture<ExecutionResult> holding = tiny.run(Optional.of(shared(holder)), spec("import time\ntime.sleep(60)"))
+                .subscribeAsCompletionStage();
+        assertTrue(SandboxProcesses.waitFor(() -> tiny.stats().busy() == 1), tiny.stats().toString());
         try {
             double retriesBefore = retries("aca-tiny");
             double fullBefore = requests("aca-tiny", "execute", "pool_full");
@@ -323,16 +345,17 @@ public class AcaContractTest {
                     .then().statusCode(429).header("x-ms-error-code", "SessionPoolFull");
 
             String waiting = newIdentifier();
-            CompletableFuture<ExecutionResult> later = aca.run(Optional.of(waiting), spec("'got in'"))
+            CompletableFuture<ExecutionResult> later = aca.run(Optional.of(shared(waiting)), spec("'got in'"))
                     .subscribeAsCompletionStage();
             Thread.sleep(300);
             assertFalse(later.isDone(), "still retrying while the pool is full");
-            assertTrue(await(tiny.deleteSession(holder)));
+            assertTrue(await(tiny.deleteSession(shared(holder))));
             ExecutionResult in = later.get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
             assertEquals("got in", in.result().textValue(), in.toString());
-            await(tiny.deleteSession(waiting));
+            await(tiny.deleteSession(served(waiting)));
+            holding.get(WAIT.toSeconds(), java.util.concurrent.TimeUnit.SECONDS);
         } finally {
-            await(tiny.deleteSession(holder));
+            await(tiny.deleteSession(shared(holder)));
         }
     }
 
@@ -347,7 +370,8 @@ public class AcaContractTest {
                 "sandstream.aca-pools.p.backoff-max", "50ms"));
         settings.forEach((key, value) -> properties.put("sandstream.aca-pools.p." + key, value));
         SandstreamConfig.AcaPool pool = TestConfigs.sandstream(properties).acaPools().get("p");
-        return new AcaSessionPool(name, pool, AcaSessionPool.client(pool), AccessTokens.fixed("test-reader"), registry);
+        return new AcaSessionPool(name, pool, AcaSessionPool.client(pool), AccessTokens.fixed("test-reader"), registry,
+                new TenantQuotas(config), "");
     }
 
     @Test
@@ -407,7 +431,8 @@ public class AcaContractTest {
             return Mono.just(new AccessToken(token, OffsetDateTime.now(ZoneOffset.UTC).plusHours(1)));
         }, "https://dynamicsessions.io/.default", Duration.ofMinutes(5), java.time.Clock.systemUTC());
         SandstreamConfig.AcaPool resource = config.acaPools().get("aca-resource");
-        AcaSessionPool aca = new AcaSessionPool("entra-test", resource, AcaSessionPool.client(resource), tokens, registry);
+        AcaSessionPool aca = new AcaSessionPool("entra-test", resource, AcaSessionPool.client(resource), tokens, registry,
+                new TenantQuotas(config), "");
         String id = newIdentifier();
         try {
             Throwable refused = assertThrows(RuntimeException.class, () -> run(aca, id, "1"));
@@ -418,7 +443,7 @@ public class AcaContractTest {
             assertEquals(3, run(aca, id, "1 + 2").result().intValue());
             assertEquals(2, handedOut.size(), "the accepted token is cached");
         } finally {
-            await(pool("python").deleteSession(id));
+            await(pool("python").deleteSession(served(id)));
             aca.close();
         }
     }
@@ -446,7 +471,7 @@ public class AcaContractTest {
         assertEquals("42\n", failed.getString("stdout"), "the session's state carried across events");
         assertEquals("KeyError", failed.getString("error.type"));
         assertTrue(failed.getString("stderr").contains("Traceback"), failed.prettify());
-        await(pool("python").deleteSession(session));
+        await(pool("python").deleteSession(served(session)));
     }
 
     /** With an ACA pool for python configured, python goes there by default and javascript stays local. */

@@ -179,7 +179,7 @@ class HostileCodeTest {
                 'forked'""");
         assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.running(FIRST_UID).stream().anyMatch(p -> p.contains("sleep 300"))),
                 "the daemon runs before its session ends");
-        assertTrue(pools.python.deleteSession("daemon").await().atMost(PoolFixture.WAIT));
+        assertTrue(pools.python.deleteSession(PoolFixture.key("daemon")).await().atMost(PoolFixture.WAIT));
         assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.running(FIRST_UID).stream().noneMatch(p -> p.contains("sleep 300"))),
                 "the daemonized child died with its sandbox: " + SandboxProcesses.running(FIRST_UID));
     }

@@ -201,17 +201,17 @@ class LocalSessionPoolTest {
     @Test
     void filesGoInAndOutOfMntData() {
         byte[] content = "a,b\n1,2\n".getBytes(StandardCharsets.UTF_8);
-        pools.python.uploadFile("files", "in.csv", content).await().atMost(WAIT);
-        assertEquals(List.of("in.csv"), pools.python.listFiles("files").await().atMost(WAIT).stream()
+        pools.python.uploadFile(PoolFixture.key("files"), "in.csv", content).await().atMost(WAIT);
+        assertEquals(List.of("in.csv"), pools.python.listFiles(PoolFixture.key("files")).await().atMost(WAIT).stream()
                 .map(f -> f.name()).toList());
         assertEquals("a,b\n1,2\n", run(pools.python, "files", "open('/mnt/data/in.csv').read()").result().asText());
         run(pools.python, "files", "open('/mnt/data/out.bin', 'wb').write(bytes(range(256)))");
-        byte[] out = pools.python.downloadFile("files", "out.bin").await().atMost(WAIT);
+        byte[] out = pools.python.downloadFile(PoolFixture.key("files"), "out.bin").await().atMost(WAIT);
         assertEquals(256, out.length);
         assertEquals((byte) 255, out[255]);
-        pools.python.deleteFile("files", "in.csv").await().atMost(WAIT);
+        pools.python.deleteFile(PoolFixture.key("files"), "in.csv").await().atMost(WAIT);
         SessionFileException missing = assertThrows(SessionFileException.class,
-                () -> pools.python.downloadFile("files", "in.csv").await().atMost(WAIT));
+                () -> pools.python.downloadFile(PoolFixture.key("files"), "in.csv").await().atMost(WAIT));
         assertEquals(SessionFileException.Reason.NOT_FOUND, missing.reason());
     }
 
@@ -228,21 +228,21 @@ class LocalSessionPoolTest {
     void symlinksAndTraversalAreRefusedOnFiles() {
         run(pools.python, "links", "import os\nos.symlink('/etc/passwd', '/mnt/data/link')");
         SessionFileException link = assertThrows(SessionFileException.class,
-                () -> pools.python.downloadFile("links", "link").await().atMost(WAIT));
+                () -> pools.python.downloadFile(PoolFixture.key("links"), "link").await().atMost(WAIT));
         assertEquals(SessionFileException.Reason.FAILED, link.reason(), "O_NOFOLLOW refuses the link");
         assertThrows(SessionFileException.class,
-                () -> pools.python.downloadFile("links", "../../etc/passwd").await().atMost(WAIT));
+                () -> pools.python.downloadFile(PoolFixture.key("links"), "../../etc/passwd").await().atMost(WAIT));
         assertThrows(SessionFileException.class,
-                () -> pools.python.uploadFile("links", "link", new byte[] {1}).await().atMost(WAIT));
+                () -> pools.python.uploadFile(PoolFixture.key("links"), "link", new byte[] {1}).await().atMost(WAIT));
         assertEquals("/etc/passwd", run(pools.python, "links", "os.readlink('/mnt/data/link')").result().asText());
     }
 
     @Test
     void aSessionRunsOneExecutionAtATime() {
         List<String> order = new CopyOnWriteArrayList<>();
-        var first = pools.python.execute(Optional.of("serial"), new ExecutionSpec("import time; time.sleep(0.5); 1", 10, List.of()))
+        var first = pools.python.execute(Optional.of(PoolFixture.key("serial")), new ExecutionSpec("import time; time.sleep(0.5); 1", 10, List.of()))
                 .collect().asList().subscribeAsCompletionStage().thenRun(() -> order.add("first"));
-        var second = pools.python.execute(Optional.of("serial"), new ExecutionSpec("2", 10, List.of()))
+        var second = pools.python.execute(Optional.of(PoolFixture.key("serial")), new ExecutionSpec("2", 10, List.of()))
                 .collect().asList().subscribeAsCompletionStage().thenRun(() -> order.add("second"));
         first.toCompletableFuture().join();
         second.toCompletableFuture().join();
@@ -258,7 +258,7 @@ class LocalSessionPoolTest {
             run(small.python, "b-session", "1");
             assertThrows(PoolFullException.class, () -> run(small.python, "c-session", "1"));
             assertEquals(Status.Succeeded, run(small.python, "a-session", "2").status());
-            small.python.deleteSession("a-session").await().atMost(WAIT);
+            small.python.deleteSession(PoolFixture.key("a-session")).await().atMost(WAIT);
             assertEquals(Status.Succeeded, run(small.python, "c-session", "3").status());
         }
     }
@@ -295,7 +295,7 @@ class LocalSessionPoolTest {
         for (int i = 0; i < all.length; i++) {
             all[i] = (byte) i;
         }
-        pools.javascript.uploadFile("js-files", "blob.bin", all).await().atMost(WAIT);
-        assertArrayEquals(all, pools.javascript.downloadFile("js-files", "blob.bin").await().atMost(WAIT));
+        pools.javascript.uploadFile(PoolFixture.key("js-files"), "blob.bin", all).await().atMost(WAIT);
+        assertArrayEquals(all, pools.javascript.downloadFile(PoolFixture.key("js-files"), "blob.bin").await().atMost(WAIT));
     }
 }

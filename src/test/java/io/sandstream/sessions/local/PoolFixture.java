@@ -16,6 +16,9 @@ import io.sandstream.config.TestConfigs;
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.ExecutionUpdate;
+import io.sandstream.sessions.SessionKey;
+import io.sandstream.tenancy.Tenant;
+import io.sandstream.tenancy.TenantQuotas;
 
 /** Real local pools on real bubblewrap sandboxes, built without Quarkus for the session tests. */
 final class PoolFixture implements AutoCloseable {
@@ -42,14 +45,19 @@ final class PoolFixture implements AutoCloseable {
         SandstreamConfig config = TestConfigs.sandstream(properties);
         launcher = new SandboxLauncher(config.sessions(), dataDir);
         python = new LocalSessionPool("python", config.pools().get("python"), launcher,
-                config.sessions().interruptGrace(), workers, timers, registry);
+                config.sessions().interruptGrace(), workers, timers, registry, new TenantQuotas(config));
         javascript = new LocalSessionPool("javascript", config.pools().get("javascript"), launcher,
-                config.sessions().interruptGrace(), workers, timers, registry);
+                config.sessions().interruptGrace(), workers, timers, registry, new TenantQuotas(config));
+    }
+
+    /** A session of the shared tenant. */
+    static SessionKey key(String identifier) {
+        return new SessionKey(Tenant.SHARED, identifier);
     }
 
     /** Runs code and returns every update, the result last. */
     static List<ExecutionUpdate> updates(LocalSessionPool pool, String session, String code, int timeout) {
-        return pool.execute(Optional.ofNullable(session), new ExecutionSpec(code, timeout, List.of()))
+        return pool.execute(Optional.ofNullable(session).map(PoolFixture::key), new ExecutionSpec(code, timeout, List.of()))
                 .collect().asList().await().atMost(WAIT);
     }
 
@@ -58,7 +66,7 @@ final class PoolFixture implements AutoCloseable {
     }
 
     static ExecutionResult run(LocalSessionPool pool, String session, String code, int timeout) {
-        return pool.run(Optional.ofNullable(session), new ExecutionSpec(code, timeout, List.of())).await().atMost(WAIT);
+        return pool.run(Optional.ofNullable(session).map(PoolFixture::key), new ExecutionSpec(code, timeout, List.of())).await().atMost(WAIT);
     }
 
     @Override

@@ -56,7 +56,7 @@ class SessionBenchmark {
                 long t = System.nanoTime();
                 PoolFixture.run(pool, "alloc-" + i, "1+1");
                 firstUse.add(System.nanoTime() - t);
-                pool.deleteSession("alloc-" + i).await().indefinitely();
+                pool.deleteSession(PoolFixture.key("alloc-" + i)).await().indefinitely();
             }
             print("new session: warm allocation + first execution", firstUse);
             var allocation = fixture.registry.get("sandstream.pool.allocation").tag("kind", "warm").timer().takeSnapshot();
