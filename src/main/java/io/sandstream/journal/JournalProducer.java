@@ -10,10 +10,10 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.kafka.KafkaClients;
 import io.sandstream.kafka.KafkaJournal;
 import io.sandstream.results.ResultStore;
+import io.sandstream.tenancy.TenantQuotas;
 
 /**
  * The one {@link Journal} bean, chosen at run time by {@code sandstream.journal.kind}: the embedded
@@ -29,7 +29,7 @@ public class JournalProducer {
             Instance<KafkaClients> kafka, TenantQuotas quotas) {
         if (config.journal().kind() == SandstreamConfig.JournalKind.KAFKA) {
             KafkaJournal journal = new KafkaJournal(kafka.get(), config, registry,
-                    () -> results.caughtUp().subscribeAsCompletionStage());
+                    () -> results.caughtUp().subscribeAsCompletionStage(), quotas);
             journal.start();
             return journal;
         }

@@ -4,11 +4,15 @@ import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
 
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.tenancy.Tenant;
@@ -30,8 +34,11 @@ public final class AcceptedIndex {
     public record Accepted(String executionId, String subject, String priority, long acceptedAt, String tenant) {
     }
 
+    /** Unfinished executions per tenant (scoped tenants only), kept with the cache; for the queued quota. */
+    private final Map<Tenant, LongAdder> pendingByTenant = new ConcurrentHashMap<>();
     private final Cache<String, Accepted> accepted = Caffeine.newBuilder().maximumSize(200_000)
-            .expireAfterWrite(Duration.ofHours(1)).build();
+            .expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run)
+            .removalListener((String id, Accepted a, RemovalCause cause) -> count(a, -1)).build();
 
     static byte[] marker(List<JournalEntry> entries) throws IOException {
         return JSON.writeValueAsBytes(entries.stream().map(e -> new Accepted(e.executionId(), e.subject(), e.priority(),
@@ -40,8 +47,26 @@ public final class AcceptedIndex {
 
     void read(byte[] marker) throws IOException {
         for (Accepted a : JSON.readValue(marker, Accepted[].class)) {
-            accepted.put(a.executionId(), a);
+            if (accepted.asMap().putIfAbsent(a.executionId(), a) == null) {
+                count(a, 1);
+            }
         }
+    }
+
+    private void count(Accepted a, int delta) {
+        Tenant tenant = a == null ? Tenant.SHARED : Tenant.of(a.tenant());
+        if (!tenant.shared()) {
+            pendingByTenant.computeIfAbsent(tenant, t -> new LongAdder()).add(delta);
+        }
+    }
+
+    /**
+     * Executions of {@code tenant} accepted by any instance and not finished, as far as this
+     * instance's copy of the results topic has read: the Kafka journal's per-tenant queued count.
+     */
+    long pending(Tenant tenant) {
+        LongAdder count = pendingByTenant.get(tenant);
+        return count == null ? 0 : Math.max(0, count.sum());
     }
 
     void finished(String executionId) {

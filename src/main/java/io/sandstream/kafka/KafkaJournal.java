@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
@@ -45,6 +46,8 @@ import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalFullException;
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.routing.Priority;
+import io.sandstream.tenancy.Tenant;
+import io.sandstream.tenancy.TenantQuotas;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
@@ -91,6 +94,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     }
 
     private final KafkaClients clients;
+    private final TenantQuotas quotas;
     private final SandstreamConfig.Journal journalConfig;
     private final Duration aging;
     private final Supplier<CompletableFuture<Void>> resultsCaughtUp;
@@ -136,8 +140,9 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     private java.util.concurrent.ScheduledExecutorService backlogReader;
 
     public KafkaJournal(KafkaClients clients, SandstreamConfig config, MeterRegistry registry,
-            Supplier<CompletableFuture<Void>> resultsCaughtUp) {
+            Supplier<CompletableFuture<Void>> resultsCaughtUp, TenantQuotas quotas) {
         this.clients = clients;
+        this.quotas = quotas;
         this.journalConfig = config.journal();
         this.aging = config.routing().aging();
         this.resultsCaughtUp = resultsCaughtUp;
@@ -225,6 +230,14 @@ public final class KafkaJournal implements Journal, AutoCloseable {
             List<JournalEntry> queued = fresh.stream().filter(e -> e.state() == JournalEntry.State.QUEUED).toList();
             if (!queued.isEmpty() && backlog.get() + queued.size() > journalConfig.maxPending()) {
                 return Uni.createFrom().failure(new JournalFullException(journalConfig.maxPending()));
+            }
+            Map<Tenant, Long> byTenant = queued.stream().filter(e -> !e.tenant().shared())
+                    .collect(Collectors.groupingBy(JournalEntry::tenant, Collectors.counting()));
+            for (Map.Entry<Tenant, Long> tenant : byTenant.entrySet()) {
+                long limit = quotas.of(tenant.getKey()).maxQueued();
+                if (clients.accepted().pending(tenant.getKey()) + tenant.getValue() > limit) {
+                    return Uni.createFrom().failure(new JournalFullException(tenant.getKey(), limit));
+                }
             }
             List<CompletableFuture<Void>> acks = new ArrayList<>(fresh.size() + 1);
             for (JournalEntry entry : fresh) {

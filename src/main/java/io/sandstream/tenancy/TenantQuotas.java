@@ -1,7 +1,13 @@
 package io.sandstream.tenancy;
 
-import jakarta.enterprise.context.ApplicationScoped;
+import java.util.Map;
 
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.StartupEvent;
 import io.sandstream.config.SandstreamConfig;
 
 /** The quotas that apply to each tenant: its overrides, else the defaults; none for the shared tenant. */
@@ -33,5 +39,13 @@ public class TenantQuotas {
 
     public int retryAfterSeconds() {
         return config.retryAfterSeconds();
+    }
+
+    /** The default quotas as gauges (overrides are in the configuration); refusals are counted where they happen. */
+    void register(@Observes StartupEvent started, MeterRegistry registry) {
+        Map.<String, Number>of("max_sessions", config.maxSessions(), "max_session_bytes", config.maxSessionBytes(),
+                "max_queued", config.maxQueued(), "overrides", config.quota().size())
+                .forEach((limit, value) -> Gauge.builder("sandstream.tenant.limit", value::doubleValue).tag("limit", limit)
+                        .description("A default per-tenant quota (sandstream.tenants.*)").register(registry));
     }
 }

@@ -25,9 +25,10 @@ import org.junit.jupiter.api.Test;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.sandstream.config.TestConfigs;
 import io.sandstream.journal.JournalEntry;
-import io.sandstream.tenancy.Tenant;
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.routing.Priority;
+import io.sandstream.tenancy.Tenant;
+import io.sandstream.tenancy.TenantQuotas;
 import io.smallrye.mutiny.subscription.Cancellable;
 
 /**
@@ -56,8 +57,9 @@ class KafkaJournalTest {
                 "sandstream.kafka.instance-id", instance, "sandstream.kafka.lane-partitions", "4",
                 "sandstream.kafka.session-timeout", "6s")).kafka());
         clients.ensureTopics();
-        KafkaJournal journal = new KafkaJournal(clients, TestConfigs.sandstream(Map.of()), new SimpleMeterRegistry(),
-                () -> CompletableFuture.completedFuture(null));
+        var config = TestConfigs.sandstream(Map.of());
+        KafkaJournal journal = new KafkaJournal(clients, config, new SimpleMeterRegistry(),
+                () -> CompletableFuture.completedFuture(null), new TenantQuotas(config));
         journal.start();
         return journal;
     }

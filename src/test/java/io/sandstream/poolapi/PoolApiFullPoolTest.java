@@ -2,18 +2,27 @@ package io.sandstream.poolapi;
 
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import jakarta.inject.Inject;
 
 import org.junit.jupiter.api.Test;
+
+import com.fasterxml.jackson.databind.JsonNode;
 
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.response.Response;
+import io.sandstream.SandboxProcesses;
+import io.sandstream.sessions.SessionPools;
 
-/** A pool whose only session is taken answers a new identifier with 429 and the Azure error, not a wait. */
+/** A pool whose only session is busy answers a new identifier with 429 and the Azure error, not a wait. */
 @QuarkusTest
 @TestProfile(PoolApiFullPoolTest.OneSession.class)
 public class PoolApiFullPoolTest {
@@ -27,10 +36,21 @@ public class PoolApiFullPoolTest {
         }
     }
 
+    @Inject
+    SessionPools pools;
+
     @Test
     void aFullPoolIs429WithRetryAfterAndTheHolderKeepsWorking() throws Exception {
         String holder = PoolApiTest.newIdentifier();
-        assertEquals(1, PoolApiTest.execute("python", holder, "1").at("/properties/result").intValue());
+        // Busy, not idle: an idle session would be evicted to make room (LocalSessionPoolTest).
+        CompletableFuture<JsonNode> busy = CompletableFuture.supplyAsync(() -> {
+            try {
+                return PoolApiTest.execute("python", holder, "import time\ntime.sleep(10)\n1");
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertTrue(SandboxProcesses.waitFor(() -> pools.pool("python").orElseThrow().stats().busy() == 1));
 
         Response full = PoolApiTest.call(PoolApiTest.newIdentifier()).contentType("application/json")
                 .body(PoolApiTest.body("1")).post("/pools/python/code/execute");
@@ -40,6 +60,7 @@ public class PoolApiFullPoolTest {
                 "SessionPoolFull");
 
         // The session that holds the pool's room is still served, state included.
+        assertEquals(1, busy.get(60, TimeUnit.SECONDS).at("/properties/result").intValue());
         PoolApiTest.execute("python", holder, "kept = 'yes'");
         assertEquals("yes", PoolApiTest.execute("python", holder, "kept").at("/properties/result").textValue());
         given().header("Authorization", PoolApiTest.KEY).get("/q/health/live").then().statusCode(200);

@@ -36,6 +36,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.path.json.JsonPath;
+import io.sandstream.SandboxProcesses;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
 import io.sandstream.results.PipelineTest;
@@ -48,13 +49,13 @@ import io.sandstream.sessions.PoolFullException;
 import io.sandstream.sessions.SessionFile;
 import io.sandstream.sessions.SessionFileException;
 import io.sandstream.sessions.SessionInfo;
-import io.sandstream.SandboxProcesses;
 import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.SessionPool;
+import io.sandstream.sessions.SessionPools;
 import io.sandstream.tenancy.Tenant;
 import io.sandstream.tenancy.TenantQuotas;
-import io.sandstream.sessions.SessionPools;
 import io.sandstream.validation.ExecuteRequest.InputFile;
+import io.sandstream.validation.ExecuteRequestValidator;
 import reactor.core.publisher.Mono;
 
 /**
@@ -260,6 +261,42 @@ public class AcaContractTest {
 
     // ---- what only the resource contract has ------------------------------------------------------
 
+    /** Tenants stay apart in Azure too: one identifier in two tenants is two ACA sessions. */
+    @Test
+    void twoTenantsUsingOneIdentifierGetTwoAcaSessions() {
+        SessionPool aca = pool("aca-resource");
+        String id = newIdentifier();
+        SessionKey a = new SessionKey(new Tenant("tenant-a/"), id);
+        SessionKey b = new SessionKey(new Tenant("tenant-b/"), id);
+        String remoteA = new AcaIdentifiers("").remote(a);
+        String remoteB = new AcaIdentifiers("").remote(b);
+        try {
+            await(aca.uploadFile(a, "mine.txt", "a".getBytes(StandardCharsets.UTF_8)));
+            assertEquals(SessionFileException.Reason.NOT_FOUND, assertThrows(SessionFileException.class,
+                    () -> await(aca.downloadFile(b, "mine.txt"))).reason());
+            assertTrue(remoteA.endsWith("-" + id) && remoteB.endsWith("-" + id) && !remoteA.equals(remoteB),
+                    remoteA + " " + remoteB);
+            List<String> served = servedSessions("python");
+            assertTrue(served.contains(remoteA) && served.contains(remoteB), served.toString());
+            assertFalse(served.contains(id), "no tenant's session is named by the bare identifier");
+            assertTrue(aca.sessions().stream().map(SessionInfo::key).toList().containsAll(List.of(a, b)));
+        } finally {
+            await(pool("python").deleteSession(shared(remoteA)));
+            await(pool("python").deleteSession(shared(remoteB)));
+        }
+    }
+
+    @Test
+    void acaIdentifiersDependOnTheKeyAndStayWithinAzuresLength() {
+        SessionKey session = new SessionKey(new Tenant("tenant-a/"), "s1");
+        assertFalse(new AcaIdentifiers("one").remote(session).equals(new AcaIdentifiers("two").remote(session)));
+        assertEquals(new AcaIdentifiers("one").remote(session), new AcaIdentifiers("one").remote(session));
+        String longest = "x".repeat(128);
+        String remote = new AcaIdentifiers("").remote(new SessionKey(new Tenant("tenant-a/"), longest));
+        assertTrue(remote.length() <= 128 && ExecuteRequestValidator.SESSION_ID.matcher(remote).matches(), remote);
+        assertFalse(remote.equals(new AcaIdentifiers("").remote(new SessionKey(new Tenant("tenant-b/"), longest))));
+    }
+
     @Test
     void resourceContractDeletesFilesAndSessions() {
         SessionPool aca = pool("aca-resource");
@@ -316,7 +353,7 @@ public class AcaContractTest {
         List<String> left = servedSessions("python").stream().filter(s -> !before.contains(s)).toList();
         assertEquals(1, left.size(), left.toString());
         assertTrue(left.get(0).startsWith("sandstream-"), left.toString());
-        await(pool("python").deleteSession(served(left.get(0))));
+        await(pool("python").deleteSession(shared(left.get(0))));
     }
 
     // ---- a full pool --------------------------------------------------------------------------------

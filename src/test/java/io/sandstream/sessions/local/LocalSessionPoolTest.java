@@ -249,18 +249,45 @@ class LocalSessionPoolTest {
         assertEquals(List.of("first", "second"), order);
     }
 
+    /**
+     * A full pool makes room by evicting its least recently used idle session, never a busy one, and
+     * says it is full only when every session is busy.
+     */
     @Test
-    void aFullPoolSaysSoInsteadOfQueuing() {
+    void aFullPoolEvictsTheLeastRecentlyUsedIdleSessionAndNeverABusyOne() throws Exception {
         try (PoolFixture small = new PoolFixture(dir.resolve("small"), Map.of(
                 "sandstream.sessions.first-uid", "260000",
                 "sandstream.pools.python.max-sessions", "2", "sandstream.pools.python.ready-sessions", "1"))) {
-            run(small.python, "a-session", "1");
-            run(small.python, "b-session", "1");
-            assertThrows(PoolFullException.class, () -> run(small.python, "c-session", "1"));
-            assertEquals(Status.Succeeded, run(small.python, "a-session", "2").status());
-            small.python.deleteSession(PoolFixture.key("a-session")).await().atMost(WAIT);
-            assertEquals(Status.Succeeded, run(small.python, "c-session", "3").status());
+            run(small.python, "a-session", "a = 1");
+            run(small.python, "b-session", "b = 1");
+            run(small.python, "a-session", "a += 1"); // b is now the least recently used
+
+            assertEquals(Status.Succeeded, run(small.python, "c-session", "c = 1").status());
+            assertEquals(List.of("a-session", "c-session"), identifiers(small));
+            assertEquals(1.0, small.registry.get("sandstream.pool.evictions").tag("pool", "python").counter().count());
+            assertEquals(2, run(small.python, "a-session", "a").result().intValue(), "the survivor kept its state");
+
+            // c runs (busy), a is idle: d evicts a, not c.
+            var busy = small.python.run(Optional.of(PoolFixture.key("c-session")),
+                    new ExecutionSpec("import time\ntime.sleep(3)\n'c done'", 20, List.of())).subscribeAsCompletionStage();
+            assertTrue(io.sandstream.SandboxProcesses.waitFor(() -> small.python.stats().busy() == 1));
+            assertEquals(Status.Succeeded, run(small.python, "d-session", "1").status());
+            assertEquals(List.of("c-session", "d-session"), identifiers(small));
+
+            // d busy too: nothing idle is left to evict, so the pool is full.
+            var alsoBusy = small.python.run(Optional.of(PoolFixture.key("d-session")),
+                    new ExecutionSpec("import time\ntime.sleep(3)", 20, List.of())).subscribeAsCompletionStage();
+            assertTrue(io.sandstream.SandboxProcesses.waitFor(() -> small.python.stats().busy() == 2));
+            assertThrows(PoolFullException.class, () -> run(small.python, "e-session", "1"));
+            assertEquals("c done", busy.toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS)
+                    .result().textValue(), "the busy session was never evicted");
+            alsoBusy.toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(2.0, small.registry.get("sandstream.pool.evictions").tag("pool", "python").counter().count());
         }
+    }
+
+    private static List<String> identifiers(PoolFixture fixture) {
+        return fixture.python.sessions().stream().map(s -> s.identifier()).sorted().toList();
     }
 
     @Test
