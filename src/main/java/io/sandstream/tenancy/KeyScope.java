@@ -3,8 +3,8 @@ package io.sandstream.tenancy;
 import java.util.List;
 
 /**
- * What a key may do: subjects starting with one of its prefixes ({@code *}: every subject, the
- * operator). The same scope shape serves API keys and ingress keys; an unscoped ingress key has
+ * What a key may do: subjects under one of its prefixes, on path-segment boundaries ({@code *}:
+ * every subject, the operator). The same scope shape serves API keys and ingress keys; an unscoped ingress key has
  * the scope {@link #UNSCOPED}.
  */
 public record KeyScope(List<String> prefixes) {
@@ -18,11 +18,23 @@ public record KeyScope(List<String> prefixes) {
 
     public boolean covers(String subject) {
         for (String prefix : prefixes) {
-            if (prefix.equals(EVERY_SUBJECT) || (subject != null && subject.startsWith(prefix))) {
+            if (prefix.equals(EVERY_SUBJECT) || within(prefix, subject)) {
                 return true;
             }
         }
         return false;
+    }
+
+    /**
+     * True when {@code subject} is under {@code prefix} on a path-segment boundary: {@code a/b}
+     * covers {@code a/b} and {@code a/b/…}, never {@code a/bc}. A prefix that ends with {@code /}
+     * covers what starts with it.
+     */
+    public static boolean within(String prefix, String subject) {
+        if (subject == null || !subject.startsWith(prefix)) {
+            return false;
+        }
+        return subject.length() == prefix.length() || prefix.endsWith("/") || subject.charAt(prefix.length()) == '/';
     }
 
     /** True for the operator's scope (and an unscoped ingress key's): every subject. */
@@ -44,7 +56,7 @@ public record KeyScope(List<String> prefixes) {
     public Tenant tenantFor(String subject, TenantPrefixes configured) {
         String longest = null;
         for (String prefix : prefixes) {
-            if (!prefix.equals(EVERY_SUBJECT) && subject != null && subject.startsWith(prefix)
+            if (!prefix.equals(EVERY_SUBJECT) && within(prefix, subject)
                     && (longest == null || prefix.length() > longest.length())) {
                 longest = prefix;
             }

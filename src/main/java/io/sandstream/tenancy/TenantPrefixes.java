@@ -32,7 +32,7 @@ public class TenantPrefixes {
         String longest = null;
         for (Set<String> prefixes : bySource.values()) {
             for (String prefix : prefixes) {
-                if (subject.startsWith(prefix) && (longest == null || prefix.length() > longest.length())) {
+                if (KeyScope.within(prefix, subject) && (longest == null || prefix.length() > longest.length())) {
                     longest = prefix;
                 }
             }
