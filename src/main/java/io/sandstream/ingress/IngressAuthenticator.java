@@ -48,11 +48,19 @@ public class IngressAuthenticator {
      * key is checked in place; a token is checked on a worker thread (it may fetch signing keys).
      */
     public Uni<Void> authenticate(HttpHeaders headers, UriInfo uri) {
-        if (mode != IngressAuth.BEARER && (keys.matches(uri.getQueryParameters().getFirst("code"))
-                || keys.matches(headers.getHeaderString("aeg-sas-key")))) {
+        return authenticate(uri.getQueryParameters().getFirst("code"), headers.getHeaderString("aeg-sas-key"),
+                headers.getHeaderString(HttpHeaders.AUTHORIZATION));
+    }
+
+    /**
+     * The same check on the raw credentials: the {@code code} query parameter, the {@code aeg-sas-key}
+     * and {@code Authorization} headers, each possibly null. {@code security/CredentialGuard} calls it
+     * before the body is read, where there are no JAX-RS types yet.
+     */
+    public Uni<Void> authenticate(String code, String sasKey, String authorization) {
+        if (mode != IngressAuth.BEARER && (keys.matches(code) || keys.matches(sasKey))) {
             return Uni.createFrom().voidItem();
         }
-        String authorization = headers.getHeaderString(HttpHeaders.AUTHORIZATION);
         if (mode == IngressAuth.KEY || authorization == null || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
             return Uni.createFrom().failure(unauthorized());
         }
