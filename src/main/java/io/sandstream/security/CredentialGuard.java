@@ -40,7 +40,8 @@ import io.vertx.ext.web.RoutingContext;
  * forged token cannot make the service read the body either.
  * <p>
  * A refusal closes an HTTP/1.x connection once the answer is written: the body still on its way is
- * never read (keep-alive would have to drain it first).
+ * never read (keep-alive would have to drain it first). The price: a client that writes its whole
+ * body before it reads may see the connection reset instead of the 401.
  */
 @ApplicationScoped
 public class CredentialGuard {
