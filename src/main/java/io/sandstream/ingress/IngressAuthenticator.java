@@ -51,14 +51,22 @@ public class IngressAuthenticator {
      * Grid's identity delivers for the whole platform.
      */
     public Uni<KeyScope> authenticate(HttpHeaders headers, UriInfo uri) {
+        return authenticate(uri.getQueryParameters().getFirst("code"), headers.getHeaderString("aeg-sas-key"),
+                headers.getHeaderString(HttpHeaders.AUTHORIZATION));
+    }
+
+    /**
+     * The same check on the raw credentials: the {@code code} query parameter, the {@code aeg-sas-key}
+     * and {@code Authorization} headers, each possibly null. {@code security/CredentialGuard} calls it
+     * before the body is read, where there are no JAX-RS types yet.
+     */
+    public Uni<KeyScope> authenticate(String code, String sasKey, String authorization) {
         if (mode != IngressAuth.BEARER) {
-            Optional<KeyScope> scope = keys.scopeOf(uri.getQueryParameters().getFirst("code"))
-                    .or(() -> keys.scopeOf(headers.getHeaderString("aeg-sas-key")));
+            Optional<KeyScope> scope = keys.scopeOf(code).or(() -> keys.scopeOf(sasKey));
             if (scope.isPresent()) {
                 return Uni.createFrom().item(scope.get());
             }
         }
-        String authorization = headers.getHeaderString(HttpHeaders.AUTHORIZATION);
         if (mode == IngressAuth.KEY || authorization == null || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
             return Uni.createFrom().failure(unauthorized());
         }
