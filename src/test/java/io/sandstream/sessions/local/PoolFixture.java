@@ -61,11 +61,17 @@ final class PoolFixture implements AutoCloseable {
         return pool.run(Optional.ofNullable(session), new ExecutionSpec(code, timeout, List.of())).await().atMost(WAIT);
     }
 
-    @Override
-    public void close() {
+    /** Destroys every sandbox but keeps the launcher's claims (its uid block): checks of what is left go here. */
+    void shutdownPools() {
         python.shutdown();
         javascript.shutdown();
         timers.shutdownNow();
         workers.shutdownNow();
+    }
+
+    @Override
+    public void close() {
+        shutdownPools();
+        launcher.close();
     }
 }
