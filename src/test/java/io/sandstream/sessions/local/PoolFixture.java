@@ -22,6 +22,7 @@ final class PoolFixture implements AutoCloseable {
 
     static final Duration WAIT = Duration.ofSeconds(60);
 
+    final SandstreamConfig config;
     final SandboxLauncher launcher;
     final ExecutorService workers = Executors.newFixedThreadPool(4);
     final ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(2);
@@ -39,7 +40,7 @@ final class PoolFixture implements AutoCloseable {
                 "sandstream.sessions.interrupt-grace", "1s"));
         properties.putAll(overrides);
         timers.setRemoveOnCancelPolicy(true); // as in LocalPools
-        SandstreamConfig config = TestConfigs.sandstream(properties);
+        config = TestConfigs.sandstream(properties);
         launcher = new SandboxLauncher(config.sessions(), dataDir);
         python = new LocalSessionPool("python", config.pools().get("python"), launcher,
                 config.sessions().interruptGrace(), workers, timers, registry);
