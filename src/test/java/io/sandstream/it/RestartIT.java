@@ -126,6 +126,24 @@ class RestartIT {
     }
 
     @Test
+    void twoInstancesOnOneHostGetTheirOwnUidsAndNeverShareADataDirectory() throws Exception {
+        Pattern block = Pattern.compile("sandbox uids (\\d+)-(\\d+) \\(claimed");
+        try (ServiceProcess first = ServiceProcess.start(temp.resolve("one"), Map.of(), temp.resolve("one.log"));
+                ServiceProcess second = ServiceProcess.start(temp.resolve("two"), Map.of(), temp.resolve("two.log"))) {
+            Matcher a = block.matcher(first.output());
+            Matcher b = block.matcher(second.output());
+            assertTrue(a.find() && b.find(), "each logs its uid block");
+            assertTrue(Long.parseLong(a.group(2)) < Long.parseLong(b.group(1)) || Long.parseLong(b.group(2)) < Long.parseLong(a.group(1)),
+                    "default settings, disjoint blocks: " + a.group() + " / " + b.group());
+
+            IllegalStateException refused = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> ServiceProcess.start(temp.resolve("one"), Map.of(), temp.resolve("three.log")));
+            assertTrue(refused.getMessage().contains("is in use by another sandstream instance"), refused.getMessage());
+            assertEquals(200, first.get("/q/health/ready").statusCode(), "the first instance is unharmed");
+        }
+    }
+
+    @Test
     void configuredKeysReplaceTheGeneratedOneAndRotate() throws Exception {
         Path data = temp.resolve("keys");
         ServiceProcess service = ServiceProcess.start(data, Map.of("SANDSTREAM_INGRESS_KEYS", "old-key,new-key"),

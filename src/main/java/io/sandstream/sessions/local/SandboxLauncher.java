@@ -12,6 +12,7 @@ import java.util.Optional;
 
 import org.jboss.logging.Logger;
 
+import io.sandstream.config.HostLock;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.routing.Language;
 
@@ -19,8 +20,8 @@ import io.sandstream.routing.Language;
  * Builds and starts the sandbox processes: the runner scripts and seccomp filter on disk, a host
  * uid of its own per sandbox, a memory cgroup where the host lets us create one, and the
  * bubblewrap command line that puts it all together. It holds, until {@link #close()}: the data
- * directory ({@code instance.lock}: a second instance on it is refused), the runtime directory
- * when it lies elsewhere, and its block of sandbox uids ({@link UidBlock}).
+ * directory's sandboxes ({@code sandboxes.lock}: a second launcher on it is refused), the runtime
+ * directory when it lies elsewhere, and its block of sandbox uids ({@link UidBlock}).
  */
 public final class SandboxLauncher implements AutoCloseable {
 
@@ -48,10 +49,11 @@ public final class SandboxLauncher implements AutoCloseable {
         try {
             // Locked before anything is written: a second instance must not rewrite the first one's files.
             Files.createDirectories(data);
-            held.add(lock(data, "data directory", "sandstream.data-dir"));
+            // DataDirectory locks instance.lock per process; this one also keeps launchers in one JVM apart.
+            held.add(lock(data.resolve("sandboxes.lock"), "data directory", "sandstream.data-dir"));
             this.runtime = RuntimeDirectory.open(runtimePath);
             if (!runtimePath.startsWith(data)) {
-                held.add(lock(runtimePath, "sandbox runtime directory", "sandstream.sessions.runtime-dir"));
+                held.add(lock(runtimePath.resolve("instance.lock"), "sandbox runtime directory", "sandstream.sessions.runtime-dir"));
             }
             runtime.populate(config.python());
             Files.createDirectories(controlDir);
@@ -75,8 +77,8 @@ public final class SandboxLauncher implements AutoCloseable {
                 cgroupRoot.map(p -> "cgroup " + p).orElse("address-space rlimit (no writable memory cgroup)"));
     }
 
-    private static HostLock lock(Path dir, String what, String setting) throws IOException {
-        Path file = dir.resolve("instance.lock");
+    private static HostLock lock(Path file, String what, String setting) throws IOException {
+        Path dir = file.getParent();
         return HostLock.tryLock(file).orElseThrow(() -> new IllegalStateException("the " + what + " " + dir
                 + " is in use by another sandstream instance (it holds " + file + "): give each instance its own " + setting));
     }

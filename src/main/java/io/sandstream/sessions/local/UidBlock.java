@@ -9,6 +9,7 @@ import java.util.Optional;
 
 import org.jboss.logging.Logger;
 
+import io.sandstream.config.HostLock;
 import io.sandstream.sessions.local.FileChecks.Stat;
 
 /**

@@ -1,4 +1,4 @@
-package io.sandstream.sessions.local;
+package io.sandstream.config;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -16,11 +16,11 @@ import java.util.Set;
  * it, so a lock never outlives the instance that took it. The lock file itself is never deleted
  * (deleting it would let a second holder lock a new file of the same name).
  */
-final class HostLock implements AutoCloseable {
+public final class HostLock implements AutoCloseable {
 
     private final FileChannel channel;
     private final FileLock lock;
-    final Path file;
+    public final Path file;
 
     private HostLock(FileChannel channel, FileLock lock, Path file) {
         this.channel = channel;
@@ -35,7 +35,7 @@ final class HostLock implements AutoCloseable {
      * @throws IOException when the file cannot be opened for writing (missing directory, someone
      *         else's file, a link)
      */
-    static Optional<HostLock> tryLock(Path file) throws IOException {
+    public static Optional<HostLock> tryLock(Path file) throws IOException {
         FileChannel channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         try {
