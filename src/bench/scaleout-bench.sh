@@ -13,10 +13,9 @@ seconds=${1:-15}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 ./mvnw -B -q package -DskipTests
 work=$(mktemp -d)
-runtime=/tmp/sandstream-scaleout-bench-$$ # not under $work (mode 700): the sandbox uids must reach it
 broker='' services=()
 stop() { for p in "$@"; do kill "$p" 2>/dev/null || true; done; for p in "$@"; do wait "$p" 2>/dev/null || true; done; }
-trap 'stop "${services[@]}" ${broker:+"$broker"}; rm -rf "$work" "$runtime"-*' EXIT
+trap 'stop "${services[@]}" ${broker:+"$broker"}; rm -rf "$work"' EXIT
 
 ./mvnw -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$work/classpath"
 java -Xmx512m -Djava.util.logging.manager=org.jboss.logmanager.LogManager \
@@ -49,7 +48,7 @@ phase() {
     env SANDSTREAM_SECURITY_RATE_LIMITS_INGRESS_RATE=0 SANDSTREAM_SECURITY_RATE_LIMITS_API_RATE=0 \
       SANDSTREAM_SECURITY_PUBLIC_METRICS=true SANDSTREAM_INGRESS_KEYS=bench-key SANDSTREAM_API_KEYS='bench-api@*' \
       SANDSTREAM_JOURNAL_MAX_PENDING=1000000 SANDSTREAM_DATA_DIR="$work/$name-$i.data" QUARKUS_HTTP_PORT=$((18091 + i)) \
-      SANDSTREAM_SESSIONS_FIRST_UID=$((600000 + 10000 * i)) SANDSTREAM_SESSIONS_RUNTIME_DIR="$runtime-$i" \
+      SANDSTREAM_SESSIONS_FIRST_UID=$((600000 + 10000 * i)) \
       SANDSTREAM_KAFKA_INSTANCE_ID="$name-$i" "$@" \
       java ${BENCH_JAVA_OPTS:--Xmx512m} -jar target/quarkus-app/quarkus-run.jar >"$work/$name-$i.log" 2>&1 &
     services+=($!)

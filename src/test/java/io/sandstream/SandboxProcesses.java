@@ -7,23 +7,41 @@ import java.util.List;
 import java.util.function.BooleanSupplier;
 
 /**
- * Finds processes running as sandbox uids (a launcher's 4096 uids from its first one), read from
- * /proc since those uids have no passwd entry.
+ * Finds the sandbox processes of one instance only: other services, and their sandboxes, may run
+ * on the same machine. In this JVM, by the uid block its launcher claimed (exclusive host-wide
+ * while the launcher holds it); for a packaged service, by descent from the service's process
+ * (read from /proc, since sandbox uids have no passwd entry).
  */
 public final class SandboxProcesses {
 
     private SandboxProcesses() {
     }
 
-    public static final long DEFAULT_FIRST_UID = 200_000;
-
-    public static List<String> running() {
-        return running(DEFAULT_FIRST_UID);
+    /**
+     * Processes running as a uid of [firstUid, firstUid + 4096): pass the first uid a launcher of
+     * this JVM claimed ({@code SandboxLauncher.firstUid()}), and ask while it still holds it.
+     */
+    public static List<String> inUidBlock(long firstUid) {
+        return ProcessHandle.allProcesses().filter(p -> uid(p.pid()) >= firstUid && uid(p.pid()) < firstUid + 4096)
+                .map(SandboxProcesses::describe).toList();
     }
 
-    public static List<String> running(long firstUid) {
-        return ProcessHandle.allProcesses().filter(p -> uid(p.pid()) >= firstUid && uid(p.pid()) < firstUid + 4096)
-                .map(p -> p.pid() + " " + p.info().commandLine().orElse("?")).toList();
+    /** The service's descendants that run as another uid than the service itself: its sandboxes. */
+    public static List<ProcessHandle> sandboxesOf(ProcessHandle service) {
+        long serviceUid = uid(service.pid());
+        return service.descendants().filter(p -> {
+            long uid = uid(p.pid());
+            return uid >= 0 && uid != serviceUid;
+        }).toList();
+    }
+
+    /** Those of {@code processes} still alive (a handle knows its start time: a reused pid is not it). */
+    public static List<String> alive(List<ProcessHandle> processes) {
+        return processes.stream().filter(ProcessHandle::isAlive).map(SandboxProcesses::describe).toList();
+    }
+
+    private static String describe(ProcessHandle p) {
+        return p.pid() + " " + p.info().commandLine().orElse("?");
     }
 
     private static long uid(long pid) {

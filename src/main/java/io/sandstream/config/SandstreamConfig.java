@@ -347,14 +347,27 @@ public interface SandstreamConfig {
 
     interface Sessions {
         /**
-         * Directory for what sandboxes read (runner scripts, seccomp filter): world-readable, no
-         * secrets. Default: {@code sandstream-runtime} under the system temp directory.
+         * Directory for what sandboxes load (runner scripts, seccomp filter), written by the service
+         * and checked (owner, mode) before every sandbox start. Default: {@code runtime} in the data
+         * directory. Refused when owned by another uid or writable by group or others; created mode
+         * 700 when missing; one instance per directory.
          */
         Optional<Path> runtimeDir();
 
-        /** First host uid given to sandboxes; every live sandbox runs as a host uid of its own. */
+        /**
+         * First host uid given to sandboxes; every live sandbox runs as a host uid of its own, from a
+         * block of 4096 that the instance claims host-wide (see {@code uid-lock-dir}). When another
+         * instance holds this block, the next free one is taken (and logged).
+         */
         @WithDefault("200000")
         int firstUid();
+
+        /**
+         * Where instances on one host claim their uid blocks with lock files: the same directory for
+         * all of them, writable only by root or the service's user (or sticky). Default:
+         * {@code /run/lock}; a configured one is created mode 700 when missing.
+         */
+        Optional<Path> uidLockDir();
 
         /** Python interpreter run inside the sandboxes. */
         @WithDefault("/usr/bin/python3")

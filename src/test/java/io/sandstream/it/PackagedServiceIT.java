@@ -70,9 +70,7 @@ class PackagedServiceIT {
         // The data directory as the image has it: owned by the service user, mode 700, reachable.
         Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path data = ownedByImageUser(temp.resolve("data"), "rwx------");
-        Map<String, String> env = imageEnvironment();
-        // The image's /tmp, where the service writes the sandboxes' runtime files, is its to write.
-        env.put("SANDSTREAM_SESSIONS_RUNTIME_DIR", ownedByImageUser(temp.resolve("tmp"), "rwxr-xr-x").resolve("runtime").toString());
+        Map<String, String> env = imageEnvironment(); // the runtime files go to data/runtime, the service's own
 
         // In a mount namespace of its own, the capped copy replaces setpriv (as `setcap` does in
         // the image) and the service starts as uid 10001 with a bounding set of SETUID and SETGID

@@ -22,7 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import io.sandstream.SandboxProcesses;
 
 /**
  * Real restarts of the packaged service on one data directory: what was acknowledged before a
@@ -72,13 +71,13 @@ class RestartIT {
                     batch.append(']').toString());
             assertEquals(202, batchResponse.statusCode(), batchResponse.body());
             JSON.readTree(batchResponse.body()).get("accepted").forEach(a -> executionIds.add(a.get("executionId").asText()));
-            assertTrue(waitFor(() -> !SandboxProcesses.running().isEmpty()), "the local pools keep warm sandboxes");
+            assertTrue(waitFor(() -> !first.sandboxes().isEmpty()), "the local pools keep warm sandboxes");
             // Killed right away: some executions are running, most are still queued.
         } finally {
             first.kill();
         }
-        assertTrue(waitFor(() -> SandboxProcesses.running().isEmpty()),
-                "a crashed service leaves no sandbox behind: " + SandboxProcesses.running());
+        assertTrue(waitFor(() -> first.sandboxesLeft().isEmpty()),
+                "a crashed service leaves no sandbox behind: " + first.sandboxesLeft());
 
         try (ServiceProcess second = ServiceProcess.start(data, Map.of(), temp.resolve("second.log"))) {
             assertFalse(PRINTED_KEY.matcher(second.output()).find(), "the key is not printed again");
@@ -127,16 +126,35 @@ class RestartIT {
     }
 
     @Test
+    void twoInstancesOnOneHostGetTheirOwnUidsAndNeverShareADataDirectory() throws Exception {
+        Pattern block = Pattern.compile("sandbox uids (\\d+)-(\\d+) \\(claimed");
+        try (ServiceProcess first = ServiceProcess.start(temp.resolve("one"), Map.of(), temp.resolve("one.log"));
+                ServiceProcess second = ServiceProcess.start(temp.resolve("two"), Map.of(), temp.resolve("two.log"))) {
+            Matcher a = block.matcher(first.output());
+            Matcher b = block.matcher(second.output());
+            assertTrue(a.find() && b.find(), "each logs its uid block");
+            assertTrue(Long.parseLong(a.group(2)) < Long.parseLong(b.group(1)) || Long.parseLong(b.group(2)) < Long.parseLong(a.group(1)),
+                    "default settings, disjoint blocks: " + a.group() + " / " + b.group());
+
+            IllegalStateException refused = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> ServiceProcess.start(temp.resolve("one"), Map.of(), temp.resolve("three.log")));
+            assertTrue(refused.getMessage().contains("is in use by another sandstream instance"), refused.getMessage());
+            assertEquals(200, first.get("/q/health/ready").statusCode(), "the first instance is unharmed");
+        }
+    }
+
+    @Test
     void configuredKeysReplaceTheGeneratedOneAndRotate() throws Exception {
         Path data = temp.resolve("keys");
-        try (ServiceProcess service = ServiceProcess.start(data, Map.of("SANDSTREAM_INGRESS_KEYS", "old-key,new-key"),
-                temp.resolve("keys.log"))) {
+        ServiceProcess service = ServiceProcess.start(data, Map.of("SANDSTREAM_INGRESS_KEYS", "old-key,new-key"),
+                temp.resolve("keys.log"));
+        try (service) {
             assertFalse(PRINTED_KEY.matcher(service.output()).find());
             assertFalse(Files.exists(data.resolve("ingress.key")));
             assertEquals(202, service.post("/events?code=old-key", "application/cloudevents+json", event(100)).statusCode());
             assertEquals(202, service.post("/events?code=new-key", "application/cloudevents+json", event(101)).statusCode());
             assertEquals(401, service.post("/events?code=other", "application/cloudevents+json", event(102)).statusCode());
         }
-        assertTrue(waitFor(() -> SandboxProcesses.running().isEmpty()), "a stopped service leaves no sandbox behind");
+        assertTrue(waitFor(() -> service.sandboxesLeft().isEmpty()), "a stopped service leaves no sandbox behind: " + service.sandboxesLeft());
     }
 }

@@ -77,8 +77,6 @@ class ScaleOutIT {
         env.put("SANDSTREAM_INGRESS_KEYS", KEY);
         env.put("SANDSTREAM_API_KEYS", "it-reader@*");
         env.put("SANDSTREAM_SESSIONS_FIRST_UID", Integer.toString(700_000 + index * 8192));
-        // Not under the JUnit temp dir: the sandboxes' own uids must be able to reach their runners.
-        env.put("SANDSTREAM_SESSIONS_RUNTIME_DIR", "/tmp/sandstream-scale-it-" + index);
         env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "3");
         env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "2");
         env.put("SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS", "0");

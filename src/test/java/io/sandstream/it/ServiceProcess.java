@@ -12,6 +12,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
+import io.sandstream.SandboxProcesses;
+
 /**
  * The packaged service ({@code target/quarkus-app/quarkus-run.jar}) run as a real separate process,
  * so tests can stop, kill and restart it on the same data directory.
@@ -23,6 +25,8 @@ public final class ServiceProcess implements AutoCloseable {
     private final Process process;
     private final Path log;
     private final int port;
+    /** Its sandboxes when it was last killed or stopped: what must be gone afterwards. */
+    private List<ProcessHandle> sandboxesAtEnd = List.of();
 
     private ServiceProcess(Process process, Path log, int port) {
         this.process = process;
@@ -94,13 +98,45 @@ public final class ServiceProcess implements AutoCloseable {
         return Files.readString(log);
     }
 
-    /** SIGKILL: what a crash or an OOM kill does. */
-    public void kill() throws InterruptedException {
+    /** Its sandbox processes (descendants running as another uid): other services' sandboxes are not counted. */
+    public List<ProcessHandle> sandboxes() {
+        return SandboxProcesses.sandboxesOf(process.toHandle());
+    }
+
+    /** Those of its sandboxes at its end (kill or close) that are still alive. */
+    public List<String> sandboxesLeft() {
+        return SandboxProcesses.alive(sandboxesAtEnd);
+    }
+
+    /**
+     * SIGKILL: what a crash or an OOM kill does. The service is stopped (SIGSTOP) first, so the
+     * sandboxes it has at its end are exactly those listed: once killed they are no longer its
+     * descendants (init adopts them), which is what {@link #sandboxesLeft()} looks for.
+     */
+    public void kill() throws Exception {
+        if (process.isAlive()) {
+            new ProcessBuilder("kill", "-STOP", Long.toString(process.pid())).inheritIO().start().waitFor();
+            Path stat = Path.of("/proc", Long.toString(process.pid()), "stat");
+            for (int i = 0; i < 100 && process.isAlive() && !stoppedOrGone(stat); i++) {
+                Thread.sleep(10);
+            }
+            sandboxesAtEnd = sandboxes();
+        }
         process.destroyForcibly().waitFor();
+    }
+
+    private static boolean stoppedOrGone(Path stat) {
+        try {
+            String line = Files.readString(stat);
+            return line.substring(line.lastIndexOf(')') + 2).startsWith("T");
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     @Override
     public void close() throws InterruptedException {
+        sandboxesAtEnd = sandboxes(); // a stopping service starts no new ones
         process.destroy();
         if (!process.waitFor(20, java.util.concurrent.TimeUnit.SECONDS)) {
             process.destroyForcibly().waitFor();

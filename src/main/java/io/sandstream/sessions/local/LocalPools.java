@@ -37,6 +37,7 @@ public class LocalPools {
     private final Map<String, LocalSessionPool> pools = new LinkedHashMap<>();
     private ExecutorService workers;
     private ScheduledExecutorService timers;
+    private SandboxLauncher launcher;
 
     public LocalPools(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, TenantQuotas quotas) {
         this.config = config;
@@ -56,7 +57,7 @@ public class LocalPools {
         // milliseconds: without this, cancelled timers would pile up in the queue until they expire.
         timerPool.setRemoveOnCancelPolicy(true);
         timers = timerPool;
-        SandboxLauncher launcher = new SandboxLauncher(config.sessions(), dataDirectory.root());
+        launcher = new SandboxLauncher(config.sessions(), dataDirectory.root());
         config.pools().forEach((name, poolConfig) -> {
             LocalSessionPool pool = new LocalSessionPool(name, poolConfig, launcher, config.sessions().interruptGrace(),
                     workers, timers, registry, quotas);
@@ -102,5 +103,6 @@ public class LocalPools {
         pools.values().forEach(LocalSessionPool::shutdown);
         timers.shutdownNow();
         workers.shutdownNow();
+        launcher.close();
     }
 }

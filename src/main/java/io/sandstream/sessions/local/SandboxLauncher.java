@@ -1,50 +1,61 @@
 package io.sandstream.sessions.local;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 import org.jboss.logging.Logger;
 
+import io.sandstream.config.HostLock;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.routing.Language;
 
 /**
  * Builds and starts the sandbox processes: the runner scripts and seccomp filter on disk, a host
  * uid of its own per sandbox, a memory cgroup where the host lets us create one, and the
- * bubblewrap command line that puts it all together.
+ * bubblewrap command line that puts it all together. It holds, until {@link #close()}: the data
+ * directory's sandboxes ({@code sandboxes.lock}: a second launcher on it is refused), the runtime
+ * directory when it lies elsewhere, and its block of sandbox uids ({@link UidBlock}).
  */
-public final class SandboxLauncher {
+public final class SandboxLauncher implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(SandboxLauncher.class);
     static final int SANDBOX_UID = 1000;
-    private static final int MAX_UIDS = 4096;
+    /** Host uids per launcher, from {@link #firstUid()} on. */
+    public static final int UIDS = UidBlock.SIZE;
 
     private final SandstreamConfig.Sessions config;
-    private final Path runtimeDir;
+    private final RuntimeDirectory runtime;
     private final Path controlDir;
     private final Optional<Path> cgroupRoot;
-    private final BitSet uidsInUse = new BitSet(MAX_UIDS);
+    private final UidBlock uids;
+    private final List<AutoCloseable> held = new ArrayList<>();
+    private final BitSet uidsInUse = new BitSet(UIDS);
     /** Prefix of this launcher's sandbox ids (FIFOs, cgroups): unique per service run. */
     final String idPrefix = Long.toString(ProcessHandle.current().pid(), 36) + "-"
             + Long.toString(System.nanoTime() & 0xffffff, 36);
 
     public SandboxLauncher(SandstreamConfig.Sessions config, Path dataDir) {
         this.config = config;
-        this.runtimeDir = config.runtimeDir().orElse(Path.of(System.getProperty("java.io.tmpdir"), "sandstream-runtime"));
-        this.controlDir = dataDir.resolve("sandboxes");
+        Path data = dataDir.toAbsolutePath().normalize();
+        Path runtimePath = config.runtimeDir().map(p -> p.toAbsolutePath().normalize()).orElse(data.resolve("runtime"));
+        this.controlDir = data.resolve("sandboxes");
         try {
-            Files.createDirectories(runtimeDir);
-            Files.setPosixFilePermissions(runtimeDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+            // Locked before anything is written: a second instance must not rewrite the first one's files.
+            Files.createDirectories(data);
+            // DataDirectory locks instance.lock per process; this one also keeps launchers in one JVM apart.
+            held.add(lock(data.resolve("sandboxes.lock"), "data directory", "sandstream.data-dir"));
+            this.runtime = RuntimeDirectory.open(runtimePath);
+            if (!runtimePath.startsWith(data)) {
+                held.add(lock(runtimePath.resolve("instance.lock"), "sandbox runtime directory", "sandstream.sessions.runtime-dir"));
+            }
+            runtime.populate(config.python());
             Files.createDirectories(controlDir);
             Files.setPosixFilePermissions(controlDir, PosixFilePermissions.fromString("rwx------"));
             try (var leftovers = Files.list(controlDir)) {
@@ -52,34 +63,46 @@ public final class SandboxLauncher {
                     Files.deleteIfExists(p);
                 }
             }
-            for (String script : List.of("runner.py", "runner.js", "seccomp_filter.py")) {
-                try (InputStream in = SandboxLauncher.class.getResourceAsStream("/sandbox/" + script)) {
-                    Files.copy(in, runtimeDir.resolve(script), StandardCopyOption.REPLACE_EXISTING);
-                }
-                Files.setPosixFilePermissions(runtimeDir.resolve(script), PosixFilePermissions.fromString("rw-r--r--"));
+            this.uids = UidBlock.claim(config.uidLockDir(), config.firstUid());
+            held.add(uids);
+        } catch (IOException | RuntimeException e) {
+            close();
+            if (e instanceof IOException io) {
+                throw new UncheckedIOException("cannot prepare the sandboxes in " + data, io);
             }
-            compileSeccompFilter();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot prepare the sandbox runtime in " + runtimeDir, e);
+            throw (RuntimeException) e;
         }
         this.cgroupRoot = Cgroups.memoryRoot();
-        LOG.infof("sandboxes: runtime %s, memory limits by %s", runtimeDir,
+        LOG.infof("sandboxes: runtime %s, memory limits by %s", runtimePath,
                 cgroupRoot.map(p -> "cgroup " + p).orElse("address-space rlimit (no writable memory cgroup)"));
     }
 
-    private void compileSeccompFilter() throws IOException {
-        Path filter = runtimeDir.resolve("seccomp.bpf");
-        Process compile = new ProcessBuilder(config.python(), runtimeDir.resolve("seccomp_filter.py").toString(),
-                filter.toString()).redirectErrorStream(true).start();
-        try {
-            String output = new String(compile.getInputStream().readAllBytes());
-            if (!compile.waitFor(30, TimeUnit.SECONDS) || compile.exitValue() != 0) {
-                throw new IllegalStateException("cannot build the seccomp filter (is python3-seccomp installed?): " + output);
+    private static HostLock lock(Path file, String what, String setting) throws IOException {
+        Path dir = file.getParent();
+        return HostLock.tryLock(file).orElseThrow(() -> new IllegalStateException("the " + what + " " + dir
+                + " is in use by another sandstream instance (it holds " + file + "): give each instance its own " + setting));
+    }
+
+    /** The first host uid of the block this launcher claimed; its sandboxes run as uids in [first, first + UIDS). */
+    public int firstUid() {
+        return uids.first;
+    }
+
+    Path runtimeDir() {
+        return runtime.path();
+    }
+
+    /** Releases the data directory, the runtime directory and the uid block; stop the pools first. */
+    @Override
+    public void close() {
+        for (AutoCloseable lock : held) {
+            try {
+                lock.close();
+            } catch (Exception e) {
+                LOG.debugf("releasing %s failed: %s", lock, e.getMessage());
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while building the seccomp filter", e);
         }
+        held.clear();
     }
 
     /** True when memory is limited by cgroup (a breach is an OOM kill) rather than by rlimit. */
@@ -89,23 +112,28 @@ public final class SandboxLauncher {
 
     synchronized int allocateUid() {
         int slot = uidsInUse.nextClearBit(0);
-        if (slot >= MAX_UIDS) {
+        if (slot >= UIDS) {
             throw new IllegalStateException("no free sandbox uid");
         }
         uidsInUse.set(slot);
-        return config.firstUid() + slot;
+        return uids.first + slot;
     }
 
     synchronized void releaseUid(int uid) {
-        uidsInUse.clear(uid - config.firstUid());
+        uidsInUse.clear(uid - uids.first);
     }
 
     Path controlFifo(String id) {
         return controlDir.resolve(id + ".ctl");
     }
 
-    /** Creates the control FIFO and memory cgroup for a sandbox, and starts its process. */
+    /**
+     * Creates the control FIFO and memory cgroup for a sandbox, and starts its process once the
+     * runtime files it opened are checked.
+     */
     Process start(String id, int uid, Language language, SandstreamConfig.Limits limits) throws IOException {
+        runtime.verifyDirectory();
+        String runner = language == Language.PYTHON ? "runner.py" : "runner.js";
         Path fifo = controlFifo(id);
         Process mkfifo = new ProcessBuilder("mkfifo", "-m", "600", fifo.toString()).start();
         try {
@@ -118,10 +146,12 @@ public final class SandboxLauncher {
         }
         Optional<Path> cgroup = cgroupRoot.map(root -> Cgroups.create(root, id, limits.memoryMib() * 1024L * 1024L));
         List<String> command = new ArrayList<>(List.of("/bin/sh", "-c",
-                // As root: open the control FIFO (fd 3) and the seccomp filter (fd 5), join the
+                // As the service: open the control FIFO (fd 3), the seccomp filter (fd 5) and the
+                // runner (fd 6); wait until the service has checked what 5 and 6 are; join the
                 // cgroup, then drop to the sandbox's own uid before bubblewrap starts.
-                "exec 3<>\"$1\" 5<\"$2\" || exit 120; [ -z \"$3\" ] || echo $$ > \"$3/cgroup.procs\" || exit 121; shift 3; exec \"$@\"",
-                "sandbox", fifo.toString(), runtimeDir.resolve("seccomp.bpf").toString(),
+                "exec 3<>\"$1\" 5<\"$2\" 6<\"$3\" || exit 120; printf R; read -r checked || exit 122;"
+                        + " [ -z \"$4\" ] || echo $$ > \"$4/cgroup.procs\" || exit 121; shift 4; exec \"$@\"",
+                "sandbox", fifo.toString(), runtime.file(RuntimeDirectory.SECCOMP).toString(), runtime.file(runner).toString(),
                 cgroup.map(Path::toString).orElse("")));
         command.addAll(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--"));
         command.addAll(List.of("prlimit", "--nproc=" + limits.pids(), "--nofile=" + limits.openFiles(),
@@ -132,7 +162,7 @@ public final class SandboxLauncher {
             command.add("--as=" + (limits.memoryMib() + reserve) * 1024L * 1024L);
         }
         command.add("--");
-        command.addAll(bwrapArguments(limits));
+        command.addAll(bwrapArguments(limits, runner));
         if (language == Language.PYTHON) {
             command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/runner.py"));
         } else {
@@ -142,10 +172,29 @@ public final class SandboxLauncher {
         ProcessBuilder builder = new ProcessBuilder(command);
         builder.environment().clear();
         builder.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-        return builder.start();
+        Process process = builder.start();
+        try {
+            checkOpenedFiles(process, runner);
+        } catch (IOException | RuntimeException e) {
+            process.destroyForcibly();
+            throw e;
+        }
+        return process;
     }
 
-    private List<String> bwrapArguments(SandstreamConfig.Limits limits) {
+    /** The files the shell opened, checked through /proc (stat calls only), then the shell may go on. */
+    private void checkOpenedFiles(Process process, String runner) throws IOException {
+        if (process.getInputStream().read() != 'R') {
+            throw new IOException("the sandbox's shell ended before its runtime files were checked (cannot open "
+                    + runtime.file(RuntimeDirectory.SECCOMP) + " or " + runtime.file(runner) + "?)");
+        }
+        runtime.verifyOpened(process.pid(), 5, RuntimeDirectory.SECCOMP);
+        runtime.verifyOpened(process.pid(), 6, runner);
+        process.getOutputStream().write('\n');
+        process.getOutputStream().flush();
+    }
+
+    private List<String> bwrapArguments(SandstreamConfig.Limits limits, String runner) {
         List<String> args = new ArrayList<>(List.of("bwrap",
                 "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                 "--disable-userns",
@@ -159,7 +208,9 @@ public final class SandboxLauncher {
                 "--proc", "/proc", "--dev", "/dev",
                 "--size", Long.toString(limits.tmpMib() * 1024L * 1024L), "--tmpfs", "/tmp",
                 "--size", Long.toString(limits.dataMib() * 1024L * 1024L), "--perms", "0777", "--tmpfs", "/mnt/data",
-                "--ro-bind", runtimeDir.toString(), "/opt/sandstream",
+                // A copy of the runner from fd 6, read-only: the sandbox's uid never needs to reach
+                // the runtime directory, which stays closed to everyone but the service.
+                "--perms", "0444", "--ro-bind-data", "6", "/opt/sandstream/" + runner,
                 // The root is bwrap's own tmpfs: read-only once built, so only the sized mounts take writes.
                 "--remount-ro", "/",
                 "--chdir", "/mnt/data",

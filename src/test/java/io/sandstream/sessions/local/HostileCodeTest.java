@@ -35,7 +35,7 @@ class HostileCodeTest {
 
     @TempDir
     static Path dir;
-    static final long FIRST_UID = 300_000;
+    static final long FIRST_UID = 300_000; // where the claim starts; the block taken is pools.launcher.firstUid()
     static PoolFixture pools;
     static ServerSocket hostPort;
 
@@ -48,20 +48,29 @@ class HostileCodeTest {
         Files.writeString(dir.resolve("host-secret.txt"), "host secret");
     }
 
+    /** This fixture's sandbox processes: the uid block its launcher claimed (another instance's block differs). */
+    static List<String> sandboxProcesses() {
+        return SandboxProcesses.inUidBlock(pools.launcher.firstUid());
+    }
+
     @AfterAll
     static void stop() throws Exception {
-        pools.close();
+        pools.shutdownPools(); // the launcher keeps its uid block until the checks below are done
         hostPort.close();
-        assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.running(FIRST_UID).isEmpty()), "no sandbox process is left: " + SandboxProcesses.running(FIRST_UID));
-        SandboxProcesses.waitFor(() -> controlFifos().isEmpty()); // removed when each process's exit is seen
-        assertEquals(List.of(), controlFifos(), "no control FIFO is left");
-        SandboxProcesses.waitFor(() -> readerThreads().isEmpty());
-        assertEquals(List.of(), readerThreads(), "no reader thread outlives its sandbox");
-        Optional<Path> cgroups = Cgroups.memoryRoot();
-        if (cgroups.isPresent()) {
-            try (Stream<Path> groups = Files.list(cgroups.get())) {
-                assertEquals(List.of(), groups.filter(g -> g.getFileName().toString().startsWith("sandstream-" + pools.launcher.idPrefix + "-")).toList(), "no memory cgroup is left");
+        try {
+            assertTrue(SandboxProcesses.waitFor(() -> sandboxProcesses().isEmpty()), "no sandbox process is left: " + sandboxProcesses());
+            SandboxProcesses.waitFor(() -> controlFifos().isEmpty()); // removed when each process's exit is seen
+            assertEquals(List.of(), controlFifos(), "no control FIFO is left");
+            SandboxProcesses.waitFor(() -> readerThreads().isEmpty());
+            assertEquals(List.of(), readerThreads(), "no reader thread outlives its sandbox");
+            Optional<Path> cgroups = Cgroups.memoryRoot();
+            if (cgroups.isPresent()) {
+                try (Stream<Path> groups = Files.list(cgroups.get())) {
+                    assertEquals(List.of(), groups.filter(g -> g.getFileName().toString().startsWith("sandstream-" + pools.launcher.idPrefix + "-")).toList(), "no memory cgroup is left");
+                }
             }
+        } finally {
+            pools.close();
         }
     }
 
@@ -177,11 +186,11 @@ class HostileCodeTest {
                         os.execv('/usr/bin/sleep', ['sleep', '300'])
                     os._exit(0)
                 'forked'""");
-        assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.running(FIRST_UID).stream().anyMatch(p -> p.contains("sleep 300"))),
+        assertTrue(SandboxProcesses.waitFor(() -> sandboxProcesses().stream().anyMatch(p -> p.contains("sleep 300"))),
                 "the daemon runs before its session ends");
         assertTrue(pools.python.deleteSession(PoolFixture.key("daemon")).await().atMost(PoolFixture.WAIT));
-        assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.running(FIRST_UID).stream().noneMatch(p -> p.contains("sleep 300"))),
-                "the daemonized child died with its sandbox: " + SandboxProcesses.running(FIRST_UID));
+        assertTrue(SandboxProcesses.waitFor(() -> sandboxProcesses().stream().noneMatch(p -> p.contains("sleep 300"))),
+                "the daemonized child died with its sandbox: " + sandboxProcesses());
     }
 
     @Test

@@ -25,6 +25,7 @@ final class PoolFixture implements AutoCloseable {
 
     static final Duration WAIT = Duration.ofSeconds(60);
 
+    final SandstreamConfig config;
     final SandboxLauncher launcher;
     final ExecutorService workers = Executors.newFixedThreadPool(4);
     final ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(2);
@@ -42,7 +43,7 @@ final class PoolFixture implements AutoCloseable {
                 "sandstream.sessions.interrupt-grace", "1s"));
         properties.putAll(overrides);
         timers.setRemoveOnCancelPolicy(true); // as in LocalPools
-        SandstreamConfig config = TestConfigs.sandstream(properties);
+        config = TestConfigs.sandstream(properties);
         launcher = new SandboxLauncher(config.sessions(), dataDir);
         python = new LocalSessionPool("python", config.pools().get("python"), launcher,
                 config.sessions().interruptGrace(), workers, timers, registry, new TenantQuotas(config));
@@ -69,11 +70,17 @@ final class PoolFixture implements AutoCloseable {
         return pool.run(Optional.ofNullable(session).map(PoolFixture::key), new ExecutionSpec(code, timeout, List.of())).await().atMost(WAIT);
     }
 
-    @Override
-    public void close() {
+    /** Destroys every sandbox but keeps the launcher's claims (its uid block): checks of what is left go here. */
+    void shutdownPools() {
         python.shutdown();
         javascript.shutdown();
         timers.shutdownNow();
         workers.shutdownNow();
+    }
+
+    @Override
+    public void close() {
+        shutdownPools();
+        launcher.close();
     }
 }

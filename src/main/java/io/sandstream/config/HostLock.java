@@ -1,0 +1,70 @@
+package io.sandstream.config;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * An exclusive OS lock on a file, held until closed or until the process ends: a crash releases
+ * it, so a lock never outlives the instance that took it. The lock file itself is never deleted
+ * (deleting it would let a second holder lock a new file of the same name).
+ */
+public final class HostLock implements AutoCloseable {
+
+    private final FileChannel channel;
+    private final FileLock lock;
+    public final Path file;
+
+    private HostLock(FileChannel channel, FileLock lock, Path file) {
+        this.channel = channel;
+        this.lock = lock;
+        this.file = file;
+    }
+
+    /**
+     * Locks {@code file}, created owner-only when missing; empty when another process (or another
+     * holder in this JVM) has it.
+     *
+     * @throws IOException when the file cannot be opened for writing (missing directory, someone
+     *         else's file, a link)
+     */
+    public static Optional<HostLock> tryLock(Path file) throws IOException {
+        FileChannel channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        try {
+            FileLock lock = channel.tryLock();
+            if (lock != null) {
+                return Optional.of(new HostLock(channel, lock, file));
+            }
+        } catch (IOException | OverlappingFileLockException e) {
+            // held by another holder in this JVM, or not lockable here
+        }
+        closeQuietly(channel);
+        return Optional.empty();
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // nothing was locked
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            lock.release();
+        } catch (IOException ignored) {
+            // closing the channel releases it too
+        }
+        closeQuietly(channel);
+    }
+}
