@@ -36,6 +36,12 @@ for flag in (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000
 f.add_rule(seccomp.ERRNO(errno.EPERM), "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, 0xFFFFFFFF, 0x5412))
 # Raw and packet sockets (socket(AF_PACKET, ...) and SOCK_RAW) have no use here.
 f.add_rule(seccomp.ERRNO(errno.EPERM), "socket", seccomp.Arg(0, seccomp.EQ, 17))
+# AF_NETLINK (16) talks to the kernel's subsystems (routing, audit, uevents, …): a large attack
+# surface code never needs (glibc's getaddrinfo falls back without it). AF_VSOCK (40) is not per
+# network namespace: from inside a VM it reaches the hypervisor and its other guests.
+for family in (16, 40):
+    f.add_rule(seccomp.ERRNO(errno.EPERM), "socket", seccomp.Arg(0, seccomp.EQ, family))
+    f.add_rule(seccomp.ERRNO(errno.EPERM), "socketpair", seccomp.Arg(0, seccomp.EQ, family))
 f.add_rule(seccomp.ERRNO(errno.EPERM), "socket", seccomp.Arg(1, seccomp.MASKED_EQ, 0xF, 3))
 
 with open(sys.argv[1], "wb") as out:

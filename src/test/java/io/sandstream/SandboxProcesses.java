@@ -22,8 +22,12 @@ public final class SandboxProcesses {
      * this JVM claimed ({@code SandboxLauncher.firstUid()}), and ask while it still holds it.
      */
     public static List<String> inUidBlock(long firstUid) {
-        return ProcessHandle.allProcesses().filter(p -> uid(p.pid()) >= firstUid && uid(p.pid()) < firstUid + 4096)
-                .map(SandboxProcesses::describe).toList();
+        return handlesInUidBlock(firstUid).stream().map(SandboxProcesses::describe).toList();
+    }
+
+    /** Handles of the processes running as a uid of [firstUid, firstUid + 4096). */
+    public static List<ProcessHandle> handlesInUidBlock(long firstUid) {
+        return ProcessHandle.allProcesses().filter(p -> uid(p.pid()) >= firstUid && uid(p.pid()) < firstUid + 4096).toList();
     }
 
     /** The service's descendants that run as another uid than the service itself: its sandboxes. */

@@ -399,6 +399,14 @@ public interface SandstreamConfig {
         @WithDefault("300s")
         Duration cooldown();
 
+        /**
+         * Longest life of a session from its creation, however often it is used: past it the session
+         * is ended (once its running work is done) and the next call with its identifier gets a fresh
+         * one. Bounds how long anything a session started in the background can run.
+         */
+        @WithDefault("1h")
+        Duration maxLifetime();
+
         Limits limits();
     }
 
@@ -411,6 +419,22 @@ public interface SandstreamConfig {
         /** CPU time one execution may use, seconds. */
         @WithDefault("60")
         int cpuSeconds();
+
+        /**
+         * CPU time any one process of the sandbox may use in its whole life, seconds: the hard
+         * {@code RLIMIT_CPU}, set before the runner starts, so code cannot raise it. The runner's own
+         * total over all of a session's executions counts too: a session past it ends.
+         */
+        @WithDefault("600")
+        int processCpuSeconds();
+
+        /**
+         * CPU bandwidth of the whole sandbox (every process in it, background work between executions
+         * included), thousandths of a core: a cgroup CPU quota where the host lets us create cgroups.
+         * Without one, only the per-process hard limit above bounds background work.
+         */
+        @WithDefault("1000")
+        int cpuMillicores();
 
         /** Processes and threads in the sandbox. */
         @WithDefault("64")
@@ -431,6 +455,10 @@ public interface SandstreamConfig {
         /** Size of the session's {@code /tmp}, MiB. */
         @WithDefault("64")
         int tmpMib();
+
+        /** Size of the session's {@code /dev/shm} (POSIX shared memory, semaphores), MiB. */
+        @WithDefault("64")
+        int shmMib();
 
         /** stdout plus stderr bytes kept per execution; beyond it output is cut and the code interrupted. */
         @WithDefault("1048576")

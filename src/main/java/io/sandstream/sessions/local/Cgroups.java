@@ -9,26 +9,40 @@ import java.util.Optional;
 import org.jboss.logging.Logger;
 
 /**
- * Memory cgroups for sandboxes, where the host lets this process create them: cgroup v2 (a
- * delegated subtree with the memory controller) or v1 (the memory hierarchy). Elsewhere (many
- * containers) there is none, and the launcher falls back to an address-space rlimit.
+ * Memory and CPU cgroups for sandboxes, where the host lets this process create them: cgroup v2 (a
+ * delegated subtree with the controller enabled; one group holds both limits) or v1 (the memory and
+ * cpu hierarchies, one group in each). Elsewhere (many containers) there is none: memory falls back
+ * to an address-space rlimit, CPU to the per-process hard CPU rlimit alone.
  */
 final class Cgroups {
 
     private static final Logger LOG = Logger.getLogger(Cgroups.class);
+    /** CFS period of the CPU quota, microseconds (the kernel's default). */
+    static final long CPU_PERIOD_US = 100_000;
 
     private Cgroups() {
     }
 
-    /** The cgroup under which sandbox cgroups can be created, if any. */
+    /** The cgroup under which sandbox memory cgroups can be created, if any. */
     static Optional<Path> memoryRoot() {
+        return root("memory", "memory.limit_in_bytes", "memory.max");
+    }
+
+    /** The cgroup under which sandbox CPU cgroups can be created, if any (v2: the same as {@link #memoryRoot()}). */
+    static Optional<Path> cpuRoot() {
+        return root("cpu", "cpu.cfs_quota_us", "cpu.max");
+    }
+
+    private static Optional<Path> root(String controller, String v1LimitFile, String v2LimitFile) {
         try {
             List<String> lines = Files.readAllLines(Path.of("/proc/self/cgroup"));
             for (String line : lines) {
                 String[] parts = line.split(":", 3);
-                if (parts.length == 3 && List.of(parts[1].split(",")).contains("memory")) {
-                    Path root = Path.of("/sys/fs/cgroup/memory" + parts[2]);
-                    if (usable(root, "memory.limit_in_bytes")) {
+                if (parts.length == 3 && List.of(parts[1].split(",")).contains(controller)) {
+                    // v1: the hierarchy is mounted under its controller's name (a combined mount such as
+                    // cpu,cpuacct has that name as a symlink).
+                    Path root = Path.of("/sys/fs/cgroup/" + controller + parts[2]);
+                    if (usable(root, v1LimitFile)) {
                         return Optional.of(root);
                     }
                 }
@@ -36,14 +50,14 @@ final class Cgroups {
             for (String line : lines) {
                 if (line.startsWith("0::")) {
                     Path root = Path.of("/sys/fs/cgroup" + line.substring(3));
-                    if (Files.readString(root.resolve("cgroup.subtree_control")).contains("memory")
-                            && usable(root, "memory.max")) {
+                    if (List.of(Files.readString(root.resolve("cgroup.subtree_control")).trim().split(" ")).contains(controller)
+                            && usable(root, v2LimitFile)) {
                         return Optional.of(root);
                     }
                 }
             }
         } catch (IOException | RuntimeException e) {
-            LOG.debugf("no usable memory cgroup: %s", e.getMessage());
+            LOG.debugf("no usable %s cgroup: %s", controller, e.getMessage());
         }
         return Optional.empty();
     }
@@ -60,8 +74,12 @@ final class Cgroups {
         }
     }
 
-    static Path create(Path root, String id, long bytes) {
-        Path group = root.resolve("sandstream-" + id);
+    static Path group(Path root, String id) {
+        return root.resolve("sandstream-" + id);
+    }
+
+    static Path createMemory(Path root, String id, long bytes) {
+        Path group = group(root, id);
         try {
             Files.createDirectories(group);
             if (Files.exists(group.resolve("memory.max"))) {
@@ -76,6 +94,34 @@ final class Cgroups {
             return group;
         } catch (IOException e) {
             throw new IllegalStateException("cannot create the memory cgroup " + group, e);
+        }
+    }
+
+    /** A group whose processes together get {@code millicores}/1000 of a core per period. */
+    static Path createCpu(Path root, String id, int millicores) {
+        Path group = group(root, id);
+        long quota = Math.max(1000, millicores * CPU_PERIOD_US / 1000); // the kernel's least quota is 1 ms
+        try {
+            Files.createDirectories(group);
+            if (Files.exists(group.resolve("cpu.max"))) {
+                Files.writeString(group.resolve("cpu.max"), quota + " " + CPU_PERIOD_US);
+            } else {
+                Files.writeString(group.resolve("cpu.cfs_period_us"), Long.toString(CPU_PERIOD_US));
+                Files.writeString(group.resolve("cpu.cfs_quota_us"), Long.toString(quota));
+            }
+            return group;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create the cpu cgroup " + group, e);
+        }
+    }
+
+    /** Periods in which the group ran out of its CPU quota ({@code nr_throttled} of {@code cpu.stat}; v1 and v2). */
+    static long throttledPeriods(Path group) {
+        try {
+            return Files.readAllLines(group.resolve("cpu.stat")).stream().filter(l -> l.startsWith("nr_throttled "))
+                    .mapToLong(l -> Long.parseLong(l.substring("nr_throttled ".length()).trim())).findFirst().orElse(0);
+        } catch (IOException | RuntimeException e) {
+            return 0;
         }
     }
 
@@ -95,7 +141,7 @@ final class Cgroups {
     }
 
     static void remove(Path root, String id) {
-        Path group = root.resolve("sandstream-" + id);
+        Path group = group(root, id);
         for (int attempt = 0; attempt < 50 && Files.exists(group); attempt++) {
             try {
                 Files.delete(group); // cgroup directories are removed with rmdir once empty

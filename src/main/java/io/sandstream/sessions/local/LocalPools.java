@@ -67,10 +67,15 @@ public class LocalPools {
             gauge(name, "idle", pool, PoolStats::idle);
             gauge(name, "max", pool, PoolStats::maxSessions);
             SandstreamConfig.Limits limits = poolConfig.limits();
-            Map.of("memory_mib", limits.memoryMib(), "cpu_seconds", limits.cpuSeconds(), "pids", limits.pids(),
-                    "open_files", limits.openFiles(), "file_size_mib", limits.fileSizeMib(), "data_mib", limits.dataMib(),
-                    "tmp_mib", limits.tmpMib(), "output_bytes", limits.outputBytes(), "transfer_bytes", limits.transferBytes(),
-                    "ready_sessions", poolConfig.readySessions())
+            Map.ofEntries(Map.entry("memory_mib", limits.memoryMib()), Map.entry("cpu_seconds", limits.cpuSeconds()),
+                    Map.entry("process_cpu_seconds", limits.processCpuSeconds()),
+                    Map.entry("cpu_millicores", launcher.cpuByCgroup() ? limits.cpuMillicores() : 0),
+                    Map.entry("pids", limits.pids()), Map.entry("open_files", limits.openFiles()),
+                    Map.entry("file_size_mib", limits.fileSizeMib()), Map.entry("data_mib", limits.dataMib()),
+                    Map.entry("tmp_mib", limits.tmpMib()), Map.entry("shm_mib", limits.shmMib()),
+                    Map.entry("output_bytes", limits.outputBytes()), Map.entry("transfer_bytes", limits.transferBytes()),
+                    Map.entry("ready_sessions", poolConfig.readySessions()),
+                    Map.entry("max_lifetime_seconds", (int) poolConfig.maxLifetime().toSeconds()))
                     .forEach((limit, value) -> Gauge.builder("sandstream.pool.limit", () -> value).tag("pool", name)
                             .tag("limit", limit).description("A configured limit of a local pool").register(registry));
             Gauge.builder("sandstream.pool.limit", () -> poolConfig.cooldown().toSeconds()).tag("pool", name)

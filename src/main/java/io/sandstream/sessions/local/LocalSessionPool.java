@@ -76,6 +76,8 @@ public final class LocalSessionPool implements SessionPool {
     private final Timer coldAllocation;
     private final TenantQuotas quotas;
     private final io.micrometer.core.instrument.Counter evictions;
+    private final io.micrometer.core.instrument.Counter lifetimeEnded;
+    private final io.micrometer.core.instrument.Counter outputRead;
 
     private Timer allocationTimer(String kind) {
         return Timer.builder("sandstream.pool.allocation").tag("pool", name).tag("kind", kind)
@@ -93,6 +95,8 @@ public final class LocalSessionPool implements SessionPool {
         volatile String allocation;
         volatile Instant lastUsedAt = Instant.now();
         volatile int users;
+        /** Past its lifetime and out of the pool: destroyed once its running work is done. */
+        volatile boolean retired;
         CompletableFuture<?> tail = CompletableFuture.completedFuture(null);
 
         Session(SessionKey key) {
@@ -115,6 +119,11 @@ public final class LocalSessionPool implements SessionPool {
         this.warmAllocation = allocationTimer("warm");
         this.evictions = registry.counter("sandstream.pool.evictions", "pool", name);
         this.coldAllocation = allocationTimer("cold");
+        this.lifetimeEnded = io.micrometer.core.instrument.Counter.builder("sandstream.pool.lifetime.ended").tag("pool", name)
+                .description("Sessions ended because they reached the pool's max-lifetime").register(registry);
+        this.outputRead = io.micrometer.core.instrument.Counter.builder("sandstream.pool.output.read").tag("pool", name)
+                .baseUnit("bytes").description("Bytes read from sandboxes' stdout and stderr (only while work runs)")
+                .register(registry);
         timers.scheduleWithFixedDelay(this::maintain, 0, 1, TimeUnit.SECONDS);
     }
 
@@ -233,10 +242,14 @@ public final class LocalSessionPool implements SessionPool {
             }
         }
         refill();
-        sandbox = started(Sandbox.start(launcher, language, config.limits(), interruptGrace, timers));
+        sandbox = started(startSandbox());
         coldAllocation.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
         session.allocation = "cold";
         return sandbox;
+    }
+
+    private Sandbox startSandbox() throws java.io.IOException {
+        return Sandbox.start(launcher, language, config.limits(), interruptGrace, timers, outputRead);
     }
 
     private Sandbox started(Sandbox sandbox) {
@@ -254,6 +267,8 @@ public final class LocalSessionPool implements SessionPool {
         session.lastUsedAt = Instant.now();
         if (session.key == null) {
             ephemeral.decrementAndGet();
+            destroy(session);
+        } else if (session.retired && session.users == 0) {
             destroy(session);
         } else if (session.sandbox != null && !session.sandbox.alive() && session.users == 0) {
             sessions.remove(session.key, session); // its state is gone; a new call starts afresh
@@ -279,7 +294,7 @@ public final class LocalSessionPool implements SessionPool {
             workers.execute(() -> {
                 try {
                     if (!closed) {
-                        warm.addLast(started(Sandbox.start(launcher, language, config.limits(), interruptGrace, timers)));
+                        warm.addLast(started(startSandbox()));
                     }
                 } catch (Exception e) {
                     startFailure = e.getClass().getSimpleName();
@@ -307,6 +322,19 @@ public final class LocalSessionPool implements SessionPool {
                         expired.add(s);
                     }
                     return idle;
+                });
+                // However busy a session is kept, it ends at its lifetime: a new call gets a fresh one,
+                // and work running now finishes first (release destroys it then).
+                sessions.values().removeIf(s -> {
+                    boolean old = s.createdAt.plus(config.maxLifetime()).isBefore(now);
+                    if (old) {
+                        s.retired = true;
+                        lifetimeEnded.increment();
+                        if (s.users == 0) {
+                            expired.add(s);
+                        }
+                    }
+                    return old;
                 });
             }
             expired.forEach(this::destroy);
@@ -512,7 +540,14 @@ public final class LocalSessionPool implements SessionPool {
     @Override
     public List<SessionInfo> sessions() {
         return sessions.values().stream().map(s -> new SessionInfo(s.key, s.createdAt, s.lastUsedAt,
-                s.lastUsedAt.plus(config.cooldown()), s.users > 0)).toList();
+                expiresAt(s), s.users > 0)).toList();
+    }
+
+    /** The end of its cooldown or of its lifetime, whichever comes first. */
+    private Instant expiresAt(Session s) {
+        Instant idleEnd = s.lastUsedAt.plus(config.cooldown());
+        Instant lifeEnd = s.createdAt.plus(config.maxLifetime());
+        return idleEnd.isBefore(lifeEnd) ? idleEnd : lifeEnd;
     }
 
     /** Most sessions (stateful and ephemeral) allocated at once. */

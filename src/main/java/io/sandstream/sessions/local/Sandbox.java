@@ -28,6 +28,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.micrometer.core.instrument.Counter;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.routing.Language;
 import io.sandstream.sessions.ExecutionResult;
@@ -66,6 +67,8 @@ final class Sandbox {
     private final AtomicLong requestIds = new AtomicLong();
     private final OutputRouter stdout;
     private final OutputRouter stderr;
+    /** Bytes read from the sandbox's stdout and stderr, whether an execution took them or not. */
+    private final Counter outputRead;
     private volatile State state = State.STARTING;
     private volatile Run current;
     private volatile LimitHit killedFor;
@@ -75,7 +78,7 @@ final class Sandbox {
     final Instant createdAt = Instant.now();
 
     private Sandbox(String id, SandboxLauncher launcher, SandstreamConfig.Limits limits, Duration interruptGrace,
-            ScheduledExecutorService timers, int uid, Process process) {
+            ScheduledExecutorService timers, int uid, Process process, Counter outputRead) {
         this.id = id;
         this.launcher = launcher;
         this.limits = limits;
@@ -84,13 +87,17 @@ final class Sandbox {
         this.uid = uid;
         this.process = process;
         this.requests = process.getOutputStream();
-        this.stdout = new OutputRouter(ExecutionUpdate.Stream.STDOUT);
-        this.stderr = new OutputRouter(ExecutionUpdate.Stream.STDERR);
+        this.outputRead = outputRead;
+        this.stdout = new OutputRouter(ExecutionUpdate.Stream.STDOUT, process.getInputStream());
+        this.stderr = new OutputRouter(ExecutionUpdate.Stream.STDERR, process.getErrorStream());
     }
 
-    /** Starts a sandbox and waits (on the calling worker thread) until its runner is ready. */
+    /**
+     * Starts a sandbox and waits (on the calling worker thread) until its runner is ready;
+     * {@code outputRead} counts every byte read from its stdout and stderr.
+     */
     static Sandbox start(SandboxLauncher launcher, Language language, SandstreamConfig.Limits limits,
-            Duration interruptGrace, ScheduledExecutorService timers) throws IOException {
+            Duration interruptGrace, ScheduledExecutorService timers, Counter outputRead) throws IOException {
         String id = launcher.idPrefix + "-" + IDS.incrementAndGet();
         int uid = launcher.allocateUid();
         Process process;
@@ -101,7 +108,7 @@ final class Sandbox {
             launcher.cleanup(id);
             throw e;
         }
-        Sandbox sandbox = new Sandbox(id, launcher, limits, interruptGrace, timers, uid, process);
+        Sandbox sandbox = new Sandbox(id, launcher, limits, interruptGrace, timers, uid, process, outputRead);
         sandbox.begin();
         try {
             sandbox.ready.get(30, TimeUnit.SECONDS);
@@ -116,8 +123,8 @@ final class Sandbox {
         // Read-write open of a FIFO never blocks, whatever the other side does.
         control = new RandomAccessFile(launcher.controlFifo(id).toFile(), "rw");
         thread("ctl", () -> readControl(new FileInputStream(control.getFD()), control));
-        thread("out", () -> stdout.pump(process.getInputStream()));
-        thread("err", () -> stderr.pump(process.getErrorStream()));
+        thread("out", stdout::pump);
+        thread("err", stderr::pump);
         process.onExit().thenRun(this::exited);
     }
 
@@ -231,7 +238,14 @@ final class Sandbox {
         if (!alive()) {
             return CompletableFuture.failedFuture(new IOException("the sandbox is gone"));
         }
-        return request(message);
+        // A runner blocked writing to a full output pipe (Node writes to pipes synchronously) could
+        // not answer: while the operation runs, output is read again (and dropped).
+        stdout.drain(true);
+        stderr.drain(true);
+        return request(message).whenComplete((answer, failure) -> {
+            stdout.drain(false);
+            stderr.drain(false);
+        });
     }
 
     // ---- executions --------------------------------------------------------------------------------
@@ -334,6 +348,8 @@ final class Sandbox {
 
     private void exited() {
         state = State.DEAD;
+        stdout.close();
+        stderr.close();
         ready.completeExceptionally(new IOException("the sandbox exited"));
         pendingAnswers.values().forEach(f -> f.completeExceptionally(new IOException("the sandbox exited")));
         pendingAnswers.clear();
@@ -481,26 +497,84 @@ final class Sandbox {
     }
 
     /**
-     * Moves one output stream's bytes to the execution in flight, up to its marker. Bytes written
-     * when no execution runs (a background process of an earlier one) are dropped.
+     * Moves one output stream's bytes to the execution in flight, up to its marker. While no
+     * execution (or file operation) runs, nothing is read: a background process of an earlier
+     * execution that keeps writing fills the pipe and blocks, instead of costing the service a
+     * read per chunk. What it left in the pipe is dropped when the next execution begins.
      */
     private final class OutputRouter {
+        /** Most bytes dropped at an execution's start: a pipe holds at most 1 MiB (pipe-max-size). */
+        private static final int MAX_STALE = 1024 * 1024 + CHUNK;
         private final ExecutionUpdate.Stream stream;
+        private final InputStream in;
         private Run run;
         private byte[] held = new byte[0];
+        /** File operations in flight: output is read (and dropped) meanwhile. */
+        private int draining;
+        /** True while the pump waits for work (and so does not touch the stream). */
+        private boolean parked;
+        private boolean closed;
 
-        OutputRouter(ExecutionUpdate.Stream stream) {
+        OutputRouter(ExecutionUpdate.Stream stream, InputStream in) {
             this.stream = stream;
+            this.in = in;
         }
 
         synchronized void begin(Run run) {
+            if (parked) {
+                dropStale();
+            }
             this.run = run;
+            notifyAll();
         }
 
-        void pump(InputStream in) throws IOException {
+        synchronized void drain(boolean on) {
+            draining += on ? 1 : -1;
+            notifyAll();
+        }
+
+        /** The sandbox is gone: read to the end so the pump ends. */
+        synchronized void close() {
+            closed = true;
+            notifyAll();
+        }
+
+        /** What background processes wrote since the last read; it was there before the request went out. */
+        private void dropStale() {
+            byte[] buffer = new byte[CHUNK];
+            try {
+                int dropped = 0;
+                int available;
+                while (dropped < MAX_STALE && (available = in.available()) > 0) {
+                    int n = in.read(buffer, 0, Math.min(available, buffer.length));
+                    if (n <= 0) {
+                        return;
+                    }
+                    dropped += n;
+                    outputRead.increment(n);
+                }
+            } catch (IOException e) {
+                // the stream is gone; the pump sees its end
+            }
+        }
+
+        private synchronized boolean awaitWork() throws InterruptedException {
+            parked = true;
+            try {
+                while (run == null && draining == 0 && !closed) {
+                    wait();
+                }
+            } finally {
+                parked = false;
+            }
+            return true;
+        }
+
+        void pump() throws IOException, InterruptedException {
             byte[] buffer = new byte[CHUNK];
             int n;
-            while ((n = in.read(buffer)) > 0) {
+            while (awaitWork() && (n = in.read(buffer)) > 0) {
+                outputRead.increment(n);
                 accept(buffer, n);
             }
             synchronized (this) {

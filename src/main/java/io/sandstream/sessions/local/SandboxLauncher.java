@@ -34,6 +34,7 @@ public final class SandboxLauncher implements AutoCloseable {
     private final RuntimeDirectory runtime;
     private final Path controlDir;
     private final Optional<Path> cgroupRoot;
+    private final Optional<Path> cpuCgroupRoot;
     private final UidBlock uids;
     private final List<AutoCloseable> held = new ArrayList<>();
     private final BitSet uidsInUse = new BitSet(UIDS);
@@ -73,8 +74,10 @@ public final class SandboxLauncher implements AutoCloseable {
             throw (RuntimeException) e;
         }
         this.cgroupRoot = Cgroups.memoryRoot();
-        LOG.infof("sandboxes: runtime %s, memory limits by %s", runtimePath,
-                cgroupRoot.map(p -> "cgroup " + p).orElse("address-space rlimit (no writable memory cgroup)"));
+        this.cpuCgroupRoot = Cgroups.cpuRoot();
+        LOG.infof("sandboxes: runtime %s, memory limits by %s, CPU quota by %s", runtimePath,
+                cgroupRoot.map(p -> "cgroup " + p).orElse("address-space rlimit (no writable memory cgroup)"),
+                cpuCgroupRoot.map(p -> "cgroup " + p).orElse("none (no writable cpu cgroup; the hard CPU rlimit still holds)"));
     }
 
     private static HostLock lock(Path file, String what, String setting) throws IOException {
@@ -108,6 +111,11 @@ public final class SandboxLauncher implements AutoCloseable {
     /** True when memory is limited by cgroup (a breach is an OOM kill) rather than by rlimit. */
     public boolean memoryByCgroup() {
         return cgroupRoot.isPresent();
+    }
+
+    /** True when each sandbox's CPU bandwidth is bounded by a cgroup quota. */
+    public boolean cpuByCgroup() {
+        return cpuCgroupRoot.isPresent();
     }
 
     synchronized int allocateUid() {
@@ -144,18 +152,24 @@ public final class SandboxLauncher implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
         }
-        Optional<Path> cgroup = cgroupRoot.map(root -> Cgroups.create(root, id, limits.memoryMib() * 1024L * 1024L));
+        Optional<Path> cgroup = cgroupRoot.map(root -> Cgroups.createMemory(root, id, limits.memoryMib() * 1024L * 1024L));
+        Optional<Path> cpuCgroup = cpuCgroupRoot.map(root -> Cgroups.createCpu(root, id, limits.cpuMillicores()));
         List<String> command = new ArrayList<>(List.of("/bin/sh", "-c",
                 // As the service: open the control FIFO (fd 3), the seccomp filter (fd 5) and the
                 // runner (fd 6); wait until the service has checked what 5 and 6 are; join the
-                // cgroup, then drop to the sandbox's own uid before bubblewrap starts.
+                // memory and cpu cgroups (v2: the same one), then drop to the sandbox's own uid
+                // before bubblewrap starts. Everything the sandbox ever starts stays in them.
                 "exec 3<>\"$1\" 5<\"$2\" 6<\"$3\" || exit 120; printf R; read -r checked || exit 122;"
-                        + " [ -z \"$4\" ] || echo $$ > \"$4/cgroup.procs\" || exit 121; shift 4; exec \"$@\"",
+                        + " for g in \"$4\" \"$5\"; do [ -z \"$g\" ] || echo $$ > \"$g/cgroup.procs\" || exit 121; done;"
+                        + " shift 5; exec \"$@\"",
                 "sandbox", fifo.toString(), runtime.file(RuntimeDirectory.SECCOMP).toString(), runtime.file(runner).toString(),
-                cgroup.map(Path::toString).orElse("")));
+                cgroup.map(Path::toString).orElse(""), cpuCgroup.map(Path::toString).orElse("")));
         command.addAll(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--"));
+        // The hard CPU limit is set here, before anything of the sandbox runs: no process in it can
+        // raise it (the runner lowers the soft one per execution; children may raise theirs to it).
         command.addAll(List.of("prlimit", "--nproc=" + limits.pids(), "--nofile=" + limits.openFiles(),
-                "--fsize=" + limits.fileSizeMib() * 1024L * 1024L, "--core=0"));
+                "--fsize=" + limits.fileSizeMib() * 1024L * 1024L, "--core=0",
+                "--cpu=" + limits.processCpuSeconds() + ":" + limits.processCpuSeconds()));
         if (cgroup.isEmpty()) {
             // Without a cgroup, the address space bounds memory; V8 reserves about 1 GiB of it up front.
             long reserve = language == Language.JAVASCRIPT ? 1024L : 64L;
@@ -206,13 +220,16 @@ public final class SandboxLauncher implements AutoCloseable {
                 "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
                 "--symlink", "usr/sbin", "/sbin",
                 "--proc", "/proc", "--dev", "/dev",
+                // POSIX shared memory and semaphores get a sized tmpfs of their own; the rest of /dev
+                // (null, zero, full, random, urandom, tty, the pts mount) is made read-only below.
+                "--size", Long.toString(limits.shmMib() * 1024L * 1024L), "--perms", "1777", "--tmpfs", "/dev/shm",
                 "--size", Long.toString(limits.tmpMib() * 1024L * 1024L), "--tmpfs", "/tmp",
                 "--size", Long.toString(limits.dataMib() * 1024L * 1024L), "--perms", "0777", "--tmpfs", "/mnt/data",
                 // A copy of the runner from fd 6, read-only: the sandbox's uid never needs to reach
                 // the runtime directory, which stays closed to everyone but the service.
                 "--perms", "0444", "--ro-bind-data", "6", "/opt/sandstream/" + runner,
                 // The root is bwrap's own tmpfs: read-only once built, so only the sized mounts take writes.
-                "--remount-ro", "/",
+                "--remount-ro", "/", "--remount-ro", "/dev",
                 "--chdir", "/mnt/data",
                 "--seccomp", "5",
                 "--"));
@@ -227,6 +244,7 @@ public final class SandboxLauncher implements AutoCloseable {
     void cleanup(String id) {
         cleanupFifo(id);
         cgroupRoot.ifPresent(root -> Cgroups.remove(root, id));
+        cpuCgroupRoot.ifPresent(root -> Cgroups.remove(root, id));
     }
 
     void cleanupFifo(String id) {
@@ -238,6 +256,10 @@ public final class SandboxLauncher implements AutoCloseable {
     }
 
     Optional<Path> cgroup(String id) {
-        return cgroupRoot.map(root -> root.resolve("sandstream-" + id));
+        return cgroupRoot.map(root -> Cgroups.group(root, id));
+    }
+
+    Optional<Path> cpuCgroup(String id) {
+        return cpuCgroupRoot.map(root -> Cgroups.group(root, id));
     }
 }

@@ -124,7 +124,7 @@ class HostIsolationTest {
 
     private static void startAndStop(PoolFixture pools, Language language) throws Exception {
         Sandbox sandbox = Sandbox.start(pools.launcher, language, pools.config.pools().get("python").limits(),
-                Duration.ofSeconds(1), pools.timers);
+                Duration.ofSeconds(1), pools.timers, pools.registry.counter("test.output.read"));
         sandbox.kill(null);
         assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.inUidBlock(pools.launcher.firstUid()).isEmpty()),
                 "the sandbox ended: " + SandboxProcesses.inUidBlock(pools.launcher.firstUid()));

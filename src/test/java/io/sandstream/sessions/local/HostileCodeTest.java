@@ -37,13 +37,26 @@ class HostileCodeTest {
     static Path dir;
     static final long FIRST_UID = 300_000; // where the claim starts; the block taken is pools.launcher.firstUid()
     static PoolFixture pools;
+    /**
+     * Pools with tight session bounds, for background work: python with a CPU quota of a fifth of a
+     * core and one CPU second per process; javascript with sessions that live three seconds.
+     */
+    static PoolFixture bounded;
     static ServerSocket hostPort;
 
     @BeforeAll
     static void start() throws IOException {
         pools = new PoolFixture(dir, Map.of("sandstream.sessions.first-uid", Long.toString(FIRST_UID),
                 "sandstream.pools.python.limits.data-mib", "16",
-                "sandstream.pools.python.limits.tmp-mib", "16"));
+                "sandstream.pools.python.limits.tmp-mib", "16",
+                "sandstream.pools.python.limits.shm-mib", "16"));
+        bounded = new PoolFixture(dir.resolve("bounded"), Map.of("sandstream.sessions.first-uid", Long.toString(FIRST_UID),
+                "sandstream.pools.python.ready-sessions", "0",
+                "sandstream.pools.javascript.ready-sessions", "0",
+                "sandstream.pools.python.limits.cpu-millicores", "200",
+                "sandstream.pools.python.limits.cpu-seconds", "1",
+                "sandstream.pools.python.limits.process-cpu-seconds", "1",
+                "sandstream.pools.javascript.max-lifetime", "3s"));
         hostPort = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress());
         Files.writeString(dir.resolve("host-secret.txt"), "host secret");
     }
@@ -56,21 +69,29 @@ class HostileCodeTest {
     @AfterAll
     static void stop() throws Exception {
         pools.shutdownPools(); // the launcher keeps its uid block until the checks below are done
+        bounded.shutdownPools();
         hostPort.close();
         try {
             assertTrue(SandboxProcesses.waitFor(() -> sandboxProcesses().isEmpty()), "no sandbox process is left: " + sandboxProcesses());
+            assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.inUidBlock(bounded.launcher.firstUid()).isEmpty()),
+                    "no sandbox process of the bounded pools is left");
             SandboxProcesses.waitFor(() -> controlFifos().isEmpty()); // removed when each process's exit is seen
             assertEquals(List.of(), controlFifos(), "no control FIFO is left");
             SandboxProcesses.waitFor(() -> readerThreads().isEmpty());
             assertEquals(List.of(), readerThreads(), "no reader thread outlives its sandbox");
-            Optional<Path> cgroups = Cgroups.memoryRoot();
-            if (cgroups.isPresent()) {
-                try (Stream<Path> groups = Files.list(cgroups.get())) {
-                    assertEquals(List.of(), groups.filter(g -> g.getFileName().toString().startsWith("sandstream-" + pools.launcher.idPrefix + "-")).toList(), "no memory cgroup is left");
+            for (Optional<Path> cgroups : List.of(Cgroups.memoryRoot(), Cgroups.cpuRoot())) {
+                if (cgroups.isPresent()) {
+                    for (PoolFixture fixture : List.of(pools, bounded)) {
+                        try (Stream<Path> groups = Files.list(cgroups.get())) {
+                            assertEquals(List.of(), groups.filter(g -> g.getFileName().toString()
+                                    .startsWith("sandstream-" + fixture.launcher.idPrefix + "-")).toList(), "no cgroup is left");
+                        }
+                    }
                 }
             }
         } finally {
             pools.close();
+            bounded.close();
         }
     }
 
@@ -127,6 +148,11 @@ class HostileCodeTest {
                 Arguments.of("TCP out", "py", py("import socket\nsocket.create_connection(('1.1.1.1', 443), timeout=2)")),
                 Arguments.of("raw socket", "py", py("import socket\nsocket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)")),
                 Arguments.of("packet socket", "py", py("import socket\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW)")),
+                // vsock is not per network namespace: from a VM it reaches the hypervisor (CID 2).
+                Arguments.of("vsock socket", "py", py("import socket\nsocket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)")),
+                Arguments.of("vsock socket pair", "py", py("import socket\nsocket.socketpair(socket.AF_VSOCK, socket.SOCK_STREAM)")),
+                Arguments.of("netlink socket (routing)", "py", py("import socket\nsocket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)")),
+                Arguments.of("netlink socket (uevents)", "py", py("import socket\nsocket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)")),
                 Arguments.of("host unix sockets", "py", py("import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('/run/systemd/private')")),
                 Arguments.of("docker socket", "py", py("import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('/var/run/docker.sock')")),
                 Arguments.of("ptrace attach", "py",
@@ -151,6 +177,16 @@ class HostileCodeTest {
                 Arguments.of("/sys is absent", "py", py("import os\nassert os.listdir('/sys/fs/cgroup')")),
                 Arguments.of("devices", "py", py("open('/dev/sda', 'rb').read(1)")),
                 Arguments.of("kernel memory", "py", py("open('/dev/mem', 'rb').read(1)")),
+                Arguments.of("write to /dev", "py", py("open('/dev/evil', 'w').write('x')")),
+                Arguments.of("replace a device node", "py", py("import os\nos.rename('/dev/null', '/dev/null2')")),
+                Arguments.of("fill /dev/shm beyond its size", "py", py("""
+                        import os
+                        try:
+                            with open('/dev/shm/big', 'wb') as f:
+                                for i in range(40):
+                                    f.write(b'x' * 1048576)
+                        finally:
+                            os.unlink('/dev/shm/big')""")),
                 Arguments.of("node: host files", "js", js("require('fs').readFileSync('" + secret + "')")),
                 Arguments.of("node: environment", "js",
                         js("if (!Object.keys(process.env).some(k => /^(SANDSTREAM|JAVA|QUARKUS)/.test(k))) throw new Error('clean')")),
@@ -198,5 +234,135 @@ class HostileCodeTest {
         run(pools.python, "suicidal", "import os, signal\nos.kill(-1, signal.SIGKILL)");
         assertEquals(Status.Succeeded, run(pools.python, "bystander", "2 + 2").status());
         assertEquals(Status.Succeeded, run(pools.python, "suicidal", "3 + 3").status(), "the session restarts");
+    }
+
+    @Test
+    void sharedMemoryAndDeviceNodesStillWork() {
+        ExecutionResult result = run(pools.python, "shared-memory", """
+                import multiprocessing, os
+                lock = multiprocessing.Lock()  # a POSIX semaphore in /dev/shm
+                with lock:
+                    open('/dev/shm/ok', 'w').write('x' * 4096)
+                open('/dev/null', 'w').write('discarded')
+                len(os.urandom(16)) + os.path.getsize('/dev/shm/ok')""");
+        assertEquals(Status.Succeeded, result.status(), result.toString());
+        assertEquals(4112, result.result().asInt());
+    }
+
+    /**
+     * Four children raise their CPU limit as far as they can and spin after the execution ended:
+     * the hard limit the launcher set stops each after one CPU second, and meanwhile the sandbox's
+     * cgroup holds all of them to a fifth of a core.
+     */
+    @Test
+    void backgroundCpuBurnersAreBoundedAndStopped() throws Exception {
+        String burner = String.join("\\n", "import resource",
+                "soft, hard = resource.getrlimit(resource.RLIMIT_CPU)",
+                "resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))",
+                "while True: pass");
+        ExecutionResult started = run(bounded.python, "burner", """
+                import resource, subprocess, sys
+                try:
+                    resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+                    print('RAISED')
+                except ValueError:
+                    print('HARD', resource.getrlimit(resource.RLIMIT_CPU)[1])
+                for i in range(4):
+                    subprocess.Popen([sys.executable, '-c', '%s'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                'started'""".formatted(burner));
+        assertEquals(Status.Succeeded, started.status(), started.toString());
+        assertEquals("HARD 1\n", started.stdout(), "the hard CPU limit is the launcher's, and code cannot raise it");
+        long firstUid = bounded.launcher.firstUid();
+        assertTrue(SandboxProcesses.waitFor(() -> burners(firstUid).size() == 4), "the burners run: " + burners(firstUid));
+
+        if (bounded.launcher.cpuByCgroup()) {
+            long cpuBefore = cpuTicks(burners(firstUid));
+            long wallBefore = System.nanoTime();
+            Thread.sleep(2000);
+            long cpuTicks = cpuTicks(burners(firstUid)) - cpuBefore;
+            double wallSeconds = (System.nanoTime() - wallBefore) / 1e9;
+            // A fifth of a core over the window, plus a tick of rounding per burner and a quota period.
+            assertTrue(cpuTicks / 100.0 <= 0.2 * wallSeconds + 0.15,
+                    "4 burners used " + cpuTicks / 100.0 + " CPU s in " + wallSeconds + " s: more than the quota of 0.2 core");
+        }
+        // Each burner has one CPU second (at a fifth of a core shared by four, about 20 s).
+        for (int i = 0; i < 120 && !burners(firstUid).isEmpty(); i++) {
+            Thread.sleep(500);
+        }
+        assertEquals(List.of(), burners(firstUid), "every burner was stopped by the hard CPU limit");
+        assertTrue(bounded.python.deleteSession(PoolFixture.key("burner")).await().atMost(PoolFixture.WAIT));
+    }
+
+    private static List<ProcessHandle> burners(long firstUid) {
+        return SandboxProcesses.handlesInUidBlock(firstUid).stream()
+                .filter(p -> p.info().commandLine().orElse("").contains("while True")).toList();
+    }
+
+    /** utime + stime of the processes, in clock ticks (1/100 s). */
+    private static long cpuTicks(List<ProcessHandle> processes) {
+        long ticks = 0;
+        for (ProcessHandle p : processes) {
+            try {
+                String stat = Files.readString(Path.of("/proc/" + p.pid() + "/stat"));
+                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+            } catch (IOException e) {
+                // ended meanwhile
+            }
+        }
+        return ticks;
+    }
+
+    /** A session used every half second still ends at its lifetime (3 s here); the next call gets a fresh one. */
+    @Test
+    void aSessionEndsAtItsLifetimeHoweverOftenItIsUsed() throws Exception {
+        ExecutionResult first = run(bounded.javascript, "long-lived", "globalThis.kept = 41; kept");
+        assertEquals(41, first.result().asInt(), first.toString());
+        String seen = "number";
+        for (int i = 0; i < 40 && seen.equals("number"); i++) {
+            Thread.sleep(500);
+            seen = run(bounded.javascript, "long-lived", "typeof kept").result().asText();
+        }
+        assertEquals("undefined", seen, "the session was replaced by a fresh one");
+        assertTrue(bounded.registry.get("sandstream.pool.lifetime.ended").tag("pool", "javascript").counter().count() >= 1);
+        assertTrue(bounded.javascript.deleteSession(PoolFixture.key("long-lived")).await().atMost(PoolFixture.WAIT));
+    }
+
+    /**
+     * A child floods stdout after its execution ended: between executions the service reads
+     * nothing (the pipe fills and the child blocks), file operations still answer, and the next
+     * execution starts.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("floods")
+    void aBackgroundOutputFloodIsNotReadWhileIdle(String language, String code) throws Exception {
+        LocalSessionPool pool = language.equals("py") ? pools.python : pools.javascript;
+        String session = "flood-" + language;
+        ExecutionResult started = run(pool, session, code);
+        assertEquals(Status.Succeeded, started.status(), started.toString());
+        Thread.sleep(1500); // the flood has begun
+        double before = outputRead(pool);
+        Thread.sleep(2000);
+        double read = outputRead(pool) - before;
+        assertTrue(read < 256 * 1024, read + " bytes read from an idle session's output in 2 s");
+        assertEquals(List.of(), pool.listFiles(PoolFixture.key(session)).await().atMost(PoolFixture.WAIT), "files still answer");
+        ExecutionResult next = run(pool, session, "6 * 7");
+        assertTrue(next.status() == Status.Succeeded || next.limitHit() == ExecutionResult.LimitHit.output, next.toString());
+        // The flood goes on in the next execution: it may hit the output limit, which ends the session.
+        pool.deleteSession(PoolFixture.key(session)).await().atMost(PoolFixture.WAIT);
+    }
+
+    static Stream<Arguments> floods() {
+        return Stream.of(
+                Arguments.of("py", """
+                        import subprocess, sys
+                        subprocess.Popen([sys.executable, '-c', 'import os, time\\ntime.sleep(0.5)\\nwhile True: os.write(1, b"x" * 65536)'])
+                        'started'"""),
+                // Node writes to pipes synchronously: its main thread blocks on the full pipe.
+                Arguments.of("js", "setTimeout(() => setInterval(() => process.stdout.write('x'.repeat(65536)), 0), 500); 'started'"));
+    }
+
+    private static double outputRead(LocalSessionPool pool) {
+        return pools.registry.get("sandstream.pool.output.read").tag("pool", pool.name()).counter().count();
     }
 }
