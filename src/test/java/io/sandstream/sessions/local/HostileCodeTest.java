@@ -150,8 +150,7 @@ class HostileCodeTest {
                 Arguments.of("packet socket", "py", py("import socket\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW)")),
                 // vsock is not per network namespace: from a VM it reaches the hypervisor (CID 2).
                 Arguments.of("vsock socket", "py", py("import socket\nsocket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)")),
-                Arguments.of("vsock socket pair", "py", py("import socket\nsocket.socketpair(socket.AF_VSOCK, socket.SOCK_STREAM)")),
-                Arguments.of("netlink socket (routing)", "py", py("import socket\nsocket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)")),
+                Arguments.of("netlink socket (routing)", "py", py("import socket\nsocket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0)")),
                 Arguments.of("netlink socket (uevents)", "py", py("import socket\nsocket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 15)")),
                 Arguments.of("host unix sockets", "py", py("import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('/run/systemd/private')")),
                 Arguments.of("docker socket", "py", py("import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('/var/run/docker.sock')")),
@@ -178,7 +177,7 @@ class HostileCodeTest {
                 Arguments.of("devices", "py", py("open('/dev/sda', 'rb').read(1)")),
                 Arguments.of("kernel memory", "py", py("open('/dev/mem', 'rb').read(1)")),
                 Arguments.of("write to /dev", "py", py("open('/dev/evil', 'w').write('x')")),
-                Arguments.of("replace a device node", "py", py("import os\nos.rename('/dev/null', '/dev/null2')")),
+                Arguments.of("node: write to /dev", "js", js("require('fs').writeFileSync('/dev/evil', 'x')")),
                 Arguments.of("fill /dev/shm beyond its size", "py", py("""
                         import os
                         try:
@@ -275,7 +274,8 @@ class HostileCodeTest {
         long firstUid = bounded.launcher.firstUid();
         assertTrue(SandboxProcesses.waitFor(() -> burners(firstUid).size() == 4), "the burners run: " + burners(firstUid));
 
-        if (bounded.launcher.cpuByCgroup()) {
+        // Where the host lets this process create cpu cgroups, the launcher must use one.
+        if (Cgroups.cpuRoot().isPresent()) {
             long cpuBefore = cpuTicks(burners(firstUid));
             long wallBefore = System.nanoTime();
             Thread.sleep(2000);
