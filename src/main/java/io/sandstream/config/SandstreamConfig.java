@@ -369,6 +369,14 @@ public interface SandstreamConfig {
          */
         Optional<Path> uidLockDir();
 
+        /**
+         * Program that runs each sandbox as its host uid, called as {@code HELPER UID -- COMMAND…}.
+         * Default: util-linux {@code setpriv} (the service runs as root, or setpriv holds the
+         * capabilities). The images set {@code sandstream-setuid} ({@code src/main/docker}), the
+         * only file there with CAP_SETUID/CAP_SETGID, which refuses uids outside the sandbox range.
+         */
+        Optional<Path> uidHelper();
+
         /** Python interpreter run inside the sandboxes. */
         @WithDefault("/usr/bin/python3")
         String python();

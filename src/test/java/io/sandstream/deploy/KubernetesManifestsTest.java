@@ -233,7 +233,7 @@ class KubernetesManifestsTest {
             assertEquals("http", container.at("/" + probe[0] + "/httpGet/port").asText(), probe[0]);
         }
 
-        // Non-root, nothing privileged, only the two capabilities setpriv uses.
+        // Non-root, nothing privileged, only the two capabilities sandstream-setuid uses (run as its group).
         for (JsonNode context : List.of(pod.get("securityContext"), container.get("securityContext"))) {
             assertTrue(context.at("/runAsNonRoot").asBoolean(), context.toString());
             assertTrue(context.at("/runAsUser").asInt() > 0, context.toString());
@@ -244,6 +244,7 @@ class KubernetesManifestsTest {
         assertEquals("[\"ALL\"]", security.at("/capabilities/drop").toString());
         assertEquals("[\"SETUID\",\"SETGID\"]", security.at("/capabilities/add").toString());
         assertFalse(pod.at("/hostUsers").asBoolean(true), "the pod has a user namespace of its own");
+        assertEquals(10001, pod.at("/securityContext/runAsGroup").asInt(), "the group that may run sandstream-setuid");
         assertFalse(pod.at("/hostNetwork").asBoolean() || pod.at("/hostPID").asBoolean() || pod.at("/hostIPC").asBoolean());
         assertFalse(pod.at("/automountServiceAccountToken").asBoolean(true));
         assertEquals("Unmasked", security.at("/procMount").asText(), "bubblewrap mounts a fresh /proc");

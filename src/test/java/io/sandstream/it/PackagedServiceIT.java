@@ -28,8 +28,9 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
  * The artifact the JVM image ships, started the way the image starts it: {@code Dockerfile.jvm}
  * copies exactly {@code target/quarkus-app}, which this test starts with the production profile
  * and the image's environment; it answers the probes the Kubernetes manifests use and runs code
- * in both languages. A second test runs it as the image's non-root user (uid 10001), with
- * {@code setpriv} carrying only CAP_SETUID/CAP_SETGID as the image gives it.
+ * in both languages. A second test runs it as the image's non-root user (uid 10001), with the
+ * image's uid helper ({@code sandstream-setuid}, compiled here) carrying only CAP_SETUID/CAP_SETGID
+ * as the image gives it, and {@code setpriv} without any.
  */
 class PackagedServiceIT {
 
@@ -43,7 +44,8 @@ class PackagedServiceIT {
     @Test
     void theImagesArtifactStartsWithTheProductionProfileAndAnswersTheProbes() throws Exception {
         String dockerfile = Files.readString(DOCKERFILE);
-        List<String> copies = Pattern.compile("(?m)^COPY (?!--from)(.*)$").matcher(dockerfile).results()
+        String finalStage = dockerfile.substring(dockerfile.lastIndexOf("\nFROM "));
+        List<String> copies = Pattern.compile("(?m)^COPY (?!--from)(.*)$").matcher(finalStage).results()
                 .map(m -> m.group(1).trim()).toList();
         assertEquals(List.of("target/quarkus-app/ /deployments/"), copies, "the image copies exactly target/quarkus-app");
         assertTrue(dockerfile.contains("\"-jar\", \"quarkus-run.jar\"]"), "the image runs quarkus-run.jar");
@@ -58,27 +60,26 @@ class PackagedServiceIT {
     }
 
     @Test
-    void runsAsTheImagesNonRootUserWithCapabilitiesOnlyOnSetpriv() throws Exception {
+    void runsAsTheImagesNonRootUserWithCapabilitiesOnlyOnTheUidHelper() throws Exception {
         assumeTrue("root".equals(System.getProperty("user.name")), "needs root to set up the image's user model");
         Path setcap = Path.of("/usr/sbin/setcap");
-        assumeTrue(Files.isExecutable(setcap) && Files.isExecutable(Path.of("/usr/bin/unshare")), "needs setcap and unshare");
+        assumeTrue(Files.isExecutable(setcap), "needs setcap");
 
-        Path capped = temp.resolve("setpriv");
-        Files.copy(Path.of("/usr/bin/setpriv"), capped);
-        assertEquals(0, new ProcessBuilder(setcap.toString(), "cap_setuid,cap_setgid=ep", capped.toString())
+        // The helper as the image has it: root:10001, mode 0750, CAP_SETUID/CAP_SETGID as file capabilities.
+        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Map<String, String> env = imageEnvironment(); // the runtime files go to data/runtime, the service's own
+        Path helper = Path.of(env.get("SANDSTREAM_SESSIONS_UID_HELPER"));
+        Files.setAttribute(helper, "unix:gid", IMAGE_USER);
+        Files.setPosixFilePermissions(helper, PosixFilePermissions.fromString("rwxr-x---"));
+        assertEquals(0, new ProcessBuilder(setcap.toString(), "cap_setuid,cap_setgid=ep", helper.toString())
                 .inheritIO().start().waitFor());
         // The data directory as the image has it: owned by the service user, mode 700, reachable.
-        Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path data = ownedByImageUser(temp.resolve("data"), "rwx------");
-        Map<String, String> env = imageEnvironment(); // the runtime files go to data/runtime, the service's own
 
-        // In a mount namespace of its own, the capped copy replaces setpriv (as `setcap` does in
-        // the image) and the service starts as uid 10001 with a bounding set of SETUID and SETGID
-        // (Kubernetes: capabilities drop ALL, add SETUID, SETGID).
-        List<String> asImageUser = List.of("/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                "mount --bind \"$0\" /usr/bin/setpriv && exec /usr/bin/setpriv --reuid=" + IMAGE_USER + " --regid=" + IMAGE_USER
-                        + " --clear-groups --bounding-set=-all,+setuid,+setgid --inh-caps=-all -- \"$@\"",
-                capped.toString());
+        // The service starts as uid 10001 and group 10001 with a bounding set of SETUID and SETGID
+        // (Kubernetes: capabilities drop ALL, add SETUID, SETGID; runAsGroup 10001).
+        List<String> asImageUser = List.of("/usr/bin/setpriv", "--reuid=" + IMAGE_USER, "--regid=" + IMAGE_USER,
+                "--clear-groups", "--bounding-set=-all,+setuid,+setgid", "--inh-caps=-all", "--");
         try (ServiceProcess service = ServiceProcess.start(data, env, temp.resolve("service.log"), asImageUser)) {
             assertTrue(service.output().contains("memory limits by address-space rlimit"),
                     "a non-root service cannot create cgroups and falls back to the rlimit: " + service.output());
@@ -112,6 +113,12 @@ class PackagedServiceIT {
                 env.put(shared, value);
             }
         }
+        // The image's uid helper, built from the same source with the range the uids here need.
+        int firstUid = Integer.parseInt(env.get("SANDSTREAM_SESSIONS_FIRST_UID"));
+        Path helper = io.sandstream.deploy.SetuidHelper.compile(Files.createDirectories(temp.resolve("libexec")),
+                "-DSANDBOX_UID_MIN=" + firstUid, "-DSANDBOX_UID_MAX=" + (firstUid + 4 * 4096 - 1));
+        Files.setPosixFilePermissions(helper.getParent(), PosixFilePermissions.fromString("rwxr-xr-x"));
+        env.put("SANDSTREAM_SESSIONS_UID_HELPER", helper.toString());
         env.put("SANDSTREAM_API_KEYS", "it-reader@*");
         env.put("SANDSTREAM_INGRESS_KEYS", "it-ingress");
         env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "1");

@@ -64,6 +64,9 @@ public final class SandboxLauncher implements AutoCloseable {
                     Files.deleteIfExists(p);
                 }
             }
+            config.uidHelper().filter(helper -> !Files.isExecutable(helper)).ifPresent(helper -> {
+                throw new IllegalStateException("sandstream.sessions.uid-helper " + helper + " is not an executable file");
+            });
             this.uids = UidBlock.claim(config.uidLockDir(), config.firstUid());
             held.add(uids);
         } catch (IOException | RuntimeException e) {
@@ -164,7 +167,9 @@ public final class SandboxLauncher implements AutoCloseable {
                         + " shift 5; exec \"$@\"",
                 "sandbox", fifo.toString(), runtime.file(RuntimeDirectory.SECCOMP).toString(), runtime.file(runner).toString(),
                 cgroup.map(Path::toString).orElse(""), cpuCgroup.map(Path::toString).orElse("")));
-        command.addAll(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--"));
+        command.addAll(config.uidHelper()
+                .map(helper -> List.of(helper.toString(), Integer.toString(uid), "--"))
+                .orElse(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--")));
         // The hard CPU limit is set here, before anything of the sandbox runs: no process in it can
         // raise it (the runner lowers the soft one per execution; children may raise theirs to it).
         command.addAll(List.of("prlimit", "--nproc=" + limits.pids(), "--nofile=" + limits.openFiles(),
