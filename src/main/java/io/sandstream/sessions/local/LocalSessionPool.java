@@ -21,6 +21,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.sandstream.config.SandstreamConfig;
@@ -75,7 +76,7 @@ public final class LocalSessionPool implements SessionPool {
     private final Timer warmAllocation;
     private final Timer coldAllocation;
     private final TenantQuotas quotas;
-    private final io.micrometer.core.instrument.Counter evictions;
+    private final Counter evictions;
 
     private Timer allocationTimer(String kind) {
         return Timer.builder("sandstream.pool.allocation").tag("pool", name).tag("kind", kind)
