@@ -1,0 +1,145 @@
+package io.sandstream.security;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URL;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+
+import jakarta.inject.Inject;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+
+/**
+ * Requests the HTTP codec refuses before any route sees them: each must still be answered with
+ * problem JSON (API.md), and the connection closed.
+ */
+@QuarkusTest
+class HttpEdgeTest {
+
+    @TestHTTPResource("/")
+    URL base;
+
+    @Inject
+    HttpEdge edge;
+
+    @BeforeEach
+    void guarded() throws InterruptedException {
+        RawHttp.awaitInstalled(edge);
+    }
+
+    private RawHttp.Response send(String request) throws Exception {
+        return RawHttp.exchange(base, request.getBytes(StandardCharsets.ISO_8859_1));
+    }
+
+    private static void assertProblem(RawHttp.Response response, int status) throws Exception {
+        assertEquals(status, response.status(), () -> new String(response.body(), StandardCharsets.UTF_8));
+        assertEquals("application/problem+json", response.header("Content-Type"));
+        assertEquals("close", response.header("Connection"));
+        JsonNode problem = response.json();
+        assertEquals(status, problem.path("status").asInt());
+        assertTrue(problem.path("type").asText().startsWith("https://sandstream.io/problems/"), problem::toString);
+        assertTrue(!problem.path("title").asText().isEmpty() && !problem.path("detail").asText().isEmpty(), problem::toString);
+    }
+
+    @Test
+    void aHeaderOverTheHeaderBlockLimitIs431() throws Exception {
+        assertProblem(send("GET /q/health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(20 * 1024) + "\r\n\r\n"), 431);
+    }
+
+    @Test
+    void aHundredThousandHeadersAre431() throws Exception {
+        assertProblem(send("GET /q/health/live HTTP/1.1\r\nHost: x\r\n" + "X-H: v\r\n".repeat(100_000) + "\r\n"), 431);
+    }
+
+    @Test
+    void aRequestLineOverTheLimitIs414() throws Exception {
+        assertProblem(send("GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: x\r\n\r\n"), 414);
+    }
+
+    @Test
+    void aNegativeContentLengthIs400() throws Exception {
+        assertProblem(send("POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"), 400);
+    }
+
+    @Test
+    void twoContentLengthsAre400() throws Exception {
+        assertProblem(send("POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"), 400);
+    }
+
+    @Test
+    void aNulInAHeaderIs400() throws Exception {
+        assertProblem(send("GET /q/health/live HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"), 400);
+    }
+
+    @Test
+    void http09Is400() throws Exception {
+        assertProblem(send("GET /q/health/live\r\n\r\n"), 400);
+    }
+
+    @Test
+    void aTlsHandshakeOnThePlainPortIs400() throws Exception {
+        SSLEngine engine = SSLContext.getDefault().createSSLEngine(base.getHost(), base.getPort());
+        engine.setUseClientMode(true);
+        ByteBuffer hello = ByteBuffer.allocate(engine.getSession().getPacketBufferSize());
+        engine.wrap(ByteBuffer.allocate(0), hello);
+        hello.flip();
+        byte[] bytes = Arrays.copyOf(hello.array(), hello.limit());
+        assertEquals(0x16, bytes[0], "a TLS handshake record");
+        assertProblem(RawHttp.exchange(base, bytes), 400);
+    }
+
+    /** The guard must not disturb ordinary keep-alive traffic. */
+    @Test
+    void validRequestsShareAConnection() throws Exception {
+        try (Socket socket = RawHttp.connect(base)) {
+            OutputStream out = socket.getOutputStream();
+            InputStream in = socket.getInputStream();
+            for (int i = 0; i < 2; i++) {
+                out.write("GET /q/health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                String head = readHead(in);
+                assertTrue(head.startsWith("HTTP/1.1 200"), head);
+                int length = Integer.parseInt(head.replaceAll("(?s).*[Cc]ontent-[Ll]ength: *(\\d+).*", "$1"));
+                assertEquals(length, in.readNBytes(length).length);
+            }
+        }
+    }
+
+    @Test
+    void refusalsAreCounted() throws Exception {
+        send("GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        given().get("/q/metrics").then().statusCode(200)
+                .body(containsString("sandstream_http_refused_total{reason=\"invalid-request\",status=\"414\"}"))
+                .body(containsString("sandstream_http_limit{limit=\"max-connections-per-address\"} 256.0"))
+                .body(containsString("sandstream_http_limit{limit=\"header-timeout-seconds\"} 10.0"));
+    }
+
+    private static String readHead(InputStream in) throws java.io.IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new AssertionError("connection closed after: " + head);
+            }
+            head.append((char) b);
+        }
+        return head.toString();
+    }
+}
