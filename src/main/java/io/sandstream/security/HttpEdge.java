@@ -169,6 +169,11 @@ public class HttpEdge {
         open.computeIfPresent(address, (key, count) -> count <= 1 ? null : count - 1);
     }
 
+    /** Connections open from {@code address} now, as the cap counts them. */
+    int connections(InetAddress address) {
+        return open.getOrDefault(address, 0);
+    }
+
     Duration headerTimeout() {
         return config.headerTimeout();
     }

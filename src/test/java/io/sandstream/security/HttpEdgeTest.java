@@ -114,7 +114,7 @@ class HttpEdgeTest {
             for (int i = 0; i < 2; i++) {
                 out.write("GET /q/health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                 out.flush();
-                String head = readHead(in);
+                String head = RawHttp.head(in);
                 assertTrue(head.startsWith("HTTP/1.1 200"), head);
                 int length = Integer.parseInt(head.replaceAll("(?s).*[Cc]ontent-[Ll]ength: *(\\d+).*", "$1"));
                 assertEquals(length, in.readNBytes(length).length);
@@ -129,17 +129,5 @@ class HttpEdgeTest {
                 .body(containsString("sandstream_http_refused_total{reason=\"invalid-request\",status=\"414\"}"))
                 .body(containsString("sandstream_http_limit{limit=\"max-connections-per-address\"} 256.0"))
                 .body(containsString("sandstream_http_limit{limit=\"header-timeout-seconds\"} 10.0"));
-    }
-
-    private static String readHead(InputStream in) throws java.io.IOException {
-        StringBuilder head = new StringBuilder();
-        while (!head.toString().endsWith("\r\n\r\n")) {
-            int b = in.read();
-            if (b < 0) {
-                throw new AssertionError("connection closed after: " + head);
-            }
-            head.append((char) b);
-        }
-        return head.toString();
     }
 }

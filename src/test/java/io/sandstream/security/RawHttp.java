@@ -92,6 +92,19 @@ final class RawHttp {
         return new Response(status, headers, body);
     }
 
+    /** Reads a response head (status line and headers), leaving the body in the stream. */
+    static String head(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new AssertionError("connection closed after: " + head);
+            }
+            head.append((char) b);
+        }
+        return head.toString();
+    }
+
     /** Waits until the edge guards every server (it is installed when the first server reports listening). */
     static void awaitInstalled(HttpEdge edge) throws InterruptedException {
         for (int i = 0; i < 600 && !edge.installed(); i++) {
