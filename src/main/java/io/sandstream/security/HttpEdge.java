@@ -24,6 +24,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.quarkus.vertx.http.HttpServerStart;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.SecurityConfig;
@@ -49,11 +50,12 @@ import io.vertx.core.net.impl.TCPServerBase;
  * moves them, and the service then logs a warning and runs with Vert.x's defaults.
  */
 @ApplicationScoped
+@RegisterForReflection(classNames = { "io.vertx.core.net.impl.TCPServerBase", HttpEdge.QUARKUS_VERTICLE }, methods = false)
 public class HttpEdge {
 
     private static final Logger LOG = Logger.getLogger(HttpEdge.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String QUARKUS_VERTICLE = "io.quarkus.vertx.http.runtime.VertxHttpRecorder$WebDeploymentVerticle";
+    static final String QUARKUS_VERTICLE = "io.quarkus.vertx.http.runtime.VertxHttpRecorder$WebDeploymentVerticle";
 
     private final SecurityConfig.Connections config;
     private final Vertx vertx;

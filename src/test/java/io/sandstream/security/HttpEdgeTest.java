@@ -12,6 +12,7 @@ import java.net.URL;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.stream.Stream;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
@@ -20,6 +21,9 @@ import jakarta.inject.Inject;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
@@ -73,24 +77,19 @@ class HttpEdgeTest {
         assertProblem(send("GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: x\r\n\r\n"), 414);
     }
 
-    @Test
-    void aNegativeContentLengthIs400() throws Exception {
-        assertProblem(send("POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"), 400);
+    static Stream<Arguments> malformedRequests() {
+        return Stream.of(
+                Arguments.of("a negative Content-Length", "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"),
+                Arguments.of("two Content-Lengths",
+                        "POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"),
+                Arguments.of("a NUL in a header", "GET /q/health/live HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"),
+                Arguments.of("HTTP/0.9", "GET /q/health/live\r\n\r\n"));
     }
 
-    @Test
-    void twoContentLengthsAre400() throws Exception {
-        assertProblem(send("POST /events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"), 400);
-    }
-
-    @Test
-    void aNulInAHeaderIs400() throws Exception {
-        assertProblem(send("GET /q/health/live HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"), 400);
-    }
-
-    @Test
-    void http09Is400() throws Exception {
-        assertProblem(send("GET /q/health/live\r\n\r\n"), 400);
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("malformedRequests")
+    void aMalformedRequestIs400(String what, String request) throws Exception {
+        assertProblem(send(request), 400);
     }
 
     @Test
