@@ -38,15 +38,24 @@ class StreamResourceTest {
     /** Reads events until {@code count} arrived or the stream ended. */
     static List<Event> read(Stream<String> lines, int count) {
         List<Event> events = new ArrayList<>();
+        readEach(lines, event -> {
+            events.add(event);
+            return events.size() < count;
+        });
+        return events;
+    }
+
+    /** Hands each event to {@code more} until it answers false or the stream ends. */
+    static void readEach(Stream<String> lines, java.util.function.Predicate<Event> more) {
         String name = "message";
         String id = null;
         StringBuilder data = new StringBuilder();
         Iterator<String> it = lines.iterator();
-        while (events.size() < count && it.hasNext()) {
+        while (it.hasNext()) {
             String line = it.next();
             if (line.isEmpty()) {
-                if (!data.isEmpty()) {
-                    events.add(new Event(name, id, data.toString()));
+                if (!data.isEmpty() && !more.test(new Event(name, id, data.toString()))) {
+                    return;
                 }
                 name = "message";
                 id = null;
@@ -59,7 +68,6 @@ class StreamResourceTest {
                 data.append(line.substring(5).trim());
             }
         }
-        return events;
     }
 
     Stream<String> open(String path, String authorization, String lastEventId) throws Exception {
