@@ -34,10 +34,11 @@ import io.sandstream.results.StoredResult;
  * Results persisted by several writers at once reach the bus in whatever order their commits
  * complete on the worker pool, not in sequence order. A results stream opened from id 0 must still
  * send every stored result exactly once, in sequence order. The writers do what the dispatcher
- * does: store, then publish from the thread the store completed on.
+ * does: store, then publish from the thread the store completed on. The Kafka mode runs the same
+ * test against its copy of the results topic ({@code kafka/KafkaConcurrentStreamTest}).
  */
 @QuarkusTest
-class ConcurrentStreamTest {
+public class ConcurrentStreamTest {
 
     static final int WRITERS = 4;
     static final int PER_WRITER = 400;
@@ -51,7 +52,7 @@ class ConcurrentStreamTest {
     ResultBus bus;
 
     @Test
-    void aLiveReaderFromIdZeroGetsEveryConcurrentlyStoredResultOnceAndInOrder() throws Exception {
+    public void aLiveReaderFromIdZeroGetsEveryConcurrentlyStoredResultOnceAndInOrder() throws Exception {
         String run = "concurrent-" + UUID.randomUUID().toString().substring(0, 8);
         List<StreamResourceTest.Event> received = Collections.synchronizedList(new ArrayList<>());
         CountDownLatch subscribed = new CountDownLatch(1);
