@@ -23,7 +23,7 @@ import io.quarkus.test.junit.QuarkusTest;
 
 /** The SSE endpoints over a real HTTP connection, fed by real executions. */
 @QuarkusTest
-class StreamResourceTest {
+public class StreamResourceTest {
 
     static final String READER = "Bearer test-reader";
     static final HttpClient HTTP = HttpClient.newHttpClient();
@@ -32,7 +32,7 @@ class StreamResourceTest {
     int port;
 
     /** One SSE event: its name, id and data lines. */
-    record Event(String name, String id, String data) {
+    public record Event(String name, String id, String data) {
     }
 
     /** Reads events until {@code count} arrived or the stream ended. */
@@ -46,7 +46,7 @@ class StreamResourceTest {
     }
 
     /** Hands each event to {@code more} until it answers false or the stream ends. */
-    static void readEach(Stream<String> lines, java.util.function.Predicate<Event> more) {
+    public static void readEach(Stream<String> lines, java.util.function.Predicate<Event> more) {
         String name = "message";
         String id = null;
         StringBuilder data = new StringBuilder();
