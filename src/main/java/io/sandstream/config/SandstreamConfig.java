@@ -204,7 +204,10 @@ public interface SandstreamConfig {
         @WithDefault("3")
         int maxAttempts();
 
-        /** First pause before retrying a transient backend failure; doubles each time, capped at 10 s. */
+        /**
+         * First pause before asking a pool with no room again (doubling, capped at 2 s, for as long
+         * as it takes) or retrying a backend failure (doubling, capped at 10 s, 20 times).
+         */
         @WithDefault("200ms")
         Duration retryBackoff();
 
