@@ -1,7 +1,9 @@
 package io.sandstream.poolapi;
 
+import java.io.IOException;
 import java.util.Map;
 
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
@@ -9,6 +11,7 @@ import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 import org.jboss.resteasy.reactive.server.core.multipart.MultipartParser;
 
+import io.sandstream.problem.ProblemMappers;
 import io.sandstream.sessions.BackendUnavailableException;
 import io.sandstream.sessions.PoolFullException;
 import io.sandstream.sessions.QuotaExceededException;
@@ -40,6 +43,15 @@ public class PoolApiErrors {
     @ServerExceptionMapper
     public Response malformedMultipart(MultipartParser.MalformedMessageException e) {
         return map(PoolApiException.badRequest("InvalidRequestBody", "The multipart body is malformed."));
+    }
+
+    /** The parser's answer to a multipart body that ends before its closing boundary; any other I/O failure is ours. */
+    @ServerExceptionMapper
+    public Response unreadableBody(IOException e, HttpHeaders headers) {
+        if (MediaType.MULTIPART_FORM_DATA_TYPE.isCompatible(headers.getMediaType())) {
+            return map(PoolApiException.badRequest("InvalidRequestBody", "The multipart body ends before its closing boundary."));
+        }
+        return new ProblemMappers().unexpected(e);
     }
 
     /** A failure of the session pool as the error the client sees. */
