@@ -309,7 +309,7 @@ class HostileCodeTest {
         assumeTrue(pools.launcher.memoryByCgroup(), "the OOM killer acts on a memory cgroup");
         ExecutionResult result = run(pools.python, null, """
                 import subprocess, sys
-                hog = "b = b'x' * (200 * 2**20)\nimport time\ntime.sleep(3)"
+                hog = "import time; b = b'x' * (200 * 2**20); time.sleep(3)"
                 children = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(8)]
                 print([c.wait() for c in children])""", 60);
         assertTrue(result.stdout().contains("-9"), "some children were killed: " + result);
