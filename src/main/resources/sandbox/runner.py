@@ -146,6 +146,7 @@ def files(message):
                 with os.fdopen(fd, "wb") as out:
                     out.truncate(0)
                     out.write(base64.b64decode(message["content"]))
+                    out.flush()
                     answer["file"] = file_info(name, os.fstat(out.fileno()))
             elif op == "get":
                 name = safe_name(message["name"])
