@@ -403,6 +403,27 @@ public interface SandstreamConfig {
         Duration cooldown();
 
         Limits limits();
+
+        /** Bounds on the file operations of the pool API and of an execution's input files. */
+        FileOperations files();
+    }
+
+    /** A session's files are the user's: whatever they are, an operation on them ends in bounded time and size. */
+    interface FileOperations {
+        /**
+         * Longest one file operation (upload, download, listing, delete) may take; past it the
+         * session's sandbox is destroyed and the session released (the call fails with a 4xx).
+         */
+        @WithDefault("30s")
+        Duration timeout();
+
+        /** Most files one listing answers; beyond it the listing is cut and says {@code truncated}. */
+        @WithDefault("10000")
+        int listMaxEntries();
+
+        /** Most bytes (of the runner's JSON entries) one listing answers; beyond it, cut the same way. */
+        @WithDefault("1048576")
+        int listMaxBytes();
     }
 
     /** Per-execution and per-sandbox limits (nsjail's config is the model). */
