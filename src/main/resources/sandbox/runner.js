@@ -8,6 +8,10 @@ const path = require('path');
 const { Worker } = require('worker_threads');
 
 const DATA = '/mnt/data';
+// Requests arrive on fd 4 (the launcher moved them there and put /dev/null on fd 0), so user
+// code reading its standard input (process.stdin, readFileSync(0)) sees an empty input, never
+// the control channel, as in the Python runner.
+const REQUESTS = 4;
 const send = (message) => fs.writeSync(3, JSON.stringify(message) + '\n');
 
 // A worker reads requests, so that an interrupt reaches us while user code blocks the main thread.
@@ -15,12 +19,12 @@ const shared = new Int32Array(new SharedArrayBuffer(4)); // 1 while user code ru
 const reader = new Worker(`
   const { parentPort, workerData } = require('worker_threads');
   const fs = require('fs');
-  const running = workerData;
+  const { running, requests } = workerData;
   let pending = '';
   const buffer = Buffer.alloc(65536);
   for (;;) {
     let n;
-    try { n = fs.readSync(0, buffer, 0, buffer.length, null); } catch (e) { if (e.code === 'EAGAIN') continue; n = 0; }
+    try { n = fs.readSync(requests, buffer, 0, buffer.length, null); } catch (e) { if (e.code === 'EAGAIN') continue; n = 0; }
     if (n === 0) { process.kill(process.pid, 'SIGKILL'); }
     pending += buffer.toString('utf8', 0, n);
     let newline;
@@ -34,7 +38,40 @@ const reader = new Worker(`
         parentPort.postMessage(message);
       }
     }
-  }`, { eval: true, workerData: shared });
+  }`, { eval: true, workerData: { running: shared, requests: REQUESTS } });
+
+// Writes to stdout/stderr block instead of queueing in the heap: a flood is paced by the reader
+// (and cut at the output limit), every byte is out before the end marker, and the marker's own
+// write never meets a full non-blocking pipe.
+for (const stream of [process.stdout, process.stderr]) {
+  if (stream._handle && typeof stream._handle.setBlocking === 'function') stream._handle.setBlocking(true);
+}
+
+/** Resolves once everything user code queued on the stream is written (user code may have replaced it). */
+function drained(stream) {
+  return new Promise((resolve) => {
+    try {
+      if (!stream || !stream.writableLength) return resolve();
+      stream.once('drain', resolve);
+      stream.once('error', resolve);
+    } catch (e) {
+      resolve();
+    }
+  });
+}
+
+/** The end marker, written whole even when the pipe is momentarily full. */
+function writeMarker(fd, marker) {
+  const bytes = Buffer.from(marker);
+  let done = 0;
+  while (done < bytes.length) {
+    try {
+      done += fs.writeSync(fd, bytes, done);
+    } catch (e) {
+      if (e.code !== 'EAGAIN') return; // fd closed by user code
+    }
+  }
+}
 
 const context = vm.createContext({
   console, require, process, Buffer, setTimeout, clearTimeout, setInterval, clearInterval,
@@ -79,39 +116,71 @@ async function execute(message) {
   } finally {
     Atomics.store(shared, 0, 0);
   }
-  try { fs.writeSync(1, message.marker); } catch (ignored) { /* fd closed by user code */ }
-  try { fs.writeSync(2, message.marker); } catch (ignored) { /* fd closed by user code */ }
+  await drained(process.stdout);
+  await drained(process.stderr);
+  writeMarker(1, message.marker);
+  writeMarker(2, message.marker);
   send(answer);
+}
+
+/** An fd of a regular file: O_NONBLOCK so a FIFO never blocks the open, O_NOFOLLOW so a symlink is refused. */
+function openRegular(file, flags) {
+  const fd = fs.openSync(file, flags | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW, 0o644);
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw Object.assign(new Error('not a regular file'), { code: 'ENOTREGULAR' });
+  }
+  return [fd, st];
+}
+
+/** Capped in entries and bytes, so that a session holding a million files answers a bounded line. */
+function listing(message) {
+  const entries = [];
+  let size = 0;
+  for (const name of fs.readdirSync(DATA).sort()) {
+    const st = fs.lstatSync(path.join(DATA, name));
+    if (!st.isFile()) continue;
+    const entry = info(name, st);
+    size += JSON.stringify(entry).length + 1;
+    if (entries.length >= message.maxEntries || size > message.maxBytes) return [entries, true];
+    entries.push(entry);
+  }
+  return [entries, false];
 }
 
 function files(message) {
   const answer = { id: message.id, ok: true };
   try {
     if (message.op === 'put') {
-      const file = safeName(message.name);
-      const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o644);
-      try { fs.writeSync(fd, Buffer.from(message.content, 'base64')); } finally { fs.closeSync(fd); }
-      answer.file = info(message.name, fs.lstatSync(file));
-    } else if (message.op === 'get') {
-      const fd = fs.openSync(safeName(message.name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const [fd] = openRegular(safeName(message.name), fs.constants.O_WRONLY | fs.constants.O_CREAT);
       try {
-        const st = fs.fstatSync(fd);
-        if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+        fs.ftruncateSync(fd, 0);
+        fs.writeSync(fd, Buffer.from(message.content, 'base64'));
+        answer.file = info(message.name, fs.fstatSync(fd));
+      } finally { fs.closeSync(fd); }
+    } else if (message.op === 'get') {
+      const [fd, st] = openRegular(safeName(message.name), fs.constants.O_RDONLY);
+      try {
         if (st.size > message.maxBytes) throw Object.assign(new Error('file too large to download'), { code: 'EINVALIDNAME' });
         answer.content = fs.readFileSync(fd).toString('base64');
         answer.file = info(message.name, st);
       } finally { fs.closeSync(fd); }
     } else if (message.op === 'list') {
-      answer.files = fs.readdirSync(DATA).sort()
-        .map((name) => [name, fs.lstatSync(path.join(DATA, name))])
-        .filter(([, st]) => st.isFile())
-        .map(([name, st]) => info(name, st));
+      [answer.files, answer.truncated] = listing(message);
+    } else if (message.op === 'usage') {
+      answer.bytes = 0;
+      for (const name of fs.readdirSync(DATA)) {
+        const st = fs.lstatSync(path.join(DATA, name));
+        if (st.isFile() && name !== message.except) answer.bytes += st.size;
+      }
     } else if (message.op === 'delete') {
       fs.unlinkSync(safeName(message.name));
     }
   } catch (e) {
     answer.ok = false;
-    answer.error = e.code === 'ENOENT' ? 'NotFound' : e.code === 'EINVALIDNAME' ? 'Invalid' : 'OSError';
+    answer.error = e.code === 'ENOENT' ? 'NotFound' : e.code === 'EINVALIDNAME' ? 'Invalid'
+      : e.code === 'ENOTREGULAR' || e.code === 'EISDIR' ? 'NotRegular' : 'OSError';
     answer.message = String(e.message);
   }
   send(answer);

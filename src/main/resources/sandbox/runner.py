@@ -103,6 +103,37 @@ def file_info(name, st):
     return {"name": name, "size": st.st_size, "mtime": st.st_mtime}
 
 
+def open_regular(name, flags, directory):
+    # O_NONBLOCK: opening a FIFO never waits for its other end; O_NOFOLLOW: never a symlink.
+    fd = os.open(name, flags | os.O_NONBLOCK | os.O_NOFOLLOW, 0o644, dir_fd=directory)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise NotRegularError()
+    os.set_blocking(fd, True)
+    return fd, st
+
+
+class NotRegularError(Exception):
+    pass
+
+
+def listing(directory, message):
+    # Capped in entries and bytes, so that a session holding a million files answers a bounded line.
+    entries, size, truncated = [], 0, False
+    for name in sorted(os.listdir(directory)):
+        st = os.stat(name, dir_fd=directory, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        entry = file_info(name, st)
+        size += len(json.dumps(entry)) + 1
+        if len(entries) >= message["maxEntries"] or size > message["maxBytes"]:
+            truncated = True
+            break
+        entries.append(entry)
+    return entries, truncated
+
+
 def files(message):
     op = message["op"]
     answer = {"id": message["id"], "ok": True}
@@ -111,34 +142,37 @@ def files(message):
         try:
             if op == "put":
                 name = safe_name(message["name"])
-                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644, dir_fd=directory)
+                fd, _ = open_regular(name, os.O_WRONLY | os.O_CREAT, directory)
                 with os.fdopen(fd, "wb") as out:
+                    out.truncate(0)
                     out.write(base64.b64decode(message["content"]))
-                answer["file"] = file_info(name, os.stat(name, dir_fd=directory, follow_symlinks=False))
+                    out.flush()
+                    answer["file"] = file_info(name, os.fstat(out.fileno()))
             elif op == "get":
                 name = safe_name(message["name"])
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=directory)
+                fd, st = open_regular(name, os.O_RDONLY, directory)
                 with os.fdopen(fd, "rb") as source:
-                    st = os.fstat(source.fileno())
-                    if not stat.S_ISREG(st.st_mode):
-                        raise IsADirectoryError("not a regular file")
                     if st.st_size > message["maxBytes"]:
                         raise ValueError("file too large to download")
                     answer["content"] = base64.b64encode(source.read(message["maxBytes"] + 1)).decode()
                     answer["file"] = file_info(name, st)
             elif op == "list":
-                entries = []
-                for name in sorted(os.listdir(directory)):
-                    st = os.stat(name, dir_fd=directory, follow_symlinks=False)
-                    if stat.S_ISREG(st.st_mode):
-                        entries.append(file_info(name, st))
-                answer["files"] = entries
+                answer["files"], answer["truncated"] = listing(directory, message)
+            elif op == "usage":
+                total = 0
+                for entry in os.scandir(directory):
+                    st = entry.stat(follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode) and entry.name != message.get("except"):
+                        total += st.st_size
+                answer["bytes"] = total
             elif op == "delete":
                 os.unlink(safe_name(message["name"]), dir_fd=directory)
         finally:
             os.close(directory)
     except FileNotFoundError:
         answer.update(ok=False, error="NotFound")
+    except (NotRegularError, IsADirectoryError):
+        answer.update(ok=False, error="NotRegular", message="not a regular file")
     except OSError as e:
         answer.update(ok=False, error="OSError", message=os.strerror(e.errno) if e.errno else str(e))
     except (ValueError, TypeError, KeyError) as e:

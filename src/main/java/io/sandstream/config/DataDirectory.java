@@ -18,7 +18,10 @@ import jakarta.enterprise.context.ApplicationScoped;
 @ApplicationScoped
 public class DataDirectory {
 
-    /** Per process, not per bean: this JVM's own restarts (tests, dev mode) reuse their lock. */
+    /**
+     * Per class loader, not per bean; a restart of the application in this JVM (tests, dev mode) in
+     * a new class loader finds the lock held by this process and takes it as its own.
+     */
     private static final Map<Path, HostLock> HELD = new ConcurrentHashMap<>();
     private final Path root;
 
@@ -46,7 +49,7 @@ public class DataDirectory {
         synchronized (HELD) {
             if (!HELD.containsKey(root)) {
                 Path file = root.resolve("instance.lock");
-                HELD.put(root, HostLock.tryLock(file).orElseThrow(() -> new IllegalStateException("the data directory "
+                HELD.put(root, HostLock.tryLockForProcess(file).orElseThrow(() -> new IllegalStateException("the data directory "
                         + root + " is in use by another sandstream instance (it holds " + file
                         + "): give each instance its own sandstream.data-dir")));
             }

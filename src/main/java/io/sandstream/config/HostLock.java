@@ -50,6 +50,28 @@ public final class HostLock implements AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * Like {@link #tryLock}, but a lock this JVM already holds counts as this process's own: empty
+     * only when another process has it. For what is one per process (the data directory), where
+     * the same JVM restarts the application in a new class loader (tests, dev mode) and the old
+     * loader's lock is still held.
+     */
+    public static Optional<HostLock> tryLockForProcess(Path file) throws IOException {
+        FileChannel channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        try {
+            FileLock lock = channel.tryLock();
+            if (lock != null) {
+                return Optional.of(new HostLock(channel, lock, file));
+            }
+        } catch (OverlappingFileLockException e) {
+            closeQuietly(channel);
+            return Optional.of(new HostLock(null, null, file)); // this process holds it already
+        }
+        closeQuietly(channel);
+        return Optional.empty();
+    }
+
     private static void closeQuietly(FileChannel channel) {
         try {
             channel.close();
@@ -60,6 +82,9 @@ public final class HostLock implements AutoCloseable {
 
     @Override
     public void close() {
+        if (lock == null) {
+            return; // held by this process under another holder, which releases it
+        }
         try {
             lock.release();
         } catch (IOException ignored) {

@@ -204,7 +204,10 @@ public interface SandstreamConfig {
         @WithDefault("3")
         int maxAttempts();
 
-        /** First pause before retrying a transient backend failure; doubles each time, capped at 10 s. */
+        /**
+         * First pause before asking a pool with no room again (doubling, capped at 2 s, for as long
+         * as it takes) or retrying a backend failure (doubling, capped at 10 s, 20 times).
+         */
         @WithDefault("200ms")
         Duration retryBackoff();
 
@@ -416,6 +419,27 @@ public interface SandstreamConfig {
         Duration maxLifetime();
 
         Limits limits();
+
+        /** Bounds on the file operations of the pool API and of an execution's input files. */
+        FileOperations files();
+    }
+
+    /** A session's files are the user's: whatever they are, an operation on them ends in bounded time and size. */
+    interface FileOperations {
+        /**
+         * Longest one file operation (upload, download, listing, delete) may take; past it the
+         * session's sandbox is destroyed and the session released (the call fails with a 4xx).
+         */
+        @WithDefault("30s")
+        Duration timeout();
+
+        /** Most files one listing answers; beyond it the listing is cut and says {@code truncated}. */
+        @WithDefault("10000")
+        int listMaxEntries();
+
+        /** Most bytes (of the runner's JSON entries) one listing answers; beyond it, cut the same way. */
+        @WithDefault("1048576")
+        int listMaxBytes();
     }
 
     /** Per-execution and per-sandbox limits (nsjail's config is the model). */

@@ -48,6 +48,30 @@ public interface SecurityConfig {
     @WithDefault("false")
     boolean publicMetrics();
 
+    /** Connection-level limits of the HTTP port, against slow (slowloris) and greedy clients. */
+    Connections connections();
+
+    interface Connections {
+        /**
+         * Longest wait for a request's whole header block, from the connection's opening or the
+         * request's first byte; beyond it the server answers 408 and closes. {@code 0}: no limit.
+         */
+        @WithDefault("10s")
+        Duration headerTimeout();
+
+        /** Longest silence on a kept-alive connection between two requests before it is closed. {@code 0}: no limit. */
+        @WithDefault("60s")
+        Duration keepAliveTimeout();
+
+        /**
+         * Most connections open at once from one client IP address; the next is answered 429 and
+         * closed. Behind a reverse proxy every connection comes from the proxy: raise it, or
+         * {@code 0} for no limit.
+         */
+        @WithDefault("256")
+        int maxPerAddress();
+    }
+
     /** Azure Key Vault as the source of the service's secrets; used only when {@code url} is set. */
     interface KeyVault {
         /** Vault URL, e.g. {@code https://NAME.vault.azure.net}; reached with {@code DefaultAzureCredential}. */

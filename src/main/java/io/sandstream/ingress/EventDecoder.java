@@ -3,6 +3,7 @@ package io.sandstream.ingress;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -26,6 +27,7 @@ import io.cloudevents.jackson.JsonFormat;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.problem.Problem.FieldError;
 import io.sandstream.problem.ProblemException;
+import io.sandstream.validation.StrictUtf8;
 
 /**
  * Turns a {@code POST /events} request into CloudEvents, whatever shape it arrived in: CloudEvents
@@ -112,13 +114,25 @@ public class EventDecoder {
     private IncomingEvent binary(String contentType, Function<String, String> header, Iterable<String> headerNames,
             byte[] body) {
         Map<String, String> attributes = new LinkedHashMap<>();
+        List<FieldError> errors = new ArrayList<>();
         for (String name : headerNames) {
             String lower = name.toLowerCase(Locale.ROOT);
             if (lower.startsWith("ce-") && lower.length() > 3) {
-                attributes.put(lower.substring(3), percentDecode(header.apply(name)));
+                try {
+                    attributes.put(lower.substring(3), percentDecode(header.apply(name)));
+                } catch (IllegalArgumentException e) {
+                    errors.add(new FieldError("/headers/" + lower, e.getMessage()));
+                }
             }
         }
-        List<FieldError> errors = new ArrayList<>();
+        int invalid = body.length > 0 && textual(contentType) ? StrictUtf8.firstInvalid(body) : -1;
+        if (invalid >= 0) {
+            errors.add(new FieldError("/data", "is not valid UTF-8 (byte " + invalid + ")"));
+        }
+        if (!errors.isEmpty()) {
+            throw ProblemException.badRequest("The request is not valid UTF-8 where it must be: "
+                    + errors.get(0).pointer() + ".", errors);
+        }
         CloudEventChecks.checkBinary(attributes, errors);
         if (!errors.isEmpty()) {
             return new IncomingEvent.Malformed(0, attributes.get("id"), attributes.get("source"), attributes.get("type"),
@@ -156,27 +170,52 @@ public class EventDecoder {
 
     /**
      * Decodes the percent-encoding the CloudEvents HTTP binding applies to header values (UTF-8
-     * bytes as {@code %XX}). A malformed escape is kept literally: it is data, not an error.
+     * bytes as {@code %XX}), then the bytes as strict UTF-8. The HTTP layer hands header bytes over
+     * one char per byte (ISO-8859-1), so raw non-ASCII bytes are decoded as the UTF-8 they should be
+     * too. A malformed escape is kept literally: it is data, not an error.
+     *
+     * @throws IllegalArgumentException when the decoded bytes are not valid UTF-8
      */
     static String percentDecode(String value) {
-        if (value == null || value.indexOf('%') < 0) {
-            return value;
+        if (value == null) {
+            return null;
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream(value.length());
-        byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
-        for (int i = 0; i < bytes.length; i++) {
-            if (bytes[i] == '%' && i + 2 < bytes.length && hex(bytes[i + 1]) >= 0 && hex(bytes[i + 2]) >= 0) {
-                out.write(hex(bytes[i + 1]) << 4 | hex(bytes[i + 2]));
+        boolean plain = true;
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if (c == '%' && i + 2 < value.length() && hex(value.charAt(i + 1)) >= 0 && hex(value.charAt(i + 2)) >= 0) {
+                out.write(hex(value.charAt(i + 1)) << 4 | hex(value.charAt(i + 2)));
                 i += 2;
+                plain = false;
+            } else if (c <= 0xFF) {
+                out.write(c);
+                plain &= c < 0x80;
             } else {
-                out.write(bytes[i]);
+                // Already text (a caller that is not the HTTP layer): keep it as its UTF-8.
+                out.writeBytes(String.valueOf(c).getBytes(StandardCharsets.UTF_8));
+                plain = false;
             }
         }
-        return out.toString(StandardCharsets.UTF_8);
+        if (plain) {
+            return value;
+        }
+        try {
+            return StrictUtf8.decode(out.toByteArray());
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException("is not valid UTF-8 once percent-decoded");
+        }
     }
 
-    private static int hex(byte b) {
-        return Character.digit((char) b, 16);
+    private static int hex(char c) {
+        return c < 0x80 ? Character.digit(c, 16) : -1;
+    }
+
+    /** Binary-mode data that the pipeline reads as text: JSON, {@code text/*}, scripts. */
+    private static boolean textual(String contentType) {
+        String media = mediaType(contentType);
+        return media != null && (media.equals(JSON) || media.endsWith("+json") || media.startsWith("text/")
+                || media.contains("script") || media.contains("python"));
     }
 
     // ---- Event Grid schema -----------------------------------------------------------------------
@@ -290,6 +329,7 @@ public class EventDecoder {
         if (body.length == 0) {
             throw ProblemException.badRequest("The body is empty.", List.of());
         }
+        StrictUtf8.requireJson(body);
         try {
             JsonNode tree = mapper.readTree(body);
             if (tree == null || tree.isMissingNode()) {

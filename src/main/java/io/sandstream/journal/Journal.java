@@ -51,6 +51,16 @@ public interface Journal {
         return false;
     }
 
+    /**
+     * True when the record's result may be stored already, so the dispatcher must look before it
+     * runs it: the result is stored before the entry is finished, and the mark of a start may
+     * reach the disk after the result does. Everything a previous run left qualifies, and with
+     * {@link #redelivers()} everything.
+     */
+    default boolean mayHaveResult(JournalRecord record) {
+        return record.attempt() > 0 || redelivers();
+    }
+
     /** Marks an entry as done (its result is stored elsewhere): QUEUED/RUNNING → FINISHED, REJECTED → done. */
     Uni<Void> finish(String executionId);
 

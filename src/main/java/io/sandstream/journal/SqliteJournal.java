@@ -68,6 +68,8 @@ public class SqliteJournal implements Journal {
     private Thread writer;
     private volatile boolean running;
     private volatile boolean lastCommitFailed;
+    /** The last entry a previous run left: any of them may have run and stored its result. */
+    private volatile long leftByPreviousRun;
     /** Completed by the next commit that appends, with its entries; see {@link #pending()}. */
     private volatile CompletableFuture<Committed> committed = new CompletableFuture<>();
     private Timer commitTimer;
@@ -104,6 +106,9 @@ public class SqliteJournal implements Journal {
                 addTenantColumn(s);
                 // Work that was running when the previous process stopped is queued again.
                 int requeued = s.executeUpdate("UPDATE journal SET state='QUEUED' WHERE state='RUNNING'");
+                try (ResultSet rs = s.executeQuery("SELECT COALESCE(MAX(seq), 0) FROM journal")) {
+                    leftByPreviousRun = rs.getLong(1);
+                }
                 try (ResultSet rs = s.executeQuery("SELECT tenant, COUNT(*) FROM journal WHERE state='QUEUED' GROUP BY tenant")) {
                     while (rs.next()) {
                         pending.addAndGet(rs.getLong(2));
@@ -193,6 +198,15 @@ public class SqliteJournal implements Journal {
         markRunning(executionId).subscribe().with(ignored -> { },
                 failure -> LOG.warnf("marking %s running failed: %s", executionId, failure.getMessage()));
         return true;
+    }
+
+    /**
+     * A start is marked in the background ({@link #claim}), so an entry a crash interrupted may be
+     * QUEUED with attempt 0 and its result stored: every entry left by a previous run is checked.
+     */
+    @Override
+    public boolean mayHaveResult(JournalRecord record) {
+        return record.seq() <= leftByPreviousRun || record.attempt() > 0;
     }
 
     @Override

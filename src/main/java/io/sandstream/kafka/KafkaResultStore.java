@@ -173,6 +173,11 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
     }
 
     @Override
+    public Uni<Long> latest() {
+        return copy.latest();
+    }
+
+    @Override
     public Uni<Health> health() {
         Exception failure = lastFailure;
         return copy.health().map(local -> {

@@ -7,6 +7,8 @@ import java.util.Optional;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.sandstream.validation.StrictUtf8;
+
 /**
  * The body of a legacy {@code POST code/execute}:
  * {@code {"properties":{"codeInputType":"inline","executionType":"synchronous","code":"...","timeoutInSeconds":N}}}.
@@ -53,6 +55,9 @@ public record LegacyExecuteRequest(String code, Integer timeoutSeconds) {
     /** The body as a JSON object, or a 400 with {@code notObject} as its message. */
     static JsonNode object(byte[] body, String notObject) {
         JsonNode root;
+        StrictUtf8.inJson(body == null ? new byte[0] : body).ifPresent(error -> {
+            throw invalid("The body is not valid UTF-8 at '" + error.pointer() + "'.");
+        });
         try {
             root = body == null || body.length == 0 ? null : JSON.readTree(body);
         } catch (java.io.IOException e) {

@@ -4,6 +4,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -11,6 +12,7 @@ import com.fasterxml.jackson.databind.node.TextNode;
 
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.SessionFile;
+import io.sandstream.sessions.SessionFiles;
 
 /**
  * The legacy ({@code 2024-02-02-preview}, {@code 2024-08-02-preview}) response bodies. They carry
@@ -31,10 +33,11 @@ public final class LegacyResponses {
     }
 
     @JsonPropertyOrder({ "$id", "value" })
-    public record FileList(@JsonProperty("$id") String id, List<FileEntry> value) {
+    /** {@code truncated} only when the session holds more files than one listing answers (sandstream's own field). */
+    public record FileList(@JsonProperty("$id") String id, List<FileEntry> value,
+            @JsonInclude(JsonInclude.Include.NON_NULL) Boolean truncated) {
     }
 
-    @JsonPropertyOrder({ "$id", "properties" })
     public record FileEntry(@JsonProperty("$id") String id, FileProperties properties) {
     }
 
@@ -69,6 +72,11 @@ public final class LegacyResponses {
                 stderr, value, result.executionMs());
     }
 
+    public static FileList files(SessionFiles listing) {
+        FileList list = files(listing.files());
+        return new FileList(list.id(), list.value(), listing.truncated() ? Boolean.TRUE : null);
+    }
+
     public static FileList files(List<SessionFile> files) {
         List<FileEntry> entries = new ArrayList<>(files.size());
         int id = 2;
@@ -77,6 +85,6 @@ public final class LegacyResponses {
                     file.size(), file.lastModified().truncatedTo(ChronoUnit.MILLIS).toString())));
             id += 2;
         }
-        return new FileList("1", entries);
+        return new FileList("1", entries, null);
     }
 }

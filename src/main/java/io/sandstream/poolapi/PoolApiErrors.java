@@ -1,13 +1,17 @@
 package io.sandstream.poolapi;
 
+import java.io.IOException;
 import java.util.Map;
 
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+import org.jboss.resteasy.reactive.server.core.multipart.MultipartParser;
 
+import io.sandstream.problem.ProblemMappers;
 import io.sandstream.sessions.BackendUnavailableException;
 import io.sandstream.sessions.PoolFullException;
 import io.sandstream.sessions.QuotaExceededException;
@@ -30,6 +34,24 @@ public class PoolApiErrors {
                 .header("x-ms-error-code", e.code()).entity(new AzureError(new AzureError.Detail(e.code(), e.getMessage())));
         e.headers().forEach(builder::header);
         return builder.build();
+    }
+
+    /**
+     * A multipart body the parser refuses (truncated, a header line broken by CR/LF in a file
+     * name): the client's mistake. Only the pool API takes multipart bodies.
+     */
+    @ServerExceptionMapper
+    public Response malformedMultipart(MultipartParser.MalformedMessageException e) {
+        return map(PoolApiException.badRequest("InvalidRequestBody", "The multipart body is malformed."));
+    }
+
+    /** The parser's answer to a multipart body that ends before its closing boundary; any other I/O failure is ours. */
+    @ServerExceptionMapper
+    public Response unreadableBody(IOException e, HttpHeaders headers) {
+        if (MediaType.MULTIPART_FORM_DATA_TYPE.isCompatible(headers.getMediaType())) {
+            return map(PoolApiException.badRequest("InvalidRequestBody", "The multipart body ends before its closing boundary."));
+        }
+        return new ProblemMappers().unexpected(e);
     }
 
     /** A failure of the session pool as the error the client sees. */
@@ -61,6 +83,8 @@ public class PoolApiErrors {
                 case TOO_LARGE -> new PoolApiException(413, "FileTooLarge", file.getMessage());
                 // The sandbox refused the write (its disk is full, say): caused by what the client sent.
                 case FAILED -> PoolApiException.badRequest("FileOperationFailed", "The file operation failed in the session.");
+                // What the session holds made it hang (the service ended the session): not a service failure.
+                case TIMED_OUT -> new PoolApiException(409, "FileOperationTimedOut", file.getMessage());
             };
         }
         LOG.error("pool API request failed", failure);

@@ -129,7 +129,7 @@ public class PoolResourceApiResource {
         PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
         String name = fileName(fileName, path);
         return call.pool().listFiles(call.session())
-                .map(files -> files.stream().filter(f -> f.name().equals(name)).findFirst().map(ResourceResponses::file)
+                .map(listing -> listing.files().stream().filter(f -> f.name().equals(name)).findFirst().map(ResourceResponses::file)
                         .orElseThrow(() -> new PoolApiException(404, "FileNotFound", "No such file in the session.")))
                 .onFailure().transform(PoolApiErrors::translate);
     }

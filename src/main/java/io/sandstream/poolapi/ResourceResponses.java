@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.node.TextNode;
 
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.SessionFile;
+import io.sandstream.sessions.SessionFiles;
 import io.sandstream.sessions.SessionInfo;
 
 /** The resource-contract ({@code 2024-10-02-preview} and later) response bodies. */
@@ -35,7 +36,8 @@ public final class ResourceResponses {
     public record FileMetadata(String name, String type, String contentType, long sizeInBytes, String lastModifiedAt) {
     }
 
-    public record FileList(List<FileMetadata> value) {
+    /** {@code truncated} only when the session holds more files than one listing answers (sandstream's own field). */
+    public record FileList(List<FileMetadata> value, @JsonInclude(JsonInclude.Include.NON_NULL) Boolean truncated) {
     }
 
     /**
@@ -91,8 +93,9 @@ public final class ResourceResponses {
                 file.size(), file.lastModified().truncatedTo(ChronoUnit.MILLIS).toString());
     }
 
-    public static FileList files(List<SessionFile> files) {
-        return new FileList(files.stream().map(ResourceResponses::file).toList());
+    public static FileList files(SessionFiles listing) {
+        return new FileList(listing.files().stream().map(ResourceResponses::file).toList(),
+                listing.truncated() ? Boolean.TRUE : null);
     }
 
     public static Session session(SessionInfo info) {

@@ -194,6 +194,11 @@ public class AzureBlobResultStore implements ResultStore, AutoCloseable {
         return index.after(sequence, limit);
     }
 
+    @Override
+    public Uni<Long> latest() {
+        return index.latest();
+    }
+
     // ---- readiness ----------------------------------------------------------------------------------
 
     /**

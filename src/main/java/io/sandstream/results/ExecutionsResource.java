@@ -1,5 +1,6 @@
 package io.sandstream.results;
 
+import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
@@ -19,6 +20,7 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.cloudevents.CloudEvent;
@@ -37,6 +39,7 @@ import io.sandstream.security.RateLimits;
 import io.sandstream.streaming.ResultBus;
 import io.sandstream.telemetry.ExecutionTracing;
 import io.sandstream.telemetry.IngressTrace;
+import io.sandstream.validation.StrictUtf8;
 import io.smallrye.mutiny.Uni;
 
 /** {@code /executions}: submit code directly (same pipeline as events) and read results. */
@@ -46,6 +49,7 @@ public class ExecutionsResource {
 
     static final String SOURCE = "/executions";
     private static final int MAX_WAIT_SECONDS = 220;
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ApiKeys keys;
     private final EventAdmission admission;
@@ -70,7 +74,7 @@ public class ExecutionsResource {
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
-    public Uni<Response> submit(JsonNode body, @HeaderParam("Authorization") String authorization,
+    public Uni<Response> submit(byte[] bytes, @HeaderParam("Authorization") String authorization,
             @QueryParam("wait") Integer wait) {
         KeyScope scope = keys.require(authorization);
         limits.admitSubmission(authorization);
@@ -78,6 +82,7 @@ public class ExecutionsResource {
             throw ProblemException.badRequest("wait must be 0 to " + MAX_WAIT_SECONDS + " seconds.",
                     List.of(new Problem.FieldError("/wait", "must be 0 to " + MAX_WAIT_SECONDS)));
         }
+        JsonNode body = json(bytes);
         if (body == null || !body.isObject()) {
             throw ProblemException.badRequest("The body must be a JSON object with at least 'code'.",
                     List.of(new Problem.FieldError("", "must be a JSON object")));
@@ -143,5 +148,18 @@ public class ExecutionsResource {
         return Response.status(404).type(Problem.MEDIA_TYPE)
                 .entity(Problem.of(404, "not-found", "Not found", "No execution " + executionId + " visible to this key."))
                 .build();
+    }
+
+    /** The body as JSON, read only once it is known to be valid UTF-8; null when there is none. */
+    private static JsonNode json(byte[] body) {
+        if (body == null || body.length == 0) {
+            return null;
+        }
+        StrictUtf8.requireJson(body);
+        try {
+            return JSON.readTree(body);
+        } catch (IOException e) {
+            throw new ProblemException(Problem.of(400, "malformed-json", "Malformed JSON", "The body is not valid JSON."));
+        }
     }
 }

@@ -59,6 +59,11 @@ final class MeteredResultStore implements ResultStore, AutoCloseable {
     }
 
     @Override
+    public Uni<Long> latest() {
+        return delegate.latest();
+    }
+
+    @Override
     public Uni<Void> caughtUp() {
         return delegate.caughtUp();
     }

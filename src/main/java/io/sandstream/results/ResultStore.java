@@ -21,6 +21,9 @@ public interface ResultStore {
     /** Results stored after {@code sequence}, oldest first, at most {@code limit}. */
     Uni<List<StoredResult>> after(long sequence, int limit);
 
+    /** The sequence of the last result stored, 0 when none: where a stream of new results starts. */
+    Uni<Long> latest();
+
     /**
      * Completes once this instance's copy holds every result stored anywhere before the call (at
      * once for a store of one instance; with Kafka, when the results topic is read up to its end).

@@ -116,7 +116,12 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         return put.stored();
     }
 
-    /** The highest sequence stored, 0 when empty. */
+    @Override
+    public Uni<Long> latest() {
+        return call(this::lastSequence).runSubscriptionOn(reader);
+    }
+
+    /** The highest sequence stored, 0 when empty; on the caller's thread (before any reader runs). */
     public long lastSequence() {
         try (Statement query = readConnection.createStatement();
                 ResultSet rs = query.executeQuery("SELECT COALESCE(MAX(seq), 0) FROM results")) {

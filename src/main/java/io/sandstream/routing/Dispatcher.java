@@ -60,9 +60,11 @@ import io.smallrye.mutiny.subscription.Cancellable;
 public class Dispatcher {
 
     private static final Logger LOG = Logger.getLogger(Dispatcher.class);
-    /** Retries of a transient backend failure (pool full, sandbox failed to start) before giving up. */
+    /** Retries of a backend failure (a sandbox that fails to start, an unreachable pool) before giving up. */
     private static final int MAX_RETRIES = 20;
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+    /** Longest pause between two looks at a pool with no room: a busy pool only means wait. */
+    private static final Duration MAX_WAIT_FOR_ROOM = Duration.ofSeconds(2);
     /** Queued events up to this size are kept in memory (see {@link #keep}). */
     private static final int KEEP_EVENT_BYTES = 4 * 1024;
 
@@ -117,7 +119,7 @@ public class Dispatcher {
         this.scheduler = new LaneScheduler<>(config.routing().aging());
         Duration backoff = config.routing().retryBackoff();
         this.backendRetry = TypedGuard.create(new TypeLiteral<Uni<ResultDocument>>() { })
-                .withRetry().maxRetries(MAX_RETRIES).whenException(this::isTransient)
+                .withRetry().maxRetries(MAX_RETRIES).whenException(this::backendFailed)
                 .delay(backoff.toMillis(), ChronoUnit.MILLIS).jitter(backoff.toMillis() / 4, ChronoUnit.MILLIS)
                 .maxDuration(MAX_RETRIES * MAX_BACKOFF.toMillis(), ChronoUnit.MILLIS)
                 .withExponentialBackoff().factor(2).maxDelay(MAX_BACKOFF.toMillis(), ChronoUnit.MILLIS).done()
@@ -140,7 +142,7 @@ public class Dispatcher {
 
     /** Follows the journal; should the stream ever fail, it is followed again from the start (entries are idempotent). */
     private void follow() {
-        subscription = journal.pending().emitOn(thread)
+        subscription = journal.pending().onItem().transformToUniAndConcatenate(this::unlessStored).emitOn(thread)
                 .subscribe().with(this::accept, failure -> {
                     if (!stopping) {
                         LOG.error("the journal stream failed; following it again in a second", failure);
@@ -200,40 +202,46 @@ public class Dispatcher {
             persist(loader.rejected(record), entry.executionId());
             return;
         }
-        if (record.attempt() > 0 || journal.redelivers()) {
-            // Interrupted by a crash or stop, or redelivered after it moved from another instance:
-            // its result may have been stored already, and it must not run again then.
-            store.get(entry.executionId()).emitOn(thread).subscribe().with(found -> {
-                if (found.isPresent()) {
-                    journal.finish(entry.executionId()).emitOn(thread).subscribe().with(
-                            ignored -> started.remove(entry.executionId()), failure -> started.remove(entry.executionId()));
-                } else {
-                    admit(record);
-                }
-            }, failure -> admit(record));
-            return;
-        }
         admit(record);
+    }
+
+    /**
+     * The record, or null (dropped) when its result is stored already: interrupted by a crash or
+     * stop between storing and finishing, or redelivered after another instance finished it. Such
+     * work must not run again, so re-running is limited to work that was truly in flight. In
+     * journal order: a session's events still arrive in the order they were accepted.
+     */
+    private Uni<JournalRecord> unlessStored(JournalRecord record) {
+        if (!journal.mayHaveResult(record)) {
+            return Uni.createFrom().item(record);
+        }
+        String executionId = record.entry().executionId();
+        return store.get(executionId)
+                .onFailure().recoverWithItem(Optional.empty()) // cannot tell: run it rather than lose it
+                .flatMap(found -> found.isEmpty() ? Uni.createFrom().item(record)
+                        : journal.finish(executionId).onFailure().recoverWithNull().replaceWith((JournalRecord) null));
     }
 
     /** Queues a journalled execution, or ends it at once when it can never run. */
     private void admit(JournalRecord record) {
         JournalEntry entry = record.entry();
         tracing.begin(record);
-        if (record.attempt() >= config.maxAttempts()) {
-            persist(loader.gaveUp(record, null, "interrupted " + record.attempt() + " times (crash or restart); not run again"),
+        Optional<ExecutionLoader.Loaded> loaded = loader.load(record);
+        if (loaded.isEmpty()) {
+            persist(loader.gaveUp(record, null, null, record.attempt(), "the journalled event can no longer be read"),
                     entry.executionId());
             return;
         }
-        Optional<ExecutionLoader.Loaded> loaded = loader.load(record);
-        if (loaded.isEmpty()) {
-            persist(loader.gaveUp(record, null, "the journalled event can no longer be read"), entry.executionId());
+        ExecuteRequest request = loaded.get().request();
+        if (record.attempt() >= config.maxAttempts()) {
+            persist(loader.gaveUp(record, request, null, record.attempt(),
+                    "interrupted " + record.attempt() + " times (crash or restart); not run again"), entry.executionId());
             return;
         }
-        ExecuteRequest request = loaded.get().request();
         Optional<SessionPool> pool = poolFor(entry, request);
         if (pool.isEmpty()) {
-            persist(loader.gaveUp(record, null, "no pool runs " + request.language().wireName()), entry.executionId());
+            persist(loader.gaveUp(record, request, null, record.attempt(), "no pool runs " + request.language().wireName()),
+                    entry.executionId());
             return;
         }
         // A session is its pool's, its tenant's and its identifier's (never shown; newlines occur in none).
@@ -363,14 +371,20 @@ public class Dispatcher {
     // ---- off the dispatcher thread ------------------------------------------------------------------
 
     /**
-     * Runs the code, retrying transient backend failures (pool full, sandbox failed to start) with
-     * exponential backoff; user-code failures are results, never retried. When the backend keeps
-     * failing, the execution ends Failed rather than staying queued forever.
+     * Runs the code. A pool with no room (full of busy sessions, or the tenant's quota reached)
+     * means wait: it is asked again, with backoff, for as long as it takes, and never counts
+     * towards giving up. Backend failures (a sandbox that fails to start) are retried with
+     * exponential backoff, and when the backend keeps failing the execution ends Failed rather
+     * than staying queued forever. User-code failures are results, never retried.
      */
     private Uni<ResultDocument> attempt(Job job) {
-        return backendRetry.get(() -> runOnce(job))
-                .onFailure(this::isTransient).recoverWithUni(failure -> prepared(job).map(p -> loader.gaveUp(p.record(),
-                        pools.all().get(job.pool()).backend(), "the session backend kept failing: " + failure.getMessage())));
+        return Uni.createFrom().deferred(() -> stopping ? Uni.createFrom().failure(new IllegalStateException("stopping"))
+                        : backendRetry.get(() -> runOnce(job)))
+                .onFailure(Dispatcher::noRoom).retry()
+                .withBackOff(config.retryBackoff(), MAX_WAIT_FOR_ROOM).withJitter(0.25).indefinitely()
+                .onFailure(this::backendFailed).recoverWithUni(failure -> prepared(job).map(p -> loader.gaveUp(p.record(),
+                        p.request(), pools.all().get(job.pool()).backend(), job.attempt(),
+                        "the session backend kept failing: " + failure.getMessage())));
     }
 
     private Uni<ResultDocument> runOnce(Job job) {
@@ -411,10 +425,13 @@ public class Dispatcher {
         });
     }
 
-    private boolean isTransient(Throwable failure) {
-        return failure instanceof PoolFullException || failure instanceof QuotaExceededException
-                || failure instanceof java.io.IOException
-                || failure.getCause() instanceof java.io.IOException;
+    /** The pool could run it, only not now. */
+    private static boolean noRoom(Throwable failure) {
+        return failure instanceof PoolFullException || failure instanceof QuotaExceededException;
+    }
+
+    private boolean backendFailed(Throwable failure) {
+        return failure instanceof java.io.IOException || failure.getCause() instanceof java.io.IOException;
     }
 
     private void persist(ResultDocument document, String executionId) {

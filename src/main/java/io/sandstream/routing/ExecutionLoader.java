@@ -73,12 +73,16 @@ public class ExecutionLoader {
                 timings(e.acceptedAt(), null, now, null), 0);
     }
 
-    /** An execution given up; {@code backend} is the one that kept failing, null when none was tried. */
-    public ResultDocument gaveUp(JournalRecord record, String backend, String why) {
+    /**
+     * An execution given up; {@code request} null when the event can no longer be read, {@code backend}
+     * the one that kept failing (null when none was tried), {@code attempt} the starts it had.
+     */
+    public ResultDocument gaveUp(JournalRecord record, ExecuteRequest request, String backend, int attempt, String why) {
         JournalEntry e = record.entry();
-        return new ResultDocument(e.executionId(), e.eventId(), e.source(), e.subject(), e.type(), e.sessionId(), null,
-                e.priority(), backend, "Failed", "", "", null, new ResultDocument.Error("ExecutionAbandoned", why), false,
-                null, timings(e.acceptedAt(), null, Instant.now(), null), record.attempt());
+        return new ResultDocument(e.executionId(), e.eventId(), e.source(), e.subject(), e.type(), e.sessionId(),
+                request == null ? null : request.language().wireName(), e.priority(), backend, "Failed", "", "", null,
+                new ResultDocument.Error("ExecutionAbandoned", why), false, null,
+                timings(e.acceptedAt(), null, Instant.now(), null), attempt);
     }
 
     private static ResultDocument.Timings timings(Instant acceptedAt, Instant startedAt, Instant completedAt, Long executionMs) {

@@ -51,8 +51,7 @@ public class HttpGuards {
     }
 
     private static void refuse(RoutingContext rc, int status, String slug, String title, String detail, boolean bearer) {
-        String body = "{\"type\":\"https://sandstream.io/problems/" + slug + "\",\"title\":\"" + title + "\",\"status\":"
-                + status + ",\"detail\":\"" + detail + "\"}";
+        String body = HttpEdge.problem(status, slug, title, detail);
         rc.response().setStatusCode(status).putHeader("Content-Type", "application/problem+json");
         if (bearer) {
             rc.response().putHeader("WWW-Authenticate", "Bearer");

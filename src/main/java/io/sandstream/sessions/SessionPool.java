@@ -46,7 +46,8 @@ public interface SessionPool {
     /** The file's bytes; fails with {@link SessionFileException} when it is missing or refused. */
     Uni<byte[]> downloadFile(SessionKey session, String name);
 
-    Uni<List<SessionFile>> listFiles(SessionKey session);
+    /** The session's regular files by name, at most the pool's listing cap of them. */
+    Uni<SessionFiles> listFiles(SessionKey session);
 
     Uni<Void> deleteFile(SessionKey session, String name);
 

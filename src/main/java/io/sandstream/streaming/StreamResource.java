@@ -5,7 +5,6 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 
 import jakarta.ws.rs.GET;
@@ -40,7 +39,6 @@ import io.smallrye.mutiny.subscription.MultiEmitter;
 public class StreamResource {
 
     static final Duration HEARTBEAT = Duration.ofSeconds(15);
-    private static final int REPLAY_PAGE = 500;
     /** Without Last-Event-ID the stream starts with what is persisted from now on. */
     private static final long NO_REPLAY = -1;
 
@@ -131,47 +129,18 @@ public class StreamResource {
         return subscribers.results(Multi.createBy().merging().streams(results, heartbeats));
     }
 
-    /** Stored results after {@code after}, then live ones, in order, without gaps or repeats. */
+    /**
+     * Stored results after {@code after} (from now on without it), then each new one, in sequence
+     * order, without gaps or repeats: the bus only signals, the store is read (see {@link StoreTail}).
+     */
     private Multi<StoredResult> replayThenLive(long after) {
         return Multi.createFrom().emitter(emitter -> {
-            Object lock = new Object();
-            AtomicLong last = new AtomicLong(Math.max(after, 0));
-            AtomicBoolean replaying = new AtomicBoolean(true);
-            java.util.ArrayDeque<StoredResult> early = new java.util.ArrayDeque<>();
-            Cancellable live = bus.results().subscribe().with(r -> {
-                synchronized (lock) {
-                    if (replaying.get()) {
-                        early.add(r);
-                    } else if (r.sequence() > last.get()) {
-                        last.set(r.sequence());
-                        emitter.emit(r);
-                    }
-                }
-            });
+            StoreTail tail = new StoreTail(store, emitter);
+            // Subscribed before the start is known: what is stored meanwhile is read once it is.
+            Cancellable live = bus.results().subscribe().with(stored -> tail.signal());
             emitter.onTermination(live::cancel);
-            Uni<Void> replay = after == NO_REPLAY ? Uni.createFrom().voidItem() : replay(emitter, last);
-            replay.subscribe().with(ignored -> {
-                synchronized (lock) {
-                    for (StoredResult r : early) {
-                        if (r.sequence() > last.get()) {
-                            last.set(r.sequence());
-                            emitter.emit(r);
-                        }
-                    }
-                    early.clear();
-                    replaying.set(false);
-                }
-            }, emitter::fail);
-        });
-    }
-
-    private Uni<Void> replay(MultiEmitter<? super StoredResult> emitter, AtomicLong last) {
-        return store.after(last.get(), REPLAY_PAGE).flatMap(page -> {
-            page.forEach(r -> {
-                last.set(r.sequence());
-                emitter.emit(r);
-            });
-            return page.size() < REPLAY_PAGE ? Uni.createFrom().voidItem() : replay(emitter, last);
+            Uni<Long> start = after == NO_REPLAY ? store.latest() : Uni.createFrom().item(after);
+            start.subscribe().with(tail::startAfter, emitter::fail);
         });
     }
 

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.sandstream.streaming.StreamResourceTest;
 
 /**
  * Real restarts of the packaged service on one data directory: what was acknowledged before a
@@ -97,6 +98,89 @@ class RestartIT {
                 assertEquals(executionIds.get(i), accepted.get("executionId").asText());
             }
             assertTrue(waitFor(() -> metric(second, "sandstream_journal_pending ").equals("0.0")), "nothing left pending");
+        }
+    }
+
+    /**
+     * A results stream read from id 0 while results are persisted concurrently, the service
+     * SIGKILLed mid-work, and the stream resumed with the last id seen: the two connections
+     * together hold every stored result once, in sequence order. Executions whose results were
+     * streamed before the kill do not run again after it.
+     */
+    @Test
+    void theResultsStreamResumesAcrossACrashWithoutGapsAndStoredResultsAreNotRunAgain() throws Exception {
+        Path data = temp.resolve("stream");
+        int events = 60;
+        List<StreamResourceTest.Event> before = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (ServiceProcess first = ServiceProcess.start(data, Map.of(), temp.resolve("stream-first.log"))) {
+            String key = Files.readString(data.resolve("ingress.key")).trim();
+            String reader = "Bearer " + Files.readString(data.resolve("api.key")).trim();
+            java.util.concurrent.CompletableFuture<Void> live = java.util.concurrent.CompletableFuture.runAsync(
+                    () -> readStream(first, reader, "0", before, Integer.MAX_VALUE));
+            StringBuilder batch = new StringBuilder("[");
+            for (int i = 0; i < events; i++) {
+                // Several sessions and session-less work at once: results are stored concurrently.
+                batch.append(i > 0 ? "," : "").append("""
+                        {"specversion":"1.0","id":"stream-%d","source":"/it/stream","type":"io.sandstream.code.execute",
+                         "data":{"code":"import time\\ntime.sleep(0.05)\\nprint(%d)"%s}}""".formatted(i, i,
+                        i % 2 == 0 ? ",\"sessionId\":\"stream-" + (i % 8) + "\"" : ""));
+            }
+            HttpResponse<String> accepted = first.post("/events?code=" + key, "application/cloudevents-batch+json",
+                    batch.append(']').toString());
+            assertEquals(202, accepted.statusCode(), accepted.body());
+            assertTrue(waitFor(() -> before.size() >= 10), "some results streamed before the kill");
+            first.kill();
+            live.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        int streamedBeforeKill = before.size();
+        assertTrue(streamedBeforeKill < events, "killed mid-work: " + streamedBeforeKill);
+
+        try (ServiceProcess second = ServiceProcess.start(data, Map.of(), temp.resolve("stream-second.log"))) {
+            String reader = "Bearer " + Files.readString(data.resolve("api.key")).trim();
+            List<StreamResourceTest.Event> after = new ArrayList<>();
+            readStream(second, reader, before.get(before.size() - 1).id(), after, events - streamedBeforeKill);
+            List<StreamResourceTest.Event> all = new ArrayList<>();
+            readStream(second, reader, "0", all, events);
+
+            List<String> resumed = new ArrayList<>();
+            before.forEach(e -> resumed.add(e.id()));
+            after.forEach(e -> resumed.add(e.id()));
+            List<String> stored = all.stream().map(StreamResourceTest.Event::id).toList();
+            System.out.printf("restart stream: %d streamed before the SIGKILL, %d after resuming, %d stored%n",
+                    before.size(), after.size(), stored.size());
+            assertEquals(events, stored.size());
+            assertEquals(stored, resumed, "resuming with Last-Event-ID: every result once, in order, no gaps");
+            assertTrue(waitFor(() -> metric(second, "sandstream_journal_pending ").equals("0.0")), "nothing left pending");
+            double ranAgain = second.get("/q/metrics").body().lines()
+                    .filter(l -> l.startsWith("sandstream_pool_executions_total{"))
+                    .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+            System.out.printf("restart stream: %.0f executions ran after the restart (at most %d were not stored)%n",
+                    ranAgain, events - streamedBeforeKill);
+            assertTrue(ranAgain <= events - streamedBeforeKill, "a result streamed before the kill was run again: "
+                    + ranAgain + " runs after the restart, " + streamedBeforeKill + " of " + events + " were stored");
+        }
+    }
+
+    /** Reads result events into {@code into} until {@code count} or the connection ends (a SIGKILL). */
+    private static void readStream(ServiceProcess service, String reader, String lastEventId,
+            List<StreamResourceTest.Event> into, int count) {
+        try {
+            HttpResponse<java.util.stream.Stream<String>> response = ServiceProcess.HTTP.send(
+                    java.net.http.HttpRequest.newBuilder(service.uri("/executions/stream"))
+                            .header("Accept", "text/event-stream").header("Authorization", reader)
+                            .header("Last-Event-ID", lastEventId).build(),
+                    HttpResponse.BodyHandlers.ofLines());
+            assertEquals(200, response.statusCode());
+            try (java.util.stream.Stream<String> lines = response.body()) {
+                StreamResourceTest.readEach(lines, event -> {
+                    into.add(event);
+                    return into.size() < count;
+                });
+            }
+        } catch (java.io.IOException | java.io.UncheckedIOException killed) {
+            // the service died under the connection
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

@@ -341,4 +341,33 @@ public class PoolApiTest {
         assertAzureError(call(id).multiPart("other", "a.txt", "x".getBytes(), "application/octet-stream")
                 .post("/pools/python/files/upload"), 400, "MissingFile");
     }
+
+    static Response rawMultipart(String identifier, String body) {
+        return call(identifier).contentType("multipart/form-data; boundary=b0undary")
+                .body(body.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1)).post("/pools/python/files/upload");
+    }
+
+    /** Issue 16 point 6: the multipart parser's refusals are the client's, in the pool API's shape. */
+    @Test
+    void aMalformedMultipartBodyIsABadRequest() {
+        String id = newIdentifier();
+        String part = "--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"";
+        String rest = "\"\r\nContent-Type: application/octet-stream\r\n\r\nhello\r\n--b0undary--\r\n";
+        assertAzureError(rawMultipart(id, part + "a\r\nb.txt" + rest), 400, "InvalidRequestBody");
+        assertAzureError(rawMultipart(id, part + "a\rb.txt" + rest), 400, "InvalidRequestBody");
+        assertAzureError(rawMultipart(id, part + "a.txt\"\r\nContent-Type: application/octet-stream\r\n\r\nhel"), 400,
+                "InvalidRequestBody");
+        call(id).multiPart("file", "ok.txt", "fine".getBytes(), "application/octet-stream")
+                .post("/pools/python/files/upload").then().statusCode(200);
+    }
+
+    /** Issue 16 point 5: a FIFO (or a directory) in the session is refused at once, and the session goes on. */
+    @Test
+    void downloadingAFifoIsRefusedAndTheSessionGoesOn() throws Exception {
+        String id = newIdentifier();
+        execute("python", id, "import os\nos.mkfifo('/mnt/data/pipe')\nos.mkdir('/mnt/data/dir')");
+        assertAzureError(call(id).get("/pools/python/files/content/pipe"), 400, "FileOperationFailed");
+        assertAzureError(call(id).get("/pools/python/files/content/dir"), 400, "FileOperationFailed");
+        assertEquals("Success", execute("python", id, "1 + 1").at("/properties/status").textValue());
+    }
 }

@@ -23,7 +23,7 @@ import io.quarkus.test.junit.QuarkusTest;
 
 /** The SSE endpoints over a real HTTP connection, fed by real executions. */
 @QuarkusTest
-class StreamResourceTest {
+public class StreamResourceTest {
 
     static final String READER = "Bearer test-reader";
     static final HttpClient HTTP = HttpClient.newHttpClient();
@@ -32,21 +32,30 @@ class StreamResourceTest {
     int port;
 
     /** One SSE event: its name, id and data lines. */
-    record Event(String name, String id, String data) {
+    public record Event(String name, String id, String data) {
     }
 
     /** Reads events until {@code count} arrived or the stream ended. */
     static List<Event> read(Stream<String> lines, int count) {
         List<Event> events = new ArrayList<>();
+        readEach(lines, event -> {
+            events.add(event);
+            return events.size() < count;
+        });
+        return events;
+    }
+
+    /** Hands each event to {@code more} until it answers false or the stream ends. */
+    public static void readEach(Stream<String> lines, java.util.function.Predicate<Event> more) {
         String name = "message";
         String id = null;
         StringBuilder data = new StringBuilder();
         Iterator<String> it = lines.iterator();
-        while (events.size() < count && it.hasNext()) {
+        while (it.hasNext()) {
             String line = it.next();
             if (line.isEmpty()) {
-                if (!data.isEmpty()) {
-                    events.add(new Event(name, id, data.toString()));
+                if (!data.isEmpty() && !more.test(new Event(name, id, data.toString()))) {
+                    return;
                 }
                 name = "message";
                 id = null;
@@ -59,7 +68,6 @@ class StreamResourceTest {
                 data.append(line.substring(5).trim());
             }
         }
-        return events;
     }
 
     Stream<String> open(String path, String authorization, String lastEventId) throws Exception {

@@ -41,6 +41,7 @@ import io.sandstream.sessions.PoolFullException;
 import io.sandstream.sessions.PoolStats;
 import io.sandstream.sessions.SessionFile;
 import io.sandstream.sessions.SessionFileException;
+import io.sandstream.sessions.SessionFiles;
 import io.sandstream.sessions.SessionInfo;
 import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.QuotaExceededException;
@@ -462,9 +463,9 @@ public final class AcaSessionPool implements SessionPool {
     }
 
     @Override
-    public Uni<List<SessionFile>> listFiles(SessionKey session) {
+    public Uni<SessionFiles> listFiles(SessionKey session) {
         return inSession(session, identifier -> call("list", auth -> client.listFiles(config.apiVersion(), encoded(identifier), auth))
-                .map(response -> AcaWire.files(contract, AcaWire.json(fileAnswer(response)))));
+                .map(response -> new SessionFiles(AcaWire.files(contract, AcaWire.json(fileAnswer(response))), false)));
     }
 
     @Override

@@ -140,6 +140,18 @@ final class Cgroups {
         }
     }
 
+    /** How many processes the kernel's OOM killer has killed in the cgroup; 0 when it cannot tell. */
+    static long oomKills(Path group) {
+        Path events = group.resolve("memory.events");
+        try {
+            List<String> lines = Files.readAllLines(Files.exists(events) ? events : group.resolve("memory.oom_control"));
+            return lines.stream().filter(l -> l.startsWith("oom_kill ")).mapToLong(l -> Long.parseLong(l.substring(9).trim()))
+                    .findFirst().orElse(0);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
+    }
+
     static void remove(Path root, String id) {
         Path group = group(root, id);
         for (int attempt = 0; attempt < 50 && Files.exists(group); attempt++) {

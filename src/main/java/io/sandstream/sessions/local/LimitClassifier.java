@@ -2,7 +2,11 @@ package io.sandstream.sessions.local;
 
 import io.sandstream.sessions.ExecutionResult.LimitHit;
 
-/** Names the limit behind an error the code saw when the limit made a call fail rather than killing it. */
+/**
+ * Names the limit behind a failure the code saw when the limit made a call fail rather than
+ * killing it: the runner's own error, or what a child process said on stderr before it died
+ * (a fork refused by the process limit, an allocation refused by the memory limit).
+ */
 final class LimitClassifier {
 
     private LimitClassifier() {
@@ -13,15 +17,39 @@ final class LimitClassifier {
             return null;
         }
         String text = message == null ? "" : message;
-        if (type.equals("MemoryError") || text.contains("Cannot allocate memory") || text.contains("heap out of memory")) {
+        if (type.equals("MemoryError")) {
+            return LimitHit.memory;
+        }
+        if (type.equals("BlockingIOError") && text.contains("Resource temporarily unavailable")) {
+            return LimitHit.pids;
+        }
+        return fromText(text);
+    }
+
+    /** The execution's stderr: children that hit a limit report it there, and the code may carry on. */
+    static LimitHit fromOutput(String stderr) {
+        if (stderr == null || stderr.isEmpty()) {
+            return null;
+        }
+        if (stderr.contains("MemoryError")) {
+            return LimitHit.memory;
+        }
+        if (stderr.contains("Resource temporarily unavailable") || stderr.contains("Cannot fork")
+                || stderr.contains("fork: retry")) {
+            return LimitHit.pids;
+        }
+        return fromText(stderr);
+    }
+
+    private static LimitHit fromText(String text) {
+        if (text.contains("Cannot allocate memory") || text.contains("heap out of memory")) {
             return LimitHit.memory;
         }
         if (text.contains("No space left on device") || text.contains("File too large") || text.contains("ENOSPC")
                 || text.contains("EFBIG")) {
             return LimitHit.disk;
         }
-        if ((type.equals("BlockingIOError") && text.contains("Resource temporarily unavailable"))
-                || text.contains("can't start new thread") || text.contains("EAGAIN")) {
+        if (text.contains("can't start new thread") || text.contains("EAGAIN")) {
             return LimitHit.pids;
         }
         return null;

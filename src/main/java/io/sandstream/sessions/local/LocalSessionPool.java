@@ -21,6 +21,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.sandstream.config.SandstreamConfig;
@@ -33,6 +34,7 @@ import io.sandstream.sessions.PoolStats;
 import io.sandstream.sessions.QuotaExceededException;
 import io.sandstream.sessions.SessionFile;
 import io.sandstream.sessions.SessionFileException;
+import io.sandstream.sessions.SessionFiles;
 import io.sandstream.sessions.SessionInfo;
 import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.SessionPool;
@@ -56,6 +58,8 @@ public final class LocalSessionPool implements SessionPool {
     private static final Logger LOG = Logger.getLogger(LocalSessionPool.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long REFILL_DELAY_MS = 250;
+    /** How far past its own deadline an operation must run before the session counts as wedged. */
+    private static final Duration WEDGED_MARGIN = Duration.ofSeconds(5);
 
     private final String name;
     private final Language language;
@@ -67,6 +71,8 @@ public final class LocalSessionPool implements SessionPool {
     private final ConcurrentLinkedDeque<Sandbox> warm = new ConcurrentLinkedDeque<>();
     private final Map<SessionKey, Session> sessions = new ConcurrentHashMap<>();
     private final AtomicInteger ephemeral = new AtomicInteger();
+    /** Sessions with an operation running now, stateful and fresh ones alike. */
+    private final java.util.Set<Session> active = ConcurrentHashMap.newKeySet();
     private final AtomicInteger starting = new AtomicInteger();
     private volatile boolean closed;
     /** Why the last sandbox start failed, null once one starts again; for readiness. */
@@ -75,9 +81,9 @@ public final class LocalSessionPool implements SessionPool {
     private final Timer warmAllocation;
     private final Timer coldAllocation;
     private final TenantQuotas quotas;
-    private final io.micrometer.core.instrument.Counter evictions;
-    private final io.micrometer.core.instrument.Counter lifetimeEnded;
-    private final io.micrometer.core.instrument.Counter outputRead;
+    private final Counter evictions;
+    private final Counter lifetimeEnded;
+    private final Counter outputRead;
 
     private Timer allocationTimer(String kind) {
         return Timer.builder("sandstream.pool.allocation").tag("pool", name).tag("kind", kind)
@@ -97,6 +103,8 @@ public final class LocalSessionPool implements SessionPool {
         volatile int users;
         /** Past its lifetime and out of the pool: destroyed once its running work is done. */
         volatile boolean retired;
+        /** When the operation running now must have ended (its limits enforced); null while none runs. */
+        volatile Instant mustEndBy;
         CompletableFuture<?> tail = CompletableFuture.completedFuture(null);
 
         Session(SessionKey key) {
@@ -201,16 +209,40 @@ public final class LocalSessionPool implements SessionPool {
         return true;
     }
 
-    /** Runs {@code work} on the session's sandbox after everything queued before it. */
-    private <T> CompletableFuture<T> onSession(Session session, java.util.function.Function<Sandbox, CompletableFuture<T>> work) {
+    /**
+     * Runs {@code work} on the session's sandbox after everything queued before it; {@code budget}
+     * is how long the work may take with every limit enforced (for readiness: see {@link #wedged()}).
+     */
+    private <T> CompletableFuture<T> onSession(Session session, Duration budget,
+            java.util.function.Function<Sandbox, CompletableFuture<T>> work) {
         CompletableFuture<T> result;
         synchronized (session) {
             result = session.tail.handle((ignored, failure) -> null)
                     .thenComposeAsync(ignored -> sandboxOf(session), workers)
-                    .thenCompose(work);
+                    .thenCompose(sandbox -> {
+                        session.mustEndBy = Instant.now().plus(budget).plus(WEDGED_MARGIN);
+                        active.add(session);
+                        return work.apply(sandbox);
+                    });
             session.tail = result;
         }
-        return result.whenComplete((value, failure) -> release(session));
+        return result.whenComplete((value, failure) -> {
+            session.mustEndBy = null;
+            active.remove(session);
+            release(session);
+        });
+    }
+
+    /**
+     * Sessions whose operation runs past its deadline: every limit should have ended it by then,
+     * so its sandbox could not be stopped. Readiness reports a pool whose sessions all are.
+     */
+    public int wedged() {
+        Instant now = Instant.now();
+        return (int) active.stream().filter(s -> {
+            Instant by = s.mustEndBy;
+            return by != null && by.isBefore(now);
+        }).count();
     }
 
     private CompletableFuture<Sandbox> sandboxOf(Session session) {
@@ -366,10 +398,14 @@ public final class LocalSessionPool implements SessionPool {
                 emitter.fail(e);
                 return;
             }
-            onSession(session, sandbox -> {
+            Duration budget = Duration.ofSeconds(spec.timeoutSeconds()).plus(interruptGrace)
+                    .plus(config.files().timeout().multipliedBy(2L * spec.files().size()));
+            onSession(session, budget, sandbox -> {
                 emitter.emit(new ExecutionUpdate.Allocated(session.allocation));
-                return upload(session, sandbox, spec.files())
-                        .thenCompose(ignored -> sandbox.execute(spec.code(), spec.timeoutSeconds(), emitter::emit));
+                return upload(session, sandbox, spec.files()).handle((ignored, failure) -> failure)
+                        .thenCompose(failure -> failure == null
+                                ? sandbox.execute(spec.code(), spec.timeoutSeconds(), emitter::emit)
+                                : CompletableFuture.completedFuture(inputRefused(sandbox, failure)));
             })
                     .whenComplete((result, failure) -> {
                         if (result != null) {
@@ -392,8 +428,7 @@ public final class LocalSessionPool implements SessionPool {
 
     private static void complete(MultiEmitter<? super ExecutionUpdate> emitter, ExecutionResult result, Throwable failure) {
         if (failure != null) {
-            emitter.fail(failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
-                    ? failure.getCause() : failure);
+            emitter.fail(unwrap(failure));
         } else {
             emitter.emit(new ExecutionUpdate.Completed(result));
             emitter.complete();
@@ -403,9 +438,39 @@ public final class LocalSessionPool implements SessionPool {
     private CompletableFuture<Void> upload(Session session, Sandbox sandbox, List<InputFile> files) {
         CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
         for (InputFile file : files) {
-            chain = chain.thenCompose(ignored -> put(session, sandbox, file.name(), file.content()).thenApply(f -> null));
+            chain = chain.thenCompose(ignored -> put(session, sandbox, file.name(), file.content()).handle((stored, failure) -> {
+                if (failure != null && unwrap(failure) instanceof SessionFileException refused) {
+                    throw new SessionFileException(refused.reason(), "'" + file.name() + "': " + refused.getMessage());
+                }
+                if (failure != null) {
+                    throw new java.util.concurrent.CompletionException(unwrap(failure));
+                }
+                return null;
+            }));
         }
         return chain;
+    }
+
+    /**
+     * An input file the session would not take (its name is a directory or a FIFO there, the disk
+     * is full, the operation timed out): the execution's result, never a failure to retry. Other
+     * failures (a tenant's quota) stay failures.
+     */
+    private static ExecutionResult inputRefused(Sandbox sandbox, Throwable failure) {
+        Throwable cause = unwrap(failure);
+        if (!(cause instanceof SessionFileException refused)) {
+            throw failure instanceof java.util.concurrent.CompletionException c ? c
+                    : new java.util.concurrent.CompletionException(cause);
+        }
+        Instant now = Instant.now();
+        return new ExecutionResult(ExecutionResult.Status.Failed, "", "", null, "InputFileRefused",
+                "an input file could not be written to /mnt/data: " + refused.getMessage(), false, null,
+                !sandbox.alive(), now, now, 0);
+    }
+
+    private static Throwable unwrap(Throwable failure) {
+        return failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
     }
 
     private CompletableFuture<SessionFile> put(Session session, Sandbox sandbox, String fileName, byte[] content) {
@@ -417,8 +482,8 @@ public final class LocalSessionPool implements SessionPool {
         ObjectNode message = JSON.createObjectNode().put("op", "put").put("name", fileName)
                 .put("content", Base64.getEncoder().encodeToString(content));
         return withinQuota(session, sandbox, fileName, content.length)
-                .thenCompose(ignored -> sandbox.fileOperation(message))
-                .thenApply(answer -> toFile(answered(answer).path("file")));
+                .thenCompose(ignored -> fileOperation(sandbox, message))
+                .thenApply(answer -> toFile(answer.path("file")));
     }
 
     /**
@@ -430,13 +495,8 @@ public final class LocalSessionPool implements SessionPool {
         if (allowed == Long.MAX_VALUE) {
             return CompletableFuture.completedFuture(null);
         }
-        return sandbox.fileOperation(JSON.createObjectNode().put("op", "list")).thenApply(answer -> {
-            long held = 0;
-            for (JsonNode file : answered(answer).path("files")) {
-                if (!file.path("name").asText().equals(fileName)) {
-                    held += file.path("size").asLong();
-                }
-            }
+        return fileOperation(sandbox, JSON.createObjectNode().put("op", "usage").put("except", fileName)).thenApply(answer -> {
+            long held = answer.path("bytes").asLong();
             if (held + size > allowed) {
                 registry.counter("sandstream.tenant.quota.exceeded", "quota", "session-bytes").increment();
                 throw new QuotaExceededException(session.key.tenant(), "SessionStorageQuotaExceeded",
@@ -453,11 +513,33 @@ public final class LocalSessionPool implements SessionPool {
         }
     }
 
+    /**
+     * A file operation under the pool's deadline; the runner's answer when it is a success, else a
+     * {@link SessionFileException}: a refusal, a timeout (the sandbox was destroyed), or a sandbox
+     * that ended meanwhile (user code killed it) — each the user's, never a service failure.
+     */
+    private CompletableFuture<JsonNode> fileOperation(Sandbox sandbox, ObjectNode message) {
+        return sandbox.fileOperation(message, config.files().timeout()).handle((answer, failure) -> {
+            if (failure == null) {
+                return answered(answer);
+            }
+            Throwable cause = unwrap(failure);
+            if (cause instanceof Sandbox.FileOperationTimeout timeout) {
+                throw new SessionFileException(SessionFileException.Reason.TIMED_OUT, timeout.getMessage());
+            }
+            throw new SessionFileException(SessionFileException.Reason.FAILED,
+                    "the session's sandbox ended during the file operation");
+        });
+    }
+
     private static JsonNode answered(JsonNode answer) {
         if (answer.path("ok").asBoolean(false)) {
             return answer;
         }
         String error = answer.path("error").asText("");
+        if (error.equals("NotRegular")) {
+            throw new SessionFileException(SessionFileException.Reason.FAILED, "not a regular file (a directory, FIFO, …)");
+        }
         SessionFileException.Reason reason = switch (error) {
             case "NotFound" -> SessionFileException.Reason.NOT_FOUND;
             case "Invalid" -> SessionFileException.Reason.INVALID;
@@ -479,7 +561,8 @@ public final class LocalSessionPool implements SessionPool {
             java.util.function.BiFunction<Session, Sandbox, CompletableFuture<T>> work) {
         return Uni.createFrom().deferred(() -> {
             Session session = allocate(Optional.of(key));
-            return Uni.createFrom().completionStage(onSession(session, sandbox -> work.apply(session, sandbox)))
+            Duration budget = config.files().timeout().multipliedBy(2); // an upload checks the quota first
+            return Uni.createFrom().completionStage(onSession(session, budget, sandbox -> work.apply(session, sandbox)))
                     .onFailure(java.util.concurrent.CompletionException.class).transform(Throwable::getCause);
         });
     }
@@ -495,30 +578,28 @@ public final class LocalSessionPool implements SessionPool {
             check(fileName);
             ObjectNode message = JSON.createObjectNode().put("op", "get").put("name", fileName)
                     .put("maxBytes", config.limits().transferBytes());
-            return sandbox.fileOperation(message)
-                    .thenApply(answer -> Base64.getDecoder().decode(answered(answer).path("content").asText()));
+            return fileOperation(sandbox, message)
+                    .thenApply(answer -> Base64.getDecoder().decode(answer.path("content").asText()));
         });
     }
 
     @Override
-    public Uni<List<SessionFile>> listFiles(SessionKey key) {
-        return withSession(key, sandbox -> sandbox.fileOperation(JSON.createObjectNode().put("op", "list"))
-                .thenApply(answer -> {
-                    List<SessionFile> files = new ArrayList<>();
-                    answered(answer).path("files").forEach(f -> files.add(toFile(f)));
-                    return files;
-                }));
+    public Uni<SessionFiles> listFiles(SessionKey key) {
+        ObjectNode message = JSON.createObjectNode().put("op", "list").put("maxEntries", config.files().listMaxEntries())
+                .put("maxBytes", config.files().listMaxBytes());
+        return withSession(key, sandbox -> fileOperation(sandbox, message).thenApply(answer -> {
+            List<SessionFile> files = new ArrayList<>();
+            answer.path("files").forEach(f -> files.add(toFile(f)));
+            return new SessionFiles(files, answer.path("truncated").asBoolean(false));
+        }));
     }
 
     @Override
     public Uni<Void> deleteFile(SessionKey key, String fileName) {
         return withSession(key, sandbox -> {
             check(fileName);
-            return sandbox.fileOperation(JSON.createObjectNode().put("op", "delete").put("name", fileName))
-                    .thenApply(answer -> {
-                        answered(answer);
-                        return null;
-                    });
+            return fileOperation(sandbox, JSON.createObjectNode().put("op", "delete").put("name", fileName))
+                    .thenApply(answer -> null);
         });
     }
 

@@ -53,6 +53,8 @@ final class Sandbox {
     private static final AtomicLong IDS = new AtomicLong();
     private static final int CHUNK = 64 * 1024;
     private static final long CPU_WATCH_MS = 100;
+    /** The end of V8's fatal message when the heap is exhausted. */
+    private static final String HEAP_EXHAUSTED = "JavaScript heap out of memory";
 
     final String id;
     private final SandboxLauncher launcher;
@@ -233,8 +235,12 @@ final class Sandbox {
         return answer;
     }
 
-    /** A file operation ({@code put|get|list|delete}); the answer as the runner sent it. */
-    CompletableFuture<JsonNode> fileOperation(ObjectNode message) {
+    /**
+     * A file operation ({@code put|get|list|usage|delete}); the answer as the runner sent it. What
+     * the session holds is the user's (a FIFO, a runner its code tampered with): past
+     * {@code deadline} the sandbox is destroyed and the answer fails with {@link FileOperationTimeout}.
+     */
+    CompletableFuture<JsonNode> fileOperation(ObjectNode message, Duration deadline) {
         if (!alive()) {
             return CompletableFuture.failedFuture(new IOException("the sandbox is gone"));
         }
@@ -242,10 +248,26 @@ final class Sandbox {
         // not answer: while the operation runs, output is read again (and dropped).
         stdout.drain(true);
         stderr.drain(true);
-        return request(message).whenComplete((answer, failure) -> {
+        CompletableFuture<JsonNode> answer = request(message);
+        ScheduledFuture<?> timer = timers.schedule(() -> {
+            if (answer.completeExceptionally(new FileOperationTimeout(deadline))) {
+                LOG.infof("sandbox %s: a file operation took longer than %s; destroying it", id, deadline);
+                kill(null);
+            }
+        }, deadline.toMillis(), TimeUnit.MILLISECONDS);
+        answer.whenComplete((done, failure) -> {
+            timer.cancel(false);
             stdout.drain(false);
             stderr.drain(false);
         });
+        return answer;
+    }
+
+    /** A file operation that did not finish by its deadline; the sandbox is destroyed. */
+    static final class FileOperationTimeout extends IOException {
+        FileOperationTimeout(Duration deadline) {
+            super("the file operation did not finish within " + deadline.toSeconds() + " s; the session was ended");
+        }
     }
 
     // ---- executions --------------------------------------------------------------------------------
@@ -263,6 +285,7 @@ final class Sandbox {
         RANDOM.nextBytes(marker);
         String markerText = "\u0000SSM" + HexFormat.of().formatHex(marker) + "\u0000";
         Run run = new Run(markerText.getBytes(StandardCharsets.US_ASCII), sink);
+        run.oomKillsAtStart = oomKills();
         state = State.BUSY;
         current = run;
         stdout.begin(run);
@@ -311,6 +334,11 @@ final class Sandbox {
                 kill(limit);
             }
         }, interruptGrace.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** OOM kills in the sandbox's memory cgroup so far; 0 without one. */
+    private long oomKills() {
+        return launcher.cgroup(id).map(Cgroups::oomKills).orElse(0L);
     }
 
     /** CPU time of the runner process in clock ticks (1/100 s), all threads. */
@@ -367,8 +395,17 @@ final class Sandbox {
             if (limit == null && launcher.cgroup(id).map(Cgroups::oomKilled).orElse(false)) {
                 limit = LimitHit.memory; // the kernel's OOM killer acted in the sandbox's cgroup
             }
-            run.limit = limit;
-            run.sandboxDied(code);
+            LimitHit known = limit;
+            // V8's out-of-heap message (then SIGABRT: 134) may still be in the pipe: decide once
+            // stderr has ended, which follows the death of the last process in the sandbox.
+            stderr.ended.completeOnTimeout(null, 1, TimeUnit.SECONDS).thenRun(() -> {
+                LimitHit hit = run.limit != null ? run.limit : known;
+                if (hit == null && code == 128 + 6 && run.heapExhausted) {
+                    hit = LimitHit.memory;
+                }
+                run.limit = hit;
+                run.sandboxDied(code);
+            });
         }
         launcher.cleanup(id);
         launcher.releaseUid(uid);
@@ -406,6 +443,10 @@ final class Sandbox {
         volatile LimitHit limit;
         /** CPU ticks at the first check, less one interval; -1 until then. Only the watch uses it. */
         long cpuAtStart = -1;
+        /** The memory cgroup's OOM kills before the code ran: a kill of any process during it names the limit. */
+        long oomKillsAtStart;
+        /** Node said its heap is exhausted (it aborts next). */
+        volatile boolean heapExhausted;
         boolean truncated;
         boolean stdoutDone;
         boolean stderrDone;
@@ -421,6 +462,10 @@ final class Sandbox {
         synchronized void output(ExecutionUpdate.Stream stream, byte[] bytes, int offset, int length) {
             if (result.isDone()) {
                 return;
+            }
+            if (stream == ExecutionUpdate.Stream.STDERR && !heapExhausted
+                    && new String(bytes, offset, length, StandardCharsets.ISO_8859_1).contains(HEAP_EXHAUSTED)) {
+                heapExhausted = true; // seen even past the output limit
             }
             int room = limits.outputBytes() - out.size() - err.size();
             int kept = Math.max(0, Math.min(room, length));
@@ -456,6 +501,12 @@ final class Sandbox {
                 String errorType = answer.path("error").path("type").asText(null);
                 String errorMessage = answer.path("error").path("message").asText(null);
                 LimitHit hit = limit != null ? limit : LimitClassifier.fromError(errorType, errorMessage);
+                if (hit == null && oomKills() > oomKillsAtStart) {
+                    hit = LimitHit.memory; // the code survived, but the OOM killer took one of its processes
+                }
+                if (hit == null) {
+                    hit = LimitClassifier.fromOutput(decode(err)); // a child that failed to fork or allocate
+                }
                 Status finalStatus = limit == LimitHit.wall ? Status.TimedOut
                         : "Succeeded".equals(status) && hit == null ? Status.Succeeded : Status.Failed;
                 finish(finalStatus, answer.get("result"), errorType, errorMessage, hit, false);
@@ -514,6 +565,8 @@ final class Sandbox {
         /** True while the pump waits for work (and so does not touch the stream). */
         private boolean parked;
         private boolean closed;
+        /** Completed when the stream reached its end (the last process holding it died). */
+        final CompletableFuture<Void> ended = new CompletableFuture<>();
 
         OutputRouter(ExecutionUpdate.Stream stream, InputStream in) {
             this.stream = stream;
@@ -571,18 +624,22 @@ final class Sandbox {
         }
 
         void pump() throws IOException, InterruptedException {
-            byte[] buffer = new byte[CHUNK];
-            int n;
-            while (awaitWork() && (n = in.read(buffer)) > 0) {
-                outputRead.increment(n);
-                accept(buffer, n);
-            }
-            synchronized (this) {
-                if (run != null) {
-                    flushHeld(run);
-                    run.streamEnded(stream);
-                    run = null;
+            try {
+                byte[] buffer = new byte[CHUNK];
+                int n;
+                while (awaitWork() && (n = in.read(buffer)) > 0) {
+                    outputRead.increment(n);
+                    accept(buffer, n);
                 }
+                synchronized (this) {
+                    if (run != null) {
+                        flushHeld(run);
+                        run.streamEnded(stream);
+                        run = null;
+                    }
+                }
+            } finally {
+                ended.complete(null);
             }
         }
 

@@ -185,8 +185,10 @@ public final class SandboxLauncher implements AutoCloseable {
         if (language == Language.PYTHON) {
             command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/runner.py"));
         } else {
-            command.addAll(List.of(config.node(), "--max-old-space-size=" + Math.max(16, limits.memoryMib() * 3 / 4),
-                    "/opt/sandstream/runner.js"));
+            // Node cannot dup: the requests move to fd 4 and fd 0 becomes /dev/null here, so user
+            // code reading its standard input never reads the control channel (runner.py dups itself).
+            command.addAll(List.of("/bin/sh", "-c", "exec \"$0\" \"$@\" 4<&0 0</dev/null", config.node(),
+                    "--max-old-space-size=" + Math.max(16, limits.memoryMib() * 3 / 4), "/opt/sandstream/runner.js"));
         }
         ProcessBuilder builder = new ProcessBuilder(command);
         builder.environment().clear();

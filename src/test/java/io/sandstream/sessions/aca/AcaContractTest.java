@@ -244,7 +244,7 @@ public class AcaContractTest {
             assertEquals(AWKWARD_FILE, uploaded.name());
             assertEquals(content.length, uploaded.size());
             assertArrayEquals(content, await(aca.downloadFile(shared(id), AWKWARD_FILE)), "every byte value, byte-exact");
-            List<SessionFile> files = await(aca.listFiles(shared(id)));
+            List<SessionFile> files = await(aca.listFiles(shared(id))).files();
             assertTrue(files.stream().anyMatch(f -> f.name().equals(AWKWARD_FILE) && f.size() == content.length), files.toString());
             assertTrue(files.stream().anyMatch(f -> f.name().equals("in.txt")), files.toString());
             assertEquals(content.length, run(aca, id, "len(open('/mnt/data/" + AWKWARD_FILE + "', 'rb').read())")
@@ -305,7 +305,7 @@ public class AcaContractTest {
             run(aca, id, "kept = 'yes'");
             await(aca.uploadFile(shared(id), "gone.txt", "x".getBytes(StandardCharsets.UTF_8)));
             await(aca.deleteFile(shared(id), "gone.txt"));
-            assertFalse(await(aca.listFiles(shared(id))).stream().anyMatch(f -> f.name().equals("gone.txt")));
+            assertFalse(await(aca.listFiles(shared(id))).files().stream().anyMatch(f -> f.name().equals("gone.txt")));
             assertEquals(SessionFileException.Reason.NOT_FOUND, assertThrows(SessionFileException.class,
                     () -> await(aca.deleteFile(shared(id), "gone.txt"))).reason());
 

@@ -3,7 +3,9 @@ package io.sandstream.sessions.local;
 import static io.sandstream.sessions.local.PoolFixture.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -24,7 +26,12 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import io.sandstream.SandboxProcesses;
 import io.sandstream.sessions.ExecutionResult;
+import io.sandstream.sessions.ExecutionResult.LimitHit;
 import io.sandstream.sessions.ExecutionResult.Status;
+import io.sandstream.sessions.ExecutionSpec;
+import io.sandstream.sessions.SessionFileException;
+import io.sandstream.sessions.SessionFiles;
+import io.sandstream.validation.ExecuteRequest.InputFile;
 
 /**
  * Code that tries to get out. Each case prints CONTAINED when the attempt failed the way it must;
@@ -49,7 +56,8 @@ class HostileCodeTest {
         pools = new PoolFixture(dir, Map.of("sandstream.sessions.first-uid", Long.toString(FIRST_UID),
                 "sandstream.pools.python.limits.data-mib", "16",
                 "sandstream.pools.python.limits.tmp-mib", "16",
-                "sandstream.pools.python.limits.shm-mib", "16"));
+                "sandstream.pools.python.limits.shm-mib", "16",
+                "sandstream.pools.python.files.timeout", "3s"));
         bounded = new PoolFixture(dir.resolve("bounded"), Map.of("sandstream.sessions.first-uid", Long.toString(FIRST_UID),
                 "sandstream.pools.python.ready-sessions", "0",
                 "sandstream.pools.javascript.ready-sessions", "0",
@@ -345,7 +353,7 @@ class HostileCodeTest {
         Thread.sleep(2000);
         double read = outputRead(pool) - before;
         assertTrue(read < 256 * 1024, read + " bytes read from an idle session's output in 2 s");
-        assertEquals(List.of(), pool.listFiles(PoolFixture.key(session)).await().atMost(PoolFixture.WAIT), "files still answer");
+        assertEquals(List.of(), pool.listFiles(PoolFixture.key(session)).await().atMost(PoolFixture.WAIT).files(), "files still answer");
         ExecutionResult next = run(pool, session, "6 * 7");
         assertTrue(next.status() == Status.Succeeded || next.limitHit() == ExecutionResult.LimitHit.output, next.toString());
         // The flood goes on in the next execution: it may hit the output limit, which ends the session.
@@ -364,5 +372,123 @@ class HostileCodeTest {
 
     private static double outputRead(LocalSessionPool pool) {
         return pools.registry.get("sandstream.pool.output.read").tag("pool", pool.name()).counter().count();
+    }
+
+    // ---- files the session's code made hostile (issue 16, point 5) --------------------------------
+
+    static SessionFileException refused(io.smallrye.mutiny.Uni<?> operation) {
+        return assertThrows(SessionFileException.class, () -> operation.await().atMost(PoolFixture.WAIT));
+    }
+
+    @Test
+    void aFifoIsRefusedAtOnceAndTheSessionAndPoolStayUsable() {
+        // Before: opening the FIFO waited forever for a writer, and each such session held its pool slot.
+        for (String session : List.of("fifo-1", "fifo-2", "fifo-3")) {
+            run(pools.python, session, "import os\nos.mkfifo('/mnt/data/pipe')\nstate = 42");
+            assertEquals(SessionFileException.Reason.FAILED,
+                    refused(pools.python.downloadFile(PoolFixture.key(session), "pipe")).reason());
+            assertEquals(SessionFileException.Reason.FAILED,
+                    refused(pools.python.uploadFile(PoolFixture.key(session), "pipe", "x".getBytes())).reason());
+            assertEquals(Status.Succeeded, run(pools.python, session, "state").status(), "the session kept its state");
+        }
+        run(pools.javascript, "fifo-js", "require('child_process').execFileSync('mkfifo', ['/mnt/data/pipe'])");
+        assertEquals(SessionFileException.Reason.FAILED,
+                refused(pools.javascript.downloadFile(PoolFixture.key("fifo-js"), "pipe")).reason());
+        assertEquals(Status.Succeeded, run(pools.python, "after-fifos", "1 + 1").status(), "the pool takes new sessions");
+    }
+
+    @Test
+    void aFileOperationPastItsDeadlineEndsOnlyThatSession() {
+        // User code shares the runner's process: here it makes every open of the runner hang.
+        run(pools.python, "hang-files", "import os, time\nkept = 1\nos.open = lambda *a, **k: time.sleep(3600)");
+        SessionFileException timeout = refused(pools.python.downloadFile(PoolFixture.key("hang-files"), "any.txt"));
+        assertEquals(SessionFileException.Reason.TIMED_OUT, timeout.reason(), timeout.getMessage());
+        ExecutionResult after = run(pools.python, "hang-files", "'kept' in globals()");
+        assertEquals(Status.Succeeded, after.status(), after.toString());
+        assertEquals("false", after.result().toString(), "the session starts afresh in a new sandbox");
+        assertEquals(0, pools.python.wedged());
+    }
+
+    @Test
+    void anInputFileTheSessionCannotTakeIsAFailedResult() {
+        run(pools.python, "dir-input", "import os\nos.mkdir('/mnt/data/in.csv')\nos.mkfifo('/mnt/data/in.fifo')");
+        for (String name : List.of("in.csv", "in.fifo")) {
+            ExecutionResult result = pools.python.run(Optional.of(PoolFixture.key("dir-input")),
+                    new ExecutionSpec("print('ran')", 20, List.of(new InputFile(name, "a,b\n".getBytes()))))
+                    .await().atMost(PoolFixture.WAIT);
+            assertEquals(Status.Failed, result.status(), result.toString());
+            assertEquals("InputFileRefused", result.errorType(), result.toString());
+            assertTrue(result.errorMessage().contains(name), result.toString());
+            assertFalse(result.stdout().contains("ran"), "the code does not run without its input");
+        }
+    }
+
+    @Test
+    void aHugeListingIsCappedAndSaysSo() {
+        run(pools.python, "many-files", "import os\nfor i in range(100_000):\n    os.close(os.open(f'/mnt/data/f{i:06}', os.O_CREAT | os.O_WRONLY))", 60);
+        SessionFiles listing = pools.python.listFiles(PoolFixture.key("many-files")).await().atMost(PoolFixture.WAIT);
+        assertTrue(listing.truncated(), "the listing says it is cut");
+        int cap = pools.config.pools().get("python").files().listMaxEntries();
+        assertTrue(listing.files().size() > 0 && listing.files().size() <= cap, "entries: " + listing.files().size());
+        assertEquals("f000000", listing.files().get(0).name(), "the first names, in order");
+        assertEquals(Status.Succeeded, run(pools.python, "many-files", "1").status(), "the session survives");
+    }
+
+    // ---- limits named truthfully (issue 16, points 7 and 8) ---------------------------------------
+
+    @Test
+    void javascriptOutputIsWholeOrCutAndSaysSo() {
+        int cap = pools.config.pools().get("javascript").limits().outputBytes();
+        ExecutionResult whole = run(pools.javascript, "js-out", "process.stdout.write('x'.repeat(900 * 1024)); 1");
+        assertEquals(Status.Succeeded, whole.status(), whole.errorMessage());
+        assertEquals(900 * 1024, whole.stdout().length(), "every byte written before the end");
+        assertFalse(whole.truncated());
+        ExecutionResult cut = run(pools.javascript, "js-out", "process.stdout.write('y'.repeat(" + (cap + 512 * 1024) + ")); 1");
+        assertTrue(cut.truncated(), cut.errorMessage());
+        assertEquals(LimitHit.output, cut.limitHit());
+        assertEquals(cap, cut.stdout().length());
+        ExecutionResult again = run(pools.javascript, "js-out", "2 + 2");
+        assertEquals(Status.Succeeded, again.status(), again.toString());
+    }
+
+    @Test
+    void nodeOutOfHeapIsTheMemoryLimit() {
+        ExecutionResult result = run(pools.javascript, null, "const a = []; while (true) a.push(new Array(1e6).fill(1.5));", 60);
+        assertEquals(LimitHit.memory, result.limitHit(), result.toString());
+        assertEquals(Status.Failed, result.status());
+    }
+
+    @Test
+    void javascriptCannotReadItsControlChannel() {
+        ExecutionResult raw = run(pools.javascript, "js-stdin", "require('fs').readFileSync(0).length", 10);
+        assertEquals(Status.Succeeded, raw.status(), raw.toString());
+        assertEquals("0", raw.result().toString(), "fd 0 is empty");
+        ExecutionResult stream = run(pools.javascript, "js-stdin", """
+                new Promise((done) => { let n = 0; process.stdin.on('data', (d) => n += d.length);
+                  process.stdin.on('end', () => done(n)); process.stdin.resume(); })""", 10);
+        assertEquals("0", String.valueOf(stream.result()), stream.toString());
+        assertEquals(Status.Succeeded, run(pools.javascript, "js-stdin", "1 + 1").status(), "requests still arrive");
+    }
+
+    @Test
+    void childrenKilledByTheMemoryLimitNameIt() {
+        assumeTrue(pools.launcher.memoryByCgroup(), "the OOM killer acts on a memory cgroup");
+        ExecutionResult result = run(pools.python, null, """
+                import subprocess, sys
+                hog = "import time; b = b'x' * (200 * 2**20); time.sleep(3)"
+                children = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(8)]
+                print([c.wait() for c in children])""", 60);
+        assertTrue(result.stdout().contains("-9"), "some children were killed: " + result);
+        assertEquals(LimitHit.memory, result.limitHit(), result.toString());
+        assertEquals(Status.Failed, result.status());
+    }
+
+    @Test
+    void childrenStoppedByTheProcessLimitNameIt() {
+        ExecutionResult result = run(pools.python, null, """
+                import subprocess
+                print(subprocess.run(['sh', '-c', 'for i in $(seq 100); do sleep 1 & done; wait']).returncode)""", 60);
+        assertEquals(LimitHit.pids, result.limitHit(), result.toString());
+        assertEquals(Status.Failed, result.status());
     }
 }

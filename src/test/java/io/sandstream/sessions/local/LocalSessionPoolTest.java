@@ -202,7 +202,7 @@ class LocalSessionPoolTest {
     void filesGoInAndOutOfMntData() {
         byte[] content = "a,b\n1,2\n".getBytes(StandardCharsets.UTF_8);
         pools.python.uploadFile(PoolFixture.key("files"), "in.csv", content).await().atMost(WAIT);
-        assertEquals(List.of("in.csv"), pools.python.listFiles(PoolFixture.key("files")).await().atMost(WAIT).stream()
+        assertEquals(List.of("in.csv"), pools.python.listFiles(PoolFixture.key("files")).await().atMost(WAIT).files().stream()
                 .map(f -> f.name()).toList());
         assertEquals("a,b\n1,2\n", run(pools.python, "files", "open('/mnt/data/in.csv').read()").result().asText());
         run(pools.python, "files", "open('/mnt/data/out.bin', 'wb').write(bytes(range(256)))");

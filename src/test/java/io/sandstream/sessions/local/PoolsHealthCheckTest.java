@@ -7,9 +7,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.junit.jupiter.api.Test;
+
+import io.sandstream.sessions.PoolStats;
 
 /** Readiness per pool, on real pools: one whose sandboxes start, one whose interpreter is missing. */
 class PoolsHealthCheckTest {
@@ -35,5 +38,13 @@ class PoolsHealthCheckTest {
 
             assertEquals(HealthCheckResponse.Status.UP, PoolsHealthCheck.check(Map.of("python", pools.python)).getStatus());
         }
+    }
+
+    @Test
+    void aPoolWhoseSessionsAreAllWedgedIsDown() {
+        PoolStats full = new PoolStats(0, 4, 0, 4);
+        assertTrue(PoolsHealthCheck.problem(full, 4, Optional.empty()).startsWith("every session is wedged"));
+        assertEquals(null, PoolsHealthCheck.problem(new PoolStats(1, 4, 0, 4), 3, Optional.empty()), "one session still works");
+        assertEquals(null, PoolsHealthCheck.problem(new PoolStats(1, 4, 0, 4), 0, Optional.empty()), "busy is not wedged");
     }
 }
