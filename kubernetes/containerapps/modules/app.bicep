@@ -1,7 +1,7 @@
 // The sandstream container app: the recipe's function app, replaced. Its identity (user-assigned,
 // made with its roles in platform.bicep) reads the keys from Key Vault, writes results to blob
-// storage and calls both session pools. Configuration: environment variables (README
-// "Configuration"); code runs in the ACA pools, so the image's local pools keep no warm sandboxes.
+// storage and calls both session pools. Configuration: environment variables
+// (docs/configuration.md); code runs in the ACA pools, so the image's local pools keep no warm sandboxes.
 // scaleOut: the Kafka journal in Event Hubs (eventhubs.bicep), 2 or more replicas scaled on lag.
 param location string
 param namePrefix string

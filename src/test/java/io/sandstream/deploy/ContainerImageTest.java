@@ -27,7 +27,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * only on {@code sandstream-setuid}, which only the service's group may run and which refuses
  * every uid outside the sandbox range; the documented run lines keep the container out of the
  * host's user namespace. No container engine runs here: the helper is compiled and run for real,
- * the Dockerfiles and the README are read.
+ * the Dockerfiles and docs/deployment.md are read.
  */
 class ContainerImageTest {
 
@@ -154,14 +154,14 @@ class ContainerImageTest {
     }
 
     /**
-     * Every documented run line (README "Container", the Dockerfile headers) keeps the container in
+     * Every documented run line (docs/deployment.md "Container", the Dockerfile headers) keeps the container in
      * a user namespace of its own: Podman with {@code --userns=auto}, Docker only behind a guard
      * that requires rootless mode or userns-remap.
      */
     @Test
     void documentedRunLinesUseAUserNamespace() throws Exception {
         List<String> runs = new ArrayList<>();
-        for (String file : List.of("README.md", "src/main/docker/Dockerfile.jvm")) {
+        for (String file : List.of("docs/deployment.md", "src/main/docker/Dockerfile.jvm")) {
             String text = Files.readString(Path.of(file)).replaceAll("\\\\\\n\\s*(#\\s*)?", " ");
             Matcher m = Pattern.compile("(?m)^.*\\b(docker|podman) run\\b.*$").matcher(text);
             while (m.find()) {
