@@ -342,6 +342,9 @@ final class Sandbox {
     }
 
     /** CPU time of the runner process in clock ticks (1/100 s), all threads. */
+    /** The runner's own CPU time (user + system, 100 Hz ticks) at the last CPU check. */
+    private volatile long runnerOwnTicks;
+
     private long cpuTicks() {
         if (runnerPid <= 0) {
             return 0;
@@ -349,11 +352,22 @@ final class Sandbox {
         try {
             String stat = Files.readString(Path.of("/proc/" + runnerPid + "/stat"));
             String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return Long.parseLong(fields[11]) + Long.parseLong(fields[12]) + Long.parseLong(fields[13])
-                    + Long.parseLong(fields[14]);
+            long own = Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+            runnerOwnTicks = own;
+            return own + Long.parseLong(fields[13]) + Long.parseLong(fields[14]);
         } catch (IOException | RuntimeException e) {
             return 0;
         }
+    }
+
+    /**
+     * True when a SIGKILL nobody here sent is the kernel enforcing the hard {@code RLIMIT_CPU}
+     * ({@code process-cpu-seconds}): the runner's own CPU time, as last sampled, was within two
+     * samples of it.
+     */
+    private boolean reachedProcessCpuLimit(int exitCode) {
+        return exitCode == 128 + 9
+                && runnerOwnTicks >= limits.processCpuSeconds() * 100L - 2 * CPU_WATCH_MS / 10;
     }
 
     /** bwrap → its pid-namespace init → the runner: the runner is the grandchild of our process. */
@@ -394,6 +408,9 @@ final class Sandbox {
             }
             if (limit == null && launcher.cgroup(id).map(Cgroups::oomKilled).orElse(false)) {
                 limit = LimitHit.memory; // the kernel's OOM killer acted in the sandbox's cgroup
+            }
+            if (limit == null && reachedProcessCpuLimit(code)) {
+                limit = LimitHit.cpu; // the hard CPU limit of the session's runner
             }
             LimitHit known = limit;
             // V8's out-of-heap message (then SIGABRT: 134) may still be in the pipe: decide once

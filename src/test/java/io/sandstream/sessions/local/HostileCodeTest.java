@@ -301,6 +301,22 @@ class HostileCodeTest {
         assertTrue(bounded.python.deleteSession(PoolFixture.key("burner")).await().atMost(PoolFixture.WAIT));
     }
 
+    /** The runner itself reaching the session's hard CPU limit over several executions names the limit. */
+    @Test
+    void aRunnerKilledByTheSessionsHardCpuLimitNamesIt() {
+        String burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass";
+        ExecutionResult last = null;
+        for (int i = 0; i < 8; i++) {
+            last = run(bounded.python, "hard-cpu", burn, 60);
+            if (last.status() != Status.Succeeded) {
+                break;
+            }
+        }
+        assertEquals(Status.Failed, last.status(), "one second of the runner's CPU is the session's whole budget: " + last);
+        assertEquals(LimitHit.cpu, last.limitHit(), last.toString());
+        bounded.python.deleteSession(PoolFixture.key("hard-cpu")).await().atMost(PoolFixture.WAIT);
+    }
+
     private static List<ProcessHandle> burners(long firstUid) {
         return SandboxProcesses.handlesInUidBlock(firstUid).stream()
                 .filter(p -> p.info().commandLine().orElse("").contains("while True")).toList();
