@@ -323,6 +323,9 @@
     return '/pools/' + encodeURIComponent(poolFor($('language').value)) + suffix + '?' + params;
   }
 
+  /** The files listing on its way, if any (see endSession). */
+  let filesInFlight = Promise.resolve();
+
   async function refreshFiles() {
     const session = sessionId();
     const tbody = $('files').tBodies[0];
@@ -334,7 +337,10 @@
     }
     $('files-where').textContent = 'pool ' + poolFor($('language').value) + ' · session ' + session;
     try {
-      const list = await (await api(poolPath('/files', { identifier: session }))).json();
+      const request = api(poolPath('/files', { identifier: session }));
+      // Any call about a session creates it (as in Azure): End session waits for this one first.
+      filesInFlight = request.catch(() => null);
+      const list = await (await request).json();
       if (sessionId() !== session) return;
       const files = (list.value || []).slice().sort((a, b) => a.name.localeCompare(b.name));
       tbody.replaceChildren(...files.map((f) => el('tr', { dataset: { file: f.name } },
@@ -398,6 +404,7 @@
   async function endSession() {
     const session = sessionId();
     if (!session || !SESSION_ID.test(session)) return;
+    await filesInFlight; // a listing still on its way would bring the session back after the delete
     try {
       await api(poolPath('/session', { identifier: session }), { method: 'DELETE' });
     } catch (e) {
