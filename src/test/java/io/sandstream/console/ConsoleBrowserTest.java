@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
@@ -26,6 +27,7 @@ import io.quarkus.test.junit.QuarkusTest;
  * missing these tests fail, they never skip. The last one writes {@code target/console-e2e/console.png},
  * the screenshot the README shows as {@code docs/console.png}.
  */
+@Tag("browser")
 @QuarkusTest
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ConsoleBrowserTest {

@@ -13,6 +13,7 @@ import static org.hamcrest.Matchers.hasSize;
 import java.util.Map;
 import java.util.UUID;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
@@ -20,6 +21,7 @@ import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 
 /** A full journal answers 429 with Retry-After and takes nothing; duplicates and rejections still pass. */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(BackpressureTest.SmallJournal.class)
 class BackpressureTest {

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,6 +33,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
  * image's uid helper ({@code sandstream-setuid}, compiled here) carrying only CAP_SETUID/CAP_SETGID
  * as the image gives it, and {@code setpriv} without any.
  */
+@Tag("packaged")
 class PackagedServiceIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();

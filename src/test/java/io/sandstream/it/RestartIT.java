@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import static io.sandstream.SandboxProcesses.waitFor;
@@ -29,6 +30,7 @@ import io.sandstream.streaming.StreamResourceTest;
  * crash (SIGKILL) is still queued after it, redeliveries stay duplicates, and the generated
  * ingress key is kept but printed only once.
  */
+@Tag("packaged")
 class RestartIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();

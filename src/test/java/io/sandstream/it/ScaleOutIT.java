@@ -27,6 +27,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,6 +42,7 @@ import io.sandstream.kafka.KafkaBroker;
  * sharing one real KRaft broker with {@code sandstream.journal.kind=kafka}: work spreads over both,
  * either one streams every result, a crash loses nothing and runs nothing twice, and priority holds.
  */
+@Tag("packaged")
 class ScaleOutIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();

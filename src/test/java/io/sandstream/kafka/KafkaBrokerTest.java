@@ -22,10 +22,12 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /** The test helper itself: a real broker that takes idempotent writes and serves a consumer group. */
+@Tag("kafka")
 class KafkaBrokerTest {
 
     private static final int RECORDS = 100;

@@ -20,6 +20,7 @@ import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -35,6 +36,7 @@ import io.smallrye.mutiny.subscription.Cancellable;
  * The Kafka journal on its own against a real broker, playing the dispatcher by hand: what it hands
  * over, what it withdraws when partitions move, and what it commits.
  */
+@Tag("kafka")
 class KafkaJournalTest {
 
     private static KafkaBroker broker;

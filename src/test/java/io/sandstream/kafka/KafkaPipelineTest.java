@@ -23,6 +23,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
@@ -36,6 +37,7 @@ import io.sandstream.results.PipelineTest;
  * events go through the lane topics, results through the results topic, over HTTP with real
  * sandboxes.
  */
+@Tag("kafka")
 @QuarkusTest
 @TestProfile(KafkaPipelineTest.KafkaJournalProfile.class)
 class KafkaPipelineTest {

@@ -26,6 +26,7 @@ import jakarta.inject.Inject;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import com.fasterxml.jackson.core.type.TypeReference;
@@ -48,6 +49,7 @@ import io.restassured.path.json.JsonPath;
  * Results reach real HTTP receivers (the JDK's HttpServer) configured as sinks, through the real
  * pipeline and sandboxes: each sink filters on its own subject prefix, so each test drives one.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(SinkDeliveryTest.WithSinks.class)
 class SinkDeliveryTest {

@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 import jakarta.inject.Inject;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -23,6 +24,7 @@ import io.sandstream.SandboxProcesses;
 import io.sandstream.sessions.SessionPools;
 
 /** A pool whose only session is busy answers a new identifier with 429 and the Azure error, not a wait. */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(PoolApiFullPoolTest.OneSession.class)
 public class PoolApiFullPoolTest {

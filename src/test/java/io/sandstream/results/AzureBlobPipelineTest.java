@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 
 import jakarta.inject.Inject;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import com.azure.storage.blob.BlobContainerClient;
@@ -33,6 +34,7 @@ import io.sandstream.results.AzuriteResource.InjectAzurite;
  * {@code POST /events}, the journal, real sandboxes and {@code GET /executions/{id}}; then Azurite
  * goes away and comes back while events keep arriving.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(AzureBlobPipelineTest.BlobStore.class)
 class AzureBlobPipelineTest {

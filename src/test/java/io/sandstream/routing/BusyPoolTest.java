@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 
 import jakarta.inject.Inject;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
@@ -29,6 +30,7 @@ import io.sandstream.sessions.SessionPools;
  * sessions of other users (the dynamic-sessions API): acknowledged work waits for room, however
  * long, and is never abandoned. Issue 17's "25 sessionIds on a 20-session pool", made small.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(BusyPoolTest.TwoSessions.class)
 class BusyPoolTest {

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -39,6 +40,7 @@ import io.sandstream.results.SqliteResultStore;
  * interrupted too often is given up with its language and attempts. The data directory is seeded
  * in those states before the service starts.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(RecoveryTest.StoppedAfterStoring.class)
 class RecoveryTest {

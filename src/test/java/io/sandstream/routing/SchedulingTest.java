@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
@@ -22,6 +23,7 @@ import io.restassured.path.json.JsonPath;
  * Priority and fairness end to end: one python session at a time, held by a slow execution while
  * the rest queues up; then the order in which queued work starts is checked.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(SchedulingTest.OneAtATime.class)
 class SchedulingTest {

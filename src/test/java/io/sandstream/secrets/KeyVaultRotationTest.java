@@ -9,6 +9,7 @@ import java.util.UUID;
 import jakarta.inject.Inject;
 
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
@@ -20,6 +21,7 @@ import io.quarkus.test.junit.TestProfile;
  * the vault (the configured ones no longer open anything), and a rotation in the vault takes effect
  * at the next refresh, triggered here instead of waited for.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(KeyVaultRotationTest.WithVault.class)
 class KeyVaultRotationTest {

@@ -10,6 +10,7 @@ import static org.hamcrest.Matchers.hasSize;
 
 import java.util.UUID;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -23,6 +24,7 @@ import io.restassured.specification.RequestSpecification;
  * {@code sandstream.security.ingress-auth=bearer}: Event Grid's secure webhook delivery with Entra ID
  * tokens, over HTTP. Keys are refused in this mode; {@link KeyOrBearerIngressTest} covers the other.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(BearerIngressTest.Profile.class)
 class BearerIngressTest {

@@ -14,6 +14,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -25,6 +26,7 @@ import io.quarkus.test.junit.TestProfile;
  * itself (on a worker), so a well-formed but forged token does not get the body read either, and a
  * valid token's body, sent while the token is checked, arrives whole.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(BearerIngressTest.Profile.class)
 class CredentialGuardBearerTest {

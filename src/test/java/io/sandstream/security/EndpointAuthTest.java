@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -27,6 +28,7 @@ import io.restassured.specification.RequestSpecification;
  * new endpoint is walked without being listed here) refuses a request without credentials, and
  * only health, the OpenAPI document and Swagger UI are open. Also the header limits.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(EndpointAuthTest.Defaults.class)
 class EndpointAuthTest {

@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static io.sandstream.security.TestIdentity.v2Claims;
 import static io.sandstream.security.TestIdentity.with;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -13,6 +14,7 @@ import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 
 /** {@code sandstream.security.ingress-auth=key-or-bearer}: a valid key or a valid token, either one. */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(KeyOrBearerIngressTest.Profile.class)
 class KeyOrBearerIngressTest {

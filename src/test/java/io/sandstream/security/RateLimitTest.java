@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
@@ -24,6 +25,7 @@ import io.restassured.response.ValidatableResponse;
  * {@code POST /executions}, with limits small enough to hit (and refills slow enough that nothing
  * refills during the test).
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(RateLimitTest.SmallLimits.class)
 class RateLimitTest {

@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import jakarta.inject.Inject;
 
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -30,6 +31,7 @@ import io.quarkus.test.junit.TestProfile;
  * Slow clients: a request whose headers never finish is answered 408 and closed after the header
  * timeout, even while it keeps trickling bytes; one address cannot hold more connections than its cap.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(SlowlorisTest.ShortTimeouts.class)
 class SlowlorisTest {

@@ -28,6 +28,7 @@ import jakarta.inject.Inject;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -48,6 +49,7 @@ import io.sandstream.results.PipelineTest;
  * SDK on and spans kept in memory ({@link TestSpanExporter}): a CloudEvent's trace reaches every
  * stage and the result event; nothing of the code, its output or a key reaches the logs or spans.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(TelemetryTest.Tracing.class)
 class TelemetryTest {

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
@@ -25,6 +26,7 @@ import io.restassured.specification.RequestSpecification;
  * {@code /events} with scoped and unscoped ingress keys — asserting isolation both ways, on the real
  * sandboxes. Then each per-tenant quota.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(TenantIsolationTest.Tenants.class)
 class TenantIsolationTest {

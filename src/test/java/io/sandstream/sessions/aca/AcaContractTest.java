@@ -26,6 +26,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 import jakarta.inject.Inject;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import com.azure.core.credential.AccessToken;
@@ -64,6 +65,7 @@ import reactor.core.publisher.Mono;
  * {@code http://localhost:<port>/pools/<local pool>} with a read API key as its bearer token, in
  * the legacy ({@code 2024-02-02-preview}) or the resource ({@code 2025-02-02-preview}) contract.
  */
+@Tag("restart")
 @QuarkusTest
 @TestProfile(AcaContractTest.AcaProfile.class)
 public class AcaContractTest {

@@ -18,6 +18,7 @@ import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -38,6 +39,7 @@ import io.sandstream.validation.ExecuteRequest.InputFile;
  * after each, a normal run in another session still works. At the end no sandbox process, FIFO
  * or cgroup is left.
  */
+@Tag("hostile")
 class HostileCodeTest {
 
     @TempDir
