@@ -36,18 +36,7 @@ public final class HostLock implements AutoCloseable {
      *         else's file, a link)
      */
     public static Optional<HostLock> tryLock(Path file) throws IOException {
-        FileChannel channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        try {
-            FileLock lock = channel.tryLock();
-            if (lock != null) {
-                return Optional.of(new HostLock(channel, lock, file));
-            }
-        } catch (IOException | OverlappingFileLockException e) {
-            // held by another holder in this JVM, or not lockable here
-        }
-        closeQuietly(channel);
-        return Optional.empty();
+        return lock(file, false);
     }
 
     /**
@@ -57,6 +46,10 @@ public final class HostLock implements AutoCloseable {
      * loader's lock is still held.
      */
     public static Optional<HostLock> tryLockForProcess(Path file) throws IOException {
+        return lock(file, true);
+    }
+
+    private static Optional<HostLock> lock(Path file, boolean heldInThisJvmIsOurs) throws IOException {
         FileChannel channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         try {
@@ -65,8 +58,12 @@ public final class HostLock implements AutoCloseable {
                 return Optional.of(new HostLock(channel, lock, file));
             }
         } catch (OverlappingFileLockException e) {
-            closeQuietly(channel);
-            return Optional.of(new HostLock(null, null, file)); // this process holds it already
+            if (heldInThisJvmIsOurs) {
+                closeQuietly(channel);
+                return Optional.of(new HostLock(null, null, file));
+            }
+        } catch (IOException e) {
+            // not lockable here
         }
         closeQuietly(channel);
         return Optional.empty();
