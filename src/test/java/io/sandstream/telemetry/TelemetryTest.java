@@ -327,14 +327,15 @@ class TelemetryTest {
         String id = postEvent(structured("telemetry/metrics", "", "{\"code\":\"1\"}"), Map.of());
         delivery("/structured", id);
         delivery("/binary", id);
-        PrometheusText after = await("the delivered counters", () -> {
+        // Each sink records its delivery when its own call completes: wait for both, not one.
+        PrometheusText after = await("the delivered counters and the structured sink's latency", () -> {
             PrometheusText now = PrometheusText.scrape();
             return now.value("sandstream_sink_deliveries_total", Map.of("sink", "binary", "outcome", "delivered"))
                     > before.value("sandstream_sink_deliveries_total", Map.of("sink", "binary", "outcome", "delivered"))
+                    && now.value("sandstream_sink_latency_seconds_count", Map.of("sink", "structured"))
+                    > before.value("sandstream_sink_latency_seconds_count", Map.of("sink", "structured"))
                     ? now : null;
         });
-        assertTrue(after.value("sandstream_sink_latency_seconds_count", Map.of("sink", "structured"))
-                > before.value("sandstream_sink_latency_seconds_count", Map.of("sink", "structured")));
         for (String metric : OperationsTest.dashboardMetrics()) {
             assertTrue(!metric.startsWith("sandstream_sink_") || after.has(metric), "the dashboard reads " + metric);
         }
