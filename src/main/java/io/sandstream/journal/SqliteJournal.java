@@ -178,6 +178,7 @@ public class SqliteJournal implements Journal {
         Append op = new Append(List.copyOf(entries));
         return submit(op).map(ignored -> {
             if (op.overQuota != null) {
+                quotas.refused("queued");
                 throw new JournalFullException(op.overQuota, quotas.of(op.overQuota).maxQueued());
             }
             if (op.full) {

@@ -236,6 +236,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
             for (Map.Entry<Tenant, Long> tenant : byTenant.entrySet()) {
                 long limit = quotas.of(tenant.getKey()).maxQueued();
                 if (clients.accepted().pending(tenant.getKey()) + tenant.getValue() > limit) {
+                    quotas.refused("queued");
                     return Uni.createFrom().failure(new JournalFullException(tenant.getKey(), limit));
                 }
             }

@@ -41,7 +41,7 @@ class SqliteJournalTest {
         SandstreamConfig config = TestConfigs.sandstream(Map.of(
                 "sandstream.data-dir", dir.toString(), "sandstream.journal.max-pending", Long.toString(maxPending)));
         registry = new SimpleMeterRegistry();
-        SqliteJournal journal = new SqliteJournal(config, new DataDirectory(config), registry, new TenantQuotas(config));
+        SqliteJournal journal = new SqliteJournal(config, new DataDirectory(config), registry, new TenantQuotas(config, registry));
         journal.open();
         opened.add(journal);
         return journal;

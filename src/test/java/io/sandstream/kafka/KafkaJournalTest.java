@@ -61,7 +61,7 @@ class KafkaJournalTest {
         clients.ensureTopics();
         var config = TestConfigs.sandstream(Map.of());
         KafkaJournal journal = new KafkaJournal(clients, config, new SimpleMeterRegistry(),
-                () -> CompletableFuture.completedFuture(null), new TenantQuotas(config));
+                () -> CompletableFuture.completedFuture(null), new TenantQuotas(config, new SimpleMeterRegistry()));
         journal.start();
         return journal;
     }

@@ -69,14 +69,14 @@ class RecoveryTest {
     static void seed() {
         SandstreamConfig config = TestConfigs.sandstream(Map.of("sandstream.data-dir", DIR));
         DataDirectory data = new DataDirectory(config);
-        SqliteJournal journal = new SqliteJournal(config, data, new SimpleMeterRegistry(), new TenantQuotas(config));
+        SqliteJournal journal = new SqliteJournal(config, data, new SimpleMeterRegistry(), new TenantQuotas(config, new SimpleMeterRegistry()));
         journal.open();
         journal.append(List.of(entry(EVENT_ID), entry("unmarked-1"), entry("worn-out-1"))).await().atMost(WAIT);
         journal.markRunning(EXECUTION_ID).await().atMost(WAIT);
         for (int i = 0; i < 3; i++) { // each start a restart interrupted
             journal.markRunning(WORN_OUT_ID).await().atMost(WAIT);
             journal.close();
-            journal = new SqliteJournal(config, data, new SimpleMeterRegistry(), new TenantQuotas(config));
+            journal = new SqliteJournal(config, data, new SimpleMeterRegistry(), new TenantQuotas(config, new SimpleMeterRegistry()));
             journal.open();
         }
         journal.close();

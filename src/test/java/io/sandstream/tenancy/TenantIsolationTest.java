@@ -258,6 +258,8 @@ class TenantIsolationTest {
                 .contentType("application/problem+json").extract();
         assertNotNull(refused.header("Retry-After"));
         assertTrue(refused.path("detail").toString().contains(S), refused.asString());
+        assertTrue(given().get("/q/metrics").then().statusCode(200).extract().asString()
+                .contains("sandstream_tenant_quota_exceeded_total{quota=\"queued\"} 1.0"), "the refusal is counted");
         // Another tenant is not held back by q's queue.
         given().header("Authorization", "Bearer a-key").contentType("application/json").body(Map.of("code", "1"))
                 .post("/executions").then().statusCode(202);

@@ -44,7 +44,6 @@ import io.sandstream.sessions.SessionFileException;
 import io.sandstream.sessions.SessionFiles;
 import io.sandstream.sessions.SessionInfo;
 import io.sandstream.sessions.SessionKey;
-import io.sandstream.sessions.QuotaExceededException;
 import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.sessions.SessionPool;
 import io.sandstream.validation.ExecuteRequest.InputFile;
@@ -284,13 +283,7 @@ public final class AcaSessionPool implements SessionPool {
         Instant now = Instant.now();
         if (!known.containsKey(identifier)) {
             long held = known.values().stream().filter(k -> k.key().tenant().equals(key.tenant())).count();
-            long allowed = quotas.of(key.tenant()).maxSessions();
-            if (held >= allowed) {
-                registry.counter("sandstream.tenant.quota.exceeded", "quota", "sessions").increment();
-                throw new QuotaExceededException(key.tenant(), "TenantSessionLimitReached",
-                        "this tenant already holds " + held + " sessions in pool '" + name + "' (limit " + allowed + ")",
-                        quotas.retryAfterSeconds());
-            }
+            quotas.requireSessionRoom(key.tenant(), held, name);
         }
         known.compute(identifier, (id, k) -> k == null ? new Known(key, now, now, 1)
                 : new Known(key, k.createdAt(), now, k.users() + 1));

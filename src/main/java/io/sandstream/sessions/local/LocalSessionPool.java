@@ -167,13 +167,7 @@ public final class LocalSessionPool implements SessionPool {
                 return existing;
             }
             long held = sessions.keySet().stream().filter(k -> k.tenant().equals(key.get().tenant())).count();
-            long allowed = quotas.of(key.get().tenant()).maxSessions();
-            if (held >= allowed) {
-                registry.counter("sandstream.tenant.quota.exceeded", "quota", "sessions").increment();
-                throw new QuotaExceededException(key.get().tenant(), "TenantSessionLimitReached",
-                        "this tenant already holds " + held + " sessions in pool '" + name + "' (limit " + allowed + ")",
-                        quotas.retryAfterSeconds());
-            }
+            quotas.requireSessionRoom(key.get().tenant(), held, name);
         }
         if (sessions.size() + ephemeral.get() >= config.maxSessions() && !evictIdle()) {
             throw new PoolFullException(name, config.maxSessions());
@@ -498,7 +492,7 @@ public final class LocalSessionPool implements SessionPool {
         return fileOperation(sandbox, JSON.createObjectNode().put("op", "usage").put("except", fileName)).thenApply(answer -> {
             long held = answer.path("bytes").asLong();
             if (held + size > allowed) {
-                registry.counter("sandstream.tenant.quota.exceeded", "quota", "session-bytes").increment();
+                quotas.refused("session-bytes");
                 throw new QuotaExceededException(session.key.tenant(), "SessionStorageQuotaExceeded",
                         "the session holds " + held + " bytes; " + size + " more would pass its limit of " + allowed,
                         quotas.retryAfterSeconds());

@@ -410,7 +410,7 @@ public class AcaContractTest {
         settings.forEach((key, value) -> properties.put("sandstream.aca-pools.p." + key, value));
         SandstreamConfig.AcaPool pool = TestConfigs.sandstream(properties).acaPools().get("p");
         return new AcaSessionPool(name, pool, AcaSessionPool.client(pool), AccessTokens.fixed("test-reader"), registry,
-                new TenantQuotas(config), "");
+                new TenantQuotas(config, registry), "");
     }
 
     @Test
@@ -471,7 +471,7 @@ public class AcaContractTest {
         }, "https://dynamicsessions.io/.default", Duration.ofMinutes(5), java.time.Clock.systemUTC());
         SandstreamConfig.AcaPool resource = config.acaPools().get("aca-resource");
         AcaSessionPool aca = new AcaSessionPool("entra-test", resource, AcaSessionPool.client(resource), tokens, registry,
-                new TenantQuotas(config), "");
+                new TenantQuotas(config, registry), "");
         String id = newIdentifier();
         try {
             Throwable refused = assertThrows(RuntimeException.class, () -> run(aca, id, "1"));

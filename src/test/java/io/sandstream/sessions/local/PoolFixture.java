@@ -46,9 +46,9 @@ final class PoolFixture implements AutoCloseable {
         config = TestConfigs.sandstream(properties);
         launcher = new SandboxLauncher(config.sessions(), dataDir);
         python = new LocalSessionPool("python", config.pools().get("python"), launcher,
-                config.sessions().interruptGrace(), workers, timers, registry, new TenantQuotas(config));
+                config.sessions().interruptGrace(), workers, timers, registry, new TenantQuotas(config, registry));
         javascript = new LocalSessionPool("javascript", config.pools().get("javascript"), launcher,
-                config.sessions().interruptGrace(), workers, timers, registry, new TenantQuotas(config));
+                config.sessions().interruptGrace(), workers, timers, registry, new TenantQuotas(config, registry));
     }
 
     /** A session of the shared tenant. */
