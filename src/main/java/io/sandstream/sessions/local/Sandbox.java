@@ -250,10 +250,15 @@ final class Sandbox {
         stderr.drain(true);
         CompletableFuture<JsonNode> answer = request(message);
         ScheduledFuture<?> timer = timers.schedule(() -> {
-            if (answer.completeExceptionally(new FileOperationTimeout(deadline))) {
-                LOG.infof("sandbox %s: a file operation took longer than %s; destroying it", id, deadline);
-                kill(null);
+            if (answer.isDone()) {
+                return;
             }
+            LOG.infof("sandbox %s: a file operation took longer than %s; destroying it", id, deadline);
+            // Dead before the answer fails: the session's next operation, which the failure
+            // releases at once, must take a new sandbox rather than this dying one.
+            state = State.DEAD;
+            answer.completeExceptionally(new FileOperationTimeout(deadline));
+            kill(null);
         }, deadline.toMillis(), TimeUnit.MILLISECONDS);
         answer.whenComplete((done, failure) -> {
             timer.cancel(false);
