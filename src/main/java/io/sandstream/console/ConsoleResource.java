@@ -6,7 +6,7 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 
-import io.sandstream.results.ApiKeys;
+import io.sandstream.security.ApiKeys;
 
 /**
  * The web console's one endpoint of its own: the dashboard's numbers, polled by the page. Any valid

@@ -15,7 +15,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.distribution.ValueAtPercentile;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.routing.Priority;
+import io.sandstream.model.Priority;
 
 /**
  * Reads the dashboard's numbers from the {@link MeterRegistry}, by the names the pipeline registers

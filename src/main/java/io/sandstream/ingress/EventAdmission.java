@@ -1,11 +1,9 @@
 package io.sandstream.ingress;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -13,24 +11,22 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.cloudevents.CloudEvent;
-import io.cloudevents.CloudEventData;
-import io.cloudevents.jackson.JsonCloudEventData;
 import io.cloudevents.jackson.JsonFormat;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.journal.ExecutionIds;
 import io.sandstream.journal.JournalEntry;
-import io.sandstream.problem.Problem;
+import io.sandstream.model.ExecuteRequest;
+import io.sandstream.model.ExecutionIds;
+import io.sandstream.model.Priority;
+import io.sandstream.model.Tenant;
 import io.sandstream.problem.Problem.FieldError;
-import io.sandstream.routing.Priority;
+import io.sandstream.problem.Problem;
 import io.sandstream.routing.RoutingRules;
 import io.sandstream.telemetry.ExecutionTracing;
 import io.sandstream.tenancy.KeyScope;
-import io.sandstream.tenancy.Tenant;
 import io.sandstream.tenancy.TenantPrefixes;
-import io.sandstream.validation.ExecuteRequest;
+import io.sandstream.validation.ExecuteEvents;
 import io.sandstream.validation.ExecuteRequestValidator;
 
 /**
@@ -41,6 +37,7 @@ import io.sandstream.validation.ExecuteRequestValidator;
 public class EventAdmission {
 
     private final ExecuteRequestValidator validator;
+    private final ExecuteEvents events;
     private final RoutingRules rules;
     private final List<String> acceptedTypes;
     private final ObjectMapper mapper = new ObjectMapper();
@@ -48,9 +45,10 @@ public class EventAdmission {
     private final ExecutionTracing tracing;
     private final TenantPrefixes tenants;
 
-    public EventAdmission(ExecuteRequestValidator validator, RoutingRules rules, SandstreamConfig config,
+    public EventAdmission(ExecuteRequestValidator validator, ExecuteEvents events, RoutingRules rules, SandstreamConfig config,
             ExecutionTracing tracing, TenantPrefixes tenants) {
         this.validator = validator;
+        this.events = events;
         this.tenants = tenants;
         this.rules = rules;
         this.tracing = tracing;
@@ -104,7 +102,7 @@ public class EventAdmission {
             }
         }
         ExecuteRequest request = null;
-        JsonNode data = dataOf(event, at, errors);
+        JsonNode data = events.dataOf(event, at, errors);
         if (data != null) {
             ExecuteRequestValidator.Result result = validator.validate(data, at + "/data");
             errors.addAll(result.errors());
@@ -125,73 +123,6 @@ public class EventAdmission {
                 event.getType(), event.getSubject(), request.sessionId().orElse(null), priority.wireName(),
                 JournalEntry.State.QUEUED, now, serialized, null, tenant);
         return new Admitted(parsed, entry, List.of(), false);
-    }
-
-    /** The execute request an (already admitted) event carries, validated again. */
-    public ExecuteRequestValidator.Result requestOf(CloudEvent event) {
-        List<FieldError> errors = new ArrayList<>();
-        JsonNode data = dataOf(event, "", errors);
-        if (data == null) {
-            return new ExecuteRequestValidator.Result(null, errors.isEmpty()
-                    ? List.of(new FieldError("/data", "is required")) : errors);
-        }
-        return validator.validate(data, "/data");
-    }
-
-    /**
-     * The event's data as JSON. JSON data is used as it is; text data (a {@code text/*} or
-     * script content type) is the code itself, its language taken from the {@code language}
-     * extension or the content type.
-     */
-    private JsonNode dataOf(CloudEvent event, String at, List<FieldError> errors) {
-        CloudEventData data = event.getData();
-        if (data == null) {
-            return null;
-        }
-        if (data instanceof JsonCloudEventData json) {
-            return json.getNode();
-        }
-        String contentType = event.getDataContentType() == null ? "application/json"
-                : EventDecoder.mediaType(event.getDataContentType());
-        byte[] bytes = data.toBytes();
-        if (contentType.equals("application/json") || contentType.endsWith("+json")) {
-            try {
-                return mapper.readTree(bytes);
-            } catch (IOException e) {
-                errors.add(new FieldError(at + "/data", "is not valid JSON"));
-                return null;
-            }
-        }
-        if (contentType.startsWith("text/") || contentType.contains("javascript") || contentType.contains("python")) {
-            ObjectNode node = mapper.createObjectNode();
-            node.put("code", new String(bytes, StandardCharsets.UTF_8));
-            Object language = event.getExtension("language");
-            if (language != null) {
-                node.put("language", language.toString());
-            } else if (contentType.contains("javascript")) {
-                node.put("language", "javascript");
-            }
-            copyExtension(event, "sessionid", "sessionId", node);
-            copyExtension(event, "timeoutseconds", "timeoutSeconds", node);
-            return node;
-        }
-        errors.add(new FieldError(at + "/datacontenttype",
-                "data must be JSON, or the code itself as text/* ('" + contentType.toLowerCase(Locale.ROOT) + "' given)"));
-        return null;
-    }
-
-    private static void copyExtension(CloudEvent event, String extension, String field, ObjectNode node) {
-        Object value = event.getExtension(extension);
-        if (value instanceof Number number) {
-            node.put(field, number.longValue());
-        } else if (value != null) {
-            String text = value.toString();
-            if (field.equals("timeoutSeconds") && text.matches("\\d{1,9}")) {
-                node.put(field, Integer.parseInt(text));
-            } else {
-                node.put(field, text);
-            }
-        }
     }
 
     private Admitted rejected(IncomingEvent incoming, String id, String source, String type, String subject, byte[] raw,

@@ -27,6 +27,7 @@ import io.cloudevents.jackson.JsonFormat;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.problem.Problem.FieldError;
 import io.sandstream.problem.ProblemException;
+import io.sandstream.validation.ExecuteEvents;
 import io.sandstream.validation.StrictUtf8;
 
 /**
@@ -56,7 +57,7 @@ public class EventDecoder {
      */
     public DecodedRequest decode(String contentType, Function<String, String> header, Iterable<String> headerNames,
             byte[] body) {
-        String mediaType = mediaType(contentType);
+        String mediaType = ExecuteEvents.mediaType(contentType);
         if (CE_JSON.equals(mediaType)) {
             JsonNode tree = parse(body);
             return tree.isArray() ? new DecodedRequest.Events(cloudEvents(tree, body.length), true)
@@ -213,7 +214,7 @@ public class EventDecoder {
 
     /** Binary-mode data that the pipeline reads as text: JSON, {@code text/*}, scripts. */
     private static boolean textual(String contentType) {
-        String media = mediaType(contentType);
+        String media = ExecuteEvents.mediaType(contentType);
         return media != null && (media.equals(JSON) || media.endsWith("+json") || media.startsWith("text/")
                 || media.contains("script") || media.contains("python"));
     }
@@ -375,14 +376,6 @@ public class EventDecoder {
 
     private static String first(String a, String b) {
         return a != null ? a : b;
-    }
-
-    static String mediaType(String contentType) {
-        if (contentType == null) {
-            return null;
-        }
-        int semicolon = contentType.indexOf(';');
-        return (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim().toLowerCase(Locale.ROOT);
     }
 
     /** The innermost message, without class names or stack: safe to show to the sender. */

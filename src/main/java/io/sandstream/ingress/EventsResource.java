@@ -1,5 +1,7 @@
 package io.sandstream.ingress;
 
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import jakarta.ws.rs.Consumes;
@@ -18,6 +20,7 @@ import io.sandstream.config.SandstreamConfig;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.security.RateLimits;
 import io.sandstream.tenancy.KeyScope;
+import io.sandstream.tenancy.Tenants;
 import io.smallrye.mutiny.Uni;
 
 /**
@@ -32,6 +35,7 @@ public class EventsResource {
     private final IngressService ingress;
     private final RateLimits limits;
     private final SandstreamConfig.Ingress config;
+    private final String tenantMode;
 
     public EventsResource(IngressAuthenticator auth, EventDecoder decoder, IngressService ingress, RateLimits limits,
             SandstreamConfig config) {
@@ -40,6 +44,7 @@ public class EventsResource {
         this.ingress = ingress;
         this.limits = limits;
         this.config = config.ingress();
+        this.tenantMode = config.routing().tenant();
     }
 
     @POST
@@ -61,9 +66,9 @@ public class EventsResource {
                     MediaType.APPLICATION_JSON).build());
         }
         DecodedRequest.Events events = (DecodedRequest.Events) decoded;
-        limits.admitEvents(events.events());
+        limits.admitEvents(perTenant(events.events()));
         boolean publishApi = uri.getQueryParameters().containsKey("api-version");
-        return ingress.ingest(events, scope).map(result -> {
+        return ingress.ingest(events, scope, IngressService.Endpoint.EVENTS).map(result -> {
             if (publishApi) {
                 // What Event Grid's topic endpoint answers, so its publisher SDKs can post here.
                 return Response.ok().build();
@@ -97,5 +102,17 @@ public class EventsResource {
             response.header("WebHook-Allowed-Origin", origin).header("WebHook-Allowed-Rate", config.allowedRate());
         }
         return response.build();
+    }
+
+    /** Events per tenant, as the ingress rate limit counts them: the tenant the lanes take turns between. */
+    private Map<String, Long> perTenant(List<IncomingEvent> events) {
+        Map<String, Long> counts = new HashMap<>();
+        for (IncomingEvent event : events) {
+            String tenant = event instanceof IncomingEvent.Parsed parsed
+                    ? Tenants.of(tenantMode, parsed.event().getSource().toString(), parsed.event().getSubject())
+                    : Tenants.of(tenantMode, ((IncomingEvent.Malformed) event).source(), ((IncomingEvent.Malformed) event).subject());
+            counts.merge(tenant, 1L, Long::sum);
+        }
+        return counts;
     }
 }

@@ -10,8 +10,8 @@ import jakarta.ws.rs.core.UriInfo;
 import org.jboss.logging.Logger;
 
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.config.SecurityConfig;
 import io.sandstream.config.SecurityConfig.IngressAuth;
+import io.sandstream.config.SecurityConfig;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.security.EntraTokenValidator;

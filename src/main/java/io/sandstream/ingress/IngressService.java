@@ -2,6 +2,7 @@ package io.sandstream.ingress;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
@@ -35,7 +36,7 @@ public class IngressService {
     private final EventAdmission admission;
     private final Journal journal;
     private final SandstreamConfig.Journal journalConfig;
-    private final Map<String, Counter> received;
+    private final Map<Endpoint, Map<String, Counter>> received = new EnumMap<>(Endpoint.class);
     private final ExecutionTracing tracing;
 
     public IngressService(EventAdmission admission, Journal journal, SandstreamConfig config, MeterRegistry registry,
@@ -44,22 +45,41 @@ public class IngressService {
         this.journal = journal;
         this.tracing = tracing;
         this.journalConfig = config.journal();
-        this.received = Map.of(
-                "accepted", counter(registry, "accepted"),
-                "duplicate", counter(registry, "duplicate"),
-                "rejected", counter(registry, "rejected"));
+        for (Endpoint endpoint : Endpoint.values()) {
+            received.put(endpoint, Map.of(
+                    "accepted", counter(registry, endpoint, "accepted"),
+                    "duplicate", counter(registry, endpoint, "duplicate"),
+                    "rejected", counter(registry, endpoint, "rejected")));
+        }
     }
 
-    private static Counter counter(MeterRegistry registry, String outcome) {
-        return Counter.builder("sandstream.events.received").tag("outcome", outcome)
-                .description("Events received on POST /events, by outcome").register(registry);
+    /** Where work was submitted: the two doors into the same pipeline. */
+    public enum Endpoint {
+        /** {@code POST /events}: CloudEvents and Event Grid deliveries. */
+        EVENTS("events", "The event is not a valid execute event: "),
+        /** {@code POST /executions}: code submitted directly with an API key. */
+        EXECUTIONS("executions", "The request is not valid: ");
+
+        private final String tag;
+        private final String invalid;
+
+        Endpoint(String tag, String invalid) {
+            this.tag = tag;
+            this.invalid = invalid;
+        }
+    }
+
+    private static Counter counter(MeterRegistry registry, Endpoint endpoint, String outcome) {
+        return Counter.builder("sandstream.events.received").tag("endpoint", endpoint.tag).tag("outcome", outcome)
+                .description("Work received on POST /events and POST /executions, by outcome").register(registry);
     }
 
     /**
      * Admits and journals the events delivered under {@code scope}; fails with a
      * {@link ProblemException} for 400/403/429/503.
      */
-    public Uni<IngressResponse> ingest(DecodedRequest.Events request, KeyScope scope) {
+    public Uni<IngressResponse> ingest(DecodedRequest.Events request, KeyScope scope, Endpoint endpoint) {
+        Map<String, Counter> received = this.received.get(endpoint);
         Instant now = Instant.now();
         IngressTrace trace = tracing.receive(request.events().stream()
                 .map(event -> event instanceof IncomingEvent.Parsed parsed ? parsed.event() : null).toList());
@@ -78,7 +98,7 @@ public class IngressService {
                 throw new ProblemException(Problem.of(403, "forbidden-subject", "Subject outside the key's scope",
                         "The ingress key may not send this event: " + summary).withErrors(admitted.get(0).errors()));
             }
-            throw ProblemException.badRequest("The event is not a valid execute event: " + summary, admitted.get(0).errors());
+            throw ProblemException.badRequest(endpoint.invalid + summary, admitted.get(0).errors());
         }
         List<JournalEntry> entries = admitted.stream().filter(a -> !a.forbidden()).map(EventAdmission.Admitted::entry)
                 .toList();
@@ -94,10 +114,11 @@ public class IngressService {
                     return ProblemException.unavailable("The journal could not record the events; nothing was accepted.",
                             journalConfig.retryAfterSeconds());
                 })
-                .map(duplicates -> respond(admitted, duplicates, trace));
+                .map(duplicates -> respond(admitted, duplicates, trace, received));
     }
 
-    private IngressResponse respond(List<EventAdmission.Admitted> admitted, List<Boolean> duplicates, IngressTrace trace) {
+    private static IngressResponse respond(List<EventAdmission.Admitted> admitted, List<Boolean> duplicates,
+            IngressTrace trace, Map<String, Counter> received) {
         List<IngressResponse.Accepted> accepted = new ArrayList<>();
         List<IngressResponse.Rejected> rejected = new ArrayList<>();
         int appended = 0;

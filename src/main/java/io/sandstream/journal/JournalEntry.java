@@ -2,7 +2,8 @@ package io.sandstream.journal;
 
 import java.time.Instant;
 
-import io.sandstream.tenancy.Tenant;
+import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Tenant;
 
 /**
  * One received event as the journal records it.
@@ -24,6 +25,11 @@ public record JournalEntry(String executionId, String eventId, String source, St
 
         public boolean pending() {
             return this == QUEUED || this == RUNNING;
+        }
+
+        /** The status of work that has no result yet: {@code Running} once started, else {@code Queued}. */
+        public ExecutionStatus pendingStatus() {
+            return this == RUNNING ? ExecutionStatus.Running : ExecutionStatus.Queued;
         }
     }
 }

@@ -1,6 +1,6 @@
 package io.sandstream.journal;
 
-import io.sandstream.tenancy.Tenant;
+import io.sandstream.model.Tenant;
 
 /**
  * The journal holds as many pending executions as it may, in all or for one tenant

@@ -15,7 +15,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 
 import io.sandstream.journal.JournalEntry;
-import io.sandstream.tenancy.Tenant;
+import io.sandstream.model.Tenant;
 
 /**
  * Executions accepted by any instance and not finished yet, as far as this instance knows: each
@@ -26,8 +26,8 @@ import io.sandstream.tenancy.Tenant;
  */
 public final class AcceptedIndex {
 
-    static final String KIND = "sandstream-kind";
-    static final String ACCEPTED = "accepted";
+    public static final String KIND = "sandstream-kind";
+    public static final String ACCEPTED = "accepted";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What the marker carries per execution: enough to answer a status read and check its scope. */
@@ -40,12 +40,12 @@ public final class AcceptedIndex {
             .expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run)
             .removalListener((String id, Accepted a, RemovalCause cause) -> count(a, -1)).build();
 
-    static byte[] marker(List<JournalEntry> entries) throws IOException {
+    public static byte[] marker(List<JournalEntry> entries) throws IOException {
         return JSON.writeValueAsBytes(entries.stream().map(e -> new Accepted(e.executionId(), e.subject(), e.priority(),
                 e.acceptedAt().toEpochMilli(), e.tenant().id())).toList());
     }
 
-    void read(byte[] marker) throws IOException {
+    public void read(byte[] marker) throws IOException {
         for (Accepted a : JSON.readValue(marker, Accepted[].class)) {
             if (accepted.asMap().putIfAbsent(a.executionId(), a) == null) {
                 count(a, 1);
@@ -64,17 +64,17 @@ public final class AcceptedIndex {
      * Executions of {@code tenant} accepted by any instance and not finished, as far as this
      * instance's copy of the results topic has read: the Kafka journal's per-tenant queued count.
      */
-    long pending(Tenant tenant) {
+    public long pending(Tenant tenant) {
         LongAdder count = pendingByTenant.get(tenant);
         return count == null ? 0 : Math.max(0, count.sum());
     }
 
-    void finished(String executionId) {
+    public void finished(String executionId) {
         accepted.invalidate(executionId);
     }
 
     /** A queued entry (without its event) for an execution some instance accepted. */
-    Optional<JournalEntry> find(String executionId) {
+    public Optional<JournalEntry> find(String executionId) {
         Accepted a = accepted.getIfPresent(executionId);
         return a == null ? Optional.empty() : Optional.of(new JournalEntry(a.executionId(), null, null, null, a.subject(),
                 null, a.priority(), JournalEntry.State.QUEUED, Instant.ofEpochMilli(a.acceptedAt()), new byte[0], null,

@@ -31,7 +31,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.jboss.logging.Logger;
 
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.routing.Priority;
+import io.sandstream.model.Priority;
 
 /**
  * Client settings shared by the Kafka journal and the results topic: where the brokers are, how
@@ -65,7 +65,7 @@ public final class KafkaClients {
     }
 
     /** Shared by the journal (which reads it) and the results reader (which fills it). */
-    AcceptedIndex accepted() {
+    public AcceptedIndex accepted() {
         return accepted;
     }
 
@@ -231,7 +231,7 @@ public final class KafkaClients {
         return config.replicationFactor() > 0 ? java.util.Optional.of(config.replicationFactor()) : java.util.Optional.empty();
     }
 
-    static Duration pollTimeout() {
+    public static Duration pollTimeout() {
         return Duration.ofMillis(50);
     }
 

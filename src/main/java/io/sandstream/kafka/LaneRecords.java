@@ -10,16 +10,16 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 
 import io.sandstream.journal.JournalEntry;
-import io.sandstream.tenancy.Tenant;
+import io.sandstream.model.Tenant;
 
 /**
  * A journal entry as a lane record: the value is the event as received (CloudEvents structured
  * JSON, the Kafka protocol binding's structured mode, or a rejected event's raw bytes); the
  * journal's columns travel as headers, so no consumer has to parse the event to schedule it.
  */
-final class LaneRecords {
+public final class LaneRecords {
 
-    static final String CONTENT_TYPE = "content-type";
+    public static final String CONTENT_TYPE = "content-type";
     private static final String PREFIX = "sandstream-";
 
     private LaneRecords() {
@@ -29,11 +29,11 @@ final class LaneRecords {
      * Keyed by session when there is one, so a session's events land in one partition and reach
      * one instance; else by executionId, so a redelivered event lands beside its first copy.
      */
-    static String key(JournalEntry entry) {
+    public static String key(JournalEntry entry) {
         return entry.sessionId() != null ? "session:" + entry.sessionId() + "@" + entry.tenant().id() : entry.executionId();
     }
 
-    static ProducerRecord<String, byte[]> record(String topic, JournalEntry entry) {
+    public static ProducerRecord<String, byte[]> record(String topic, JournalEntry entry) {
         ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, key(entry), entry.event());
         Headers h = record.headers();
         h.add(CONTENT_TYPE, bytes(entry.state() == JournalEntry.State.REJECTED ? "application/octet-stream"
@@ -53,7 +53,7 @@ final class LaneRecords {
     }
 
     /** The entry a record carries; empty when it is not one of ours (it is then skipped). */
-    static Optional<JournalEntry> entry(ConsumerRecord<String, byte[]> record) {
+    public static Optional<JournalEntry> entry(ConsumerRecord<String, byte[]> record) {
         Headers h = record.headers();
         String executionId = get(h, "execution-id");
         String state = get(h, "state");
@@ -77,16 +77,16 @@ final class LaneRecords {
         }
     }
 
-    static String get(Headers headers, String name) {
+    public static String get(Headers headers, String name) {
         return header(headers, PREFIX + name);
     }
 
-    static String header(Headers headers, String fullName) {
+    public static String header(Headers headers, String fullName) {
         Header header = headers.lastHeader(fullName);
         return header == null ? null : new String(header.value(), StandardCharsets.UTF_8);
     }
 
-    static byte[] bytes(String value) {
+    public static byte[] bytes(String value) {
         return value.getBytes(StandardCharsets.UTF_8);
     }
 }

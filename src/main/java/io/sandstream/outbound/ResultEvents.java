@@ -16,7 +16,7 @@ import io.cloudevents.core.builder.CloudEventBuilder;
 import io.cloudevents.jackson.JsonCloudEventData;
 import io.cloudevents.jackson.JsonFormat;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.model.ResultDocument;
 import io.sandstream.telemetry.TraceContext;
 
 /**

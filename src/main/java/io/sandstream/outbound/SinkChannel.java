@@ -20,7 +20,7 @@ import io.micrometer.core.instrument.Timer;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.context.Context;
 import io.sandstream.config.SandstreamConfig.Sink;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.model.ResultDocument;
 import io.sandstream.results.ResultStore;
 import io.sandstream.telemetry.ExecutionTracing;
 import io.sandstream.telemetry.TraceContext;

@@ -14,8 +14,8 @@ import org.jboss.resteasy.reactive.server.core.multipart.MultipartParser;
 import io.sandstream.problem.ProblemMappers;
 import io.sandstream.sessions.BackendUnavailableException;
 import io.sandstream.sessions.PoolFullException;
-import io.sandstream.sessions.QuotaExceededException;
 import io.sandstream.sessions.SessionFileException;
+import io.sandstream.tenancy.QuotaExceededException;
 
 /**
  * The one place where pool API failures become HTTP answers: the Azure error body plus the

@@ -3,16 +3,17 @@ package io.sandstream.poolapi;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.util.Map;
 import java.util.Set;
 
 import jakarta.enterprise.context.ApplicationScoped;
 
 import org.jboss.resteasy.reactive.multipart.FileUpload;
 
-import io.sandstream.results.ApiKeys;
+import io.sandstream.security.ApiKeys;
 import io.sandstream.security.RateLimits;
-import io.sandstream.sessions.SessionPool;
 import io.sandstream.sessions.SessionKey;
+import io.sandstream.sessions.SessionPool;
 import io.sandstream.sessions.SessionPools;
 import io.sandstream.tenancy.KeyScope;
 import io.sandstream.validation.ExecuteRequestValidator;
@@ -73,7 +74,11 @@ public class PoolApiGuard {
 
     private Call pool(String authorization, String pool, String apiVersion, Set<String> versions) {
         KeyScope scope = keys.scopeOf(authorization).orElseThrow(PoolApiException::unauthorized);
-        limits.admitPoolApiCall(authorization);
+        limits.takePoolApiCall(authorization).ifPresent(retryAfter -> {
+            throw new PoolApiException(429, "TooManyRequests",
+                    "This API key has made more requests than its rate limit or quota allows; retry later.",
+                    Map.of("Retry-After", Long.toString(retryAfter)));
+        });
         SessionPool sessions = pools.pool(pool)
                 .orElseThrow(() -> new PoolApiException(404, "PoolNotFound", "No session pool named '" + pool + "'."));
         if (apiVersion == null || apiVersion.isBlank()) {

@@ -24,10 +24,10 @@ import org.jboss.resteasy.reactive.RestForm;
 import org.jboss.resteasy.reactive.multipart.FileUpload;
 
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.model.Tenant;
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.SessionPool;
-import io.sandstream.tenancy.Tenant;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Uni;
 

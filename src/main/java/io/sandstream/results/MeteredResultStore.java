@@ -6,6 +6,7 @@ import java.util.Optional;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.sandstream.model.ResultDocument;
 import io.smallrye.mutiny.Uni;
 
 /**
@@ -13,14 +14,14 @@ import io.smallrye.mutiny.Uni;
  * {@code sandstream.results.put{store,outcome}} and {@code sandstream.results.put.failures{store}}.
  * A failed put is retried by the dispatcher, so failures count tries, not lost results.
  */
-final class MeteredResultStore implements ResultStore, AutoCloseable {
+public final class MeteredResultStore implements ResultStore, AutoCloseable {
 
     private final ResultStore delegate;
     private final Timer succeeded;
     private final Timer failed;
     private final Counter failures;
 
-    MeteredResultStore(ResultStore delegate, String store, MeterRegistry registry) {
+    public MeteredResultStore(ResultStore delegate, String store, MeterRegistry registry) {
         this.delegate = delegate;
         this.succeeded = timer(registry, store, "success");
         this.failed = timer(registry, store, "failure");

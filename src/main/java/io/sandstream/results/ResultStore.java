@@ -4,12 +4,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import io.sandstream.model.ResultDocument;
 import io.smallrye.mutiny.Uni;
 
 /**
  * Where results live. Idempotent by executionId: storing the same execution twice keeps the first
  * result, so a replay after a crash can never produce two. The embedded default is SQLite; the
- * configured one is chosen by {@link ResultStoreProducer}.
+ * configured one is chosen by the wiring's {@code ResultStoreProducer}.
  */
 public interface ResultStore {
 

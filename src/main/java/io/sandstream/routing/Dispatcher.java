@@ -31,19 +31,22 @@ import io.sandstream.config.SandstreamConfig;
 import io.sandstream.journal.Journal;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalRecord;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.model.ExecuteRequest;
+import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Priority;
+import io.sandstream.model.ResultDocument;
+import io.sandstream.results.ResultBus;
 import io.sandstream.results.ResultStore;
 import io.sandstream.results.StoredResult;
 import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.ExecutionUpdate;
 import io.sandstream.sessions.PoolFullException;
-import io.sandstream.sessions.QuotaExceededException;
 import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.SessionPool;
 import io.sandstream.sessions.SessionPools;
-import io.sandstream.streaming.ResultBus;
 import io.sandstream.telemetry.ExecutionTracing;
-import io.sandstream.validation.ExecuteRequest;
+import io.sandstream.tenancy.QuotaExceededException;
+import io.sandstream.tenancy.Tenants;
 import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.Cancellable;
@@ -392,7 +395,7 @@ public class Dispatcher {
         return prepared(job).flatMap(prepared -> {
             ExecuteRequest request = prepared.request();
             Instant startedAt = Instant.now();
-            bus.status(job.executionId(), "Running");
+            bus.status(job.executionId(), ExecutionStatus.Running);
             tracing.allocating(job.executionId());
             Optional<SessionKey> session = request.sessionId()
                     .map(id -> new SessionKey(prepared.record().entry().tenant(), id));
@@ -455,8 +458,4 @@ public class Dispatcher {
                 .onItemOrFailure().invoke((stored, failure) -> tracing.finished(document.executionId(), failure));
     }
 
-    /** For the execution status of work that has no result yet. */
-    public static String statusOf(JournalEntry.State state) {
-        return state == JournalEntry.State.RUNNING ? "Running" : "Queued";
-    }
 }

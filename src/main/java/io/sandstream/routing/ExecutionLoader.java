@@ -12,12 +12,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.cloudevents.CloudEvent;
 import io.cloudevents.jackson.JsonFormat;
-import io.sandstream.ingress.EventAdmission;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalRecord;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.model.ExecuteRequest;
+import io.sandstream.model.ResultDocument;
 import io.sandstream.sessions.ExecutionResult;
-import io.sandstream.validation.ExecuteRequest;
+import io.sandstream.validation.ExecuteEvents;
 
 /** Reads journalled events back into execute requests and turns outcomes into result documents. */
 @ApplicationScoped
@@ -25,11 +25,11 @@ public class ExecutionLoader {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final EventAdmission admission;
+    private final ExecuteEvents events;
     private final JsonFormat format = new JsonFormat();
 
-    public ExecutionLoader(EventAdmission admission) {
-        this.admission = admission;
+    public ExecutionLoader(ExecuteEvents events) {
+        this.events = events;
     }
 
     public record Loaded(CloudEvent event, ExecuteRequest request) {
@@ -38,7 +38,7 @@ public class ExecutionLoader {
     public Optional<Loaded> load(JournalRecord record) {
         try {
             CloudEvent event = format.deserialize(record.entry().event());
-            var result = admission.requestOf(event);
+            var result = events.requestOf(event);
             return result.valid() ? Optional.of(new Loaded(event, result.request())) : Optional.empty();
         } catch (RuntimeException e) {
             return Optional.empty();

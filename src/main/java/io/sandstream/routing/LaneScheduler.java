@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
+import io.sandstream.model.Priority;
 
 /**
  * Picks the next execution to run: higher lanes first, but work that has waited long is promoted

@@ -7,6 +7,7 @@ import java.util.function.Function;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.model.Priority;
 
 /** The configured routing rules: the first rule matching an event's type and subject decides. */
 @ApplicationScoped

@@ -1,8 +1,7 @@
 package io.sandstream.security;
 
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -11,11 +10,8 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.SecurityConfig;
-import io.sandstream.ingress.IncomingEvent;
-import io.sandstream.poolapi.PoolApiException;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
-import io.sandstream.routing.Tenants;
 
 /**
  * The rate limits and quotas: events per tenant on ingress, requests per API key on the pool API
@@ -27,7 +23,6 @@ public class RateLimits {
 
     private final Limiter ingress;
     private final Limiter api;
-    private final String tenantMode;
     private final Counter ingressRefused;
     private final Counter apiRefused;
 
@@ -35,7 +30,6 @@ public class RateLimits {
         SecurityConfig.RateLimits limits = config.security().rateLimits();
         this.ingress = new Limiter(limits.ingress(), limits.maxTracked());
         this.api = new Limiter(limits.api(), limits.maxTracked());
-        this.tenantMode = config.routing().tenant();
         if (ingress.enabled() && ingress.largestGrant() < config.ingress().maxBatchEvents()) {
             throw new IllegalStateException("sandstream.security.rate-limits.ingress.burst and .quota must be at least "
                     + "sandstream.ingress.max-batch-events (" + config.ingress().maxBatchEvents() + "): a full batch could never pass");
@@ -53,12 +47,8 @@ public class RateLimits {
                 .description("Requests refused by a rate limit or quota").register(registry);
     }
 
-    /** Takes one token per event from each event's tenant, all or nothing; else a 429 problem. */
-    public void admitEvents(List<IncomingEvent> events) {
-        Map<String, Long> perTenant = new HashMap<>();
-        for (IncomingEvent event : events) {
-            perTenant.merge(tenantOf(event), 1L, Long::sum);
-        }
+    /** Takes {@code perTenant}'s events from each tenant's budget, all or nothing; else a 429 problem. */
+    public void admitEvents(Map<String, Long> perTenant) {
         ingress.take(perTenant).ifPresent(retryAfter -> {
             ingressRefused.increment();
             throw new ProblemException(Problem.of(429, "rate-limited", "Rate limit exceeded",
@@ -67,14 +57,14 @@ public class RateLimits {
         });
     }
 
-    /** One request of the API key in {@code authorization} (already checked); else a 429 in the dynamic-sessions error shape. */
-    public void admitPoolApiCall(String authorization) {
-        api.take(Map.of(keyOf(authorization), 1L)).ifPresent(retryAfter -> {
-            apiRefused.increment();
-            throw new PoolApiException(429, "TooManyRequests",
-                    "This API key has made more requests than its rate limit or quota allows; retry later.",
-                    Map.of("Retry-After", Long.toString(retryAfter)));
-        });
+    /**
+     * One pool-API request of the API key in {@code authorization} (already checked): empty when
+     * admitted, else the seconds to wait (the caller answers in its own error shape).
+     */
+    public OptionalLong takePoolApiCall(String authorization) {
+        OptionalLong refused = api.take(Map.of(keyOf(authorization), 1L));
+        refused.ifPresent(retryAfter -> apiRefused.increment());
+        return refused;
     }
 
     /** One submission of the API key in {@code authorization} (already checked) on {@code POST /executions}; else a 429 problem. */
@@ -90,13 +80,5 @@ public class RateLimits {
     /** The key of a checked {@code Authorization: Bearer <key>} header, whatever the scheme's case. */
     private static String keyOf(String authorization) {
         return authorization.substring("Bearer ".length()).trim();
-    }
-
-    private String tenantOf(IncomingEvent event) {
-        if (event instanceof IncomingEvent.Parsed parsed) {
-            return Tenants.of(tenantMode, parsed.event().getSource().toString(), parsed.event().getSubject());
-        }
-        IncomingEvent.Malformed malformed = (IncomingEvent.Malformed) event;
-        return Tenants.of(tenantMode, malformed.source(), malformed.subject());
     }
 }

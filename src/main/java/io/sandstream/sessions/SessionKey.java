@@ -1,6 +1,6 @@
 package io.sandstream.sessions;
 
-import io.sandstream.tenancy.Tenant;
+import io.sandstream.model.Tenant;
 
 /**
  * A named session: the identifier a client chose, within its tenant. The same identifier in two

@@ -3,7 +3,8 @@ package io.sandstream.sessions;
 import java.util.List;
 import java.util.Optional;
 
-import io.sandstream.routing.Language;
+import io.sandstream.model.Language;
+import io.sandstream.tenancy.QuotaExceededException;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 

@@ -7,22 +7,16 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-import jakarta.enterprise.context.ApplicationScoped;
-
-import io.quarkus.runtime.Startup;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.routing.Language;
-import io.sandstream.sessions.aca.AcaPools;
-import io.sandstream.sessions.local.LocalPools;
+import io.sandstream.model.Language;
 
 /**
  * Every pool by name, whatever runs it: the local bubblewrap pools and the Azure Container Apps
  * ones. Routing, the dispatcher and the served pool API look pools up here, so moving a pool from
  * one backend to the other is a configuration change. Checked at start: a name used by both kinds,
  * or a routing rule naming no pool, stops the service instead of routing somewhere unexpected.
+ * The wiring builds it from both backends at start.
  */
-@Startup
-@ApplicationScoped
 public class SessionPools {
 
     /** ACA pools first: configuring one for a language makes it that language's default pool. */
@@ -30,10 +24,11 @@ public class SessionPools {
     /** The dispatcher asks for every start: one read-only view, not one per call. */
     private final Map<String, SessionPool> view = Collections.unmodifiableMap(pools);
 
-    public SessionPools(LocalPools local, AcaPools aca, SandstreamConfig config) {
-        check(aca.all().keySet(), local.all().keySet(), config.routing().rules());
-        pools.putAll(aca.all());
-        pools.putAll(local.all());
+    public SessionPools(Map<String, ? extends SessionPool> aca, Map<String, ? extends SessionPool> local,
+            List<SandstreamConfig.Rule> rules) {
+        check(aca.keySet(), local.keySet(), rules);
+        pools.putAll(aca);
+        pools.putAll(local);
     }
 
     /** Fails when a name is both a local and an ACA pool, or a routing rule names a pool that is neither. */

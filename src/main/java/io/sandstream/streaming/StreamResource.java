@@ -3,7 +3,6 @@ package io.sandstream.streaming;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Predicate;
 
@@ -15,30 +14,37 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.sse.OutboundSseEvent;
 import jakarta.ws.rs.sse.Sse;
 
 import io.sandstream.journal.Journal;
-import io.smallrye.common.annotation.Blocking;
-import io.sandstream.tenancy.KeyScope;
+import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.ResultDocument;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
-import io.sandstream.results.ApiKeys;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.results.ExecutionLookup;
+import io.sandstream.results.ResultBus;
 import io.sandstream.results.ResultStore;
 import io.sandstream.results.StoredResult;
-import io.sandstream.routing.Dispatcher;
+import io.sandstream.security.ApiKeys;
 import io.sandstream.sessions.ExecutionUpdate;
+import io.sandstream.tenancy.KeyScope;
+import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.subscription.Cancellable;
 import io.smallrye.mutiny.subscription.MultiEmitter;
 
-/** Server-sent events: one execution as it runs, and every result as it is persisted (API.md §2). */
+/**
+ * Reading executions back (API.md §2): one execution's result or status, its server-sent events as
+ * it runs, and every result as it is persisted.
+ */
 @Path("/executions")
 public class StreamResource {
 
     static final Duration HEARTBEAT = Duration.ofSeconds(15);
+    private static final Duration LOOKUP = Duration.ofSeconds(10);
     /** Without Last-Event-ID the stream starts with what is persisted from now on. */
     private static final long NO_REPLAY = -1;
 
@@ -47,13 +53,29 @@ public class StreamResource {
     private final Journal journal;
     private final ResultBus bus;
     private final SseSubscribers subscribers;
+    private final ExecutionLookup lookup;
 
-    public StreamResource(ApiKeys keys, ResultStore store, Journal journal, ResultBus bus, SseSubscribers subscribers) {
+    public StreamResource(ApiKeys keys, ResultStore store, Journal journal, ResultBus bus, SseSubscribers subscribers,
+            ExecutionLookup lookup) {
         this.keys = keys;
+        this.lookup = lookup;
         this.subscribers = subscribers;
         this.store = store;
         this.journal = journal;
         this.bus = bus;
+    }
+
+    /** The execution's result once it has one, else its status ({@code Queued} or {@code Running}). */
+    @GET
+    @Path("/{executionId}")
+    @Produces(MediaType.APPLICATION_JSON)
+    public Uni<Response> get(@PathParam("executionId") String executionId, @HeaderParam("Authorization") String authorization) {
+        KeyScope scope = keys.require(authorization);
+        return lookup.find(executionId, scope).map(found -> {
+            ExecutionLookup.Visible visible = found.orElseThrow(() -> notFound(executionId));
+            return visible.result() != null ? Response.ok(visible.result()).build()
+                    : Response.ok(Map.of("executionId", executionId, "status", visible.pending())).build();
+        });
     }
 
     /**
@@ -68,11 +90,7 @@ public class StreamResource {
     public Multi<OutboundSseEvent> execution(@PathParam("executionId") String executionId,
             @HeaderParam("Authorization") String authorization, @Context Sse sse) {
         KeyScope scope = keys.require(authorization);
-        Duration lookup = Duration.ofSeconds(10);
-        Optional<StoredResult> stored = store.get(executionId).await().atMost(lookup);
-        boolean visible = stored.isPresent() ? scope.covers(stored.get().document().subject())
-                : journal.load(executionId).await().atMost(lookup).filter(r -> scope.covers(r.entry().subject())).isPresent();
-        if (!visible) {
+        if (lookup.find(executionId, scope).await().atMost(LOOKUP).isEmpty()) {
             throw notFound(executionId);
         }
         return subscribers.execution(Multi.createFrom().emitter(emitter -> {
@@ -97,7 +115,7 @@ public class StreamResource {
                 }
                 journal.load(executionId).subscribe().with(record -> {
                     if (record.isPresent() && !done.get()) {
-                        emitter.emit(status(sse, Dispatcher.statusOf(record.get().entry().state())));
+                        emitter.emit(status(sse, record.get().entry().state().pendingStatus()));
                     }
                 }, emitter::fail);
             }, emitter::fail);
@@ -164,7 +182,7 @@ public class StreamResource {
         }
     }
 
-    private static OutboundSseEvent status(Sse sse, String status) {
+    private static OutboundSseEvent status(Sse sse, ExecutionStatus status) {
         return sse.newEventBuilder().name("status").mediaType(MediaType.APPLICATION_JSON_TYPE)
                 .data(Map.class, Map.of("status", status)).build();
     }

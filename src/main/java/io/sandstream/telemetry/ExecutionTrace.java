@@ -10,7 +10,7 @@ import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.model.ResultDocument;
 import io.sandstream.sessions.ExecutionResult;
 
 /**

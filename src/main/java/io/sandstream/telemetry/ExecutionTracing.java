@@ -27,7 +27,7 @@ import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapPropagator;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalRecord;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.model.ResultDocument;
 import io.sandstream.sessions.ExecutionResult;
 
 /**

@@ -1,6 +1,7 @@
 package io.sandstream.tenancy;
 
 import java.util.List;
+import io.sandstream.model.Tenant;
 
 /**
  * What a key may do: subjects under one of its prefixes, on path-segment boundaries ({@code *}:

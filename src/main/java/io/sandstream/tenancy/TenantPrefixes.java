@@ -6,6 +6,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import io.sandstream.model.Tenant;
 
 /**
  * Every tenant prefix configured right now, from the scoped API keys and ingress keys (each key

@@ -9,7 +9,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.StartupEvent;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.sessions.QuotaExceededException;
+import io.sandstream.model.Tenant;
 
 /** The quotas that apply to each tenant: its overrides, else the defaults; none for the shared tenant. */
 @ApplicationScoped

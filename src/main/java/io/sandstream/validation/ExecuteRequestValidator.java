@@ -12,9 +12,10 @@ import jakarta.enterprise.context.ApplicationScoped;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.model.ExecuteRequest;
+import io.sandstream.model.Language;
+import io.sandstream.model.Priority;
 import io.sandstream.problem.Problem.FieldError;
-import io.sandstream.routing.Language;
-import io.sandstream.routing.Priority;
 
 /**
  * Checks the {@code data} of an execute request against the public contract and reports every

@@ -94,7 +94,7 @@ class EventDecoderTest {
 
     @Test
     void mediaTypesIgnoreParametersAndCase() {
-        assertEquals("application/cloudevents+json", EventDecoder.mediaType("Application/CloudEvents+JSON; charset=UTF-8"));
-        assertEquals(null, EventDecoder.mediaType(null));
+        assertEquals("application/cloudevents+json", io.sandstream.validation.ExecuteEvents.mediaType("Application/CloudEvents+JSON; charset=UTF-8"));
+        assertEquals(null, io.sandstream.validation.ExecuteEvents.mediaType(null));
     }
 }

@@ -24,9 +24,9 @@ import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.ValidatableResponse;
-import io.sandstream.journal.ExecutionIds;
 import io.sandstream.journal.Journal;
 import io.sandstream.journal.JournalRecord;
+import io.sandstream.model.ExecutionIds;
 
 /** The ingress contract (API.md §1) over the real HTTP stack and the real SQLite journal. */
 @QuarkusTest
@@ -418,7 +418,7 @@ class EventsResourceTest {
     void metricsHealthAndOpenApiAreServed() {
         post(CE_JSON, event(id(), "{\"code\":\"1\"}")).statusCode(202);
         given().get("/q/metrics").then().statusCode(200)
-                .body(containsString("sandstream_events_received_total{outcome=\"accepted\"}"))
+                .body(containsString("sandstream_events_received_total{endpoint=\"events\",outcome=\"accepted\"}"))
                 .body(containsString("sandstream_journal_commit_seconds_count"))
                 .body(containsString("sandstream_journal_pending "))
                 .body(containsString("sandstream_journal_pending_limit"));

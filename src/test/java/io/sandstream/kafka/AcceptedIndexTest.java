@@ -9,7 +9,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 import io.sandstream.journal.JournalEntry;
-import io.sandstream.tenancy.Tenant;
+import io.sandstream.model.Tenant;
 
 /** The cluster-wide count of a tenant's unfinished work that the Kafka journal's queued quota reads. */
 class AcceptedIndexTest {

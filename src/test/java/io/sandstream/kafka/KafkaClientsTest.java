@@ -21,7 +21,7 @@ import com.azure.core.credential.TokenCredential;
 import com.azure.core.credential.TokenRequestContext;
 
 import io.sandstream.config.TestConfigs;
-import io.sandstream.routing.Priority;
+import io.sandstream.model.Priority;
 import reactor.core.publisher.Mono;
 
 /** The client settings of each way to reach Kafka, and Event Hubs' OAUTHBEARER tokens. */

@@ -22,7 +22,7 @@ import io.cloudevents.CloudEvent;
 import io.cloudevents.SpecVersion;
 import io.cloudevents.jackson.JsonFormat;
 import io.sandstream.config.TestConfigs;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.model.ResultDocument;
 
 /** The outbound event, checked by parsing what is sent back with the CloudEvents SDK. */
 class ResultEventsTest {

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.model.ResultDocument;
 
 /** Which results a sink takes, and where it sends them, from the real config mapping. */
 class SinkFilterTest {

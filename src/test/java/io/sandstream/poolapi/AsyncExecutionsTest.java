@@ -12,9 +12,9 @@ import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 
-import io.sandstream.sessions.SessionKey;
-import io.sandstream.tenancy.Tenant;
 import io.sandstream.config.TestConfigs;
+import io.sandstream.model.Tenant;
+import io.sandstream.sessions.SessionKey;
 
 /** The store behind {@code GET executions/{id}}: forgets the oldest past its size, and any past its TTL. */
 class AsyncExecutionsTest {

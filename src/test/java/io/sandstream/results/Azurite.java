@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 public final class Azurite implements AutoCloseable {
 
     /** The well-known development storage account key (public, in Microsoft's Azurite docs). */
-    static final String ACCOUNT_KEY =
+    public static final String ACCOUNT_KEY =
             "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
 

@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.notNullValue;
+import static org.hamcrest.Matchers.startsWith;
 import static org.hamcrest.Matchers.oneOf;
 
 import java.time.Duration;
@@ -101,8 +102,22 @@ public class PipelineTest {
     void submitWithoutWaitIsAcceptedWithALocation() throws Exception {
         String location = given().header("Authorization", READER).contentType("application/json")
                 .body("{\"code\":\"1\"}").post("/executions").then()
-                .statusCode(202).header("Location", notNullValue()).extract().header("Location");
+                .statusCode(202).header("Location", notNullValue()).body("status", equalTo("Queued"))
+                .extract().header("Location");
         awaitResult(location.substring(location.lastIndexOf('/') + 1), READER);
+    }
+
+    /** {@code POST /executions} goes down the same ingress path as {@code /events}, and is counted as its own door. */
+    @Test
+    void submissionsAreCountedByTheIngressPath() {
+        given().header("Authorization", READER).contentType("application/json")
+                .body("{\"code\":\"1\"}").post("/executions").then().statusCode(202);
+        given().header("Authorization", READER).contentType("application/json")
+                .body("{\"code\":1}").post("/executions").then().statusCode(400)
+                .body("detail", startsWith("The request is not valid: "));
+        given().header("Authorization", READER).get("/q/metrics").then().statusCode(200)
+                .body(containsString("sandstream_events_received_total{endpoint=\"executions\",outcome=\"accepted\"}"))
+                .body(containsString("sandstream_events_received_total{endpoint=\"executions\",outcome=\"rejected\"}"));
     }
 
     @Test

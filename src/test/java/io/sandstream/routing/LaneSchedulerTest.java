@@ -10,6 +10,7 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
+import io.sandstream.model.Priority;
 import io.sandstream.routing.LaneScheduler.Ticket;
 
 class LaneSchedulerTest {

@@ -23,14 +23,14 @@ import io.restassured.path.json.JsonPath;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
-import io.sandstream.journal.ExecutionIds;
 import io.sandstream.journal.JournalEntry;
-import io.sandstream.tenancy.Tenant;
-import io.sandstream.tenancy.TenantQuotas;
-import io.sandstream.journal.SqliteJournal;
+import io.sandstream.journal.sqlite.SqliteJournal;
+import io.sandstream.model.ExecutionIds;
+import io.sandstream.model.ResultDocument;
+import io.sandstream.model.Tenant;
 import io.sandstream.results.PipelineTest;
-import io.sandstream.results.ResultDocument;
-import io.sandstream.results.SqliteResultStore;
+import io.sandstream.results.sqlite.SqliteResultStore;
+import io.sandstream.tenancy.TenantQuotas;
 
 /**
  * The window between storing a result and finishing its journal entry: a service killed there

@@ -8,6 +8,7 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 import io.sandstream.config.TestConfigs;
+import io.sandstream.model.Priority;
 
 class RoutingRulesTest {
 

@@ -18,6 +18,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.path.json.JsonPath;
+import io.sandstream.model.Priority;
 
 /**
  * Priority and fairness end to end: one python session at a time, held by a slow execution while

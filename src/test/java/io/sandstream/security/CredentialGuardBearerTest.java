@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
+import io.sandstream.edge.RawHttp;
 
 /**
  * Credentials before bodies with Entra ID tokens on {@code /events}: the guard validates the token

@@ -26,7 +26,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.model.ResultDocument;
+import io.sandstream.results.ResultBus;
 import io.sandstream.results.ResultStore;
 import io.sandstream.results.StoredResult;
 

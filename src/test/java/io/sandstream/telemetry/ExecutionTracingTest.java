@@ -27,9 +27,9 @@ import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.sandstream.journal.JournalEntry;
-import io.sandstream.tenancy.Tenant;
 import io.sandstream.journal.JournalRecord;
-import io.sandstream.results.ResultDocument;
+import io.sandstream.model.ResultDocument;
+import io.sandstream.model.Tenant;
 import io.sandstream.sessions.ExecutionResult;
 
 /**

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
+import io.sandstream.model.Tenant;
 
 /** Scopes match on path-segment boundaries, and work acts as the tenant its key's scope names. */
 class KeyScopeTest {

@@ -16,9 +16,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.sandstream.config.TestConfigs;
+import io.sandstream.model.ExecuteRequest;
+import io.sandstream.model.Language;
+import io.sandstream.model.Priority;
 import io.sandstream.problem.Problem.FieldError;
-import io.sandstream.routing.Language;
-import io.sandstream.routing.Priority;
 
 class ExecuteRequestValidatorTest {
 

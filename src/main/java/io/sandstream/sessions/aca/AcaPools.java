@@ -13,8 +13,8 @@ import com.azure.identity.DefaultAzureCredentialBuilder;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.sessions.PoolStats;
+import io.sandstream.tenancy.TenantQuotas;
 
 /**
  * The configured Azure Container Apps pools ({@code sandstream.aca-pools.<name>.*}), each with its

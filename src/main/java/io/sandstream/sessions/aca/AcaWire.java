@@ -14,8 +14,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.sandstream.config.SandstreamConfig.AcaContract;
-import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionResult.Status;
+import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.SessionFile;
 
 /**

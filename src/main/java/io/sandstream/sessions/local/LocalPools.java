@@ -18,9 +18,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.tenancy.TenantQuotas;
 import io.sandstream.sessions.PoolStats;
 import io.sandstream.sessions.SessionPool;
+import io.sandstream.tenancy.TenantQuotas;
 
 /**
  * The configured local pools, started with the service and destroyed with it. A crash needs no

@@ -30,10 +30,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.micrometer.core.instrument.Counter;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.routing.Language;
-import io.sandstream.sessions.ExecutionResult;
+import io.sandstream.model.Language;
 import io.sandstream.sessions.ExecutionResult.LimitHit;
 import io.sandstream.sessions.ExecutionResult.Status;
+import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionUpdate;
 
 /**

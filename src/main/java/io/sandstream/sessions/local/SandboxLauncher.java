@@ -14,7 +14,7 @@ import org.jboss.logging.Logger;
 
 import io.sandstream.config.HostLock;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.routing.Language;
+import io.sandstream.model.Language;
 
 /**
  * Builds and starts the sandbox processes: the runner scripts and seccomp filter on disk, a host

@@ -23,7 +23,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import io.sandstream.SandboxProcesses;
-import io.sandstream.routing.Language;
+import io.sandstream.model.Language;
 import io.sandstream.sessions.ExecutionResult.Status;
 
 /**

@@ -26,13 +26,13 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import io.sandstream.SandboxProcesses;
-import io.sandstream.sessions.ExecutionResult;
+import io.sandstream.model.ExecuteRequest.InputFile;
 import io.sandstream.sessions.ExecutionResult.LimitHit;
 import io.sandstream.sessions.ExecutionResult.Status;
+import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.SessionFileException;
 import io.sandstream.sessions.SessionFiles;
-import io.sandstream.validation.ExecuteRequest.InputFile;
 
 /**
  * Code that tries to get out. Each case prints CONTAINED when the attempt failed the way it must;

@@ -22,14 +22,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.sandstream.sessions.ExecutionResult;
+import io.sandstream.model.ExecuteRequest.InputFile;
 import io.sandstream.sessions.ExecutionResult.LimitHit;
 import io.sandstream.sessions.ExecutionResult.Status;
+import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.ExecutionUpdate;
 import io.sandstream.sessions.PoolFullException;
 import io.sandstream.sessions.SessionFileException;
-import io.sandstream.validation.ExecuteRequest.InputFile;
 
 /** The local pool on real bubblewrap sandboxes: state, languages, output, files, limits. */
 class LocalSessionPoolTest {

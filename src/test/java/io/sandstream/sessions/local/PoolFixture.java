@@ -13,11 +13,11 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
+import io.sandstream.model.Tenant;
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.ExecutionUpdate;
 import io.sandstream.sessions.SessionKey;
-import io.sandstream.tenancy.Tenant;
 import io.sandstream.tenancy.TenantQuotas;
 
 /** Real local pools on real bubblewrap sandboxes, built without Quarkus for the session tests. */

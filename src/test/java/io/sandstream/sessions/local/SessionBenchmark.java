@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.sandstream.routing.Language;
+import io.sandstream.model.Language;
 
 /**
  * Session benchmark, not a test: excluded from the suite, run with {@code ./mvnw -Pbench verify}.

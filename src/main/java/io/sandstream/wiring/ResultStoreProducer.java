@@ -1,0 +1,74 @@
+package io.sandstream.wiring;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Instance;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+
+import org.jboss.logging.Logger;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.Startup;
+import io.sandstream.config.DataDirectory;
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.kafka.KafkaClients;
+import io.sandstream.results.MeteredResultStore;
+import io.sandstream.results.ResultBus;
+import io.sandstream.results.ResultStore;
+import io.sandstream.results.blob.AzureBlobResultStore;
+import io.sandstream.results.blob.StorageConnection;
+import io.sandstream.results.kafka.KafkaResultStore;
+import io.sandstream.results.sqlite.SqliteResultStore;
+import io.sandstream.secrets.Secrets;
+
+/**
+ * The one {@link ResultStore} bean, chosen at run time by {@code sandstream.results.store} (a build
+ * time switch would bake the choice into the jar). Exactly one SQLite file is opened in each
+ * mode: it is the store itself, the blob store's index, or (with a Kafka journal) this instance's
+ * copy of the results topic.
+ */
+@Singleton
+public class ResultStoreProducer {
+
+    private static final Logger LOG = Logger.getLogger(ResultStoreProducer.class);
+
+    @Produces
+    @Startup
+    @ApplicationScoped
+    ResultStore resultStore(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, Secrets secrets,
+            ResultBus bus, Instance<KafkaClients> kafka) {
+        SandstreamConfig.Results results = config.results();
+        if (config.journal().kind() == SandstreamConfig.JournalKind.KAFKA) {
+            if (results.store() == SandstreamConfig.StoreKind.AZURE_BLOB) {
+                throw new IllegalStateException("sandstream.results.store=azure-blob cannot be combined with "
+                        + "sandstream.journal.kind=kafka yet: with Kafka the results topic is the shared store");
+            }
+            SqliteResultStore copy = new SqliteResultStore(dataDirectory);
+            copy.open();
+            KafkaResultStore store = new KafkaResultStore(kafka.get(), copy, bus);
+            store.start();
+            return new MeteredResultStore(store, "kafka", registry);
+        }
+        // Built before the index is opened: a configuration error then leaves nothing open.
+        var blobClient = results.store() == SandstreamConfig.StoreKind.AZURE_BLOB
+                ? AzureBlobResultStore.client(results.azure(), StorageConnection.watched(secrets,
+                        config.security().keyVault().storageConnectionStringSecret(), results.azure().connectionString()))
+                : null;
+        SqliteResultStore sqlite = new SqliteResultStore(dataDirectory);
+        sqlite.open();
+        if (blobClient == null) {
+            return new MeteredResultStore(sqlite, "sqlite", registry);
+        }
+        AzureBlobResultStore blob = new AzureBlobResultStore(blobClient, results.azure(), sqlite);
+        blob.start();
+        LOG.infof("results stored in Azure Blob Storage at %s", blobClient.getAccountUrl());
+        return new MeteredResultStore(blob, "azure-blob", registry);
+    }
+
+    void close(@Disposes ResultStore store) throws Exception {
+        if (store instanceof AutoCloseable closeable) {
+            closeable.close();
+        }
+    }
+}

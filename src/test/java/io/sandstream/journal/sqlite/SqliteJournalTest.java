@@ -1,0 +1,183 @@
+package io.sandstream.journal.sqlite;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.sandstream.config.DataDirectory;
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.config.TestConfigs;
+import io.sandstream.journal.Journal;
+import io.sandstream.journal.JournalEntry;
+import io.sandstream.journal.JournalFullException;
+import io.sandstream.journal.JournalRecord;
+import io.sandstream.model.ExecutionIds;
+import io.sandstream.model.Tenant;
+import io.sandstream.tenancy.TenantQuotas;
+import io.smallrye.mutiny.helpers.test.AssertSubscriber;
+
+/** The embedded journal on a real SQLite file, including closing and reopening it like a restart. */
+class SqliteJournalTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+
+    private final List<SqliteJournal> opened = new ArrayList<>();
+    private SimpleMeterRegistry registry;
+
+    private SqliteJournal open(long maxPending) {
+        SandstreamConfig config = TestConfigs.sandstream(Map.of(
+                "sandstream.data-dir", dir.toString(), "sandstream.journal.max-pending", Long.toString(maxPending)));
+        registry = new SimpleMeterRegistry();
+        SqliteJournal journal = new SqliteJournal(config, new DataDirectory(config), registry, new TenantQuotas(config, registry));
+        journal.open();
+        opened.add(journal);
+        return journal;
+    }
+
+    private void restart(SqliteJournal journal) {
+        journal.close();
+        opened.remove(journal);
+    }
+
+    @AfterEach
+    void closeAll() {
+        opened.forEach(SqliteJournal::close);
+    }
+
+    static JournalEntry queued(String id) {
+        return new JournalEntry(ExecutionIds.of("/src", id), id, "/src", "t", "s", null, "normal",
+                JournalEntry.State.QUEUED, Instant.now(), ("{\"id\":\"" + id + "\"}").getBytes(StandardCharsets.UTF_8), null, Tenant.SHARED);
+    }
+
+    static JournalEntry rejected(String id) {
+        return new JournalEntry(ExecutionIds.of("/src", id), id, "/src", "t", "s", null, null,
+                JournalEntry.State.REJECTED, Instant.now(), new byte[] {1}, "{\"status\":400}", Tenant.SHARED);
+    }
+
+    private static List<String> drain(Journal journal, int count) {
+        AssertSubscriber<JournalRecord> subscriber = journal.pending().subscribe().withSubscriber(AssertSubscriber.create(count));
+        subscriber.awaitItems(count, WAIT);
+        subscriber.cancel();
+        return subscriber.getItems().stream().map(r -> r.entry().eventId()).toList();
+    }
+
+    @Test
+    void acceptedEntriesSurviveARestartAndAreQueuedAgainInOrder() {
+        SqliteJournal journal = open(100);
+        List<Boolean> duplicates = journal.append(List.of(queued("a"), rejected("bad"), queued("b"))).await().atMost(WAIT);
+        assertEquals(List.of(false, false, false), duplicates);
+        assertEquals(2, journal.pendingCount());
+        restart(journal);
+
+        SqliteJournal again = open(100);
+        assertEquals(2, again.pendingCount());
+        // The rejected event comes too: its Rejected result is still to be stored.
+        assertEquals(List.of("a", "bad", "b"), drain(again, 3));
+        again.finish(ExecutionIds.of("/src", "bad")).await().atMost(WAIT);
+        assertEquals(2, again.pendingCount(), "a rejected event never counted as pending");
+        assertEquals(List.of("a", "b"), drain(again, 2));
+        // Redeliveries after the restart are recognised.
+        assertEquals(List.of(true, false), again.append(List.of(queued("a"), queued("c"))).await().atMost(WAIT));
+        assertEquals(3, again.pendingCount());
+    }
+
+    @Test
+    void interruptedExecutionsComeBackWithTheirAttemptCount() {
+        SqliteJournal journal = open(100);
+        journal.append(List.of(queued("x"), queued("y"))).await().atMost(WAIT);
+        journal.markRunning(ExecutionIds.of("/src", "x")).await().atMost(WAIT);
+        journal.finish(ExecutionIds.of("/src", "y")).await().atMost(WAIT);
+        assertEquals(1, journal.pendingCount());
+        restart(journal);
+
+        SqliteJournal again = open(100);
+        AssertSubscriber<JournalRecord> subscriber = again.pending().subscribe().withSubscriber(AssertSubscriber.create(5));
+        subscriber.awaitItems(1, WAIT);
+        assertEquals("x", subscriber.getItems().get(0).entry().eventId());
+        assertEquals(1, subscriber.getItems().get(0).attempt());
+        assertEquals(JournalEntry.State.QUEUED, subscriber.getItems().get(0).entry().state());
+        subscriber.cancel();
+        assertEquals(1, again.pendingCount());
+    }
+
+    @Test
+    void thePendingStreamFollowsNewCommitsOnDemand() {
+        SqliteJournal journal = open(100);
+        AssertSubscriber<JournalRecord> subscriber = journal.pending().subscribe().withSubscriber(AssertSubscriber.create(1));
+        journal.append(List.of(queued("first"), queued("second"))).await().atMost(WAIT);
+        subscriber.awaitItems(1, WAIT);
+        assertEquals(1, subscriber.getItems().size(), "nothing beyond what was requested");
+        subscriber.request(1);
+        subscriber.awaitItems(2, WAIT);
+        journal.append(List.of(queued("third"))).await().atMost(WAIT);
+        subscriber.request(1);
+        subscriber.awaitItems(3, WAIT);
+        assertEquals(List.of("first", "second", "third"),
+                subscriber.getItems().stream().map(r -> r.entry().eventId()).toList());
+        subscriber.cancel();
+    }
+
+    @Test
+    void aCancelledSubscriberDoesNotStopTheOthers() {
+        SqliteJournal journal = open(100);
+        AssertSubscriber<JournalRecord> staying = journal.pending().subscribe().withSubscriber(AssertSubscriber.create(10));
+        AssertSubscriber<JournalRecord> leaving = journal.pending().subscribe().withSubscriber(AssertSubscriber.create(10));
+        leaving.cancel(); // while both wait for the next commit
+        journal.append(List.of(queued("after-cancel"))).await().atMost(WAIT);
+        staying.awaitItems(1, WAIT);
+        assertEquals("after-cancel", staying.getItems().get(0).entry().eventId());
+        staying.cancel();
+    }
+
+    @Test
+    void theLimitIsExactAndAllOrNothing() {
+        SqliteJournal journal = open(2);
+        journal.append(List.of(queued("1"))).await().atMost(WAIT);
+        assertThrows(JournalFullException.class,
+                () -> journal.append(List.of(queued("2"), queued("3"))).await().atMost(WAIT));
+        assertEquals(1, journal.pendingCount());
+        // Rejections and redeliveries take no room.
+        assertEquals(List.of(true, false), journal.append(List.of(queued("1"), rejected("r"))).await().atMost(WAIT));
+        journal.append(List.of(queued("2"))).await().atMost(WAIT);
+        assertThrows(JournalFullException.class, () -> journal.append(List.of(queued("3"))).await().atMost(WAIT));
+        journal.finish(ExecutionIds.of("/src", "1")).await().atMost(WAIT);
+        journal.append(List.of(queued("3"))).await().atMost(WAIT);
+        assertEquals(2, journal.pendingCount());
+        assertEquals(List.of("r", "2", "3"), drain(journal, 3));
+        assertEquals("3", journal.load(ExecutionIds.of("/src", "3")).await().atMost(WAIT).orElseThrow().entry().eventId());
+    }
+
+    @Test
+    void concurrentAppendsShareCommits() {
+        SqliteJournal journal = open(100_000);
+        List<CompletableFuture<List<Boolean>>> futures = new ArrayList<>();
+        for (int i = 0; i < 400; i++) {
+            futures.add(journal.append(List.of(queued("c" + i))).subscribeAsCompletionStage());
+        }
+        futures.forEach(f -> assertFalse(f.join().get(0)));
+        assertEquals(400, journal.pendingCount());
+        double commits = registry.get("sandstream.journal.commit").timer().count();
+        double largestGroup = registry.get("sandstream.journal.commit.operations").summary().max();
+        assertTrue(largestGroup > 1, "at least one commit folded several appends");
+        assertTrue(commits < 400, "fewer commits than appends: " + commits);
+        assertTrue(journal.healthy());
+    }
+}
