@@ -165,7 +165,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                 PreparedStatement statement = put.sequence() > 0 ? insertAt : insert;
                 statement.setString(1, document.executionId());
                 statement.setString(2, document.subject());
-                statement.setString(3, document.status());
+                statement.setString(3, document.status().name());
                 statement.setString(4, document.timings() == null ? null : document.timings().completedAt());
                 statement.setString(5, JSON.writeValueAsString(document));
                 if (put.sequence() > 0) {
