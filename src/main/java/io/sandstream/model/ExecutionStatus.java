@@ -11,4 +11,9 @@ public enum ExecutionStatus {
     public boolean finished() {
         return this != Queued && this != Running;
     }
+
+    /** True when {@code name} names this status, in any case (a filter a client or an operator wrote). */
+    public boolean isNamed(String name) {
+        return name().equalsIgnoreCase(name);
+    }
 }

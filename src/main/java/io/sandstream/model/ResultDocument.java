@@ -1,18 +1,154 @@
 package io.sandstream.model;
 
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 
-/** The result document of API.md §2, exactly as stored and served. */
+/**
+ * The result document of API.md §2, exactly as stored and served: the components' order is the
+ * JSON's, and every one is written, null or not. Built with {@link #builder()}, which leaves out
+ * what a place does not know.
+ */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record ResultDocument(String executionId, String eventId, String source, String subject, String type,
-        String sessionId, String language, String priority, String backend, String status, String stdout, String stderr,
-        JsonNode result, Error error, boolean truncated, String limitHit, Timings timings, int attempt) {
+        String sessionId, String language, String priority, String backend, ExecutionStatus status, String stdout,
+        String stderr, JsonNode result, Error error, boolean truncated, String limitHit, Timings timings, int attempt) {
+
+    public static Builder builder() {
+        return new Builder();
+    }
 
     public record Error(String type, String message) {
     }
 
+    /** Instants as ISO-8601 text; what an execution never reached (its start) is left out of the JSON. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Timings(String acceptedAt, String startedAt, String completedAt, Long queueMs, Long executionMs) {
+
+        /** An execution that ran: its queue time is from acceptance to start; {@code executionMs} is the code's own. */
+        public static Timings ran(Instant acceptedAt, Instant startedAt, Instant completedAt, long executionMs) {
+            return new Timings(acceptedAt.toString(), startedAt.toString(), completedAt.toString(),
+                    Duration.between(acceptedAt, startedAt).toMillis(), executionMs);
+        }
+
+        /** An execution that ended without starting (rejected, or given up). */
+        public static Timings neverStarted(Instant acceptedAt, Instant completedAt) {
+            return new Timings(acceptedAt.toString(), null, completedAt.toString(), null, null);
+        }
+    }
+
+    /**
+     * Only {@code executionId} and {@code status} are required. Unset text is null, except the
+     * output streams, which are empty (a result always has them); {@code attempt} is 0 for an
+     * execution that never started.
+     */
+    public static final class Builder {
+
+        private String executionId;
+        private String eventId;
+        private String source;
+        private String subject;
+        private String type;
+        private String sessionId;
+        private String language;
+        private String priority;
+        private String backend;
+        private ExecutionStatus status;
+        private String stdout = "";
+        private String stderr = "";
+        private JsonNode result;
+        private Error error;
+        private boolean truncated;
+        private String limitHit;
+        private Timings timings;
+        private int attempt;
+
+        private Builder() {
+        }
+
+        public Builder executionId(String executionId) {
+            this.executionId = executionId;
+            return this;
+        }
+
+        /** The CloudEvent the execution came from: its {@code id}, {@code source}, {@code subject} and {@code type}. */
+        public Builder event(String eventId, String source, String subject, String type) {
+            this.eventId = eventId;
+            this.source = source;
+            this.subject = subject;
+            this.type = type;
+            return this;
+        }
+
+        public Builder sessionId(String sessionId) {
+            this.sessionId = sessionId;
+            return this;
+        }
+
+        public Builder language(String language) {
+            this.language = language;
+            return this;
+        }
+
+        public Builder priority(String priority) {
+            this.priority = priority;
+            return this;
+        }
+
+        public Builder backend(String backend) {
+            this.backend = backend;
+            return this;
+        }
+
+        public Builder status(ExecutionStatus status) {
+            this.status = status;
+            return this;
+        }
+
+        public Builder output(String stdout, String stderr) {
+            this.stdout = stdout;
+            this.stderr = stderr;
+            return this;
+        }
+
+        public Builder result(JsonNode result) {
+            this.result = result;
+            return this;
+        }
+
+        public Builder error(String type, String message) {
+            this.error = new Error(type, message);
+            return this;
+        }
+
+        public Builder truncated(boolean truncated) {
+            this.truncated = truncated;
+            return this;
+        }
+
+        public Builder limitHit(String limitHit) {
+            this.limitHit = limitHit;
+            return this;
+        }
+
+        public Builder timings(Timings timings) {
+            this.timings = timings;
+            return this;
+        }
+
+        public Builder attempt(int attempt) {
+            this.attempt = attempt;
+            return this;
+        }
+
+        public ResultDocument build() {
+            Objects.requireNonNull(executionId, "executionId");
+            Objects.requireNonNull(status, "status");
+            return new ResultDocument(executionId, eventId, source, subject, type, sessionId, language, priority,
+                    backend, status, stdout, stderr, result, error, truncated, limitHit, timings, attempt);
+        }
     }
 }

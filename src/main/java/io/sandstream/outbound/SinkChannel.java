@@ -142,7 +142,7 @@ final class SinkChannel {
             return false;
         }
         List<String> statuses = config.status().orElse(List.of());
-        return statuses.isEmpty() || statuses.stream().anyMatch(s -> s.equalsIgnoreCase(document.status()));
+        return statuses.isEmpty() || statuses.stream().anyMatch(document.status()::isNamed);
     }
 
     /** Enqueues and returns: never blocks, never does I/O on the publisher's thread. */

@@ -24,8 +24,13 @@ public final class ResourceResponses {
     /** {@code result} is absent while the execution runs. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonPropertyOrder({ "id", "identifier", "sessionId", "executionType", "status", "result" })
-    public record Execution(String id, String identifier, String sessionId, String executionType, String status,
+    public record Execution(String id, String identifier, String sessionId, String executionType, Status status,
             Output result) {
+    }
+
+    /** The pool API's own vocabulary for an execution, written by name; coarser than sandstream's statuses. */
+    public enum Status {
+        Running, Succeeded, Failed, Cancelled
     }
 
     @JsonPropertyOrder({ "stdout", "stderr", "executionResult", "executionTimeInMilliseconds" })
@@ -57,7 +62,7 @@ public final class ResourceResponses {
     }
 
     public static Execution running(String id, String identifier) {
-        return new Execution(id, identifier, identifier, executionType(true), "Running", null);
+        return new Execution(id, identifier, identifier, executionType(true), Status.Running, null);
     }
 
     /**
@@ -66,10 +71,10 @@ public final class ResourceResponses {
      * code printed nothing).
      */
     public static Execution execution(String id, String identifier, boolean asynchronous, ExecutionResult result) {
-        String status = switch (result.status()) {
-            case Succeeded -> "Succeeded";
-            case Cancelled -> "Cancelled";
-            case Failed, TimedOut -> "Failed";
+        Status status = switch (result.status()) {
+            case Succeeded -> Status.Succeeded;
+            case Cancelled -> Status.Cancelled;
+            case Failed, TimedOut -> Status.Failed;
         };
         String stderr = result.stderr() == null ? "" : result.stderr();
         if (result.status() != ExecutionResult.Status.Succeeded && stderr.isBlank() && result.errorMessage() != null) {
@@ -82,7 +87,7 @@ public final class ResourceResponses {
 
     /** An asynchronous execution that could not start (the pool was full, say): Failed with the reason. */
     public static Execution notStarted(String id, String identifier, String reason) {
-        return new Execution(id, identifier, identifier, executionType(true), "Failed",
+        return new Execution(id, identifier, identifier, executionType(true), Status.Failed,
                 new Output("", reason, TextNode.valueOf(""), 0));
     }
 

@@ -26,8 +26,16 @@ public class ExecutionLookup {
         this.journal = journal;
     }
 
-    /** What a caller sees of an execution: its result once it has one, else its {@code pending} status. */
-    public record Visible(ResultDocument result, ExecutionStatus pending) {
+    /** What a caller sees of an execution: its status, and its result once it has one. */
+    public record Visible(ExecutionStatus status, Optional<ResultDocument> result) {
+
+        static Visible finished(ResultDocument result) {
+            return new Visible(result.status(), Optional.of(result));
+        }
+
+        static Visible pending(ExecutionStatus status) {
+            return new Visible(status, Optional.empty());
+        }
     }
 
     /** The execution as {@code scope} may see it; empty when it does not exist or is another tenant's. */
@@ -36,12 +44,12 @@ public class ExecutionLookup {
             if (stored.isPresent()) {
                 ResultDocument doc = stored.get().document();
                 return Uni.createFrom().item(scope.covers(doc.subject())
-                        ? Optional.of(new Visible(doc, null))
+                        ? Optional.of(Visible.finished(doc))
                         : Optional.empty());
             }
             return journal.load(executionId).map(record -> record
                     .filter(r -> scope.covers(r.entry().subject()))
-                    .map(r -> new Visible(null, r.entry().state().pendingStatus())));
+                    .map(r -> Visible.pending(r.entry().state().pendingStatus())));
         });
     }
 }

@@ -1,7 +1,6 @@
 package io.sandstream.routing;
 
 import java.io.IOException;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 
@@ -15,6 +14,7 @@ import io.cloudevents.jackson.JsonFormat;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.model.ExecuteRequest;
+import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.validation.ExecuteEvents;
@@ -48,14 +48,25 @@ public class ExecutionLoader {
     /** The result document of an execution that ran; {@code backend} is the pool's ({@code local}, {@code aca}). */
     public ResultDocument completed(JournalRecord record, ExecuteRequest request, String backend, ExecutionResult result,
             Instant startedAt, int attempt) {
-        JournalEntry e = record.entry();
-        ResultDocument.Error error = result.errorType() == null ? null
-                : new ResultDocument.Error(result.errorType(), result.errorMessage());
-        return new ResultDocument(e.executionId(), e.eventId(), e.source(), e.subject(), e.type(),
-                request.sessionId().orElse(null), request.language().wireName(), e.priority(), backend,
-                result.status().name(), result.stdout(), result.stderr(), result.result(), error, result.truncated(),
-                result.limitHit() == null ? null : result.limitHit().name(),
-                timings(e.acceptedAt(), startedAt, result.completedAt(), result.executionMs()), attempt);
+        ResultDocument.Builder document = from(record.entry())
+                .priority(record.entry().priority())
+                .sessionId(request.sessionId().orElse(null))
+                .language(request.language().wireName())
+                .backend(backend)
+                .status(result.status().executionStatus())
+                .output(result.stdout(), result.stderr())
+                .result(result.result())
+                .truncated(result.truncated())
+                .timings(ResultDocument.Timings.ran(record.entry().acceptedAt(), startedAt, result.completedAt(),
+                        result.executionMs()))
+                .attempt(attempt);
+        if (result.errorType() != null) {
+            document.error(result.errorType(), result.errorMessage());
+        }
+        if (result.limitHit() != null) {
+            document.limitHit(result.limitHit().name());
+        }
+        return document.build();
     }
 
     public ResultDocument rejected(JournalRecord record) {
@@ -67,10 +78,11 @@ public class ExecutionLoader {
         } catch (IOException | RuntimeException ignored) {
             // keep the generic message
         }
-        Instant now = Instant.now();
-        return new ResultDocument(e.executionId(), e.eventId(), e.source(), e.subject(), e.type(), null, null, null,
-                null, "Rejected", "", "", null, new ResultDocument.Error("ValidationError", message), false, null,
-                timings(e.acceptedAt(), null, now, null), 0);
+        return from(e)
+                .status(ExecutionStatus.Rejected)
+                .error("ValidationError", message)
+                .timings(ResultDocument.Timings.neverStarted(e.acceptedAt(), Instant.now()))
+                .build();
     }
 
     /**
@@ -79,15 +91,22 @@ public class ExecutionLoader {
      */
     public ResultDocument gaveUp(JournalRecord record, ExecuteRequest request, String backend, int attempt, String why) {
         JournalEntry e = record.entry();
-        return new ResultDocument(e.executionId(), e.eventId(), e.source(), e.subject(), e.type(), e.sessionId(),
-                request == null ? null : request.language().wireName(), e.priority(), backend, "Failed", "", "", null,
-                new ResultDocument.Error("ExecutionAbandoned", why), false, null,
-                timings(e.acceptedAt(), null, Instant.now(), null), attempt);
+        ResultDocument.Builder document = from(e)
+                .priority(e.priority())
+                .sessionId(e.sessionId())
+                .backend(backend)
+                .status(ExecutionStatus.Failed)
+                .error("ExecutionAbandoned", why)
+                .timings(ResultDocument.Timings.neverStarted(e.acceptedAt(), Instant.now()))
+                .attempt(attempt);
+        if (request != null) {
+            document.language(request.language().wireName());
+        }
+        return document.build();
     }
 
-    private static ResultDocument.Timings timings(Instant acceptedAt, Instant startedAt, Instant completedAt, Long executionMs) {
-        return new ResultDocument.Timings(acceptedAt.toString(), startedAt == null ? null : startedAt.toString(),
-                completedAt.toString(), startedAt == null ? null : Duration.between(acceptedAt, startedAt).toMillis(),
-                executionMs);
+    /** What every result of a journalled event carries, even a rejected one: the event's identity. */
+    private static ResultDocument.Builder from(JournalEntry e) {
+        return ResultDocument.builder().executionId(e.executionId()).event(e.eventId(), e.source(), e.subject(), e.type());
     }
 }

@@ -4,6 +4,8 @@ import java.time.Instant;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import io.sandstream.model.ExecutionStatus;
+
 /**
  * How an execution ended.
  *
@@ -17,7 +19,28 @@ public record ExecutionResult(Status status, String stdout, String stderr, JsonN
         String errorMessage, boolean truncated, LimitHit limitHit, boolean sessionEnded, Instant startedAt,
         Instant completedAt, long executionMs) {
 
-    public enum Status { Succeeded, Failed, TimedOut, Cancelled }
+    /**
+     * The endings a sandbox can report: the final statuses of {@link ExecutionStatus} less
+     * {@code Rejected} (decided before any sandbox). Kept apart so that a backend cannot report
+     * {@code Queued} or {@code Running} as an ending, and switches over it stay exhaustive.
+     */
+    public enum Status {
+        Succeeded(ExecutionStatus.Succeeded),
+        Failed(ExecutionStatus.Failed),
+        TimedOut(ExecutionStatus.TimedOut),
+        Cancelled(ExecutionStatus.Cancelled);
+
+        private final ExecutionStatus executionStatus;
+
+        Status(ExecutionStatus executionStatus) {
+            this.executionStatus = executionStatus;
+        }
+
+        /** The status the result document carries. */
+        public ExecutionStatus executionStatus() {
+            return executionStatus;
+        }
+    }
 
     public enum LimitHit {
         memory, cpu, wall, output, pids, disk;

@@ -73,8 +73,8 @@ public class StreamResource {
         KeyScope scope = keys.require(authorization);
         return lookup.find(executionId, scope).map(found -> {
             ExecutionLookup.Visible visible = found.orElseThrow(() -> notFound(executionId));
-            return visible.result() != null ? Response.ok(visible.result()).build()
-                    : Response.ok(Map.of("executionId", executionId, "status", visible.pending())).build();
+            return visible.result().map(Response::ok)
+                    .orElseGet(() -> Response.ok(Map.of("executionId", executionId, "status", visible.status()))).build();
         });
     }
 
@@ -137,7 +137,7 @@ public class StreamResource {
         long after = parseLastEventId(lastEventId);
         Predicate<ResultDocument> wanted = doc -> scope.covers(doc.subject())
                 && (subject == null || (doc.subject() != null && doc.subject().startsWith(subject)))
-                && (status == null || status.equalsIgnoreCase(doc.status()));
+                && (status == null || doc.status().isNamed(status));
         Multi<OutboundSseEvent> results = replayThenLive(after)
                 .filter(r -> wanted.test(r.document()))
                 .map(r -> sse.newEventBuilder().name("result").id(Long.toString(r.sequence()))

@@ -10,6 +10,7 @@ import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
+import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.sessions.ExecutionResult;
 
@@ -104,13 +105,13 @@ final class ExecutionTrace {
     }
 
     synchronized void persisting(ResultDocument document) {
-        if (stage != null && !"Succeeded".equals(document.status()) && document.error() != null) {
+        if (stage != null && document.status() != ExecutionStatus.Succeeded && document.error() != null) {
             // An open stage here is where the execution was given up (route or allocate).
             stage.setStatus(StatusCode.ERROR, document.error().type());
         }
         close(null);
         persist = start("sandstream.persist", SpanKind.INTERNAL, parent);
-        persist.setAttribute(STATUS, document.status());
+        persist.setAttribute(STATUS, document.status().name());
         if (document.error() != null) {
             persist.setAttribute(ERROR_TYPE, document.error().type());
         }

@@ -3,6 +3,7 @@ package io.sandstream.wiring;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.sandstream.ingress.IngressResponse;
 import io.sandstream.kafka.AcceptedIndex;
+import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.poolapi.AzureError;
 import io.sandstream.poolapi.LegacyResponses;
@@ -19,7 +20,7 @@ import io.sandstream.problem.Problem;
  * missing. Request bodies are read as {@code JsonNode} trees and need nothing.
  */
 @RegisterForReflection(registerFullHierarchy = true, targets = {
-        ResultDocument.class, ResultDocument.Error.class, ResultDocument.Timings.class,
+        ResultDocument.class, ResultDocument.Error.class, ResultDocument.Timings.class, ExecutionStatus.class,
         Problem.class, Problem.FieldError.class,
         IngressResponse.class, IngressResponse.Accepted.class, IngressResponse.Rejected.class,
         AzureError.class, AzureError.Detail.class,
@@ -27,6 +28,7 @@ import io.sandstream.problem.Problem;
         LegacyResponses.FileEntry.class, LegacyResponses.FileProperties.class,
         ResourceResponses.Execution.class, ResourceResponses.Output.class, ResourceResponses.FileMetadata.class,
         ResourceResponses.FileList.class, ResourceResponses.Session.class, ResourceResponses.SessionList.class,
+        ResourceResponses.Status.class,
         RuntimeMetadata.Metadata.class, RuntimeMetadata.Runtime.class, RuntimeMetadata.Package.class,
         AcceptedIndex.Accepted.class,
 })

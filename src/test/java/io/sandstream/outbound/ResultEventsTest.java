@@ -22,6 +22,7 @@ import io.cloudevents.CloudEvent;
 import io.cloudevents.SpecVersion;
 import io.cloudevents.jackson.JsonFormat;
 import io.sandstream.config.TestConfigs;
+import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
 
 /** The outbound event, checked by parsing what is sent back with the CloudEvents SDK. */
@@ -31,12 +32,13 @@ class ResultEventsTest {
     private final ResultEvents events = new ResultEvents(TestConfigs.sandstream(Map.of()));
 
     static ResultDocument document(String source, String subject) {
-        return new ResultDocument("6f1c2d3e-0000-5000-8000-000000000001", "evt-1", source, subject,
-                "io.sandstream.code.execute", null, "python", "normal", "local", "Succeeded", "héllo \"x\"\n", "",
-                IntNode.valueOf(42), null, false, null,
-                new ResultDocument.Timings("2030-01-02T03:04:05.100Z", "2030-01-02T03:04:05.200Z",
-                        "2030-01-02T03:04:05.678Z", 100L, 478L),
-                1);
+        return ResultDocument.builder().executionId("6f1c2d3e-0000-5000-8000-000000000001")
+                .event("evt-1", source, subject, "io.sandstream.code.execute")
+                .language("python").priority("normal").backend("local").status(ExecutionStatus.Succeeded)
+                .output("héllo \"x\"\n", "").result(IntNode.valueOf(42))
+                .timings(new ResultDocument.Timings("2030-01-02T03:04:05.100Z", "2030-01-02T03:04:05.200Z",
+                        "2030-01-02T03:04:05.678Z", 100L, 478L))
+                .attempt(1).build();
     }
 
     @Test

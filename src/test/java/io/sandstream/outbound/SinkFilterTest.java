@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
+import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
 
 /** Which results a sink takes, and where it sends them, from the real config mapping. */
@@ -23,16 +24,16 @@ class SinkFilterTest {
         return TestConfigs.sandstream(all).sinks().get("s");
     }
 
-    static ResultDocument doc(String subject, String status) {
-        return new ResultDocument("e", "i", "/src", subject, "t", null, "python", "normal", "local", status, "", "",
-                null, null, false, null, null, 1);
+    static ResultDocument doc(String subject, ExecutionStatus status) {
+        return ResultDocument.builder().executionId("e").event("i", "/src", subject, "t").language("python")
+                .priority("normal").backend("local").status(status).attempt(1).build();
     }
 
     @Test
     void everythingWithoutFilters() {
         SandstreamConfig.Sink s = sink(Map.of());
-        assertTrue(SinkChannel.wants(s, doc(null, "Succeeded")));
-        assertTrue(SinkChannel.wants(s, doc("a/b", "Rejected")));
+        assertTrue(SinkChannel.wants(s, doc(null, ExecutionStatus.Succeeded)));
+        assertTrue(SinkChannel.wants(s, doc("a/b", ExecutionStatus.Rejected)));
         assertEquals(SandstreamConfig.Sink.Kind.CLOUDEVENTS, s.kind());
         assertEquals(8, s.maxAttempts());
         assertEquals(10000, s.queueCapacity());
@@ -41,12 +42,12 @@ class SinkFilterTest {
     @Test
     void subjectPrefixAndStatusMustBothMatch() {
         SandstreamConfig.Sink s = sink(Map.of("sandstream.sinks.s.subject-prefix", "billing/",
-                "sandstream.sinks.s.status", "Failed,TimedOut"));
-        assertTrue(SinkChannel.wants(s, doc("billing/42", "Failed")));
-        assertTrue(SinkChannel.wants(s, doc("billing/42", "timedout")));
-        assertFalse(SinkChannel.wants(s, doc("billing/42", "Succeeded")));
-        assertFalse(SinkChannel.wants(s, doc("other/42", "Failed")));
-        assertFalse(SinkChannel.wants(s, doc(null, "Failed")));
+                "sandstream.sinks.s.status", "Failed,timedout"));
+        assertTrue(SinkChannel.wants(s, doc("billing/42", ExecutionStatus.Failed)));
+        assertTrue(SinkChannel.wants(s, doc("billing/42", ExecutionStatus.TimedOut)));
+        assertFalse(SinkChannel.wants(s, doc("billing/42", ExecutionStatus.Succeeded)));
+        assertFalse(SinkChannel.wants(s, doc("other/42", ExecutionStatus.Failed)));
+        assertFalse(SinkChannel.wants(s, doc(null, ExecutionStatus.Failed)));
     }
 
     @Test

@@ -69,8 +69,8 @@ class AsyncExecutionsTest {
         store.submitted(running("c"), SESSION_1);
 
         assertTrue(store.get("a", SESSION_1).isEmpty(), "the oldest is evicted, finished or not");
-        assertEquals("Running", store.get("b", SESSION_1).orElseThrow().status());
-        assertEquals("Running", store.get("c", SESSION_1).orElseThrow().status());
+        assertEquals(ResourceResponses.Status.Running, store.get("b", SESSION_1).orElseThrow().status());
+        assertEquals(ResourceResponses.Status.Running, store.get("c", SESSION_1).orElseThrow().status());
 
         // A late result of an evicted execution does not bring it back.
         store.finished(done("a"));
@@ -86,11 +86,11 @@ class AsyncExecutionsTest {
         store.finished(done("a"));
 
         clock.advance(Duration.ofMinutes(20)); // a: exactly 1h old, still there
-        assertEquals("Failed", store.get("a", SESSION_1).orElseThrow().status());
+        assertEquals(ResourceResponses.Status.Failed, store.get("a", SESSION_1).orElseThrow().status());
 
         clock.advance(Duration.ofSeconds(1)); // a: past 1h; b: 20m 1s old
         assertTrue(store.get("a", SESSION_1).isEmpty());
-        assertEquals("Running", store.get("b", SESSION_1).orElseThrow().status());
+        assertEquals(ResourceResponses.Status.Running, store.get("b", SESSION_1).orElseThrow().status());
 
         clock.advance(Duration.ofMinutes(40));
         assertTrue(store.get("b", SESSION_1).isEmpty());

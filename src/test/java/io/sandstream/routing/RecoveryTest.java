@@ -26,6 +26,7 @@ import io.sandstream.config.TestConfigs;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.sqlite.SqliteJournal;
 import io.sandstream.model.ExecutionIds;
+import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.model.Tenant;
 import io.sandstream.results.PipelineTest;
@@ -96,10 +97,11 @@ class RecoveryTest {
     }
 
     private static ResultDocument stored(String executionId, String eventId) {
-        String now = Instant.now().toString();
-        return new ResultDocument(executionId, eventId, SOURCE, null, "io.sandstream.code.execute", null, "python",
-                "normal", "local", "Succeeded", "stored before the stop\n", "", null, null, false, null,
-                new ResultDocument.Timings(now, now, now, 0L, 1L), 1);
+        Instant now = Instant.now();
+        return ResultDocument.builder().executionId(executionId).event(eventId, SOURCE, null, "io.sandstream.code.execute")
+                .language("python").priority("normal").backend("local").status(ExecutionStatus.Succeeded)
+                .output("stored before the stop\n", "").timings(ResultDocument.Timings.ran(now, now, now, 1)).attempt(1)
+                .build();
     }
 
     @Test

@@ -26,6 +26,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
+import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.results.ResultBus;
 import io.sandstream.results.ResultStore;
@@ -116,10 +117,11 @@ public class ConcurrentStreamTest {
     }
 
     static ResultDocument document(String executionId, String subject) {
-        String now = Instant.now().toString();
-        return new ResultDocument(executionId, executionId, "/tests/concurrent", subject, "io.sandstream.code.execute",
-                null, "python", "normal", "local", "Succeeded", "", "", null, null, false, null,
-                new ResultDocument.Timings(now, now, now, 0L, 0L), 1);
+        Instant now = Instant.now();
+        return ResultDocument.builder().executionId(executionId)
+                .event(executionId, "/tests/concurrent", subject, "io.sandstream.code.execute")
+                .language("python").priority("normal").backend("local").status(ExecutionStatus.Succeeded)
+                .timings(ResultDocument.Timings.ran(now, now, now, 0)).attempt(1).build();
     }
 
     Stream<String> open(String path, String lastEventId) throws Exception {

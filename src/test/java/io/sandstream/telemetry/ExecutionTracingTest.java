@@ -28,6 +28,7 @@ import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalRecord;
+import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.model.Tenant;
 import io.sandstream.sessions.ExecutionResult;
@@ -64,9 +65,9 @@ class ExecutionTracingTest {
                 "normal", state, Instant.now(), event, null, Tenant.SHARED), attempt);
     }
 
-    static ResultDocument document(String status) {
-        return new ResultDocument("exec-1", "1", "/tests", null, "io.sandstream.code.execute", null, "python", "normal",
-                "local", status, "", "", null, null, false, null, null, 1);
+    static ResultDocument document(ExecutionStatus status) {
+        return ResultDocument.builder().executionId("exec-1").event("1", "/tests", null, "io.sandstream.code.execute")
+                .language("python").priority("normal").backend("local").status(status).attempt(1).build();
     }
 
     /** Runs every dispatch stage of exec-1 as the dispatcher does. */
@@ -78,7 +79,7 @@ class ExecutionTracingTest {
         tracing.allocated("exec-1", "warm");
         tracing.executed("exec-1", new ExecutionResult(ExecutionResult.Status.Succeeded, "", "", null, null, null, false,
                 null, false, Instant.now(), Instant.now(), 3));
-        tracing.persisting(document("Succeeded"));
+        tracing.persisting(document(ExecutionStatus.Succeeded));
         tracing.publishing("exec-1", () -> { });
         tracing.finished("exec-1", null);
     }
@@ -133,7 +134,7 @@ class ExecutionTracingTest {
     void aRejectedEventOnlyPersistsAndPublishes() {
         byte[] raw = "{\"id\":\"1\",\"traceparent\":\"".concat(TRACEPARENT).concat("\",\"data\":7}").getBytes(StandardCharsets.UTF_8);
         tracing.begin(record(raw, JournalEntry.State.REJECTED, 0));
-        tracing.persisting(document("Rejected"));
+        tracing.persisting(document(ExecutionStatus.Rejected));
         tracing.publishing("exec-1", () -> { });
         tracing.finished("exec-1", null);
         assertEquals(List.of("sandstream.persist", "sandstream.publish"), byName().keySet().stream().sorted().toList());
@@ -144,7 +145,7 @@ class ExecutionTracingTest {
     void whatIsPublishedSeesThePublishSpanAsCurrent() {
         tracing.begin(record(format.serialize(event().withExtension("traceparent", TRACEPARENT).build()),
                 JournalEntry.State.QUEUED, 0));
-        tracing.persisting(document("Succeeded"));
+        tracing.persisting(document(ExecutionStatus.Succeeded));
         TraceContext[] seen = new TraceContext[1];
         tracing.publishing("exec-1", () -> seen[0] = TraceContext.of(Context.current()));
         tracing.finished("exec-1", null);

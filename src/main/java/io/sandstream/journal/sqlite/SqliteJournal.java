@@ -13,8 +13,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -28,12 +26,12 @@ import io.micrometer.core.instrument.Timer;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.model.Tenant;
+import io.sandstream.sqlite.GroupCommitWriter;
 import io.sandstream.tenancy.TenantQuotas;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 
-import org.sqlite.SQLiteDataSource;
 import io.sandstream.journal.Journal;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalFullException;
@@ -41,9 +39,11 @@ import io.sandstream.journal.JournalRecord;
 
 /**
  * The embedded journal: one SQLite file in WAL mode with {@code synchronous=FULL}, so a commit is
- * on disk when it returns. A single writer thread owns the write connection and folds every
- * operation waiting in its queue into one transaction (group commit): concurrent requests share
- * one fsync instead of paying one each. Opened by the wiring's {@code JournalProducer}.
+ * on disk when it returns. Every write goes through a {@link GroupCommitWriter}, which folds the
+ * operations waiting for it into one transaction (group commit): concurrent requests share one
+ * fsync instead of paying one each, and none is answered before its commit returned. An operation
+ * that fails alone fails alone (its savepoint is rolled back); a failed commit fails its whole
+ * batch. Opened by the wiring's {@code JournalProducer}.
  */
 public class SqliteJournal implements Journal {
 
@@ -58,26 +58,25 @@ public class SqliteJournal implements Journal {
     private final TenantQuotas quotas;
     /** Pending entries per tenant (the shared tenant is not counted: no quota applies to it); writer thread only. */
     private final Map<Tenant, Long> pendingByTenant = new HashMap<>();
-    private final LinkedBlockingQueue<Op> queue = new LinkedBlockingQueue<>();
     private final AtomicLong pending = new AtomicLong();
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "journal-reader"));
 
-    private Connection writeConnection;
-    /** The writer's statements, prepared once: the writer runs a handful of distinct ones thousands of times a second. */
-    private final Map<String, PreparedStatement> writeStatements = new HashMap<>();
-    /** Pending entries added by the transaction being built, in all and per tenant; writer thread only. */
+    /**
+     * What the transaction being built changes in the pending counts and stream; writer thread
+     * only. An operation adds to it as its last step, so one that failed (and was rolled back to
+     * its savepoint) added nothing; the writer's hooks drop it when a transaction begins and apply
+     * it when one commits.
+     */
     private long addedInGroup;
     private final Map<Tenant, Long> addedInGroupByTenant = new HashMap<>();
+    private final List<JournalRecord> appendedInGroup = new ArrayList<>();
+    private final List<Tenant> finishedInGroup = new ArrayList<>();
     private Connection readConnection;
-    private Thread writer;
-    private volatile boolean running;
-    private volatile boolean lastCommitFailed;
+    private GroupCommitWriter writer;
     /** The last entry a previous run left: any of them may have run and stored its result. */
     private volatile long leftByPreviousRun;
     /** Completed by the next commit that appends, with its entries; see {@link #pending()}. */
     private volatile CompletableFuture<Committed> committed = new CompletableFuture<>();
-    private Timer commitTimer;
-    private DistributionSummary commitOps;
 
     public SqliteJournal(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, TenantQuotas quotas) {
         this.config = config.journal();
@@ -87,15 +86,11 @@ public class SqliteJournal implements Journal {
     }
 
     public void open() {
-        String url = "jdbc:sqlite:" + dataDirectory.root().resolve("journal.db");
-        SQLiteDataSource dataSource = new SQLiteDataSource();
-        dataSource.setUrl(url);
+        java.nio.file.Path file = dataDirectory.root().resolve("journal.db");
+        Connection writeConnection = null;
         try {
-            writeConnection = dataSource.getConnection();
+            writeConnection = GroupCommitWriter.openForWriting(file);
             try (Statement s = writeConnection.createStatement()) {
-                s.execute("PRAGMA journal_mode=WAL");
-                s.execute("PRAGMA synchronous=FULL");
-                s.execute("PRAGMA busy_timeout=5000");
                 s.execute("""
                         CREATE TABLE IF NOT EXISTS journal (
                           seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -122,27 +117,33 @@ public class SqliteJournal implements Journal {
                         }
                     }
                 }
-                LOG.infof("journal %s: %d pending (%d interrupted executions queued again)", url, pending.get(), requeued);
+                LOG.infof("journal %s: %d pending (%d interrupted executions queued again)", file, pending.get(), requeued);
             }
-            writeConnection.setAutoCommit(false);
-            readConnection = dataSource.getConnection();
-            try (Statement s = readConnection.createStatement()) {
-                s.execute("PRAGMA busy_timeout=5000");
-            }
+            readConnection = GroupCommitWriter.open(file);
         } catch (SQLException e) {
-            throw new IllegalStateException("cannot open the journal at " + url, e);
+            closeQuietly(writeConnection);
+            throw new IllegalStateException("cannot open the journal at " + file, e);
         }
-        commitTimer = Timer.builder("sandstream.journal.commit").description("Journal group-commit latency (write + fsync)")
+        Timer commitTimer = Timer.builder("sandstream.journal.commit").description("Journal group-commit latency (write + fsync)")
                 .publishPercentileHistogram().register(registry);
-        commitOps = DistributionSummary.builder("sandstream.journal.commit.operations")
+        DistributionSummary commitOps = DistributionSummary.builder("sandstream.journal.commit.operations")
                 .description("Operations folded into one journal commit").register(registry);
         Gauge.builder("sandstream.journal.pending", pending, AtomicLong::get)
                 .description("Accepted executions not finished yet").register(registry);
         Gauge.builder("sandstream.journal.pending.limit", config, SandstreamConfig.Journal::maxPending)
                 .description("Most pending executions before ingress answers 429").register(registry);
-        running = true;
-        writer = new Thread(this::writeLoop, "journal-writer");
-        writer.start();
+        writer = GroupCommitWriter.start("journal", writeConnection, config.maxGroupCommit(),
+                new GroupCommitWriter.Meters(commitTimer, commitOps), new Group());
+    }
+
+    private static void closeQuietly(Connection connection) {
+        if (connection != null) {
+            try {
+                connection.close();
+            } catch (SQLException e) {
+                LOG.debug("closing a half-opened journal", e);
+            }
+        }
     }
 
     /** Journals written before tenants existed get the column; their entries belong to the shared tenant. */
@@ -156,19 +157,10 @@ public class SqliteJournal implements Journal {
     }
 
     public void close() {
-        running = false;
-        try {
-            writer.join(TimeUnit.SECONDS.toMillis(10));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        writer.close(); // commits what is queued first
         committed.completeExceptionally(new IllegalStateException("journal closed"));
         reader.shutdownNow();
         try {
-            for (PreparedStatement statement : writeStatements.values()) {
-                statement.close();
-            }
-            writeConnection.close();
             readConnection.close();
         } catch (SQLException e) {
             LOG.warn("closing the journal failed", e);
@@ -179,8 +171,7 @@ public class SqliteJournal implements Journal {
 
     @Override
     public Uni<List<Boolean>> append(List<JournalEntry> entries) {
-        Append op = new Append(List.copyOf(entries));
-        return submit(op).map(ignored -> {
+        return submit(new Append(List.copyOf(entries))).map(op -> {
             if (op.overQuota != null) {
                 quotas.refused("queued");
                 throw new JournalFullException(op.overQuota, quotas.of(op.overQuota).maxQueued());
@@ -194,7 +185,7 @@ public class SqliteJournal implements Journal {
 
     @Override
     public Uni<Void> markRunning(String executionId) {
-        return submit(new Transition(executionId, "state='QUEUED'", "RUNNING", true, pendingByTenant)).replaceWithVoid();
+        return submit(new Transition(executionId, "state='QUEUED'", "RUNNING", true)).replaceWithVoid();
     }
 
     /** Always owned here: the state change is written in the background with the next commit. */
@@ -216,10 +207,10 @@ public class SqliteJournal implements Journal {
 
     @Override
     public Uni<Void> finish(String executionId) {
-        return submit(new Transition(executionId, "state IN ('QUEUED','RUNNING')", "FINISHED", false, pendingByTenant))
-                .flatMap(op -> ((Transition) op).changed != null ? Uni.createFrom().voidItem()
+        return submit(new Transition(executionId, "state IN ('QUEUED','RUNNING')", "FINISHED", false))
+                .flatMap(op -> op.changed != null ? Uni.createFrom().voidItem()
                         // A rejected event is finished once its Rejected result is stored; it never counted as pending.
-                        : submit(new Transition(executionId, "state='REJECTED'", "REJECTED_DONE", false, pendingByTenant))
+                        : submit(new Transition(executionId, "state='REJECTED'", "REJECTED_DONE", false))
                                 .replaceWithVoid());
     }
 
@@ -238,125 +229,51 @@ public class SqliteJournal implements Journal {
         }).runSubscriptionOn(reader);
     }
 
-    private Uni<Op> submit(Op op) {
-        if (!running) {
-            return Uni.createFrom().failure(new IllegalStateException("journal closed"));
-        }
-        queue.add(op);
+    /** Queues an operation now; the answer comes once its commit returned, or fails. */
+    private <T> Uni<T> submit(GroupCommitWriter.Work<T> op) {
+        CompletableFuture<T> done = writer.submit(op);
         // Continue callers on the shared worker pool, never on the writer: its next commit must not
         // wait for whatever each caller does with the answer.
-        return Uni.createFrom().completionStage(op.done).replaceWith(op)
+        return Uni.createFrom().completionStage(done)
                 .emitOn(Infrastructure.getDefaultExecutor())
                 .ifNoItem().after(config.commitTimeout()).fail();
     }
 
-    private void writeLoop() {
-        List<Op> group = new ArrayList<>();
-        while (running || !queue.isEmpty()) {
-            try {
-                Op first = queue.poll(100, TimeUnit.MILLISECONDS);
-                if (first == null) {
-                    continue;
-                }
-                group.clear();
-                group.add(first);
-                queue.drainTo(group, config.maxGroupCommit() - 1);
-                commitGroup(group);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            } catch (RuntimeException e) {
-                LOG.error("journal writer failed", e);
-                group.forEach(op -> op.done.completeExceptionally(e));
-            }
-        }
-    }
-
-    private void commitGroup(List<Op> group) {
-        long start = System.nanoTime();
-        addedInGroup = 0;
-        addedInGroupByTenant.clear();
-        try {
-            for (Op op : group) {
-                op.apply(this::writeStatement);
-            }
-            writeConnection.commit();
-        } catch (SQLException e) {
-            rollback();
+    /** The writer's hooks around each transaction: the group's counts and records, applied only when it commits. */
+    private final class Group implements GroupCommitWriter.Batches {
+        @Override
+        public void begin() {
             addedInGroup = 0;
             addedInGroupByTenant.clear();
-            if (group.size() > 1) {
-                // One bad operation must not fail the others: retry each alone.
-                group.forEach(op -> commitGroup(List.of(op)));
-            } else {
-                lastCommitFailed = true;
-                LOG.error("journal commit failed", e);
-                group.get(0).done.completeExceptionally(e);
+            appendedInGroup.clear();
+            finishedInGroup.clear();
+        }
+
+        @Override
+        public void committed() {
+            pending.addAndGet(addedInGroup - finishedInGroup.size());
+            addedInGroupByTenant.forEach((tenant, count) -> pendingByTenant.merge(tenant, count, Long::sum));
+            for (Tenant tenant : finishedInGroup) {
+                if (!tenant.shared()) {
+                    pendingByTenant.computeIfPresent(tenant, (t, count) -> count > 1 ? count - 1 : null);
+                }
             }
-            return;
-        }
-        lastCommitFailed = false;
-        pending.addAndGet(addedInGroup);
-        addedInGroupByTenant.forEach((tenant, count) -> pendingByTenant.merge(tenant, count, Long::sum));
-        commitTimer.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-        commitOps.record(group.size());
-        for (Op op : group) {
-            op.committed(pending);
-            op.done.complete(null);
-        }
-        // Only appends add to the pending stream; the hand-off carries them to its followers.
-        List<JournalRecord> appended = new ArrayList<>();
-        for (Op op : group) {
-            if (op instanceof Append append && !append.full) {
-                appended.addAll(append.inserted);
+            // Only appends add to the pending stream; the hand-off carries them to its followers.
+            if (!appendedInGroup.isEmpty()) {
+                CompletableFuture<Committed> handOff = committed;
+                committed = new CompletableFuture<>();
+                handOff.complete(new Committed(List.copyOf(appendedInGroup), committed));
             }
         }
-        if (!appended.isEmpty()) {
-            CompletableFuture<Committed> handOff = committed;
-            committed = new CompletableFuture<>();
-            handOff.complete(new Committed(appended, committed));
-        }
-    }
-
-    /** A prepared statement of the write connection, kept open for the journal's lifetime; writer thread only. */
-    private PreparedStatement writeStatement(String sql) throws SQLException {
-        PreparedStatement statement = writeStatements.get(sql);
-        if (statement == null) {
-            statement = writeConnection.prepareStatement(sql);
-            writeStatements.put(sql, statement);
-        }
-        return statement;
-    }
-
-    /** How an operation gets its statements. */
-    @FunctionalInterface
-    private interface Statements {
-        PreparedStatement get(String sql) throws SQLException;
-    }
-
-    private void rollback() {
-        try {
-            writeConnection.rollback();
-        } catch (SQLException e) {
-            LOG.warn("journal rollback failed", e);
-        }
-    }
-
-    private abstract static class Op {
-        final CompletableFuture<Void> done = new CompletableFuture<>();
-
-        abstract void apply(Statements statements) throws SQLException;
-
-        /** Runs after the commit: adjusts the pending count. */
-        abstract void committed(AtomicLong pending);
     }
 
     /**
      * Inserts a request's entries, or none of them when the new queued ones would take the journal
      * past its limit. The check runs here, in the writer, against the count of this very
      * transaction, so it is exact and a redelivery of something already journalled always passes.
+     * It answers with itself, its outcome filled in.
      */
-    private final class Append extends Op {
+    private final class Append implements GroupCommitWriter.Work<Append> {
         final List<JournalEntry> entries;
         final List<Boolean> duplicates = new ArrayList<>();
         /** The rows this append inserted, as the pending stream hands them over. */
@@ -372,18 +289,13 @@ public class SqliteJournal implements Journal {
         }
 
         @Override
-        void apply(Statements statements) throws SQLException {
-            duplicates.clear();
-            inserted.clear();
-            addedByTenant.clear();
-            full = false;
-            overQuota = null;
+        public Append write(GroupCommitWriter.Transaction statements) throws SQLException {
             int added = 0;
-            PreparedStatement insert = statements.get("""
+            PreparedStatement insert = statements.statement("""
                     INSERT INTO journal(execution_id, event_id, source, type, subject, session_id, priority, state,
                                         accepted_at, event, rejection, tenant)
                     VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(execution_id) DO NOTHING""");
-            statements.get("SAVEPOINT append").execute();
+            statements.statement("SAVEPOINT append").execute();
             for (JournalEntry e : entries) {
                 insert.setString(1, e.executionId());
                 insert.setString(2, e.eventId());
@@ -419,62 +331,53 @@ public class SqliteJournal implements Journal {
                     overQuota = tenant.getKey();
                 }
             }
-            if (overQuota != null || (added > 0 && pending.get() + addedInGroup + added > config.maxPending())) {
-                statements.get("ROLLBACK TO append").execute();
+            boolean refused = overQuota != null || (added > 0 && pending.get() + addedInGroup + added > config.maxPending());
+            if (refused) {
+                statements.statement("ROLLBACK TO append").execute();
+            }
+            statements.statement("RELEASE append").execute();
+            if (refused) {
                 full = true;
                 inserted.clear();
                 addedByTenant.clear();
             } else {
+                // Last, once nothing can fail: the group counts only what its commit will hold.
                 addedInGroup += added;
                 addedByTenant.forEach((tenant, count) -> addedInGroupByTenant.merge(tenant, count, Long::sum));
+                appendedInGroup.addAll(inserted);
             }
-            statements.get("RELEASE append").execute();
-        }
-
-        @Override
-        void committed(AtomicLong pending) {
-            // counted in addedInGroup
+            return this;
         }
     }
 
-    private static final class Transition extends Op {
+    private final class Transition implements GroupCommitWriter.Work<Transition> {
         final String executionId;
         final String fromCondition;
         final String to;
         final boolean countAttempt;
-        final Map<Tenant, Long> pendingByTenant;
         /** The tenant of the entry it changed; null when no entry was in the {@code from} state. */
         String changed;
 
-        Transition(String executionId, String fromCondition, String to, boolean countAttempt,
-                Map<Tenant, Long> pendingByTenant) {
+        Transition(String executionId, String fromCondition, String to, boolean countAttempt) {
             this.executionId = executionId;
             this.fromCondition = fromCondition;
             this.to = to;
             this.countAttempt = countAttempt;
-            this.pendingByTenant = pendingByTenant;
         }
 
         @Override
-        void apply(Statements statements) throws SQLException {
-            PreparedStatement update = statements.get("UPDATE journal SET state=?" + (countAttempt ? ", attempt=attempt+1" : "")
+        public Transition write(GroupCommitWriter.Transaction statements) throws SQLException {
+            PreparedStatement update = statements.statement("UPDATE journal SET state=?" + (countAttempt ? ", attempt=attempt+1" : "")
                     + " WHERE execution_id=? AND " + fromCondition + " RETURNING tenant");
             update.setString(1, to);
             update.setString(2, executionId);
             try (ResultSet row = update.executeQuery()) {
                 changed = row.next() ? row.getString(1) : null;
             }
-        }
-
-        @Override
-        void committed(AtomicLong pending) {
             if (changed != null && to.equals("FINISHED")) {
-                pending.decrementAndGet();
-                Tenant tenant = Tenant.of(changed);
-                if (!tenant.shared()) {
-                    pendingByTenant.computeIfPresent(tenant, (t, count) -> count > 1 ? count - 1 : null);
-                }
+                finishedInGroup.add(Tenant.of(changed));
             }
+            return this;
         }
     }
 
@@ -555,6 +458,6 @@ public class SqliteJournal implements Journal {
 
     @Override
     public boolean healthy() {
-        return running && writer.isAlive() && !lastCommitFailed;
+        return writer.running() && writer.lastFailure() == null;
     }
 }

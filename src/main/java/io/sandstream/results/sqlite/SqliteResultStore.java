@@ -13,67 +13,61 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
-import org.sqlite.SQLiteDataSource;
-
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.sandstream.config.DataDirectory;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.results.ResultStore;
 import io.sandstream.results.StoredResult;
+import io.sandstream.sqlite.GroupCommitWriter;
 import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 
 /**
  * The embedded result store: an SQLite file (WAL) beside the journal, one row per execution with
- * its document, indexed by executionId; the row number orders the results stream. Writes are
- * group-committed on one thread; reads use their own connection. Not a bean of its own:
+ * its document, indexed by executionId; the row number orders the results stream. Writes go
+ * through a {@link GroupCommitWriter} (its rules apply); reads use their own connection. Not a bean of its own:
  * the wiring's {@code ResultStoreProducer} opens it, as the store or as the blob store's local index.
  */
 public class SqliteResultStore implements ResultStore, AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Most puts folded into one transaction. */
+    private static final int MAX_BATCH = 512;
+    private static final String INSERT = """
+            INSERT INTO results(execution_id, subject, status, completed_at, document) VALUES (?,?,?,?,?)
+            ON CONFLICT(execution_id) DO NOTHING""";
+    private static final String INSERT_AT = """
+            INSERT INTO results(execution_id, subject, status, completed_at, document, seq) VALUES (?,?,?,?,?,?)
+            ON CONFLICT DO NOTHING""";
 
     private final DataDirectory dataDirectory;
-    private final ExecutorService writer = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-writer"));
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-reader"));
-    private final java.util.concurrent.ConcurrentLinkedQueue<PendingPut> puts = new java.util.concurrent.ConcurrentLinkedQueue<>();
-    private Connection writeConnection;
-    /** The writer's statements, prepared once: a new row numbered here, or at a given sequence. */
-    private PreparedStatement insert;
-    private PreparedStatement insertAt;
+    private GroupCommitWriter writer;
     private Connection readConnection;
-    /** The last commit's failure, null after a good one; for readiness. */
-    private volatile Exception lastFailure;
 
     public SqliteResultStore(DataDirectory dataDirectory) {
         this.dataDirectory = dataDirectory;
     }
 
     public void open() {
-        SQLiteDataSource dataSource = new SQLiteDataSource();
-        dataSource.setUrl("jdbc:sqlite:" + dataDirectory.root().resolve("results.db"));
+        java.nio.file.Path file = dataDirectory.root().resolve("results.db");
         try {
-            writeConnection = dataSource.getConnection();
+            Connection writeConnection = GroupCommitWriter.openForWriting(file);
             try (Statement s = writeConnection.createStatement()) {
-                s.execute("PRAGMA journal_mode=WAL");
-                s.execute("PRAGMA synchronous=FULL");
-                s.execute("PRAGMA busy_timeout=5000");
                 s.execute("""
                         CREATE TABLE IF NOT EXISTS results (
                           seq INTEGER PRIMARY KEY AUTOINCREMENT,
                           execution_id TEXT NOT NULL UNIQUE,
                           subject TEXT, status TEXT NOT NULL, completed_at TEXT,
                           document TEXT NOT NULL)""");
+            } catch (SQLException e) {
+                writeConnection.close();
+                throw e;
             }
-            writeConnection.setAutoCommit(false);
-            insert = writeConnection.prepareStatement("""
-                    INSERT INTO results(execution_id, subject, status, completed_at, document) VALUES (?,?,?,?,?)
-                    ON CONFLICT(execution_id) DO NOTHING""");
-            insertAt = writeConnection.prepareStatement("""
-                    INSERT INTO results(execution_id, subject, status, completed_at, document, seq) VALUES (?,?,?,?,?,?)
-                    ON CONFLICT DO NOTHING""");
-            readConnection = dataSource.getConnection();
+            readConnection = GroupCommitWriter.open(file);
+            writer = GroupCommitWriter.start("results", writeConnection, MAX_BATCH,
+                    GroupCommitWriter.Meters.NONE, GroupCommitWriter.Batches.NONE);
         } catch (SQLException e) {
             throw new IllegalStateException("cannot open the result store", e);
         }
@@ -81,17 +75,9 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
 
     @Override
     public void close() {
-        writer.shutdown();
+        writer.close(); // commits what is queued first
         reader.shutdown();
         try {
-            writer.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS); // the commit under way finishes first
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        try {
-            insert.close();
-            insertAt.close();
-            writeConnection.close();
             readConnection.close();
         } catch (SQLException e) {
             // closing anyway
@@ -113,10 +99,27 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
      * by another execution. Completes on the writer thread.
      */
     public CompletableFuture<StoredResult> putAt(long sequence, ResultDocument document) {
-        PendingPut put = new PendingPut(document, new CompletableFuture<>(), sequence);
-        puts.add(put);
-        writer.execute(this::commitPending);
-        return put.stored();
+        return writer.submit(transaction -> {
+            PreparedStatement statement = transaction.statement(sequence > 0 ? INSERT_AT : INSERT);
+            statement.setString(1, document.executionId());
+            statement.setString(2, document.subject());
+            statement.setString(3, document.status().name());
+            statement.setString(4, document.timings() == null ? null : document.timings().completedAt());
+            statement.setString(5, JSON.writeValueAsString(document));
+            long stored = 0;
+            if (sequence > 0) {
+                statement.setLong(6, sequence);
+                stored = statement.executeUpdate() == 1 ? sequence : 0;
+            } else if (statement.executeUpdate() == 1) {
+                try (ResultSet key = statement.getGeneratedKeys()) {
+                    key.next();
+                    stored = key.getLong(1);
+                }
+            }
+            // A new row is this document; an existing one (a replay) is read back: the first result wins.
+            return stored > 0 ? new StoredResult(stored, document)
+                    : find(transaction.connection(), document.executionId()).orElse(null);
+        });
     }
 
     @Override
@@ -136,65 +139,9 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
 
     @Override
     public Uni<Health> health() {
-        Exception failure = lastFailure;
+        Exception failure = writer.lastFailure();
         return Uni.createFrom().item(failure == null ? new Health(true, java.util.Map.of())
                 : new Health(false, java.util.Map.of("lastFailure", String.valueOf(failure.getMessage()))));
-    }
-
-    private record PendingPut(ResultDocument document, CompletableFuture<StoredResult> stored, long sequence) {
-    }
-
-    /**
-     * Group commit, as in the journal: whatever puts are waiting when the writer gets to them share
-     * one transaction and one fsync.
-     */
-    private void commitPending() {
-        List<PendingPut> group = new ArrayList<>();
-        PendingPut next;
-        while (group.size() < 512 && (next = puts.poll()) != null) {
-            group.add(next);
-        }
-        if (group.isEmpty()) {
-            return;
-        }
-        try {
-            long[] sequences = new long[group.size()];
-            for (int i = 0; i < group.size(); i++) {
-                PendingPut put = group.get(i);
-                ResultDocument document = put.document();
-                PreparedStatement statement = put.sequence() > 0 ? insertAt : insert;
-                statement.setString(1, document.executionId());
-                statement.setString(2, document.subject());
-                statement.setString(3, document.status());
-                statement.setString(4, document.timings() == null ? null : document.timings().completedAt());
-                statement.setString(5, JSON.writeValueAsString(document));
-                if (put.sequence() > 0) {
-                    insertAt.setLong(6, put.sequence());
-                    sequences[i] = insertAt.executeUpdate() == 1 ? put.sequence() : 0;
-                } else if (insert.executeUpdate() == 1) {
-                    try (ResultSet key = insert.getGeneratedKeys()) {
-                        key.next();
-                        sequences[i] = key.getLong(1);
-                    }
-                }
-            }
-            writeConnection.commit();
-            lastFailure = null;
-            for (int i = 0; i < group.size(); i++) {
-                PendingPut put = group.get(i);
-                // A new row is this document; an existing one (a replay) is read back: the first result wins.
-                put.stored().complete(sequences[i] > 0 ? new StoredResult(sequences[i], put.document())
-                        : find(writeConnection, put.document().executionId()).orElse(null));
-            }
-        } catch (SQLException | IOException | RuntimeException e) {
-            try {
-                writeConnection.rollback();
-            } catch (SQLException ignored) {
-                // the failure below is what matters
-            }
-            lastFailure = e;
-            group.forEach(put -> put.stored().completeExceptionally(e));
-        }
     }
 
     @Override

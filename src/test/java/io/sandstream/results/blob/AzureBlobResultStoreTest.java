@@ -26,6 +26,7 @@ import com.fasterxml.jackson.databind.node.IntNode;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
+import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.results.Azurite;
 import io.sandstream.results.StoredResult;
@@ -72,11 +73,13 @@ class AzureBlobResultStoreTest {
     }
 
     static ResultDocument document(String executionId, String stdout, int result) {
-        return new ResultDocument(executionId, "event-1", "/tests/blob", "blob/unit", "io.sandstream.code.execute", null,
-                "python", "normal", "local", "Succeeded", stdout, "warn: é\n", IntNode.valueOf(result), null, false, null,
-                new ResultDocument.Timings("2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z", 1000L,
-                        1000L),
-                1);
+        return ResultDocument.builder().executionId(executionId)
+                .event("event-1", "/tests/blob", "blob/unit", "io.sandstream.code.execute")
+                .language("python").priority("normal").backend("local").status(ExecutionStatus.Succeeded)
+                .output(stdout, "warn: é\n").result(IntNode.valueOf(result))
+                .timings(new ResultDocument.Timings("2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z",
+                        "2024-01-01T00:00:02Z", 1000L, 1000L))
+                .attempt(1).build();
     }
 
     static BlobClient resultBlob(String executionId) {

@@ -1,0 +1,169 @@
+package io.sandstream.journal.kafka;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
+
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.journal.JournalEntry;
+import io.sandstream.journal.JournalFullException;
+import io.sandstream.kafka.AcceptedIndex;
+import io.sandstream.kafka.KafkaClients;
+import io.sandstream.kafka.LaneRecords;
+import io.sandstream.model.Priority;
+import io.sandstream.model.Tenant;
+import io.sandstream.tenancy.TenantQuotas;
+import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+
+/**
+ * The producer side: puts accepted entries on their lane topics and answers only once every
+ * in-sync replica has them, because a 202 promises the event survives this instance. Limits are
+ * checked before anything is sent, so a refused request leaves nothing behind.
+ */
+final class LaneAppender implements AutoCloseable {
+
+    private static final Duration SEND_FAILURE_MEMORY = Duration.ofSeconds(10);
+
+    private final KafkaClients clients;
+    private final SandstreamConfig.Journal journalConfig;
+    private final TenantQuotas quotas;
+    private final GroupBacklog backlog;
+    private final KafkaProducer<String, byte[]> producer;
+    /** Entries appended here recently: redeliveries to this instance are answered duplicate. */
+    private final Cache<String, JournalEntry> appended = Caffeine.newBuilder().maximumSize(100_000)
+            .expireAfterWrite(Duration.ofMinutes(10)).build();
+    /** When the last append failed (0: the last one succeeded); readiness is down for a while after. */
+    private volatile long lastSendFailedAt;
+
+    LaneAppender(KafkaClients clients, SandstreamConfig.Journal journalConfig, TenantQuotas quotas, GroupBacklog backlog) {
+        this.clients = clients;
+        this.journalConfig = journalConfig;
+        this.quotas = quotas;
+        this.backlog = backlog;
+        this.producer = clients.producer("journal");
+    }
+
+    void start() {
+        // Topic metadata now, not on the first request: a send without it blocks its caller (the event loop).
+        for (Priority lane : Priority.values()) {
+            producer.partitionsFor(clients.laneTopic(lane));
+        }
+        producer.partitionsFor(clients.resultsTopic());
+    }
+
+    /**
+     * Sends every new entry and completes once the brokers acknowledged all of them ({@code acks=all}).
+     * A redelivery this instance accepted recently is answered duplicate without a send; one it
+     * cannot know (accepted elsewhere) is sent again and recognised before it runs.
+     */
+    Uni<List<Boolean>> append(List<JournalEntry> entries) {
+        return Uni.createFrom().deferred(() -> {
+            List<Boolean> duplicates = new ArrayList<>(entries.size());
+            List<JournalEntry> fresh = new ArrayList<>();
+            Set<String> inRequest = new HashSet<>();
+            for (JournalEntry entry : entries) {
+                boolean duplicate = appended.getIfPresent(entry.executionId()) != null || !inRequest.add(entry.executionId());
+                duplicates.add(duplicate);
+                if (!duplicate) {
+                    fresh.add(entry);
+                }
+            }
+            List<JournalEntry> queued = fresh.stream().filter(e -> e.state() == JournalEntry.State.QUEUED).toList();
+            if (!queued.isEmpty() && backlog.get() + queued.size() > journalConfig.maxPending()) {
+                return Uni.createFrom().failure(new JournalFullException(journalConfig.maxPending()));
+            }
+            Map<Tenant, Long> byTenant = queued.stream().filter(e -> !e.tenant().shared())
+                    .collect(Collectors.groupingBy(JournalEntry::tenant, Collectors.counting()));
+            for (Map.Entry<Tenant, Long> tenant : byTenant.entrySet()) {
+                long limit = quotas.of(tenant.getKey()).maxQueued();
+                if (clients.accepted().pending(tenant.getKey()) + tenant.getValue() > limit) {
+                    quotas.refused("queued");
+                    return Uni.createFrom().failure(new JournalFullException(tenant.getKey(), limit));
+                }
+            }
+            List<CompletableFuture<Void>> acks = new ArrayList<>(fresh.size() + 1);
+            for (JournalEntry entry : fresh) {
+                acks.add(send(LaneRecords.record(clients.laneTopic(laneOf(entry)), entry)));
+            }
+            if (!queued.isEmpty()) {
+                acks.add(send(acceptedMarker(queued)));
+            }
+            return Uni.createFrom().completionStage(CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)))
+                    .ifNoItem().after(clients.config().sendTimeout()).fail()
+                    .onItemOrFailure().invoke((ignored, failure) -> lastSendFailedAt = failure == null ? 0 : System.nanoTime())
+                    .invoke(() -> {
+                        for (JournalEntry entry : fresh) {
+                            appended.put(entry.executionId(), withoutEvent(entry));
+                        }
+                        backlog.add(queued.size());
+                    })
+                    .emitOn(Infrastructure.getDefaultExecutor())
+                    .replaceWith(duplicates);
+        });
+    }
+
+    /** An entry appended here recently (without its event): accepted, and perhaps not taken yet. */
+    Optional<JournalEntry> recent(String executionId) {
+        return Optional.ofNullable(appended.getIfPresent(executionId));
+    }
+
+    /**
+     * True for a while after a failed append, not for good: a pod taken out of rotation gets no
+     * request that could succeed and bring it back.
+     */
+    boolean sendsFailing() {
+        long failedAt = lastSendFailedAt;
+        return failedAt != 0 && System.nanoTime() - failedAt < SEND_FAILURE_MEMORY.toNanos();
+    }
+
+    private CompletableFuture<Void> send(ProducerRecord<String, byte[]> record) {
+        CompletableFuture<Void> ack = new CompletableFuture<>();
+        producer.send(record, (metadata, failure) -> {
+            if (failure != null) {
+                ack.completeExceptionally(failure);
+            } else {
+                ack.complete(null);
+            }
+        });
+        return ack;
+    }
+
+    /** One record on the results topic telling every instance what this request queued (see {@link AcceptedIndex}). */
+    private ProducerRecord<String, byte[]> acceptedMarker(List<JournalEntry> entries) {
+        try {
+            ProducerRecord<String, byte[]> record = new ProducerRecord<>(clients.resultsTopic(), 0, null,
+                    AcceptedIndex.marker(entries));
+            record.headers().add(AcceptedIndex.KIND, LaneRecords.bytes(AcceptedIndex.ACCEPTED));
+            return record;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Priority laneOf(JournalEntry entry) {
+        return Priority.parse(entry.priority()).orElse(Priority.NORMAL);
+    }
+
+    private static JournalEntry withoutEvent(JournalEntry e) {
+        return new JournalEntry(e.executionId(), e.eventId(), e.source(), e.type(), e.subject(), e.sessionId(),
+                e.priority(), e.state(), e.acceptedAt(), new byte[0], null, e.tenant());
+    }
+
+    @Override
+    public void close() {
+        producer.close(Duration.ofSeconds(5));
+    }
+}

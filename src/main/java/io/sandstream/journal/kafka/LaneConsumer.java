@@ -1,0 +1,160 @@
+package io.sandstream.journal.kafka;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.jboss.logging.Logger;
+
+import io.micrometer.core.instrument.Counter;
+import io.sandstream.journal.JournalEntry;
+import io.sandstream.journal.JournalRecord;
+import io.sandstream.kafka.KafkaClients;
+import io.sandstream.kafka.LaneRecords;
+import io.sandstream.model.Priority;
+
+/**
+ * The one thread that owns the lane consumer, because a Kafka consumer may only be used by one
+ * thread: it polls the lanes, records what it takes in the ledger before handing it over, applies
+ * the lane pauses before each poll, and commits what the ledger allows every 100 ms and once more
+ * when it stops.
+ */
+final class LaneConsumer {
+
+    private static final Logger LOG = Logger.getLogger(LaneConsumer.class);
+    private static final Duration COMMIT_INTERVAL = Duration.ofMillis(100);
+
+    private final KafkaClients clients;
+    private final Map<String, Priority> lanesByTopic;
+    private final OffsetLedger ledger;
+    private final LanePauses pauses;
+    private final Supplier<CompletableFuture<Void>> resultsCaughtUp;
+    private final Consumer<JournalRecord> handOver;
+    private final Counter skipped;
+
+    private volatile boolean running;
+    private volatile boolean failed;
+    private Thread thread;
+    private KafkaConsumer<String, byte[]> consumer;
+
+    /**
+     * @param handOver gets each record to run, on the consumer thread
+     * @param skipped counts lane records that were not sandstream events
+     */
+    LaneConsumer(KafkaClients clients, Map<String, Priority> lanesByTopic, OffsetLedger ledger, LanePauses pauses,
+            Supplier<CompletableFuture<Void>> resultsCaughtUp, Consumer<JournalRecord> handOver, Counter skipped) {
+        this.clients = clients;
+        this.lanesByTopic = lanesByTopic;
+        this.ledger = ledger;
+        this.pauses = pauses;
+        this.resultsCaughtUp = resultsCaughtUp;
+        this.handOver = handOver;
+        this.skipped = skipped;
+    }
+
+    void start() {
+        consumer = clients.laneConsumer(Math.min(500, clients.config().maxInFlight()));
+        running = true;
+        thread = new Thread(this::consumeLoop, "kafka-lanes");
+        thread.start();
+    }
+
+    /** Stops the thread, which commits what it can and leaves the group. */
+    void close() {
+        running = false;
+        if (consumer != null) {
+            consumer.wakeup();
+        }
+        if (thread != null) {
+            try {
+                thread.join(TimeUnit.SECONDS.toMillis(15));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    boolean running() {
+        return running;
+    }
+
+    boolean healthy() {
+        return running && thread.isAlive() && !failed;
+    }
+
+    private void consumeLoop() {
+        Instant lastCommit = Instant.now();
+        try {
+            consumer.subscribe(lanesByTopic.keySet(), new LaneRebalance(this, ledger, pauses, resultsCaughtUp,
+                    clients.config().revokeWait()));
+            while (running) {
+                pauses.apply(consumer);
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(KafkaClients.pollTimeout())) {
+                    take(record);
+                }
+                if (Duration.between(lastCommit, Instant.now()).compareTo(COMMIT_INTERVAL) >= 0) {
+                    commit(consumer.assignment(), false);
+                    lastCommit = Instant.now();
+                }
+                failed = false;
+            }
+        } catch (WakeupException stopping) {
+            // close() woke us up
+        } catch (RuntimeException e) {
+            failed = true;
+            LOG.error("the Kafka lane consumer failed; unfinished work stays in Kafka for the other instances", e);
+        } finally {
+            try {
+                commit(consumer.assignment(), true);
+            } catch (RuntimeException e) {
+                LOG.debugf("final commit failed: %s", e.getMessage());
+            }
+            consumer.close(Duration.ofSeconds(5));
+        }
+    }
+
+    private void take(ConsumerRecord<String, byte[]> record) {
+        Optional<JournalEntry> entry = LaneRecords.entry(record);
+        if (entry.isEmpty()) {
+            skipped.increment();
+        }
+        ledger.take(new TopicPartition(record.topic(), record.partition()), record.offset(),
+                lanesByTopic.get(record.topic()), entry).ifPresent(handOver);
+    }
+
+    /** On the consumer thread (rebalances run inside {@code poll}). */
+    void pause(Collection<TopicPartition> partitions) {
+        consumer.pause(partitions);
+    }
+
+    /**
+     * Commits what the ledger allows; synchronously at a {@code handover} (partitions moving, or the
+     * consumer closing), when the next owner must read from there.
+     */
+    void commit(Collection<TopicPartition> partitions, boolean handover) {
+        Map<TopicPartition, OffsetAndMetadata> offsets = ledger.committable(partitions, handover);
+        if (offsets.isEmpty()) {
+            return;
+        }
+        if (handover) {
+            consumer.commitSync(offsets, Duration.ofSeconds(10));
+        } else {
+            consumer.commitAsync(offsets, (committed, failure) -> {
+                if (failure != null) {
+                    LOG.debugf("offset commit failed (the next one covers it): %s", failure.getMessage());
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,258 @@
+package io.sandstream.journal.kafka;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.function.BooleanSupplier;
+
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+
+import io.sandstream.journal.JournalEntry;
+import io.sandstream.journal.JournalRecord;
+import io.sandstream.journal.kafka.HeldRecord.State;
+import io.sandstream.model.Priority;
+
+/**
+ * The lane records this instance took and has not committed, with the state of each. Results are
+ * stored out of order, but a partition's committed offset must never pass a record whose result is
+ * not stored, or a crash would lose that work; so each partition's records are kept by offset and
+ * the commit stops at the first unfinished one. The same state tells whether queued work still
+ * belongs here once its partition moved, and how much each lane holds.
+ *
+ * <p>Called by the consumer thread and by the dispatcher's threads, under one lock held briefly.
+ */
+final class OffsetLedger {
+
+    /** How many records a lane holds unfinished, and how many of them have not started. */
+    record LaneCount(int held, int queued) {
+    }
+
+    private final Object lock = new Object();
+    private final Map<String, HeldRecord> byExecution = new HashMap<>();
+    /** Per partition, by offset; a redelivered copy in flight shares its first copy's HeldRecord. */
+    private final Map<TopicPartition, TreeMap<Long, HeldRecord>> byPartition = new HashMap<>();
+    private final int[] heldByLane = new int[Priority.values().length];
+    private final int[] queuedByLane = new int[Priority.values().length];
+    private boolean finishedSinceCommit;
+    /**
+     * Executions finished here recently. The dispatcher forgets an execution a moment after
+     * {@link #finish}; a second copy taken in that moment (the same event accepted twice) must not
+     * reach it then, or it would be dropped unfinished and hold its partition's offset for good.
+     */
+    private final Cache<String, Boolean> finished = Caffeine.newBuilder().maximumSize(100_000)
+            .expireAfterWrite(Duration.ofMinutes(10)).build();
+
+    /**
+     * Records the lane record at {@code offset} ({@code entry} empty: not a sandstream event).
+     *
+     * @return the record to hand to the dispatcher; empty when there is nothing to run here (not
+     *         ours, a copy of work in flight, or a copy of work already finished)
+     */
+    Optional<JournalRecord> take(TopicPartition partition, long offset, Priority lane, Optional<JournalEntry> entry) {
+        synchronized (lock) {
+            TreeMap<Long, HeldRecord> positions = byPartition.computeIfAbsent(partition, p -> new TreeMap<>());
+            if (entry.isEmpty() || finished.getIfPresent(entry.get().executionId()) != null) {
+                // Not ours, or a copy of work whose result is stored: nothing to do but commit past it.
+                HeldRecord done = new HeldRecord(null, lane);
+                done.state = State.DONE;
+                positions.put(offset, done);
+                finishedSinceCommit = true;
+                return Optional.empty();
+            }
+            HeldRecord first = byExecution.get(entry.get().executionId());
+            if (first != null) {
+                positions.put(offset, first); // a second copy: done when the first is
+                return Optional.empty();
+            }
+            HeldRecord held = new HeldRecord(new JournalRecord(offset, entry.get(), 0), lane);
+            byExecution.put(entry.get().executionId(), held);
+            positions.put(offset, held);
+            heldByLane[lane.ordinal()]++;
+            queuedByLane[lane.ordinal()]++;
+            return Optional.of(held.record);
+        }
+    }
+
+    /**
+     * Every record waiting to start. {@code alongside} runs under the same lock, so a subscriber it
+     * installs misses no record taken meanwhile.
+     */
+    List<JournalRecord> queued(Runnable alongside) {
+        List<JournalRecord> queued = new ArrayList<>();
+        synchronized (lock) {
+            alongside.run();
+            byExecution.values().stream().filter(h -> h.state == State.QUEUED).map(h -> h.record).forEach(queued::add);
+        }
+        return queued;
+    }
+
+    /** False when the record's partition has moved to another instance: it must not run here. */
+    boolean claim(String executionId) {
+        synchronized (lock) {
+            HeldRecord held = byExecution.get(executionId);
+            if (held == null || held.state == State.WITHDRAWN) {
+                return false;
+            }
+            if (held.state == State.QUEUED) {
+                held.state = State.RUNNING;
+                queuedByLane[held.lane.ordinal()]--;
+            }
+            return true;
+        }
+    }
+
+    /** The result is stored: every record of this execution may be committed. */
+    void finish(String executionId) {
+        synchronized (lock) {
+            HeldRecord held = byExecution.remove(executionId);
+            finished.put(executionId, Boolean.TRUE);
+            if (held != null) {
+                if (held.state == State.QUEUED) {
+                    queuedByLane[held.lane.ordinal()]--;
+                }
+                held.state = State.DONE;
+                heldByLane[held.lane.ordinal()]--;
+                finishedSinceCommit = true;
+                lock.notifyAll();
+            }
+        }
+    }
+
+    /** The held record of an execution, marked running once it started; empty when none is held. */
+    Optional<JournalRecord> load(String executionId) {
+        synchronized (lock) {
+            HeldRecord held = byExecution.get(executionId);
+            if (held == null) {
+                return Optional.empty();
+            }
+            JournalEntry e = held.record.entry();
+            JournalEntry.State state = held.state == State.RUNNING ? JournalEntry.State.RUNNING : e.state();
+            return Optional.of(new JournalRecord(held.record.seq(), new JournalEntry(
+                    e.executionId(), e.eventId(), e.source(), e.type(), e.subject(), e.sessionId(), e.priority(),
+                    state, e.acceptedAt(), e.event(), e.rejection(), e.tenant()), held.record.attempt()));
+        }
+    }
+
+    LaneCount count(Priority lane) {
+        synchronized (lock) {
+            return new LaneCount(heldByLane[lane.ordinal()], queuedByLane[lane.ordinal()]);
+        }
+    }
+
+    /**
+     * Each partition's offset up to its first record not finished. Empty when nothing finished
+     * since the last call, unless {@code handover}: then every partition is answered, because the
+     * partitions are about to move or the consumer to close.
+     */
+    Map<TopicPartition, OffsetAndMetadata> committable(Collection<TopicPartition> partitions, boolean handover) {
+        Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
+        synchronized (lock) {
+            if (!finishedSinceCommit && !handover) {
+                return offsets;
+            }
+            finishedSinceCommit = false;
+            for (TopicPartition partition : partitions) {
+                TreeMap<Long, HeldRecord> positions = byPartition.get(partition);
+                if (positions == null) {
+                    continue;
+                }
+                long next = -1;
+                for (Iterator<Map.Entry<Long, HeldRecord>> it = positions.entrySet().iterator(); it.hasNext();) {
+                    Map.Entry<Long, HeldRecord> position = it.next();
+                    if (position.getValue().state != State.DONE) {
+                        break;
+                    }
+                    next = position.getKey() + 1;
+                    it.remove();
+                }
+                if (next >= 0) {
+                    offsets.put(partition, new OffsetAndMetadata(next));
+                }
+            }
+        }
+        return offsets;
+    }
+
+    /** Queued work of partitions that move away: {@link #claim} answers false for it from now on. */
+    int withdraw(Collection<TopicPartition> partitions) {
+        int withdrawn = 0;
+        synchronized (lock) {
+            for (TopicPartition partition : partitions) {
+                TreeMap<Long, HeldRecord> positions = byPartition.get(partition);
+                if (positions == null) {
+                    continue;
+                }
+                for (HeldRecord held : positions.values()) {
+                    if (held.state == State.QUEUED) {
+                        held.state = State.WITHDRAWN;
+                        queuedByLane[held.lane.ordinal()]--;
+                        heldByLane[held.lane.ordinal()]--;
+                        byExecution.remove(held.record.entry().executionId(), held);
+                        withdrawn++;
+                    }
+                }
+            }
+        }
+        return withdrawn;
+    }
+
+    /**
+     * Waits until none of the partitions' work runs, the deadline passes or {@code keepWaiting}
+     * fails; answers how many still run.
+     */
+    int awaitRunning(Collection<TopicPartition> partitions, long deadlineNanos, BooleanSupplier keepWaiting) {
+        synchronized (lock) {
+            while (keepWaiting.getAsBoolean() && running(partitions) > 0 && System.nanoTime() < deadlineNanos) {
+                try {
+                    lock.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            return running(partitions);
+        }
+    }
+
+    /** Caller holds the lock. */
+    private int running(Collection<TopicPartition> partitions) {
+        int count = 0;
+        for (TopicPartition partition : partitions) {
+            TreeMap<Long, HeldRecord> positions = byPartition.get(partition);
+            if (positions != null) {
+                count += (int) positions.values().stream().distinct().filter(h -> h.state == State.RUNNING).count();
+            }
+        }
+        return count;
+    }
+
+    /** Drops the partitions' records; work still running there is let go, its finish commits nothing. */
+    void forget(Collection<TopicPartition> partitions) {
+        synchronized (lock) {
+            for (TopicPartition partition : partitions) {
+                TreeMap<Long, HeldRecord> positions = byPartition.remove(partition);
+                if (positions == null) {
+                    continue;
+                }
+                for (HeldRecord held : new HashSet<>(positions.values())) {
+                    if (held.state == State.RUNNING) { // ran past revoke-wait: its finish finds nothing to commit
+                        byExecution.remove(held.record.entry().executionId(), held);
+                        heldByLane[held.lane.ordinal()]--;
+                        held.state = State.WITHDRAWN;
+                    }
+                }
+            }
+        }
+    }
+}
