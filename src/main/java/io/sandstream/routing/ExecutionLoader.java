@@ -52,7 +52,7 @@ public class ExecutionLoader {
         ResultDocument.Error error = result.errorType() == null ? null
                 : new ResultDocument.Error(result.errorType(), result.errorMessage());
         return new ResultDocument(e.executionId(), e.eventId(), e.source(), e.subject(), e.type(),
-                request.sessionId().orElse(null), request.language().wireName(), e.priority(), backend,
+                request.sessionId().orElse(null), request.language().wireName(), e.priorityName(), backend,
                 result.status().name(), result.stdout(), result.stderr(), result.result(), error, result.truncated(),
                 result.limitHit() == null ? null : result.limitHit().name(),
                 timings(e.acceptedAt(), startedAt, result.completedAt(), result.executionMs()), attempt);
@@ -80,7 +80,7 @@ public class ExecutionLoader {
     public ResultDocument gaveUp(JournalRecord record, ExecuteRequest request, String backend, int attempt, String why) {
         JournalEntry e = record.entry();
         return new ResultDocument(e.executionId(), e.eventId(), e.source(), e.subject(), e.type(), e.sessionId(),
-                request == null ? null : request.language().wireName(), e.priority(), backend, "Failed", "", "", null,
+                request == null ? null : request.language().wireName(), e.priorityName(), backend, "Failed", "", "", null,
                 new ResultDocument.Error("ExecutionAbandoned", why), false, null,
                 timings(e.acceptedAt(), null, Instant.now(), null), attempt);
     }

@@ -27,6 +27,7 @@ import io.restassured.response.ValidatableResponse;
 import io.sandstream.journal.Journal;
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.model.ExecutionIds;
+import io.sandstream.model.Priority;
 
 /** The ingress contract (API.md §1) over the real HTTP stack and the real SQLite journal. */
 @QuarkusTest
@@ -397,7 +398,7 @@ class EventsResourceTest {
                 .extract().path("accepted[0].executionId");
         JournalRecord record = journal.load(executionId).await().atMost(Duration.ofSeconds(10)).orElseThrow();
         assertEquals(id, record.entry().eventId());
-        assertEquals("low", record.entry().priority());
+        assertEquals(Priority.LOW, record.entry().priority());
         assertEquals("/tests/ingress", record.entry().source());
     }
 
@@ -409,7 +410,7 @@ class EventsResourceTest {
                 .formatted(id, EXECUTE);
         String executionId = post(CE_JSON, body).statusCode(202).extract().path("accepted[0].executionId");
         JournalRecord record = journal.load(executionId).await().atMost(Duration.ofSeconds(10)).orElseThrow();
-        assertEquals("high", record.entry().priority());
+        assertEquals(Priority.HIGH, record.entry().priority());
     }
 
     // ---- operations --------------------------------------------------------------------------------

@@ -289,7 +289,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     }
 
     private static Priority laneOf(JournalEntry entry) {
-        return Priority.parse(entry.priority()).orElse(Priority.NORMAL);
+        return java.util.Objects.requireNonNullElse(entry.priority(), Priority.NORMAL);
     }
 
     private static JournalEntry withoutEvent(JournalEntry e) {
