@@ -7,8 +7,10 @@ import java.util.Map;
 import java.util.Optional;
 
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
 import io.sandstream.model.Priority;
 import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithConverter;
 import io.smallrye.config.WithDefault;
 
 /**
@@ -288,8 +290,12 @@ public interface SandstreamConfig {
          */
         String endpoint();
 
-        /** {@code python} or {@code javascript}: what the pool's sessions run. */
-        String language();
+        /**
+         * What the pool's sessions run, {@code python} or {@code javascript} (what Azure's code
+         * interpreter session pools run).
+         */
+        @WithConverter(LanguageConverter.class)
+        Language language();
 
         /** {@code api-version} sent on every call. */
         @WithDefault("2025-02-02-preview")
@@ -408,8 +414,12 @@ public interface SandstreamConfig {
 
     /** One local pool: the knobs of an Azure dynamic sessions pool plus per-execution limits. */
     interface Pool {
-        /** {@code python} or {@code javascript}. */
-        String language();
+        /**
+         * What the pool's sessions run: a language a local sandbox runner exists for, {@code python}
+         * or {@code javascript}. Requests may ask for any language a configured pool runs.
+         */
+        @WithConverter(LanguageConverter.class)
+        Language language();
 
         /** Most allocated sessions at once; beyond it, "pool full". */
         @WithDefault("20")

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 
 import io.sandstream.config.SandstreamConfig.TenantFrom;
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
 import io.sandstream.model.Priority;
 
 /**
@@ -60,6 +61,19 @@ class TypedSettingsTest {
                 config.sinks().get("s").status().orElseThrow());
         assertRefused(Map.of("sandstream.sinks.s.url", "http://127.0.0.1/", "sandstream.sinks.s.status", "Failed,Done"),
                 "sandstream.sinks.s.status", "failed", "timed-out", "succeeded");
+    }
+
+    @Test
+    void poolLanguagesAreNormalizedNames() {
+        SandstreamConfig config = TestConfigs.sandstream(Map.of("sandstream.pools.py.language", "Python",
+                "sandstream.pools.rb.language", "ruby", "sandstream.aca-pools.js.endpoint", "http://127.0.0.1:9/",
+                "sandstream.aca-pools.js.language", "JAVASCRIPT"));
+        assertEquals(Language.PYTHON, config.pools().get("py").language());
+        assertEquals(new Language("ruby"), config.pools().get("rb").language());
+        assertEquals(Language.JAVASCRIPT, config.acaPools().get("js").language());
+        assertRefused(Map.of("sandstream.pools.py.language", "py thon"), "sandstream.pools.py.language",
+                "not a language name", "a letter, then letters, digits");
+        // Which names a pool can run is the pool's to say at start: see RunnerTest and AcaContractTest.
     }
 
     @Test

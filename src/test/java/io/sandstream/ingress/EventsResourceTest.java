@@ -286,6 +286,17 @@ class EventsResourceTest {
     }
 
     @Test
+    void aLanguageNoConfiguredPoolRunsIs400NamingTheConfiguredOnes() {
+        // ruby is a language name like any other, but no pool of this configuration runs it.
+        post(CE_JSON, event(id(), "{\"code\":\"puts 1\",\"language\":\"ruby\"}"))
+                .statusCode(400)
+                .body("errors.pointer", equalTo(java.util.List.of("/data/language")))
+                .body("errors[0].detail", equalTo("must be a language a configured pool runs: javascript, python"));
+        post(CE_JSON, event(id(), "{\"code\":\"1\",\"language\":\"Python\"}")).statusCode(202);
+        post(CE_JSON, event(id(), "{\"code\":\"1\",\"language\":\"JavaScript\"}")).statusCode(202);
+    }
+
+    @Test
     void anEventOfAnotherTypeIsRefused() {
         String body = """
                 {"specversion":"1.0","id":"%s","source":"/x","type":"com.example.other","data":{"code":"1"}}""".formatted(id());
