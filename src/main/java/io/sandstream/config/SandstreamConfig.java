@@ -6,7 +6,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
+import io.sandstream.model.Priority;
 import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithConverter;
 import io.smallrye.config.WithDefault;
 
 /**
@@ -163,8 +167,11 @@ public interface SandstreamConfig {
         /** Only results whose {@code subject} starts with this. */
         Optional<String> subjectPrefix();
 
-        /** Only results with one of these {@code status}es ({@code Succeeded}, {@code Failed}, …). */
-        Optional<List<String>> status();
+        /**
+         * Only results with one of these final {@code status}es: {@code Succeeded}, {@code Failed},
+         * {@code TimedOut} (or {@code timed-out}), {@code Rejected}, {@code Cancelled}.
+         */
+        Optional<List<ExecutionStatus>> status();
 
         /** Tries per event, the first included; then the event is counted {@code failed}. */
         @WithDefault("8")
@@ -198,7 +205,7 @@ public interface SandstreamConfig {
 
         /** What fairness is between: {@code source} or {@code subject} (its first path segment). */
         @WithDefault("source")
-        String tenant();
+        TenantFrom tenant();
 
         /** Starts of one execution (crash recoveries and backend retries) before it is given up as Failed. */
         @WithDefault("3")
@@ -227,6 +234,14 @@ public interface SandstreamConfig {
         List<Rule> rules();
     }
 
+    /** What the routing tenant (fairness, ingress rate limits) of an event is taken from. */
+    enum TenantFrom {
+        /** The event's {@code source}. */
+        SOURCE,
+        /** The first path segment of the event's {@code subject} (its {@code source} when it has none). */
+        SUBJECT
+    }
+
     /** One routing rule: every condition given must hold. */
     interface Rule {
         Optional<String> type();
@@ -240,7 +255,7 @@ public interface SandstreamConfig {
         Optional<String> subjectSuffix();
 
         /** {@code high|normal|low}. */
-        Optional<String> priority();
+        Optional<Priority> priority();
 
         /** Name of the pool to run in (its language must be the request's). */
         Optional<String> pool();
@@ -275,8 +290,12 @@ public interface SandstreamConfig {
          */
         String endpoint();
 
-        /** {@code python} or {@code javascript}: what the pool's sessions run. */
-        String language();
+        /**
+         * What the pool's sessions run, {@code python} or {@code javascript} (what Azure's code
+         * interpreter session pools run).
+         */
+        @WithConverter(LanguageConverter.class)
+        Language language();
 
         /** {@code api-version} sent on every call. */
         @WithDefault("2025-02-02-preview")
@@ -395,8 +414,12 @@ public interface SandstreamConfig {
 
     /** One local pool: the knobs of an Azure dynamic sessions pool plus per-execution limits. */
     interface Pool {
-        /** {@code python} or {@code javascript}. */
-        String language();
+        /**
+         * What the pool's sessions run: a language a local sandbox runner exists for, {@code python}
+         * or {@code javascript}. Requests may ask for any language a configured pool runs.
+         */
+        @WithConverter(LanguageConverter.class)
+        Language language();
 
         /** Most allocated sessions at once; beyond it, "pool full". */
         @WithDefault("20")

@@ -61,7 +61,7 @@ public class OverviewReader {
         List<Overview.PoolLoad> pools = new ArrayList<>();
         sessions.forEach((pool, states) -> {
             SandstreamConfig.Pool configured = config.pools().get(pool);
-            pools.add(new Overview.PoolLoad(pool, configured == null ? null : configured.language(),
+            pools.add(new Overview.PoolLoad(pool, configured == null ? null : configured.language().wireName(),
                     states.getOrDefault("ready", 0), states.getOrDefault("busy", 0), states.getOrDefault("idle", 0),
                     states.getOrDefault("max", 0), executionsByPool.getOrDefault(pool, 0L)));
         });

@@ -120,7 +120,7 @@ public class EventAdmission {
         Priority priority = extensionPriority.or(request::priority)
                 .or(() -> rules.priority(event.getType(), event.getSubject())).orElse(Priority.NORMAL);
         JournalEntry entry = new JournalEntry(ExecutionIds.of(source, event.getId()), event.getId(), source,
-                event.getType(), event.getSubject(), request.sessionId().orElse(null), priority.wireName(),
+                event.getType(), event.getSubject(), request.sessionId().orElse(null), priority,
                 JournalEntry.State.QUEUED, now, serialized, null, tenant);
         return new Admitted(parsed, entry, List.of(), false);
     }

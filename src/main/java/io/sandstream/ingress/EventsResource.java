@@ -35,7 +35,7 @@ public class EventsResource {
     private final IngressService ingress;
     private final RateLimits limits;
     private final SandstreamConfig.Ingress config;
-    private final String tenantMode;
+    private final SandstreamConfig.TenantFrom tenantMode;
 
     public EventsResource(IngressAuthenticator auth, EventDecoder decoder, IngressService ingress, RateLimits limits,
             SandstreamConfig config) {

@@ -3,18 +3,25 @@ package io.sandstream.journal;
 import java.time.Instant;
 
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Priority;
 import io.sandstream.model.Tenant;
 
 /**
  * One received event as the journal records it.
  *
  * @param event the event as received, CloudEvents structured JSON (for a rejected event: its raw bytes)
+ * @param priority the lane the work runs in; null for {@link State#REJECTED}
  * @param rejection for {@link State#REJECTED}: the problem JSON naming what was wrong; else null
  * @param tenant who the work belongs to, decided at ingress by the key that delivered it (API.md §3)
  */
 public record JournalEntry(String executionId, String eventId, String source, String type, String subject,
-        String sessionId, String priority, State state, Instant acceptedAt, byte[] event, String rejection,
+        String sessionId, Priority priority, State state, Instant acceptedAt, byte[] event, String rejection,
         Tenant tenant) {
+
+    /** The priority's wire name, as the journal stores and sends it; null for a rejected event. */
+    public String priorityName() {
+        return priority == null ? null : priority.wireName();
+    }
 
     /**
      * Lifecycle of a journalled event: {@code QUEUED → RUNNING → FINISHED} (a crash sends RUNNING

@@ -15,6 +15,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 
 import io.sandstream.journal.JournalEntry;
+import io.sandstream.model.Priority;
 import io.sandstream.model.Tenant;
 
 /**
@@ -41,7 +42,7 @@ public final class AcceptedIndex {
             .removalListener((String id, Accepted a, RemovalCause cause) -> count(a, -1)).build();
 
     public static byte[] marker(List<JournalEntry> entries) throws IOException {
-        return JSON.writeValueAsBytes(entries.stream().map(e -> new Accepted(e.executionId(), e.subject(), e.priority(),
+        return JSON.writeValueAsBytes(entries.stream().map(e -> new Accepted(e.executionId(), e.subject(), e.priorityName(),
                 e.acceptedAt().toEpochMilli(), e.tenant().id())).toList());
     }
 
@@ -77,7 +78,7 @@ public final class AcceptedIndex {
     public Optional<JournalEntry> find(String executionId) {
         Accepted a = accepted.getIfPresent(executionId);
         return a == null ? Optional.empty() : Optional.of(new JournalEntry(a.executionId(), null, null, null, a.subject(),
-                null, a.priority(), JournalEntry.State.QUEUED, Instant.ofEpochMilli(a.acceptedAt()), new byte[0], null,
+                null, Priority.ofWireName(a.priority()), JournalEntry.State.QUEUED, Instant.ofEpochMilli(a.acceptedAt()), new byte[0], null,
                 Tenant.of(a.tenant())));
     }
 }

@@ -10,6 +10,7 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 
 import io.sandstream.journal.JournalEntry;
+import io.sandstream.model.Priority;
 import io.sandstream.model.Tenant;
 
 /**
@@ -44,7 +45,7 @@ public final class LaneRecords {
         put(h, "type", entry.type());
         put(h, "subject", entry.subject());
         put(h, "session-id", entry.sessionId());
-        put(h, "priority", entry.priority());
+        put(h, "priority", entry.priorityName());
         put(h, "state", entry.state().name());
         put(h, "accepted-at", Long.toString(entry.acceptedAt().toEpochMilli()));
         put(h, "rejection", entry.rejection());
@@ -63,7 +64,7 @@ public final class LaneRecords {
         }
         try {
             return Optional.of(new JournalEntry(executionId, get(h, "event-id"), get(h, "source"), get(h, "type"),
-                    get(h, "subject"), get(h, "session-id"), get(h, "priority"), JournalEntry.State.valueOf(state),
+                    get(h, "subject"), get(h, "session-id"), Priority.ofWireName(get(h, "priority")), JournalEntry.State.valueOf(state),
                     Instant.ofEpochMilli(Long.parseLong(acceptedAt)), record.value(), get(h, "rejection"),
                     Tenant.of(get(h, "tenant"))));
         } catch (IllegalArgumentException e) {

@@ -20,6 +20,14 @@ public enum Priority {
         };
     }
 
+    /**
+     * The priority a wire name read back from the journal stands for (a SQLite column, a Kafka
+     * header): null stays null (a rejected event has none), a name no lane has is {@code normal}.
+     */
+    public static Priority ofWireName(String name) {
+        return name == null ? null : parse(name).orElse(NORMAL);
+    }
+
     public String wireName() {
         return name().toLowerCase(Locale.ROOT);
     }

@@ -20,6 +20,7 @@ import io.micrometer.core.instrument.Timer;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.context.Context;
 import io.sandstream.config.SandstreamConfig.Sink;
+import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.results.ResultStore;
 import io.sandstream.telemetry.ExecutionTracing;
@@ -141,8 +142,8 @@ final class SinkChannel {
                 && (document.subject() == null || !document.subject().startsWith(config.subjectPrefix().get()))) {
             return false;
         }
-        List<String> statuses = config.status().orElse(List.of());
-        return statuses.isEmpty() || statuses.stream().anyMatch(document.status()::isNamed);
+        List<ExecutionStatus> statuses = config.status().orElse(List.of());
+        return statuses.isEmpty() || statuses.contains(document.status());
     }
 
     /** Enqueues and returns: never blocks, never does I/O on the publisher's thread. */

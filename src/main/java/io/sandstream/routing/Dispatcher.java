@@ -8,6 +8,7 @@ import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -250,7 +251,7 @@ public class Dispatcher {
         // A session is its pool's, its tenant's and its identifier's (never shown; newlines occur in none).
         String sessionKey = request.sessionId().map(id -> pool.get().name() + "\n" + entry.tenant().id() + "\n" + id)
                 .orElse(null);
-        Priority priority = Priority.parse(entry.priority()).orElse(Priority.NORMAL);
+        Priority priority = Objects.requireNonNullElse(entry.priority(), Priority.NORMAL);
         LaneScheduler.Ticket<Job> ticket = new LaneScheduler.Ticket<>(priority, tenantOf(entry), entry.acceptedAt(),
                 new Job(entry.executionId(), pool.get().name(), sessionKey, priority, entry.acceptedAt(),
                         record.attempt() + 1, keep(record, request)));
@@ -282,7 +283,7 @@ public class Dispatcher {
     /** The pool a rule names (when it runs the request's language), else the language's default pool. */
     private Optional<SessionPool> poolFor(JournalEntry entry, ExecuteRequest request) {
         return rules.pool(entry.type(), entry.subject()).flatMap(pools::pool)
-                .filter(p -> p.language() == request.language())
+                .filter(p -> p.language().equals(request.language()))
                 .or(() -> pools.forLanguage(request.language()));
     }
 

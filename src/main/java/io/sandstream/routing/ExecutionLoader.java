@@ -49,7 +49,7 @@ public class ExecutionLoader {
     public ResultDocument completed(JournalRecord record, ExecuteRequest request, String backend, ExecutionResult result,
             Instant startedAt, int attempt) {
         ResultDocument.Builder document = from(record.entry())
-                .priority(record.entry().priority())
+                .priority(record.entry().priorityName())
                 .sessionId(request.sessionId().orElse(null))
                 .language(request.language().wireName())
                 .backend(backend)
@@ -92,7 +92,7 @@ public class ExecutionLoader {
     public ResultDocument gaveUp(JournalRecord record, ExecuteRequest request, String backend, int attempt, String why) {
         JournalEntry e = record.entry();
         ResultDocument.Builder document = from(e)
-                .priority(e.priority())
+                .priority(e.priorityName())
                 .sessionId(e.sessionId())
                 .backend(backend)
                 .status(ExecutionStatus.Failed)

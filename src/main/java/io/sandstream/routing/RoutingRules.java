@@ -17,15 +17,11 @@ public class RoutingRules {
 
     public RoutingRules(SandstreamConfig config) {
         this.rules = List.copyOf(config.routing().rules());
-        for (SandstreamConfig.Rule rule : rules) {
-            rule.priority().ifPresent(p -> Priority.parse(p).orElseThrow(
-                    () -> new IllegalArgumentException("routing rule priority must be high, normal or low: " + p)));
-        }
     }
 
     /** The priority of the first matching rule that sets one. */
     public Optional<Priority> priority(String type, String subject) {
-        return first(type, subject, rule -> rule.priority().flatMap(Priority::parse));
+        return first(type, subject, SandstreamConfig.Rule::priority);
     }
 
     /** The pool of the first matching rule that names one. */

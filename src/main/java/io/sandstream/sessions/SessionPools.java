@@ -52,7 +52,7 @@ public class SessionPools {
 
     /** The default pool of a language: the first ACA pool (by name) that runs it, else the first local one. */
     public Optional<SessionPool> forLanguage(Language language) {
-        return pools.values().stream().filter(p -> p.language() == language).findFirst();
+        return pools.values().stream().filter(p -> p.language().equals(language)).findFirst();
     }
 
     public Map<String, SessionPool> all() {

@@ -1,5 +1,7 @@
 package io.sandstream.tenancy;
 
+import io.sandstream.config.SandstreamConfig.TenantFrom;
+
 /**
  * Who a piece of work belongs to, for fairness (the lane scheduler's turns) and for the ingress
  * rate limits: its {@code source}, or with {@code sandstream.routing.tenant=subject} the first
@@ -11,8 +13,8 @@ public final class Tenants {
     }
 
     /** The tenant of an event under the configured {@code mode} ({@code source} or {@code subject}). */
-    public static String of(String mode, String source, String subject) {
-        if ("subject".equals(mode) && subject != null) {
+    public static String of(TenantFrom mode, String source, String subject) {
+        if (mode == TenantFrom.SUBJECT && subject != null) {
             int slash = subject.indexOf('/');
             return slash < 0 ? subject : subject.substring(0, slash);
         }

@@ -5,7 +5,10 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -31,9 +34,16 @@ public class ExecuteRequestValidator {
     private static final Pattern WHITESPACE = Pattern.compile("[\\r\\n\\t ]");
 
     private final SandstreamConfig.Execution limits;
+    /** The languages the configured pools run, local and ACA (each pool refuses at start one it cannot run). */
+    private final Set<Language> languages;
+    private final String languageProblem;
 
     public ExecuteRequestValidator(SandstreamConfig config) {
         this.limits = config.execution();
+        this.languages = Set.copyOf(Stream.concat(config.pools().values().stream().map(SandstreamConfig.Pool::language),
+                config.acaPools().values().stream().map(SandstreamConfig.AcaPool::language)).toList());
+        this.languageProblem = "must be a language a configured pool runs: "
+                + String.join(", ", new TreeSet<>(languages.stream().map(Language::wireName).toList()));
     }
 
     /** Either the request or the list of what is wrong with it. */
@@ -72,11 +82,10 @@ public class ExecuteRequestValidator {
         JsonNode languageNode = data.get("language");
         if (languageNode != null && !languageNode.isNull()) {
             Optional<Language> parsed = languageNode.isTextual() ? Language.parse(languageNode.textValue()) : Optional.empty();
-            if (parsed.isEmpty()) {
-                errors.add(new FieldError(pointer + "/language", "must be 'python' or 'javascript'"));
-            } else {
-                language = parsed.get();
-            }
+            language = parsed.orElse(null);
+        }
+        if (language == null || !languages.contains(language)) {
+            errors.add(new FieldError(pointer + "/language", languageProblem));
         }
 
         Optional<String> sessionId = Optional.empty();

@@ -27,6 +27,7 @@ import io.restassured.response.ValidatableResponse;
 import io.sandstream.journal.Journal;
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.model.ExecutionIds;
+import io.sandstream.model.Priority;
 
 /** The ingress contract (API.md §1) over the real HTTP stack and the real SQLite journal. */
 @QuarkusTest
@@ -285,6 +286,17 @@ class EventsResourceTest {
     }
 
     @Test
+    void aLanguageNoConfiguredPoolRunsIs400NamingTheConfiguredOnes() {
+        // ruby is a language name like any other, but no pool of this configuration runs it.
+        post(CE_JSON, event(id(), "{\"code\":\"puts 1\",\"language\":\"ruby\"}"))
+                .statusCode(400)
+                .body("errors.pointer", equalTo(java.util.List.of("/data/language")))
+                .body("errors[0].detail", equalTo("must be a language a configured pool runs: javascript, python"));
+        post(CE_JSON, event(id(), "{\"code\":\"1\",\"language\":\"Python\"}")).statusCode(202);
+        post(CE_JSON, event(id(), "{\"code\":\"1\",\"language\":\"JavaScript\"}")).statusCode(202);
+    }
+
+    @Test
     void anEventOfAnotherTypeIsRefused() {
         String body = """
                 {"specversion":"1.0","id":"%s","source":"/x","type":"com.example.other","data":{"code":"1"}}""".formatted(id());
@@ -397,7 +409,7 @@ class EventsResourceTest {
                 .extract().path("accepted[0].executionId");
         JournalRecord record = journal.load(executionId).await().atMost(Duration.ofSeconds(10)).orElseThrow();
         assertEquals(id, record.entry().eventId());
-        assertEquals("low", record.entry().priority());
+        assertEquals(Priority.LOW, record.entry().priority());
         assertEquals("/tests/ingress", record.entry().source());
     }
 
@@ -409,7 +421,7 @@ class EventsResourceTest {
                 .formatted(id, EXECUTE);
         String executionId = post(CE_JSON, body).statusCode(202).extract().path("accepted[0].executionId");
         JournalRecord record = journal.load(executionId).await().atMost(Duration.ofSeconds(10)).orElseThrow();
-        assertEquals("high", record.entry().priority());
+        assertEquals(Priority.HIGH, record.entry().priority());
     }
 
     // ---- operations --------------------------------------------------------------------------------

@@ -9,13 +9,14 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 import io.sandstream.journal.JournalEntry;
+import io.sandstream.model.Priority;
 import io.sandstream.model.Tenant;
 
 /** The cluster-wide count of a tenant's unfinished work that the Kafka journal's queued quota reads. */
 class AcceptedIndexTest {
 
     private static JournalEntry entry(String id, Tenant tenant) {
-        return new JournalEntry(id, id, "/tests", "io.sandstream.code.execute", "s", null, "normal",
+        return new JournalEntry(id, id, "/tests", "io.sandstream.code.execute", "s", null, Priority.NORMAL,
                 JournalEntry.State.QUEUED, Instant.now(), "{}".getBytes(StandardCharsets.UTF_8), null, tenant);
     }
 

@@ -27,6 +27,7 @@ import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.sqlite.SqliteJournal;
 import io.sandstream.model.ExecutionIds;
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.model.Tenant;
 import io.sandstream.results.PipelineTest;
@@ -93,7 +94,7 @@ class RecoveryTest {
                 {"specversion":"1.0","id":"%s","source":"%s","type":"io.sandstream.code.execute",
                  "data":{"code":"print('ran again')"}}""".formatted(eventId, SOURCE).getBytes(StandardCharsets.UTF_8);
         return new JournalEntry(ExecutionIds.of(SOURCE, eventId), eventId, SOURCE, "io.sandstream.code.execute", null, null,
-                "normal", JournalEntry.State.QUEUED, Instant.now(), event, null, Tenant.SHARED);
+                Priority.NORMAL, JournalEntry.State.QUEUED, Instant.now(), event, null, Tenant.SHARED);
     }
 
     private static ResultDocument stored(String executionId, String eventId) {

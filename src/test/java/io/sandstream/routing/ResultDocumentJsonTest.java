@@ -16,6 +16,7 @@ import io.sandstream.journal.JournalRecord;
 import io.sandstream.model.ExecuteRequest;
 import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.Language;
+import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.model.Tenant;
 import io.sandstream.sessions.ExecutionResult;
@@ -54,7 +55,7 @@ class ResultDocumentJsonTest {
     static JournalRecord record(String executionId, String eventId, String subject, String sessionId, String priority,
             JournalEntry.State state, String rejection, int attempt) {
         return new JournalRecord(1, new JournalEntry(executionId, eventId, "/tests/json", "io.sandstream.code.execute",
-                subject, sessionId, priority, state, ACCEPTED, "{}".getBytes(StandardCharsets.UTF_8), rejection,
+                subject, sessionId, Priority.ofWireName(priority), state, ACCEPTED, "{}".getBytes(StandardCharsets.UTF_8), rejection,
                 Tenant.SHARED), attempt);
     }
 

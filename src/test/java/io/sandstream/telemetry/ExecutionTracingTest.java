@@ -29,6 +29,7 @@ import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.model.Tenant;
 import io.sandstream.sessions.ExecutionResult;
@@ -62,7 +63,7 @@ class ExecutionTracingTest {
 
     static JournalRecord record(byte[] event, JournalEntry.State state, int attempt) {
         return new JournalRecord(1, new JournalEntry("exec-1", "1", "/tests", "io.sandstream.code.execute", null, null,
-                "normal", state, Instant.now(), event, null, Tenant.SHARED), attempt);
+                Priority.NORMAL, state, Instant.now(), event, null, Tenant.SHARED), attempt);
     }
 
     static ResultDocument document(ExecutionStatus status) {

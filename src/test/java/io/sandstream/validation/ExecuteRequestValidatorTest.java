@@ -24,7 +24,8 @@ import io.sandstream.problem.Problem.FieldError;
 class ExecuteRequestValidatorTest {
 
     private final ExecuteRequestValidator validator = new ExecuteRequestValidator(TestConfigs.sandstream(Map.of(
-            "sandstream.execution.max-files", "2", "sandstream.execution.max-files-bytes", "10")));
+            "sandstream.execution.max-files", "2", "sandstream.execution.max-files-bytes", "10",
+            "sandstream.pools.python.language", "python", "sandstream.pools.javascript.language", "javascript")));
     private final ObjectMapper mapper = new ObjectMapper();
 
     private ExecuteRequestValidator.Result validate(String json) throws Exception {
@@ -67,6 +68,24 @@ class ExecuteRequestValidatorTest {
         assertNull(result.request());
         assertEquals(java.util.List.of("/data/code", "/data/language", "/data/sessionId", "/data/timeoutSeconds",
                 "/data/priority", "/data/files/0/name", "/data/files/0/contentBase64", "/data/files/1/name"), pointers(result));
+    }
+
+    @Test
+    void theLanguagesAreThoseTheConfiguredPoolsRun() throws Exception {
+        ExecuteRequestValidator onlyAca = new ExecuteRequestValidator(TestConfigs.sandstream(Map.of(
+                "sandstream.pools.rb.language", "Ruby", "sandstream.aca-pools.js.endpoint", "http://127.0.0.1:9/",
+                "sandstream.aca-pools.js.language", "javascript")));
+        assertEquals(new Language("ruby"), onlyAca.validate(mapper.readTree("{\"code\":\"1\",\"language\":\"RUBY\"}"), "")
+                .request().language());
+        assertEquals(Language.JAVASCRIPT, onlyAca.validate(mapper.readTree("{\"code\":\"1\",\"language\":\"javascript\"}"), "")
+                .request().language());
+        // python, the default, is refused too when no pool runs it
+        for (String data : java.util.List.of("{\"code\":\"1\"}", "{\"code\":\"1\",\"language\":\"python\"}",
+                "{\"code\":\"1\",\"language\":\"c c\"}", "{\"code\":\"1\",\"language\":7}")) {
+            ExecuteRequestValidator.Result result = onlyAca.validate(mapper.readTree(data), "");
+            assertEquals(java.util.List.of(new FieldError("/language", "must be a language a configured pool runs: javascript, ruby")),
+                    result.errors(), data);
+        }
     }
 
     @Test

@@ -154,7 +154,7 @@ final class LaneAppender implements AutoCloseable {
     }
 
     private static Priority laneOf(JournalEntry entry) {
-        return Priority.parse(entry.priority()).orElse(Priority.NORMAL);
+        return java.util.Objects.requireNonNullElse(entry.priority(), Priority.NORMAL);
     }
 
     private static JournalEntry withoutEvent(JournalEntry e) {

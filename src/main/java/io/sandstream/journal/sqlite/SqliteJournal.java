@@ -303,7 +303,7 @@ public class SqliteJournal implements Journal {
                 insert.setString(4, e.type());
                 insert.setString(5, e.subject());
                 insert.setString(6, e.sessionId());
-                insert.setString(7, e.priority());
+                insert.setString(7, e.priorityName());
                 insert.setString(8, e.state().name());
                 insert.setLong(9, e.acceptedAt().toEpochMilli());
                 insert.setBytes(10, e.event());
@@ -443,7 +443,7 @@ public class SqliteJournal implements Journal {
     private static JournalRecord record(ResultSet rs) throws SQLException {
         String state = rs.getString(9);
         return new JournalRecord(rs.getLong(1), new JournalEntry(rs.getString(2), rs.getString(3),
-                rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8),
+                rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), io.sandstream.model.Priority.ofWireName(rs.getString(8)),
                 state.equals("REJECTED_DONE") ? JournalEntry.State.REJECTED : JournalEntry.State.valueOf(state),
                 Instant.ofEpochMilli(rs.getLong(10)), rs.getBytes(11), rs.getString(12), Tenant.of(rs.getString(14))),
                 rs.getInt(13));

@@ -73,6 +73,8 @@ public final class AcaSessionPool implements SessionPool {
 
     private static final Logger LOG = Logger.getLogger(AcaSessionPool.class);
     static final Set<String> LEGACY_VERSIONS = Set.of("2024-02-02-preview", "2024-08-02-preview");
+    /** What Azure's code interpreter sessions run: PythonLTS and NodeLTS pools. */
+    static final Set<Language> LANGUAGES = Set.of(Language.PYTHON, Language.JAVASCRIPT);
 
     /** A session this pool has used: ACA has the session, this is for listings and stats. */
     private record Known(SessionKey key, Instant createdAt, Instant lastUsedAt, int users) {
@@ -106,8 +108,11 @@ public final class AcaSessionPool implements SessionPool {
         this.name = name;
         this.quotas = quotas;
         this.identifiers = new AcaIdentifiers(identifierKey);
-        this.language = Language.parse(config.language())
-                .orElseThrow(() -> new IllegalArgumentException("ACA pool " + name + ": unknown language " + config.language()));
+        this.language = config.language();
+        if (!LANGUAGES.contains(language)) {
+            throw new IllegalArgumentException("sandstream.aca-pools." + name + ".language: '" + language
+                    + "' is not a language of Azure's code interpreter sessions; ACA pools run python or javascript");
+        }
         this.config = config;
         this.contract = contractOf(config);
         this.client = client;

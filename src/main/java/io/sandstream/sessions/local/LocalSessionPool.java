@@ -63,6 +63,7 @@ public final class LocalSessionPool implements SessionPool {
 
     private final String name;
     private final Language language;
+    private final Runner runner;
     private final SandstreamConfig.Pool config;
     private final SandboxLauncher launcher;
     private final Duration interruptGrace;
@@ -116,8 +117,8 @@ public final class LocalSessionPool implements SessionPool {
             ExecutorService workers, ScheduledExecutorService timers, MeterRegistry registry, TenantQuotas quotas) {
         this.quotas = quotas;
         this.name = name;
-        this.language = Language.parse(config.language())
-                .orElseThrow(() -> new IllegalArgumentException("pool " + name + ": unknown language " + config.language()));
+        this.language = config.language();
+        this.runner = Runner.of(name, language);
         this.config = config;
         this.launcher = launcher;
         this.interruptGrace = interruptGrace;
@@ -275,7 +276,7 @@ public final class LocalSessionPool implements SessionPool {
     }
 
     private Sandbox startSandbox() throws java.io.IOException {
-        return Sandbox.start(launcher, language, config.limits(), interruptGrace, timers, outputRead);
+        return Sandbox.start(launcher, runner, config.limits(), interruptGrace, timers, outputRead);
     }
 
     private Sandbox started(Sandbox sandbox) {

@@ -30,7 +30,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.micrometer.core.instrument.Counter;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.model.Language;
 import io.sandstream.sessions.ExecutionResult.LimitHit;
 import io.sandstream.sessions.ExecutionResult.Status;
 import io.sandstream.sessions.ExecutionResult;
@@ -98,13 +97,13 @@ final class Sandbox {
      * Starts a sandbox and waits (on the calling worker thread) until its runner is ready;
      * {@code outputRead} counts every byte read from its stdout and stderr.
      */
-    static Sandbox start(SandboxLauncher launcher, Language language, SandstreamConfig.Limits limits,
+    static Sandbox start(SandboxLauncher launcher, Runner runner, SandstreamConfig.Limits limits,
             Duration interruptGrace, ScheduledExecutorService timers, Counter outputRead) throws IOException {
         String id = launcher.idPrefix + "-" + IDS.incrementAndGet();
         int uid = launcher.allocateUid();
         Process process;
         try {
-            process = launcher.start(id, uid, language, limits);
+            process = launcher.start(id, uid, runner, limits);
         } catch (IOException | RuntimeException e) {
             launcher.releaseUid(uid);
             launcher.cleanup(id);

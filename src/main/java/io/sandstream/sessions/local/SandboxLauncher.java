@@ -14,7 +14,6 @@ import org.jboss.logging.Logger;
 
 import io.sandstream.config.HostLock;
 import io.sandstream.config.SandstreamConfig;
-import io.sandstream.model.Language;
 
 /**
  * Builds and starts the sandbox processes: the runner scripts and seccomp filter on disk, a host
@@ -142,9 +141,9 @@ public final class SandboxLauncher implements AutoCloseable {
      * Creates the control FIFO and memory cgroup for a sandbox, and starts its process once the
      * runtime files it opened are checked.
      */
-    Process start(String id, int uid, Language language, SandstreamConfig.Limits limits) throws IOException {
+    Process start(String id, int uid, Runner kind, SandstreamConfig.Limits limits) throws IOException {
         runtime.verifyDirectory();
-        String runner = language == Language.PYTHON ? "runner.py" : "runner.js";
+        String runner = kind.script;
         Path fifo = controlFifo(id);
         Process mkfifo = new ProcessBuilder("mkfifo", "-m", "600", fifo.toString()).start();
         try {
@@ -176,18 +175,16 @@ public final class SandboxLauncher implements AutoCloseable {
                 "--fsize=" + limits.fileSizeMib() * 1024L * 1024L, "--core=0",
                 "--cpu=" + limits.processCpuSeconds() + ":" + limits.processCpuSeconds()));
         if (cgroup.isEmpty()) {
-            // Without a cgroup, the address space bounds memory; V8 reserves about 1 GiB of it up front.
-            long reserve = language == Language.JAVASCRIPT ? 1024L : 64L;
-            command.add("--as=" + (limits.memoryMib() + reserve) * 1024L * 1024L);
+            // Without a cgroup, the address space bounds memory (plus what the runtime reserves up front).
+            command.add("--as=" + (limits.memoryMib() + kind.addressSpaceReserveMib) * 1024L * 1024L);
         }
         command.add("--");
         command.addAll(bwrapArguments(limits, runner));
-        if (language == Language.PYTHON) {
-            command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/runner.py"));
-        } else {
+        switch (kind) {
+            case PYTHON -> command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/runner.py"));
             // Node cannot dup: the requests move to fd 4 and fd 0 becomes /dev/null here, so user
             // code reading its standard input never reads the control channel (runner.py dups itself).
-            command.addAll(List.of("/bin/sh", "-c", "exec \"$0\" \"$@\" 4<&0 0</dev/null", config.node(),
+            case NODE -> command.addAll(List.of("/bin/sh", "-c", "exec \"$0\" \"$@\" 4<&0 0</dev/null", config.node(),
                     "--max-old-space-size=" + Math.max(16, limits.memoryMib() * 3 / 4), "/opt/sandstream/runner.js"));
         }
         ProcessBuilder builder = new ProcessBuilder(command);

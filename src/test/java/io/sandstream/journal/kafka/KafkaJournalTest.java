@@ -71,7 +71,7 @@ class KafkaJournalTest {
 
     private static JournalEntry entry(String executionId) {
         return new JournalEntry(executionId, UUID.randomUUID().toString(), "/tests/kafka-journal", "io.sandstream.code.execute",
-                null, null, "normal", JournalEntry.State.QUEUED, Instant.now(),
+                null, null, Priority.NORMAL, JournalEntry.State.QUEUED, Instant.now(),
                 "{\"specversion\":\"1.0\"}".getBytes(StandardCharsets.UTF_8), null, Tenant.SHARED);
     }
 

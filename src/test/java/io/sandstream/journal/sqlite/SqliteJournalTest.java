@@ -27,6 +27,7 @@ import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalFullException;
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.model.ExecutionIds;
+import io.sandstream.model.Priority;
 import io.sandstream.model.Tenant;
 import io.sandstream.tenancy.TenantQuotas;
 import io.smallrye.mutiny.helpers.test.AssertSubscriber;
@@ -63,7 +64,7 @@ class SqliteJournalTest {
     }
 
     static JournalEntry queued(String id) {
-        return new JournalEntry(ExecutionIds.of("/src", id), id, "/src", "t", "s", null, "normal",
+        return new JournalEntry(ExecutionIds.of("/src", id), id, "/src", "t", "s", null, Priority.NORMAL,
                 JournalEntry.State.QUEUED, Instant.now(), ("{\"id\":\"" + id + "\"}").getBytes(StandardCharsets.UTF_8), null, Tenant.SHARED);
     }
 
@@ -97,6 +98,28 @@ class SqliteJournalTest {
         // Redeliveries after the restart are recognised.
         assertEquals(List.of(true, false), again.append(List.of(queued("a"), queued("c"))).await().atMost(WAIT));
         assertEquals(3, again.pendingCount());
+    }
+
+    @Test
+    void thePriorityIsStoredAsItsWireNameAndReadBackTyped() throws Exception {
+        SqliteJournal journal = open(100);
+        JournalEntry high = queued("h");
+        high = new JournalEntry(high.executionId(), high.eventId(), high.source(), high.type(), high.subject(),
+                high.sessionId(), Priority.HIGH, high.state(), high.acceptedAt(), high.event(), null, high.tenant());
+        journal.append(List.of(high, rejected("r"))).await().atMost(WAIT);
+        try (var db = java.sql.DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("journal.db"));
+                var rows = db.createStatement().executeQuery("SELECT event_id, priority FROM journal ORDER BY seq")) {
+            List<String> stored = new ArrayList<>();
+            while (rows.next()) {
+                stored.add(rows.getString(1) + "=" + rows.getString(2));
+            }
+            assertEquals(List.of("h=high", "r=null"), stored);
+        }
+        restart(journal);
+        SqliteJournal again = open(100);
+        assertEquals(Priority.HIGH, again.load(high.executionId()).await().atMost(WAIT).orElseThrow().entry().priority());
+        assertEquals(null, again.load(ExecutionIds.of("/src", "r")).await().atMost(WAIT).orElseThrow().entry().priority(),
+                "a rejected event has no priority");
     }
 
     @Test

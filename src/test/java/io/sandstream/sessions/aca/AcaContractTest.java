@@ -414,6 +414,14 @@ public class AcaContractTest {
     }
 
     @Test
+    void aLanguageAzuresSessionsDoNotRunStopsTheStart() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> standalone("http://127.0.0.1:" + DEAD_PORT + "/", Map.of("language", "ruby")));
+        assertTrue(refused.getMessage().matches("sandstream\\.aca-pools\\.standalone-\\w+\\.language: 'ruby' .*"
+                + "ACA pools run python or javascript"), refused.getMessage());
+    }
+
+    @Test
     void anUnansweredEndpointIsRetriedThenAnOutageAndOpensTheBreaker() {
         AcaSessionPool dead = standalone("http://127.0.0.1:" + DEAD_PORT + "/pools/python",
                 Map.of("breaker-requests", "4", "breaker-failure-ratio", "0.5", "breaker-delay", "60s"));

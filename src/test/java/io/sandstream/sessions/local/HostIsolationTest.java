@@ -23,7 +23,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import io.sandstream.SandboxProcesses;
-import io.sandstream.model.Language;
 import io.sandstream.sessions.ExecutionResult.Status;
 
 /**
@@ -96,42 +95,42 @@ class HostIsolationTest {
         assumeRoot();
         try (PoolFixture pools = fixture(dir.resolve("data"), Map.of())) {
             Path runtime = pools.launcher.runtimeDir();
-            startAndStop(pools, Language.PYTHON);
+            startAndStop(pools, Runner.PYTHON);
 
             Files.setPosixFilePermissions(runtime.resolve("seccomp.bpf"), PosixFilePermissions.fromString("rw-rw-rw-"));
-            assertRefused(pools, Language.PYTHON, "seccomp.bpf", "mode 0666");
+            assertRefused(pools, Runner.PYTHON, "seccomp.bpf", "mode 0666");
             Files.setPosixFilePermissions(runtime.resolve("seccomp.bpf"), PosixFilePermissions.fromString("rw-------"));
-            startAndStop(pools, Language.PYTHON);
+            startAndStop(pools, Runner.PYTHON);
 
             Files.setAttribute(runtime.resolve("runner.py"), "unix:uid", OTHER_UID);
-            assertRefused(pools, Language.PYTHON, "runner.py", "owner uid " + OTHER_UID);
+            assertRefused(pools, Runner.PYTHON, "runner.py", "owner uid " + OTHER_UID);
             Files.setAttribute(runtime.resolve("runner.py"), "unix:uid", 0);
-            startAndStop(pools, Language.PYTHON);
+            startAndStop(pools, Runner.PYTHON);
 
             // Same content, owner and mode, but not the file the service wrote.
             Path copy = dir.resolve("runner.js");
             Files.copy(runtime.resolve("runner.js"), copy, StandardCopyOption.COPY_ATTRIBUTES);
             Files.move(copy, runtime.resolve("runner.js"), StandardCopyOption.REPLACE_EXISTING);
-            assertRefused(pools, Language.JAVASCRIPT, "runner.js", "replaced");
-            startAndStop(pools, Language.PYTHON);
+            assertRefused(pools, Runner.NODE, "runner.js", "replaced");
+            startAndStop(pools, Runner.PYTHON);
 
             Files.setPosixFilePermissions(runtime, PosixFilePermissions.fromString("rwxrwxrwx"));
-            assertRefused(pools, Language.PYTHON, runtime.toString(), "writable by group or others");
+            assertRefused(pools, Runner.PYTHON, runtime.toString(), "writable by group or others");
             Files.setPosixFilePermissions(runtime, PosixFilePermissions.fromString("rwx------"));
-            startAndStop(pools, Language.PYTHON);
+            startAndStop(pools, Runner.PYTHON);
         }
     }
 
-    private static void startAndStop(PoolFixture pools, Language language) throws Exception {
-        Sandbox sandbox = Sandbox.start(pools.launcher, language, pools.config.pools().get("python").limits(),
+    private static void startAndStop(PoolFixture pools, Runner runner) throws Exception {
+        Sandbox sandbox = Sandbox.start(pools.launcher, runner, pools.config.pools().get("python").limits(),
                 Duration.ofSeconds(1), pools.timers, pools.registry.counter("test.output.read"));
         sandbox.kill(null);
         assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.inUidBlock(pools.launcher.firstUid()).isEmpty()),
                 "the sandbox ended: " + SandboxProcesses.inUidBlock(pools.launcher.firstUid()));
     }
 
-    private static void assertRefused(PoolFixture pools, Language language, String file, String problem) {
-        IOException refused = assertThrows(IOException.class, () -> startAndStop(pools, language));
+    private static void assertRefused(PoolFixture pools, Runner runner, String file, String problem) {
+        IOException refused = assertThrows(IOException.class, () -> startAndStop(pools, runner));
         assertTrue(refused.getMessage().contains(file) && refused.getMessage().contains(problem), refused.getMessage());
         assertEquals(List.of(), SandboxProcesses.inUidBlock(pools.launcher.firstUid()), "no sandbox process was started");
     }

@@ -14,7 +14,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import io.sandstream.model.Language;
 
 /**
  * Session benchmark, not a test: excluded from the suite, run with {@code ./mvnw -Pbench verify}.
@@ -71,7 +70,7 @@ class SessionBenchmark {
             List<Long> cold = new ArrayList<>();
             for (int i = 0; i < 15; i++) {
                 long t = System.nanoTime();
-                Sandbox sandbox = Sandbox.start(fixture.launcher, Language.PYTHON, limits(fixture), Duration.ofSeconds(1), fixture.timers,
+                Sandbox sandbox = Sandbox.start(fixture.launcher, Runner.PYTHON, limits(fixture), Duration.ofSeconds(1), fixture.timers,
                         fixture.registry.counter("test.output.read"));
                 cold.add(System.nanoTime() - t);
                 sandbox.kill(null);
@@ -79,7 +78,7 @@ class SessionBenchmark {
             print("cold sandbox start (bwrap + python runner ready)", cold);
 
             double baseline = throughput(2, 5, worker -> {
-                Sandbox sandbox = Sandbox.start(fixture.launcher, Language.PYTHON, limits(fixture), Duration.ofSeconds(1), fixture.timers,
+                Sandbox sandbox = Sandbox.start(fixture.launcher, Runner.PYTHON, limits(fixture), Duration.ofSeconds(1), fixture.timers,
                         fixture.registry.counter("test.output.read"));
                 try {
                     sandbox.execute("1+1", 10, u -> { }).get(30, TimeUnit.SECONDS);

@@ -1,0 +1,36 @@
+package io.sandstream.sessions.local;
+
+import java.util.Arrays;
+import java.util.stream.Collectors;
+
+import io.sandstream.model.Language;
+
+/**
+ * The language runners a local sandbox can start, and the one place that knows which language each
+ * one runs: a local pool runs a language only when a runner here runs it.
+ */
+enum Runner {
+    PYTHON(Language.PYTHON, "runner.py", 64),
+    /** Node.js: V8 reserves about 1 GiB of address space up front. */
+    NODE(Language.JAVASCRIPT, "runner.js", 1024);
+
+    final Language language;
+    /** The runner script in the runtime directory, bound read-only into the sandbox under {@code /opt/sandstream}. */
+    final String script;
+    /** Address space allowed above the memory limit where no memory cgroup bounds the sandbox, MiB. */
+    final long addressSpaceReserveMib;
+
+    Runner(Language language, String script, long addressSpaceReserveMib) {
+        this.language = language;
+        this.script = script;
+        this.addressSpaceReserveMib = addressSpaceReserveMib;
+    }
+
+    /** The runner of local pool {@code pool}'s language; refused, naming the setting and what it allows, when none runs it. */
+    static Runner of(String pool, Language language) {
+        return Arrays.stream(values()).filter(r -> r.language.equals(language)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("sandstream.pools." + pool + ".language: no local sandbox"
+                        + " runner runs '" + language + "'; local pools run " + Arrays.stream(values())
+                                .map(r -> r.language.wireName()).collect(Collectors.joining(", "))));
+    }
+}

@@ -1,0 +1,54 @@
+package io.sandstream.kafka;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.record.TimestampType;
+import org.junit.jupiter.api.Test;
+
+import io.sandstream.journal.JournalEntry;
+import io.sandstream.model.Priority;
+import io.sandstream.model.Tenant;
+
+/** The journal's priority on the Kafka wire: its name in a lane record's header and in an accepted marker. */
+class LaneRecordsTest {
+
+    private static JournalEntry entry(Priority priority, JournalEntry.State state) {
+        return new JournalEntry("exec-" + state, "1", "/tests", "io.sandstream.code.execute", "s", null, priority, state,
+                Instant.ofEpochMilli(1000), "{}".getBytes(StandardCharsets.UTF_8), null, Tenant.SHARED);
+    }
+
+    private static JournalEntry roundTrip(JournalEntry entry) {
+        ProducerRecord<String, byte[]> sent = LaneRecords.record("sandstream-low", entry);
+        ConsumerRecord<String, byte[]> received = new ConsumerRecord<>(sent.topic(), 0, 0L, 0L, TimestampType.CREATE_TIME,
+                0, 0, sent.key(), sent.value(), sent.headers(), Optional.empty());
+        return LaneRecords.entry(received).orElseThrow();
+    }
+
+    @Test
+    void thePriorityTravelsAsItsWireNameInAHeader() {
+        JournalEntry high = entry(Priority.HIGH, JournalEntry.State.QUEUED);
+        assertEquals("high", LaneRecords.get(LaneRecords.record("sandstream-high", high).headers(), "priority"));
+        assertEquals(Priority.HIGH, roundTrip(high).priority());
+
+        JournalEntry rejected = entry(null, JournalEntry.State.REJECTED);
+        assertNull(LaneRecords.get(LaneRecords.record("sandstream-normal", rejected).headers(), "priority"));
+        assertNull(roundTrip(rejected).priority());
+    }
+
+    @Test
+    void theAcceptedMarkerCarriesTheWireName() throws Exception {
+        byte[] marker = AcceptedIndex.marker(List.of(entry(Priority.LOW, JournalEntry.State.QUEUED)));
+        assertEquals(true, new String(marker, StandardCharsets.UTF_8).contains("\"priority\":\"low\""));
+        AcceptedIndex index = new AcceptedIndex();
+        index.read(marker);
+        assertEquals(Priority.LOW, index.find("exec-QUEUED").orElseThrow().priority());
+    }
+}
