@@ -42,7 +42,7 @@ class SinkFilterTest {
     @Test
     void subjectPrefixAndStatusMustBothMatch() {
         SandstreamConfig.Sink s = sink(Map.of("sandstream.sinks.s.subject-prefix", "billing/",
-                "sandstream.sinks.s.status", "Failed,timedout"));
+                "sandstream.sinks.s.status", "failed,timed-out"));
         assertTrue(SinkChannel.wants(s, doc("billing/42", ExecutionStatus.Failed)));
         assertTrue(SinkChannel.wants(s, doc("billing/42", ExecutionStatus.TimedOut)));
         assertFalse(SinkChannel.wants(s, doc("billing/42", ExecutionStatus.Succeeded)));
