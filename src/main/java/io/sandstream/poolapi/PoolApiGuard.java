@@ -119,6 +119,11 @@ public class PoolApiGuard {
         }
     }
 
+    /** An upload read from a body by hand ({@link LenientMultipart}), its name checked as any other. */
+    static Upload upload(String fileName, byte[] content) {
+        return new Upload(fileName(fileName), content);
+    }
+
     /**
      * The plain name of a file in {@code /mnt/data}: clients send either the bare name or the full
      * path; any other path (a directory, {@code ..}) is refused.
