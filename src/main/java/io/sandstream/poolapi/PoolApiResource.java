@@ -84,7 +84,7 @@ public class PoolApiResource {
             @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization,
             @RestForm("file") FileUpload file) {
         PoolApiGuard.Call call = guard.legacy(authorization, pool, apiVersion, identifier);
-        return store(call, PoolApiGuard.upload(file));
+        return PoolApiGuard.store(call, PoolApiGuard.upload(file), stored -> LegacyResponses.files(List.of(stored)));
     }
 
     /** An upload not labelled multipart: taken when its body is one anyway ({@link LenientMultipart}), else 415. */
@@ -95,14 +95,10 @@ public class PoolApiResource {
             @HeaderParam("Authorization") String authorization, @HeaderParam("Content-Type") String contentType,
             byte[] body) {
         PoolApiGuard.Call call = guard.legacy(authorization, pool, apiVersion, identifier);
-        return store(call, LenientMultipart.upload(contentType, body));
+        return PoolApiGuard.store(call, LenientMultipart.upload(contentType, body),
+                stored -> LegacyResponses.files(List.of(stored)));
     }
 
-    private static Uni<LegacyResponses.FileList> store(PoolApiGuard.Call call, PoolApiGuard.Upload upload) {
-        return call.pool().uploadFile(call.session(), upload.name(), upload.content())
-                .map(stored -> LegacyResponses.files(List.of(stored)))
-                .onFailure().transform(PoolApiErrors::translate);
-    }
 
     /** Served for both contracts: the api-version picks the shape ({@link PoolResourceApiResource} for the resource one). */
     @GET

@@ -114,7 +114,7 @@ public class PoolResourceApiResource {
             @RestForm("file") FileUpload file) {
         PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
         checkPath(path);
-        return store(call, PoolApiGuard.upload(file));
+        return PoolApiGuard.store(call, PoolApiGuard.upload(file), ResourceResponses::file);
     }
 
     /** An upload not labelled multipart: taken when its body is one anyway ({@link LenientMultipart}), else 415. */
@@ -126,13 +126,9 @@ public class PoolResourceApiResource {
             @HeaderParam("Content-Type") String contentType, byte[] body) {
         PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
         checkPath(path);
-        return store(call, LenientMultipart.upload(contentType, body));
+        return PoolApiGuard.store(call, LenientMultipart.upload(contentType, body), ResourceResponses::file);
     }
 
-    private static Uni<ResourceResponses.FileMetadata> store(PoolApiGuard.Call call, PoolApiGuard.Upload upload) {
-        return call.pool().uploadFile(call.session(), upload.name(), upload.content()).map(ResourceResponses::file)
-                .onFailure().transform(PoolApiErrors::translate);
-    }
 
     /** {@code GET files} in the resource contract; {@code recursive} changes nothing, /mnt/data has no directories. */
     static Uni<ResourceResponses.FileList> list(PoolApiGuard.Call call, String path) {
