@@ -23,12 +23,13 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
+import io.sandstream.problem.ErrorShapes;
 
 /**
  * One connection's guard, in its Netty pipeline around Vert.x's HTTP/1 codec: the header read
  * timeout (a request's header block must arrive within {@code header-timeout} of its first byte, or
- * of the connection's opening), the keep-alive timeout between requests, and problem JSON for the
- * requests the codec could not decode (Vert.x would answer those with an empty body). Everything
+ * of the connection's opening), the keep-alive timeout between requests, and an error body (problem
+ * JSON, or Azure's under {@code /pools/}) for the requests the codec could not decode (Vert.x would answer those with an empty body). Everything
  * runs on the connection's event loop.
  */
 final class ConnectionGuard {
@@ -123,7 +124,7 @@ final class ConnectionGuard {
                 DecoderResult result = request.decoderResult();
                 if (result.isFailure()) {
                     ReferenceCountUtil.release(msg);
-                    refuse(result.cause());
+                    refuse(result.cause(), request.uri());
                     return;
                 }
                 cancel();
@@ -150,8 +151,11 @@ final class ConnectionGuard {
         }
     }
 
-    /** What Vert.x's default handler would answer, with a body that says why. */
-    private void refuse(Throwable cause) {
+    /**
+     * What Vert.x's default handler would answer, with a body that says why. {@code target} is the
+     * request-target the codec read (a placeholder when the request line itself was refused).
+     */
+    private void refuse(Throwable cause, String target) {
         HttpResponseStatus status = cause instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
                 : cause instanceof TooLongHttpHeaderException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
                         : HttpResponseStatus.BAD_REQUEST;
@@ -161,7 +165,7 @@ final class ConnectionGuard {
             default -> "The request is not valid HTTP/1.1 (" + HttpEdge.reason(cause) + ").";
         };
         edge.invalidRequest(status.code());
-        end(status, status.code() == 400 ? "invalid-http" : "http-" + status.code(), detail);
+        end(status, target, status.code() == 400 ? "invalid-http" : "http-" + status.code(), detail);
     }
 
     /** Starts the clock for the current state. */
@@ -187,26 +191,28 @@ final class ConnectionGuard {
             channel.close();
         } else if (state == State.HEADERS) {
             edge.timedOut("header");
-            end(HttpResponseStatus.REQUEST_TIMEOUT, "header-timeout",
+            end(HttpResponseStatus.REQUEST_TIMEOUT, null, "header-timeout",
                     "The request's headers did not arrive within " + edge.headerTimeout().toMillis() + " ms.");
         }
     }
 
     /** Answers the request being read, past Vert.x (which has not seen it), and closes. */
-    private void end(HttpResponseStatus status, String slug, String detail) {
+    private void end(HttpResponseStatus status, String target, String slug, String detail) {
         cancel();
         state = State.REFUSED;
         ChannelHandlerContext first = channel.pipeline().firstContext();
-        ByteBuf answer = answer(status, HttpEdge.problem(status.code(), slug, status.reasonPhrase(), detail));
+        ByteBuf answer = answer(status, HttpEdge.error(target, status.code(), slug, status.reasonPhrase(), detail));
         // From the first handler's context the bytes skip every encoder: they are a whole response.
         lingeringClose(first == null ? channel.writeAndFlush(answer) : first.writeAndFlush(answer));
     }
 
-    /** A complete HTTP/1.1 response carrying a problem document, as bytes. */
-    static ByteBuf answer(HttpResponseStatus status, String problem) {
-        byte[] body = problem.getBytes(StandardCharsets.UTF_8);
+    /** A complete HTTP/1.1 response carrying an error document, as bytes. */
+    static ByteBuf answer(HttpResponseStatus status, ErrorShapes.Rendered error) {
+        byte[] body = error.body().getBytes(StandardCharsets.UTF_8);
+        StringBuilder headers = new StringBuilder();
+        error.headers().forEach((name, value) -> headers.append(name).append(": ").append(value).append("\r\n"));
         String head = "HTTP/1.1 " + status.code() + " " + status.reasonPhrase() + "\r\n"
-                + "Content-Type: application/problem+json\r\nContent-Length: " + body.length + "\r\n"
+                + "Content-Type: " + error.contentType() + "\r\nContent-Length: " + body.length + "\r\n" + headers
                 + (status.code() == 429 ? "Retry-After: 1\r\n" : "") + "Connection: close\r\n\r\n";
         return Unpooled.wrappedBuffer(head.getBytes(StandardCharsets.US_ASCII), body);
     }

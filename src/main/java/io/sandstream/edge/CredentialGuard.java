@@ -1,7 +1,6 @@
 package io.sandstream.edge;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -16,8 +15,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.quarkus.vertx.http.runtime.filters.Filters;
 import io.sandstream.ingress.IngressAuthenticator;
-import io.sandstream.poolapi.AzureError;
 import io.sandstream.poolapi.PoolApiException;
+import io.sandstream.problem.ErrorShapes;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.security.ApiKeys;
@@ -61,9 +60,8 @@ public class CredentialGuard {
 
     void register(@Observes Filters filters, IngressAuthenticator ingress, ApiKeys keys) {
         PoolApiException poolRefusal = PoolApiException.unauthorized();
-        String poolBody = write(new AzureError(new AzureError.Detail(poolRefusal.code(), poolRefusal.getMessage())));
-        Map<String, String> poolHeaders = new HashMap<>(poolRefusal.headers());
-        poolHeaders.put("x-ms-error-code", poolRefusal.code());
+        ErrorShapes.Rendered pool = ErrorShapes.azure(401, poolRefusal.code(), poolRefusal.getMessage(),
+                poolRefusal.headers());
         filters.register(rc -> {
             if (rc.request().method() != HttpMethod.POST) {
                 rc.next();
@@ -83,7 +81,7 @@ public class CredentialGuard {
                 if (keys.scopeOf(rc.request().getHeader("Authorization")).isPresent()) {
                     rc.next();
                 } else {
-                    refuse(rc, "application/json", poolHeaders, poolBody);
+                    refuse(rc, pool.contentType(), pool.headers(), pool.body());
                 }
             } else {
                 rc.next();

@@ -16,9 +16,6 @@ import jakarta.enterprise.event.ObservesAsync;
 
 import org.jboss.logging.Logger;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -28,16 +25,20 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
 import io.quarkus.vertx.http.HttpServerStart;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.SecurityConfig;
+import io.sandstream.problem.ErrorShapes;
 import io.sandstream.problem.Problem;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.impl.Deployment;
 import io.vertx.core.impl.VertxInternal;
 import io.vertx.core.net.impl.TCPServerBase;
+import io.vertx.ext.web.RoutingContext;
 
 /**
  * The HTTP port below the router: a cap on connections per client address, a header read timeout
- * and a keep-alive timeout ({@link ConnectionGuard}), and problem JSON for requests the HTTP codec
+ * and a keep-alive timeout ({@link ConnectionGuard}), and problem JSON (Azure's error body under
+ * {@code /pools/}, see {@link ErrorShapes}) for requests the HTTP codec
  * refuses (too long a request line or header block, a bad {@code Content-Length}, a NUL in a
  * header, a TLS handshake or HTTP/0.9 on the plain port), which Vert.x would answer with an empty
  * body.
@@ -54,7 +55,6 @@ import io.vertx.core.net.impl.TCPServerBase;
 public class HttpEdge {
 
     private static final Logger LOG = Logger.getLogger(HttpEdge.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
     static final String QUARKUS_VERTICLE = "io.quarkus.vertx.http.runtime.VertxHttpRecorder$WebDeploymentVerticle";
 
     private final SecurityConfig.Connections config;
@@ -158,8 +158,9 @@ public class HttpEdge {
         if (now > max) {
             release(address);
             refusedPerAddress.increment();
+            // Refused before any request is read: there is no path, so no pool API shape either.
             ConnectionGuard.lingeringClose(channel.writeAndFlush(ConnectionGuard.answer(HttpResponseStatus.TOO_MANY_REQUESTS,
-                    problem(429, "too-many-connections", "Too many connections",
+                    error(null, 429, "too-many-connections", "Too many connections",
                             "At most " + max + " connections may be open at once from one address."))));
             return false;
         }
@@ -202,13 +203,17 @@ public class HttpEdge {
                 .description("Configured connection-level limits").register(registry);
     }
 
-    /** A problem document as JSON, for the places that write bytes themselves. */
-    static String problem(int status, String slug, String title, String detail) {
-        try {
-            return JSON.writeValueAsString(Problem.of(status, slug, title, detail));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+    /**
+     * An error for a request to {@code path} (null when no request was read), in the shape that path
+     * speaks ({@link ErrorShapes}), for the places that write bytes themselves.
+     */
+    static ErrorShapes.Rendered error(String path, int status, String slug, String title, String detail) {
+        return ErrorShapes.render(path, Problem.of(status, slug, title, detail), Map.of());
+    }
+
+    /** Ends a request a filter refuses, in the shape of its path; HTTP/1.x connection handling stays the caller's. */
+    static Future<Void> refuse(RoutingContext rc, Problem problem, Map<String, String> headers) {
+        return ErrorShapes.end(rc.response(), ErrorShapes.render(rc.normalizedPath(), problem, headers));
     }
 
     /** The codec's reason, first line only and without class names. */

@@ -1,10 +1,13 @@
 package io.sandstream.edge;
 
+import java.util.Map;
+
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 
 import io.quarkus.vertx.http.runtime.filters.Filters;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.problem.Problem;
 import io.sandstream.security.ApiKeys;
 import io.vertx.ext.web.RoutingContext;
 
@@ -12,6 +15,7 @@ import io.vertx.ext.web.RoutingContext;
  * Checks in front of every route, before any body is read: too many request headers is a 431
  * (their total size is bounded by {@code quarkus.http.limits.max-header-size}), and
  * {@code /q/metrics} needs an API key unless {@code sandstream.security.public-metrics} is set.
+ * Refusals take the shape of their path ({@link HttpEdge#refuse}).
  */
 @ApplicationScoped
 public class HttpGuards {
@@ -51,11 +55,7 @@ public class HttpGuards {
     }
 
     private static void refuse(RoutingContext rc, int status, String slug, String title, String detail, boolean bearer) {
-        String body = HttpEdge.problem(status, slug, title, detail);
-        rc.response().setStatusCode(status).putHeader("Content-Type", "application/problem+json");
-        if (bearer) {
-            rc.response().putHeader("WWW-Authenticate", "Bearer");
-        }
-        rc.response().end(body);
+        HttpEdge.refuse(rc, Problem.of(status, slug, title, detail),
+                bearer ? Map.of("WWW-Authenticate", "Bearer") : Map.of());
     }
 }

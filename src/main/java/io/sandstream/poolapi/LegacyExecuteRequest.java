@@ -69,11 +69,15 @@ public record LegacyExecuteRequest(String code, Integer timeoutSeconds) {
         return root;
     }
 
-    /** The required, non-empty code in the field {@code name} of {@code properties}; {@code prefix} names where it sits in messages. */
+    /**
+     * The required code in the field {@code name} of {@code properties}; {@code prefix} names where it
+     * sits in messages. Blank code is an empty cell, which a Jupyter kernel runs without complaint:
+     * AutoGen's {@code restart()} sends {@code "\n\n"} and expects a success.
+     */
     static String code(JsonNode properties, String prefix, String name, int maxCodeBytes) {
         JsonNode code = field(properties, name).orElse(null);
-        if (code == null || !code.isTextual() || code.textValue().isBlank()) {
-            throw invalid("'" + prefix + name + "' is required and must be a non-empty string.");
+        if (code == null || !code.isTextual()) {
+            throw invalid("'" + prefix + name + "' is required and must be a string.");
         }
         if (code.textValue().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > maxCodeBytes) {
             throw invalid("'" + prefix + name + "' may be at most " + maxCodeBytes + " bytes of UTF-8.");

@@ -6,11 +6,13 @@ import java.util.Map;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
 
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 import org.jboss.resteasy.reactive.server.core.multipart.MultipartParser;
 
+import io.sandstream.problem.ErrorShapes;
 import io.sandstream.problem.ProblemMappers;
 import io.sandstream.sessions.BackendUnavailableException;
 import io.sandstream.sessions.PoolFullException;
@@ -18,8 +20,9 @@ import io.sandstream.sessions.SessionFileException;
 import io.sandstream.tenancy.QuotaExceededException;
 
 /**
- * The one place where pool API failures become HTTP answers: the Azure error body plus the
- * {@code x-ms-error-code} header Azure SDKs read. Pool failures are translated here too, so a
+ * Where pool API failures become HTTP answers: the Azure error body plus the
+ * {@code x-ms-error-code} header Azure SDKs read, rendered by {@link ErrorShapes} (which also shapes
+ * the framework's own errors under {@code /pools/}). Pool failures are translated here too, so a
  * client's mistake is never a 5xx and an unexpected failure never leaks its message.
  */
 public class PoolApiErrors {
@@ -30,10 +33,7 @@ public class PoolApiErrors {
 
     @ServerExceptionMapper
     public Response map(PoolApiException e) {
-        Response.ResponseBuilder builder = Response.status(e.status()).type(MediaType.APPLICATION_JSON)
-                .header("x-ms-error-code", e.code()).entity(new AzureError(new AzureError.Detail(e.code(), e.getMessage())));
-        e.headers().forEach(builder::header);
-        return builder.build();
+        return ErrorShapes.response(ErrorShapes.azure(e.status(), e.code(), e.getMessage(), e.headers()));
     }
 
     /**
@@ -47,11 +47,11 @@ public class PoolApiErrors {
 
     /** The parser's answer to a multipart body that ends before its closing boundary; any other I/O failure is ours. */
     @ServerExceptionMapper
-    public Response unreadableBody(IOException e, HttpHeaders headers) {
+    public Response unreadableBody(IOException e, HttpHeaders headers, UriInfo uri) {
         if (MediaType.MULTIPART_FORM_DATA_TYPE.isCompatible(headers.getMediaType())) {
             return map(PoolApiException.badRequest("InvalidRequestBody", "The multipart body ends before its closing boundary."));
         }
-        return new ProblemMappers().unexpected(e);
+        return ProblemMappers.unexpected(e, uri.getRequestUri().getRawPath());
     }
 
     /** A failure of the session pool as the error the client sees. */

@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -12,11 +13,13 @@ import org.jboss.resteasy.reactive.multipart.FileUpload;
 
 import io.sandstream.security.ApiKeys;
 import io.sandstream.security.RateLimits;
+import io.sandstream.sessions.SessionFile;
 import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.SessionPool;
 import io.sandstream.sessions.SessionPools;
 import io.sandstream.tenancy.KeyScope;
 import io.sandstream.validation.ExecuteRequestValidator;
+import io.smallrye.mutiny.Uni;
 
 /**
  * What every pool API call checks before it touches a session, in the order a client fixes them:
@@ -117,6 +120,17 @@ public class PoolApiGuard {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** Stores an upload in the call's session and answers {@code answer} of the stored file, or the pool API's error. */
+    static <T> Uni<T> store(Call call, Upload upload, Function<SessionFile, T> answer) {
+        return call.pool().uploadFile(call.session(), upload.name(), upload.content()).map(answer)
+                .onFailure().transform(PoolApiErrors::translate);
+    }
+
+    /** An upload read from a body by hand ({@link LenientMultipart}), its name checked as any other. */
+    static Upload upload(String fileName, byte[] content) {
+        return new Upload(fileName(fileName), content);
     }
 
     /**

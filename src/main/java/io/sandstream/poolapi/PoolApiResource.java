@@ -84,11 +84,21 @@ public class PoolApiResource {
             @QueryParam("identifier") String identifier, @HeaderParam("Authorization") String authorization,
             @RestForm("file") FileUpload file) {
         PoolApiGuard.Call call = guard.legacy(authorization, pool, apiVersion, identifier);
-        PoolApiGuard.Upload upload = PoolApiGuard.upload(file);
-        return call.pool().uploadFile(call.session(), upload.name(), upload.content())
-                .map(stored -> LegacyResponses.files(List.of(stored)))
-                .onFailure().transform(PoolApiErrors::translate);
+        return PoolApiGuard.store(call, PoolApiGuard.upload(file), stored -> LegacyResponses.files(List.of(stored)));
     }
+
+    /** An upload not labelled multipart: taken when its body is one anyway ({@link LenientMultipart}), else 415. */
+    @POST
+    @Path("/files/upload")
+    public Uni<LegacyResponses.FileList> uploadMislabelled(@PathParam("pool") String pool,
+            @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
+            @HeaderParam("Authorization") String authorization, @HeaderParam("Content-Type") String contentType,
+            byte[] body) {
+        PoolApiGuard.Call call = guard.legacy(authorization, pool, apiVersion, identifier);
+        return PoolApiGuard.store(call, LenientMultipart.upload(contentType, body),
+                stored -> LegacyResponses.files(List.of(stored)));
+    }
+
 
     /** Served for both contracts: the api-version picks the shape ({@link PoolResourceApiResource} for the resource one). */
     @GET

@@ -2,6 +2,7 @@ package io.sandstream.poolapi;
 
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -27,6 +28,7 @@ import io.sandstream.config.SandstreamConfig;
 import io.sandstream.model.Tenant;
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
+import io.sandstream.sessions.SessionInfo;
 import io.sandstream.sessions.SessionPool;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Uni;
@@ -41,6 +43,8 @@ import io.smallrye.mutiny.Uni;
 public class PoolResourceApiResource {
 
     private static final String DATA_DIR = "/mnt/data";
+    /** Sessions in one {@code listSessions} page; the spec leaves the size to the service. */
+    static final int LIST_PAGE_SIZE = 100;
 
     private final PoolApiGuard guard;
     private final SandstreamConfig config;
@@ -110,10 +114,21 @@ public class PoolResourceApiResource {
             @RestForm("file") FileUpload file) {
         PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
         checkPath(path);
-        PoolApiGuard.Upload upload = PoolApiGuard.upload(file);
-        return call.pool().uploadFile(call.session(), upload.name(), upload.content()).map(ResourceResponses::file)
-                .onFailure().transform(PoolApiErrors::translate);
+        return PoolApiGuard.store(call, PoolApiGuard.upload(file), ResourceResponses::file);
     }
+
+    /** An upload not labelled multipart: taken when its body is one anyway ({@link LenientMultipart}), else 415. */
+    @POST
+    @Path("/files")
+    public Uni<ResourceResponses.FileMetadata> uploadMislabelled(@PathParam("pool") String pool,
+            @QueryParam("api-version") String apiVersion, @QueryParam("identifier") String identifier,
+            @QueryParam("path") String path, @HeaderParam("Authorization") String authorization,
+            @HeaderParam("Content-Type") String contentType, byte[] body) {
+        PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion, identifier);
+        checkPath(path);
+        return PoolApiGuard.store(call, LenientMultipart.upload(contentType, body), ResourceResponses::file);
+    }
+
 
     /** {@code GET files} in the resource contract; {@code recursive} changes nothing, /mnt/data has no directories. */
     static Uni<ResourceResponses.FileList> list(PoolApiGuard.Call call, String path) {
@@ -181,18 +196,45 @@ public class PoolResourceApiResource {
         }).onFailure().transform(PoolApiErrors::translate);
     }
 
+    /**
+     * One page of the caller's sessions (the operator's: every tenant's, each with its tenant), oldest
+     * first so that {@code skip} pages through a stable order; {@code nextLink} names the next page.
+     */
     @GET
     @Path("/listSessions")
     public ResourceResponses.SessionList listSessions(@PathParam("pool") String pool,
-            @QueryParam("api-version") String apiVersion, @HeaderParam("Authorization") String authorization) {
+            @QueryParam("api-version") String apiVersion, @QueryParam("skip") String skip,
+            @HeaderParam("Authorization") String authorization, @Context UriInfo uri) {
         PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion);
-        if (call.scope().operator()) {
-            return new ResourceResponses.SessionList(
-                    call.pool().sessions().stream().map(ResourceResponses::sessionWithTenant).toList());
-        }
+        int from = skip(skip);
         Tenant tenant = call.scope().poolTenant();
-        return new ResourceResponses.SessionList(call.pool().sessions().stream()
-                .filter(s -> s.key().tenant().equals(tenant)).map(ResourceResponses::session).toList());
+        boolean operator = call.scope().operator();
+        List<SessionInfo> visible = call.pool().sessions().stream()
+                .filter(s -> operator || s.key().tenant().equals(tenant))
+                .sorted(Comparator.comparing(SessionInfo::createdAt, Comparator.nullsLast(Comparator.naturalOrder()))
+                        .thenComparing(s -> s.key().tenant().id()).thenComparing(SessionInfo::identifier))
+                .toList();
+        List<ResourceResponses.Session> page = visible.stream().skip(from).limit(LIST_PAGE_SIZE)
+                .map(operator ? ResourceResponses::sessionWithTenant : ResourceResponses::session).toList();
+        int next = from + page.size();
+        String nextLink = next < visible.size() ? uri.getBaseUriBuilder().path("pools").path(pool).path("listSessions")
+                .build() + "?api-version=" + query(apiVersion) + "&skip=" + next : null;
+        return new ResourceResponses.SessionList(page, nextLink);
+    }
+
+    private static int skip(String skip) {
+        if (skip == null || skip.isEmpty()) {
+            return 0;
+        }
+        try {
+            int value = Integer.parseInt(skip);
+            if (value >= 0) {
+                return value;
+            }
+        } catch (NumberFormatException e) {
+            // refused below
+        }
+        throw PoolApiException.badRequest("InvalidSkip", "The skip query parameter must be a whole number from 0.");
     }
 
     @GET

@@ -1,9 +1,11 @@
 package io.sandstream.poolapi;
 
 import java.net.URLConnection;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.UUID;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
@@ -46,15 +48,22 @@ public final class ResourceResponses {
     }
 
     /**
-     * {@code etag} is never sent: local sessions have no versioned state to tag. {@code tenant} is
-     * ours, only in the operator's listing of every tenant's sessions.
+     * A session as the {@code 2025-02-02-preview} and {@code 2025-10-02-preview} specs' {@code Session}
+     * defines it (every field required). The {@code etag} stands for the sandbox behind the session
+     * (the spec: "representing the underlying container ID"): the same while the session lives, new
+     * when the identifier gets a new session. {@code tenant} is ours, only in the operator's listing
+     * of every tenant's sessions.
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    @JsonPropertyOrder({ "identifier", "etag", "expiresAt", "lastAccessedAt", "tenant" })
-    public record Session(String identifier, String etag, String expiresAt, String lastAccessedAt, String tenant) {
+    @JsonPropertyOrder({ "identifier", "createdAt", "lastAccessedAt", "expireAt", "etag", "tenant" })
+    public record Session(String identifier, String createdAt, String lastAccessedAt, String expireAt, String etag,
+            String tenant) {
     }
 
-    public record SessionList(List<Session> value) {
+    /** The spec's {@code SessionsListResponse}: one page, and the link to the next while there is one. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({ "sessions", "nextLink" })
+    public record SessionList(List<Session> sessions, String nextLink) {
     }
 
     static String executionType(boolean asynchronous) {
@@ -104,13 +113,22 @@ public final class ResourceResponses {
     }
 
     public static Session session(SessionInfo info) {
-        return new Session(info.identifier(), null, text(info.expiresAt()), text(info.lastUsedAt()), null);
+        return new Session(info.identifier(), text(info.createdAt()), text(info.lastUsedAt()), text(info.expiresAt()),
+                etag(info), null);
     }
 
     /** For the operator: which tenant the session belongs to ({@code ""}: the shared tenant). */
     public static Session sessionWithTenant(SessionInfo info) {
-        return new Session(info.identifier(), null, text(info.expiresAt()), text(info.lastUsedAt()),
-                info.key().tenant().id());
+        Session session = session(info);
+        return new Session(session.identifier(), session.createdAt(), session.lastAccessedAt(), session.expireAt(),
+                session.etag(), info.key().tenant().id());
+    }
+
+    /** Derived from what tells one session of an identifier from the next: its tenant, identifier and creation. */
+    private static String etag(SessionInfo info) {
+        String of = info.key().tenant().id() + "\n" + info.identifier() + "\n"
+                + (info.createdAt() == null ? "" : info.createdAt().toString());
+        return UUID.nameUUIDFromBytes(of.getBytes(StandardCharsets.UTF_8)).toString();
     }
 
     private static String text(Instant instant) {

@@ -342,7 +342,7 @@
       filesInFlight = request.catch(() => null);
       const list = await (await request).json();
       if (sessionId() !== session) return;
-      const files = (list.value || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+      const files = (list.sessions || []).slice().sort((a, b) => a.name.localeCompare(b.name));
       tbody.replaceChildren(...files.map((f) => el('tr', { dataset: { file: f.name } },
         el('td', { class: 'mono', text: f.name, title: f.name }),
         el('td', { class: 'num', text: fmt(f.sizeInBytes) }),
@@ -422,7 +422,7 @@
     if (!apiKey()) return;
     try {
       const list = await (await api(poolPath('/listSessions'))).json();
-      $('session-list').replaceChildren(...(list.value || []).map((s) => el('option', { value: s.identifier })));
+      $('session-list').replaceChildren(...(list.sessions || []).map((s) => el('option', { value: s.identifier })));
     } catch (ignored) { /* the picker still takes any identifier */ }
   }
 

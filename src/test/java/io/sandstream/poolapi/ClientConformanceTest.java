@@ -16,8 +16,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 import org.junit.jupiter.api.AfterEach;
@@ -343,6 +345,77 @@ public class ClientConformanceTest {
         assertArrayEquals(content, download.body());
     }
 
+    /*
+     * Semantic Kernel Python's upload after an execution (issue 20): execute_code sets
+     * "Content-Type: application/json" on the plugin's shared httpx AsyncClient, and upload_file then
+     * posts files={"file": ("/mnt/data/<name>", data, "application/octet-stream")} through the same
+     * client. httpx only sets a header of its own when the client has none of that name, so the
+     * multipart body (boundary: 32 hex digits, os.urandom(16).hex()) goes out labelled
+     * "application/json", without its boundary. The body's first line is the boundary delimiter.
+     */
+    static HttpRequest.Builder postHttpxMultipartLabelledJson(String url, String filename, byte[] content) {
+        String boundary = HexFormat.of().formatHex(UUID.randomUUID().toString().getBytes(StandardCharsets.US_ASCII), 0, 16);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename
+                + "\"\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+        out.writeBytes(content);
+        out.writeBytes(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        return HttpRequest.newBuilder(URI.create(url)).header("Authorization", AUTH).header("User-Agent", SK_PY_UA)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(out.toByteArray()));
+    }
+
+    @Test
+    void semanticKernelPythonUploadAfterExecute() throws Exception {
+        String id = newIdentifier();
+        JsonNode doc = json(send(postJson(legacyUrl("code/execute", id), legacyBody("print('first')", 100), SK_PY_UA)));
+        assertEquals("Success", doc.at("/properties/status").textValue(), doc.toString());
+
+        byte[] content = "a,b\r\n--not-a-boundary\r\n\u00e9\n".getBytes(StandardCharsets.UTF_8);
+        JsonNode uploaded = json(send(postHttpxMultipartLabelledJson(legacyUrl("files/upload", id), "/mnt/data/sk.csv",
+                content)));
+        JsonNode first = uploaded.path("value").path(0).path("properties");
+        assertEquals("sk.csv", first.path("filename").textValue(), uploaded.toString());
+        assertEquals(content.length, first.path("size").longValue(), uploaded.toString());
+        HttpResponse<byte[]> download = send(get(legacyUrl("files/content/sk.csv", id), SK_PY_UA));
+        assertEquals(200, download.statusCode());
+        assertArrayEquals(content, download.body());
+        JsonNode read = json(send(postJson(legacyUrl("code/execute", id),
+                legacyBody("open('/mnt/data/sk.csv', encoding='utf-8', newline='').read()", 100), SK_PY_UA)));
+        assertEquals(new String(content, StandardCharsets.UTF_8), read.at("/properties/result").textValue(), read.toString());
+
+        // The resource contract's POST files takes the same mislabelled body.
+        JsonNode resource = json(send(postHttpxMultipartLabelledJson(skDotnetUrl("files", id), "sk2.csv", content)));
+        assertEquals("sk2.csv", resource.path("name").textValue(), resource.toString());
+        assertEquals(content.length, resource.path("sizeInBytes").longValue(), resource.toString());
+
+        // A body that is not multipart under a wrong label is still refused, in Azure's shape.
+        HttpResponse<byte[]> json = send(HttpRequest.newBuilder(URI.create(legacyUrl("files/upload", id)))
+                .header("Authorization", AUTH).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"file\":\"x\"}")));
+        assertAzureError(json, 415, "UnsupportedMediaType");
+        // A multipart body without the part 'file', or cut short, is the client's mistake.
+        String other = "--b0undary\r\nContent-Disposition: form-data; name=\"other\"; filename=\"o.txt\"\r\n\r\nx\r\n--b0undary--\r\n";
+        assertAzureError(send(HttpRequest.newBuilder(URI.create(legacyUrl("files/upload", id))).header("Authorization", AUTH)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(other))), 400, "MissingFile");
+        assertAzureError(send(HttpRequest.newBuilder(URI.create(legacyUrl("files/upload", id))).header("Authorization", AUTH)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        "--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.txt\"\r\n\r\nhel"))),
+                400, "InvalidRequestBody");
+    }
+
+    static void assertAzureError(HttpResponse<byte[]> response, int status, String code) throws Exception {
+        String body = new String(response.body(), StandardCharsets.UTF_8);
+        assertEquals(status, response.statusCode(), body);
+        assertEquals(code, response.headers().firstValue("x-ms-error-code").orElse(null), body);
+        assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("application/json"), body);
+        JsonNode doc = JSON.readTree(body);
+        assertEquals(Set.of("error"), PoolApiTest.names(doc), body);
+        assertEquals(Set.of("code", "message"), PoolApiTest.names(doc.get("error")), body);
+        assertEquals(code, doc.at("/error/code").textValue(), body);
+        assertTrue(doc.at("/error/message").isTextual() && !doc.at("/error/message").textValue().isBlank(), body);
+    }
+
     // ---------------------------------------------------------------- LlamaIndex
 
     /*
@@ -460,6 +533,38 @@ public class ClientConformanceTest {
         assertArrayEquals(content, download.body());
     }
 
+    /*
+     * AutoGen's restart() (issue 20): the executor's next cell is "\n\n", a blank cell, which a
+     * Jupyter kernel runs without complaint; a non-"Success" status would fail the restart.
+     */
+    @Test
+    void autogenRestartRunsABlankCell() throws Exception {
+        String id = newIdentifier();
+        assertEquals("Success", autogenExecute(id, "kept = 7").get("status").textValue());
+        JsonNode blank = autogenExecute(id, "\n\n");
+        assertEquals("Success", blank.get("status").textValue(), blank.toString());
+        assertEquals("", blank.get("stdout").textValue(), blank.toString());
+        assertEquals("", blank.get("stderr").textValue(), blank.toString());
+        assertEquals("", blank.get("result").textValue(), "an empty cell has no value: " + blank);
+        // The session is untouched by it.
+        assertEquals(7, autogenExecute(id, "kept").get("result").intValue());
+        assertEquals("Success", autogenExecute(id, "").get("status").textValue(), "an empty string is an empty cell too");
+
+        // The resource contract runs a blank cell the same way.
+        ObjectNode body = JSON.createObjectNode().put("codeInputType", "Inline").put("executionType", "Synchronous")
+                .put("timeoutInSeconds", 100).put("code", "\n\n");
+        JsonNode doc = json(send(postJson(skDotnetUrl("executions", id), body, SK_DOTNET_UA)));
+        assertEquals("Succeeded", doc.path("status").textValue(), doc.toString());
+        assertEquals("", doc.at("/result/executionResult").textValue(), doc.toString());
+        assertEquals("", doc.at("/result/stderr").textValue(), doc.toString());
+
+        // Still refused: no code at all.
+        HttpResponse<byte[]> none = send(HttpRequest.newBuilder(URI.create(autogenUrl("code/execute", id)))
+                .header("Authorization", AUTH).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"properties\":{\"codeInputType\":\"inline\"}}")));
+        assertAzureError(none, 400, "InvalidRequestBody");
+    }
+
     // ---------------------------------------------------------------- LangChain4j
 
     /*
@@ -539,5 +644,130 @@ public class ClientConformanceTest {
         assertEquals(List.of("lc4j.txt"), names, list.toString());
         JsonNode none = json(send(get(langchain4jUrl("files", newIdentifier()), null)));
         assertTrue(none.path("value").isArray() && none.get("value").isEmpty(), none.toString());
+    }
+    // ---------------------------------------------------------------- every error under /pools/ in Azure's shape
+
+    /*
+     * Azure SDKs and the clients above read {"error":{"code","message"}} and x-ms-error-code on any
+     * failure of the data plane, the framework's own refusals included (issue 20). Everywhere else
+     * the service answers problem JSON (API.md).
+     */
+    @Test
+    void frameworkErrorsUnderPoolsAreAzureErrors() throws Exception {
+        String id = newIdentifier();
+        // An unknown path under a pool, and under /pools itself.
+        assertAzureError(send(get(base() + "no/such/path?api-version=" + LEGACY + "&identifier=" + id, null)), 404,
+                "NotFound");
+        assertAzureError(send(get(base().replace("/pools/python/", "/pools") + "?api-version=" + LEGACY, null)), 404,
+                "NotFound");
+        // A method the path does not take.
+        HttpResponse<byte[]> put = send(HttpRequest.newBuilder(URI.create(base() + "session?api-version=2025-10-02-preview"
+                + "&identifier=" + id)).header("Authorization", AUTH).PUT(HttpRequest.BodyPublishers.ofString("{}")));
+        assertAzureError(put, 405, "MethodNotAllowed");
+        // A media type the upload does not take (and whose body is not multipart either).
+        assertAzureError(send(HttpRequest.newBuilder(URI.create(legacyUrl("files/upload", id))).header("Authorization", AUTH)
+                .header("Content-Type", "text/plain").POST(HttpRequest.BodyPublishers.ofString("just text"))), 415,
+                "UnsupportedMediaType");
+        // Malformed JSON on both contracts.
+        for (String path : List.of("code/execute?api-version=" + LEGACY, "executions?api-version=2025-10-02-preview")) {
+            assertAzureError(send(HttpRequest.newBuilder(URI.create(base() + path + "&identifier=" + id))
+                    .header("Authorization", AUTH).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"properties\": {"))), 400, "InvalidRequestBody");
+        }
+        // A body over the transport's limit, refused from its Content-Length before it is read.
+        URI origin = URI.create(base());
+        io.sandstream.edge.RawHttp.Answer tooLarge = io.sandstream.edge.RawHttp.headOnly(origin,
+                io.sandstream.edge.RawHttp.head("POST", origin.getPath() + "files/upload?api-version=" + LEGACY
+                        + "&identifier=" + id, Map.of("Authorization", AUTH, "Content-Type",
+                                "multipart/form-data; boundary=b", "Content-Length", Integer.toString(64 * 1024 * 1024))));
+        assertEquals(413, tooLarge.status(), tooLarge.toString());
+        assertEquals("RequestEntityTooLarge", tooLarge.header("x-ms-error-code"), tooLarge.toString());
+        JsonNode large = JSON.readTree(tooLarge.body());
+        assertEquals("RequestEntityTooLarge", large.at("/error/code").textValue(), tooLarge.toString());
+        assertTrue(large.at("/error/message").isTextual(), tooLarge.toString());
+        // Below the router: too many header fields (the HTTP edge's own refusal).
+        HttpRequest.Builder crowded = HttpRequest.newBuilder(URI.create(legacyUrl("files", id))).header("Authorization", AUTH);
+        for (int i = 0; i < 80; i++) {
+            crowded.header("X-Filler-" + i, "x");
+        }
+        assertAzureError(send(crowded.GET()), 431, "RequestHeaderFieldsTooLarge");
+
+        // Outside /pools/ the same refusals stay problem JSON.
+        HttpResponse<byte[]> elsewhere = send(HttpRequest.newBuilder(URI.create(base().replace("/pools/python/", "/executions")))
+                .header("Authorization", AUTH).PUT(HttpRequest.BodyPublishers.ofString("{}")));
+        assertEquals(405, elsewhere.statusCode());
+        assertTrue(elsewhere.headers().firstValue("Content-Type").orElse("").startsWith("application/problem+json"),
+                elsewhere.headers().toString());
+        assertTrue(elsewhere.headers().firstValue("x-ms-error-code").isEmpty());
+    }
+
+    // ---------------------------------------------------------------- resource-contract shapes, per the spec
+
+    /*
+     * Field names and types from the published REST spec, Azure/azure-rest-api-specs:
+     * specification/app/data-plane/Microsoft.App.DynamicSessions/preview/2025-02-02-preview/DynamicSessions.json
+     * and .../preview/2025-10-02-preview/DynamicSessions.json (identical here): GET session answers
+     * "Session" {identifier, createdAt, lastAccessedAt, expireAt, etag}, every field required, the
+     * times "format": "date-time", etag a string (Azure.Core.eTag, "the underlying container ID");
+     * GET listSessions takes "skip" (int32, the offset) and answers "SessionsListResponse"
+     * {sessions: [Session] (required), nextLink (uri, optional)}. The example
+     * .../preview/2025-02-02-preview/examples/SessionManagement_Get.json shows the same fields.
+     */
+    static final Set<String> SPEC_SESSION = Set.of("identifier", "createdAt", "lastAccessedAt", "expireAt", "etag");
+
+    static void assertSpecSession(JsonNode session, String identifier) {
+        assertEquals(SPEC_SESSION, PoolApiTest.names(session), session.toString());
+        assertEquals(identifier, session.get("identifier").textValue(), session.toString());
+        for (String time : List.of("createdAt", "lastAccessedAt", "expireAt")) {
+            assertNotNull(OffsetDateTime.parse(session.get(time).textValue()), time + " in " + session);
+        }
+        assertTrue(session.get("etag").isTextual() && !session.get("etag").textValue().isBlank(), session.toString());
+        assertTrue(!OffsetDateTime.parse(session.get("createdAt").textValue())
+                .isAfter(OffsetDateTime.parse(session.get("lastAccessedAt").textValue())), session.toString());
+        assertTrue(OffsetDateTime.parse(session.get("expireAt").textValue())
+                .isAfter(OffsetDateTime.parse(session.get("lastAccessedAt").textValue())), session.toString());
+    }
+
+    @Test
+    void sessionAndListSessionsHaveTheSpecShapes() throws Exception {
+        for (String version : List.of("2025-02-02-preview", "2025-10-02-preview")) {
+            String first = newIdentifier();
+            String second = newIdentifier();
+            String url = base() + "executions?api-version=" + version + "&identifier=";
+            ObjectNode body = JSON.createObjectNode().put("codeInputType", "Inline").put("executionType", "Synchronous")
+                    .put("timeoutInSeconds", 60).put("code", "1");
+            json(send(postJson(url + first, body, null)));
+            json(send(postJson(url + second, body, null)));
+
+            JsonNode session = json(send(get(base() + "session?api-version=" + version + "&identifier=" + first, null)));
+            assertSpecSession(session, first);
+            assertEquals(session.get("etag"), json(send(get(base() + "session?api-version=" + version + "&identifier=" + first,
+                    null))).get("etag"), "the same session keeps its etag");
+
+            // test-reader is the operator (prefix *): its listing adds each session's tenant, ours.
+            JsonNode list = json(send(get(base() + "listSessions?api-version=" + version, null)));
+            assertTrue(Set.of("sessions", "nextLink").containsAll(PoolApiTest.names(list)), list.toString());
+            assertTrue(list.get("sessions").isArray(), list.toString());
+            int total = list.get("sessions").size();
+            Map<String, JsonNode> byId = new HashMap<>();
+            for (JsonNode s : list.get("sessions")) {
+                assertTrue(PoolApiTest.names(s).containsAll(SPEC_SESSION), s.toString());
+                assertTrue(s.get("tenant").isTextual(), s.toString());
+                byId.put(s.get("identifier").textValue(), s);
+            }
+            assertTrue(byId.containsKey(first) && byId.containsKey(second), list.toString());
+            assertEquals(session.get("etag"), byId.get(first).get("etag"), list.toString());
+            assertTrue(!list.has("nextLink") || list.get("nextLink").isTextual(), list.toString());
+
+            // skip is an offset into one stable order.
+            JsonNode rest = json(send(get(base() + "listSessions?api-version=" + version + "&skip=1", null)));
+            assertEquals(total - 1, rest.get("sessions").size(), rest.toString());
+            assertEquals(list.get("sessions").get(1).get("identifier"), rest.get("sessions").get(0).get("identifier"));
+            JsonNode past = json(send(get(base() + "listSessions?api-version=" + version + "&skip=" + total, null)));
+            assertTrue(past.get("sessions").isArray() && past.get("sessions").isEmpty(), past.toString());
+            assertTrue(!past.has("nextLink"), past.toString());
+            assertAzureError(send(get(base() + "listSessions?api-version=" + version + "&skip=-1", null)), 400, "InvalidSkip");
+            assertAzureError(send(get(base() + "listSessions?api-version=" + version + "&skip=ten", null)), 400, "InvalidSkip");
+        }
     }
 }

@@ -250,6 +250,22 @@ public class PoolApiTest {
                 .extract().asString());
     }
 
+    /** Issue 20 point 2: a blank cell is a success in every language, as in a Jupyter kernel. */
+    @Test
+    void blankCodeIsAnEmptyCellInEveryPool() throws Exception {
+        for (String pool : List.of("python", "javascript")) {
+            String id = newIdentifier();
+            JsonNode doc = execute(pool, id, "\n\n");
+            assertExecutionShape(doc, id);
+            assertEquals("Success", doc.at("/properties/status").textValue(), pool + ": " + doc);
+            assertEquals("", doc.at("/properties/stdout").textValue(), pool + ": " + doc);
+            assertEquals("", doc.at("/properties/stderr").textValue(), pool + ": " + doc);
+            assertEquals("", doc.at("/properties/result").textValue(), pool + ": " + doc);
+            given().header("Authorization", KEY).queryParam("api-version", "2025-10-02-preview").queryParam("identifier", id)
+                    .delete("/pools/" + pool + "/session");
+        }
+    }
+
     static void assertAzureError(Response response, int status, String code) {
         assertEquals(status, response.statusCode(), response.asString());
         assertEquals(code, response.header("x-ms-error-code"), response.asString());

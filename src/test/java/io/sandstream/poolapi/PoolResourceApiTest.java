@@ -227,13 +227,13 @@ public class PoolResourceApiTest {
         JsonNode session = JSON.readTree(call(LATEST, id).get("/pools/python/session").then().statusCode(200)
                 .extract().asString());
         assertEquals(id, session.get("identifier").textValue(), session.toString());
-        assertTrue(Instant.parse(session.get("expiresAt").textValue())
+        assertTrue(Instant.parse(session.get("expireAt").textValue())
                 .isAfter(Instant.parse(session.get("lastAccessedAt").textValue())), session.toString());
 
         JsonNode list = JSON.readTree(given().header("Authorization", KEY).queryParam("api-version", LATEST)
                 .get("/pools/python/listSessions").then().statusCode(200).extract().asString());
         List<String> ids = new ArrayList<>();
-        list.get("value").forEach(s -> ids.add(s.get("identifier").textValue()));
+        list.get("sessions").forEach(s -> ids.add(s.get("identifier").textValue()));
         assertTrue(ids.contains(id), list.toString());
 
         call(LATEST, id).delete("/pools/python/session").then().statusCode(204);

@@ -145,12 +145,12 @@ class TenantIsolationTest {
         String only = id("only");
         legacyExecute(owner, only, "1");
         assertFalse(as(other, RESOURCE, null).get("/pools/python/listSessions").then().statusCode(200).extract()
-                .jsonPath().getList("value.identifier").contains(only));
+                .jsonPath().getList("sessions.identifier").contains(only));
         assertTrue(as(owner, RESOURCE, null).get("/pools/python/listSessions").then().statusCode(200).extract()
-                .jsonPath().getList("value.identifier").contains(only));
+                .jsonPath().getList("sessions.identifier").contains(only));
         JsonPath all = as("op-key", RESOURCE, null).get("/pools/python/listSessions").then().statusCode(200)
                 .extract().jsonPath();
-        List<Map<String, String>> mine = all.getList("value.findAll { it.identifier == '" + only + "' }");
+        List<Map<String, String>> mine = all.getList("sessions.findAll { it.identifier == '" + only + "' }");
         assertEquals(1, mine.size(), all.prettify());
         assertEquals(owner.equals("a-key") ? A : B, mine.get(0).get("tenant"));
     }
@@ -226,7 +226,7 @@ class TenantIsolationTest {
         // Other tenants are not held back.
         legacyExecute("a-key", id("a-free"), "1");
         for (Object held : as("q-key", RESOURCE, null).get("/pools/python/listSessions").then().extract().jsonPath()
-                .getList("value.identifier")) {
+                .getList("sessions.identifier")) {
             as("q-key", RESOURCE, (String) held).delete("/pools/python/session").then().statusCode(204);
         }
         legacyExecute("q-key", id("q3"), "1");

@@ -336,7 +336,7 @@ public class AcaContractTest {
         assertEquals(deleted + 1, requests("aca-resource", "delete-session", "success"));
         List<String> listed = given().header("Authorization", "Bearer test-reader")
                 .queryParam("api-version", "2025-02-02-preview").get("/pools/python/listSessions")
-                .then().statusCode(200).extract().jsonPath().getList("value.identifier", String.class);
+                .then().statusCode(200).extract().jsonPath().getList("sessions.identifier", String.class);
         assertFalse(listed.stream().anyMatch(id -> id.startsWith("sandstream-")), listed.toString());
         assertEquals(0, aca.stats().busy());
     }

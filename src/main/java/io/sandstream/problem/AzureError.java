@@ -1,4 +1,4 @@
-package io.sandstream.poolapi;
+package io.sandstream.problem;
 
 /** The Azure error body of the dynamic-sessions data plane: {@code {"error":{"code","message"}}}. */
 public record AzureError(Detail error) {
