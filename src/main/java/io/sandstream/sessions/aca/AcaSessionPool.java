@@ -86,6 +86,7 @@ public final class AcaSessionPool implements SessionPool {
     }
 
     private final String name;
+    private final Instant createdAt = Instant.now();
     private final Language language;
     private final SandstreamConfig.AcaPool config;
     private final AcaContract contract;
@@ -337,6 +338,11 @@ public final class AcaSessionPool implements SessionPool {
     @Override
     public String name() {
         return name;
+    }
+
+    @Override
+    public Instant createdAt() {
+        return createdAt;
     }
 
     @Override
