@@ -242,10 +242,7 @@ public class PoolResourceApiResource {
     public Uni<RuntimeMetadata.Metadata> metadata(@PathParam("pool") String pool,
             @QueryParam("api-version") String apiVersion, @HeaderParam("Authorization") String authorization) {
         SessionPool sessions = guard.resource(authorization, pool, apiVersion).pool();
-        String language = sessions.language().wireName();
-        // The interpreters probed are the local sandboxes'; what an ACA pool runs is not known here.
-        return "local".equals(sessions.backend()) ? metadata.of(language)
-                : Uni.createFrom().item(new RuntimeMetadata.Metadata(language, List.of(), List.of()));
+        return metadata.of(sessions).onFailure().transform(PoolApiErrors::translate);
     }
 
     /** The plain name of a file the client named with {@code name} in the directory {@code path}. */

@@ -1,5 +1,6 @@
 package io.sandstream.sessions;
 
+import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 
@@ -17,6 +18,9 @@ import io.smallrye.mutiny.Uni;
 public interface SessionPool {
 
     String name();
+
+    /** When this service created the pool (at its start): the pool API's metadata reports it. */
+    Instant createdAt();
 
     /** What the pool's sessions run. */
     Language language();

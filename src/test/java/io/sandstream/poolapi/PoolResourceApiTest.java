@@ -244,23 +244,60 @@ public class PoolResourceApiTest {
         assertEquals("Failed", after.get("status").textValue(), after.toString());
     }
 
+    /**
+     * {@code GET metadata} in the spec's shape: SessionPoolMetadataResponse, Runtime and Package in
+     * azure-rest-api-specs specification/app/data-plane/Microsoft.App.DynamicSessions/preview/
+     * 2025-10-02-preview/DynamicSessions.json (same names in 2025-02-02-preview/DynamicSessions.json
+     * and its examples/SessionPoolMetadata_Get.json): runtimes[{name,version}],
+     * preInstalledPackages[{name,version}], createdAt and lastUpdatedAt (date-time), jupyterKernel
+     * {name,version,projectUrl,description}. The spec marks jupyterKernel required, but these pools
+     * run no Jupyter kernel: it is left out rather than invented. The values come from a real sandbox.
+     */
     @Test
-    void metadataReportsTheRuntime() throws Exception {
+    void metadataReportsTheSandboxRuntimeInTheSpecShape() throws Exception {
         JsonNode python = JSON.readTree(given().header("Authorization", KEY).queryParam("api-version", LATEST)
-                .get("/pools/python/metadata").then().statusCode(200).extract().asString());
-        assertEquals("python", python.get("language").textValue(), python.toString());
+                .get("/pools/python/metadata").then().statusCode(200).contentType("application/json").extract().asString());
+        assertEquals(Set.of("runtimes", "preInstalledPackages", "createdAt", "lastUpdatedAt"), names(python), python.toString());
+        assertEquals(1, python.get("runtimes").size(), python.toString());
+        assertEquals(Set.of("name", "version"), names(python.at("/runtimes/0")));
         assertEquals("python", python.at("/runtimes/0/name").textValue(), python.toString());
         String version = python.at("/runtimes/0/version").textValue();
         assertTrue(version != null && version.matches("3\\.\\d+\\.\\d+.*"), python.toString());
-        assertTrue(python.get("packages").isArray(), python.toString());
-        // The reported version is the sandbox's.
-        JsonNode inSandbox = execute(LATEST, newIdentifier(), flat("import platform\nplatform.python_version()", "Synchronous"), 200);
-        assertEquals(version, inSandbox.at("/result/executionResult").textValue(), inSandbox.toString());
+        Instant created = Instant.parse(python.get("createdAt").textValue());
+        Instant updated = Instant.parse(python.get("lastUpdatedAt").textValue());
+        assertFalse(updated.isBefore(created), python.toString());
+        JsonNode packages = python.get("preInstalledPackages");
+        assertTrue(packages.isArray() && packages.size() > 0, python.toString());
+        java.util.Map<String, String> byName = new java.util.HashMap<>();
+        for (JsonNode p : packages) {
+            assertEquals(Set.of("name", "version"), names(p), p.toString());
+            assertTrue(p.get("name").isTextual() && p.get("version").isTextual(), p.toString());
+            byName.put(p.get("name").textValue().toLowerCase(), p.get("version").textValue());
+        }
+        // The data stack as the sandbox's own interpreter reports it: the same version user code imports.
+        for (String name : List.of("pandas", "numpy", "matplotlib", "scikit-learn")) {
+            assertTrue(byName.containsKey(name), name + " in " + byName.keySet());
+        }
+        String id = newIdentifier();
+        JsonNode inSandbox = execute(LATEST, id, flat("import platform, pandas\nplatform.python_version() + ' ' + pandas.__version__",
+                "Synchronous"), 200);
+        assertEquals(version + " " + byName.get("pandas"), inSandbox.at("/result/executionResult").textValue(), inSandbox.toString());
+        // Asked once, then remembered: the same answer again.
+        assertEquals(python, JSON.readTree(given().header("Authorization", KEY).queryParam("api-version", LATEST)
+                .get("/pools/python/metadata").then().statusCode(200).extract().asString()));
 
         JsonNode node = JSON.readTree(given().header("Authorization", KEY).queryParam("api-version", LATEST)
                 .get("/pools/javascript/metadata").then().statusCode(200).extract().asString());
+        assertEquals(Set.of("runtimes", "preInstalledPackages", "createdAt", "lastUpdatedAt"), names(node), node.toString());
         assertEquals("node", node.at("/runtimes/0/name").textValue(), node.toString());
-        assertTrue(node.at("/runtimes/0/version").textValue().matches("\\d+\\.\\d+\\.\\d+"), node.toString());
+        String nodeVersion = node.at("/runtimes/0/version").textValue();
+        assertTrue(nodeVersion.matches("\\d+\\.\\d+\\.\\d+"), node.toString());
+        assertTrue(node.get("preInstalledPackages").isArray(), node.toString());
+        JsonNode inNode = JSON.readTree(given().header("Authorization", KEY).queryParam("api-version", LATEST)
+                .queryParam("identifier", id).contentType("application/json").body(flat("process.versions.node", "Synchronous"))
+                .post("/pools/javascript/executions").then().statusCode(200).extract().asString());
+        assertEquals(nodeVersion, inNode.at("/result/executionResult").textValue(), inNode.toString());
+        call(LATEST, id).delete("/pools/javascript/session").then().statusCode(204);
     }
 
     @Test

@@ -88,6 +88,7 @@ public final class AcaSessionPool implements SessionPool {
     }
 
     private final String name;
+    private final Instant createdAt = Instant.now();
     private final Language language;
     private final SandstreamConfig.AcaPool config;
     private final AcaContract contract;
@@ -342,6 +343,11 @@ public final class AcaSessionPool implements SessionPool {
     @Override
     public String name() {
         return name;
+    }
+
+    @Override
+    public Instant createdAt() {
+        return createdAt;
     }
 
     @Override

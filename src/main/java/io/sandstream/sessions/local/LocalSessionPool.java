@@ -62,6 +62,7 @@ public final class LocalSessionPool implements SessionPool {
     private static final Duration WEDGED_MARGIN = Duration.ofSeconds(5);
 
     private final String name;
+    private final Instant createdAt = Instant.now();
     private final Language language;
     private final Runner runner;
     private final SandstreamConfig.Pool config;
@@ -139,6 +140,11 @@ public final class LocalSessionPool implements SessionPool {
     @Override
     public String name() {
         return name;
+    }
+
+    @Override
+    public Instant createdAt() {
+        return createdAt;
     }
 
     @Override

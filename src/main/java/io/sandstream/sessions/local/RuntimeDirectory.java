@@ -11,8 +11,11 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+
+import org.jboss.logging.Logger;
 
 import io.sandstream.sessions.local.FileChecks.Stat;
 
@@ -28,13 +31,30 @@ import io.sandstream.sessions.local.FileChecks.Stat;
  */
 final class RuntimeDirectory {
 
+    private static final Logger LOG = Logger.getLogger(RuntimeDirectory.class);
     static final String SECCOMP = "seccomp.bpf";
+    /** matplotlib's font list, built once here so that no session builds its own (see {@link #fontCache()}). */
+    static final String FONT_CACHE = "fontlist.json";
+    /**
+     * Builds the font list in {@code MPLCONFIGDIR} and prints its file name; refuses (exit 4) a
+     * list naming a font outside {@code /usr}, which the sandboxes could not open.
+     */
+    private static final String FONT_CACHE_BUILDER = "import json, os, sys\n"
+            + "try:\n    from matplotlib import font_manager as fm\nexcept ImportError:\n    sys.exit(3)\n"
+            + "name = 'fontlist-v%s.json' % fm.FontManager.__version__\n"
+            + "with open(os.path.join(os.environ['MPLCONFIGDIR'], name)) as f:\n    fonts = json.load(f)\n"
+            + "for font in fonts['ttflist'] + fonts['afmlist']:\n"
+            + "    if os.path.isabs(font['fname']) and not font['fname'].startswith('/usr/'):\n"
+            + "        print(font['fname'])\n        sys.exit(4)\n"
+            + "print(name)\n";
     private static final List<String> SCRIPTS = List.of("runner.py", "runner.js", "seccomp_filter.py");
 
     private final Path dir;
     private final Stat dirStat;
     /** The files as written: a file of the same name but another inode was replaced. */
     private final Map<String, Stat> written = new ConcurrentHashMap<>();
+    /** The name matplotlib looks for in its cache directory, when {@link #FONT_CACHE} was built. */
+    private volatile Optional<String> fontCacheName = Optional.empty();
 
     private RuntimeDirectory(Path dir, Stat dirStat) {
         this.dir = dir;
@@ -68,6 +88,7 @@ final class RuntimeDirectory {
                 }
             }
             compileSeccompFilter(python);
+            buildFontCache(python);
         } catch (RuntimeCheckFailed e) {
             throw new IllegalStateException(e.getMessage(), e);
         } catch (IOException e) {
@@ -117,6 +138,60 @@ final class RuntimeDirectory {
             throw new IllegalStateException("interrupted while building the seccomp filter", e);
         }
         install(SECCOMP, fresh);
+    }
+
+    /**
+     * matplotlib builds its font list on first use, in its cache directory: about 0.3 s of a
+     * session's first {@code import matplotlib.pyplot} (plus a {@code fc-list} run and its cache),
+     * every session again. Built once here, by the sandboxes' interpreter over the same read-only
+     * {@code /usr}, and copied read-only into each Python sandbox. No matplotlib, or a font outside
+     * {@code /usr}: no shared list, and sessions build their own as before.
+     */
+    private void buildFontCache(String python) throws IOException {
+        Path work = dir.resolve("matplotlib.new");
+        if (Files.exists(work, LinkOption.NOFOLLOW_LINKS)) {
+            try (var old = Files.list(work)) {
+                for (Path p : old.toList()) {
+                    Files.delete(p);
+                }
+            }
+            Files.delete(work);
+        }
+        Files.createDirectory(work, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        try {
+            ProcessBuilder builder = new ProcessBuilder(python, "-I", "-c", FONT_CACHE_BUILDER).redirectErrorStream(true);
+            builder.environment().clear();
+            builder.environment().putAll(Map.of("PATH", "/usr/bin:/bin", "MPLCONFIGDIR", work.toString(), "LANG", "C.UTF-8"));
+            Process build = builder.start();
+            // The name is the last line: matplotlib may warn before it.
+            String output = new String(build.getInputStream().readAllBytes()).strip().lines().reduce((a, b) -> b).orElse("");
+            if (!build.waitFor(60, TimeUnit.SECONDS)) {
+                build.destroyForcibly();
+                LOG.warn("building matplotlib's font list timed out: each session builds its own");
+            } else if (build.exitValue() == 3) {
+                LOG.debug("no matplotlib for the sandboxes' python: no shared font list");
+            } else if (build.exitValue() != 0 || !output.matches("fontlist-v\\d+\\.json")) {
+                LOG.warnf("no shared matplotlib font list (each session builds its own): exit %d, %s",
+                        build.exitValue(), output);
+            } else {
+                install(FONT_CACHE, work.resolve(output));
+                fontCacheName = Optional.of(output);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            try (var left = Files.list(work)) {
+                for (Path p : left.toList()) {
+                    Files.delete(p);
+                }
+            }
+            Files.delete(work);
+        }
+    }
+
+    /** The file name under which a Python sandbox gets {@link #FONT_CACHE}, when there is one. */
+    Optional<String> fontCache() {
+        return fontCacheName;
     }
 
     /** By path, one stat: still our own directory, closed to everyone else. */

@@ -26,6 +26,7 @@ public final class SandboxLauncher implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(SandboxLauncher.class);
     static final int SANDBOX_UID = 1000;
+    static final String MPL_CONFIG_DIR = "/tmp/matplotlib";
     /** Host uids per launcher, from {@link #firstUid()} on. */
     public static final int UIDS = UidBlock.SIZE;
 
@@ -156,16 +157,20 @@ public final class SandboxLauncher implements AutoCloseable {
         }
         Optional<Path> cgroup = cgroupRoot.map(root -> Cgroups.createMemory(root, id, limits.memoryMib() * 1024L * 1024L));
         Optional<Path> cpuCgroup = cpuCgroupRoot.map(root -> Cgroups.createCpu(root, id, limits.cpuMillicores()));
+        Optional<String> fontCache = kind == Runner.PYTHON ? runtime.fontCache() : Optional.empty();
         List<String> command = new ArrayList<>(List.of("/bin/sh", "-c",
-                // As the service: open the control FIFO (fd 3), the seccomp filter (fd 5) and the
-                // runner (fd 6); wait until the service has checked what 5 and 6 are; join the
-                // memory and cpu cgroups (v2: the same one), then drop to the sandbox's own uid
-                // before bubblewrap starts. Everything the sandbox ever starts stays in them.
-                "exec 3<>\"$1\" 5<\"$2\" 6<\"$3\" || exit 120; printf R; read -r checked || exit 122;"
+                // As the service: open the control FIFO (fd 3), the seccomp filter (fd 5), the
+                // runner (fd 6) and matplotlib's font list when there is one (fd 7); wait until the
+                // service has checked what 5, 6 and 7 are; join the memory and cpu cgroups (v2: the
+                // same one), then drop to the sandbox's own uid before bubblewrap starts.
+                // Everything the sandbox ever starts stays in them.
+                "exec 3<>\"$1\" 5<\"$2\" 6<\"$3\" || exit 120; if [ -n \"$6\" ]; then exec 7<\"$6\" || exit 120; fi;"
+                        + " printf R; read -r checked || exit 122;"
                         + " for g in \"$4\" \"$5\"; do [ -z \"$g\" ] || echo $$ > \"$g/cgroup.procs\" || exit 121; done;"
-                        + " shift 5; exec \"$@\"",
+                        + " shift 6; exec \"$@\"",
                 "sandbox", fifo.toString(), runtime.file(RuntimeDirectory.SECCOMP).toString(), runtime.file(runner).toString(),
-                cgroup.map(Path::toString).orElse(""), cpuCgroup.map(Path::toString).orElse("")));
+                cgroup.map(Path::toString).orElse(""), cpuCgroup.map(Path::toString).orElse(""),
+                fontCache.map(name -> runtime.file(RuntimeDirectory.FONT_CACHE).toString()).orElse("")));
         command.addAll(config.uidHelper()
                 .map(helper -> List.of(helper.toString(), Integer.toString(uid), "--"))
                 .orElse(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--")));
@@ -179,7 +184,7 @@ public final class SandboxLauncher implements AutoCloseable {
             command.add("--as=" + (limits.memoryMib() + kind.addressSpaceReserveMib) * 1024L * 1024L);
         }
         command.add("--");
-        command.addAll(bwrapArguments(limits, runner));
+        command.addAll(bwrapArguments(limits, runner, fontCache));
         switch (kind) {
             case PYTHON -> command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/runner.py"));
             // Node cannot dup: the requests move to fd 4 and fd 0 becomes /dev/null here, so user
@@ -192,7 +197,7 @@ public final class SandboxLauncher implements AutoCloseable {
         builder.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
         Process process = builder.start();
         try {
-            checkOpenedFiles(process, runner);
+            checkOpenedFiles(process, runner, fontCache.isPresent());
         } catch (IOException | RuntimeException e) {
             process.destroyForcibly();
             throw e;
@@ -201,18 +206,34 @@ public final class SandboxLauncher implements AutoCloseable {
     }
 
     /** The files the shell opened, checked through /proc (stat calls only), then the shell may go on. */
-    private void checkOpenedFiles(Process process, String runner) throws IOException {
+    private void checkOpenedFiles(Process process, String runner, boolean fontCache) throws IOException {
         if (process.getInputStream().read() != 'R') {
             throw new IOException("the sandbox's shell ended before its runtime files were checked (cannot open "
                     + runtime.file(RuntimeDirectory.SECCOMP) + " or " + runtime.file(runner) + "?)");
         }
         runtime.verifyOpened(process.pid(), 5, RuntimeDirectory.SECCOMP);
         runtime.verifyOpened(process.pid(), 6, runner);
+        if (fontCache) {
+            runtime.verifyOpened(process.pid(), 7, RuntimeDirectory.FONT_CACHE);
+        }
         process.getOutputStream().write('\n');
         process.getOutputStream().flush();
     }
 
-    private List<String> bwrapArguments(SandstreamConfig.Limits limits, String runner) {
+    /**
+     * Threads a numeric library may start: the cores the CPU quota grants, rounded up, and at most
+     * a quarter of the pids limit. Left to themselves, OpenBLAS, OpenMP, numexpr and joblib size
+     * their pools by the host's cores, which the sandbox cannot see past: on a large host that is
+     * more threads than the pids limit allows (import fails) and, under the address-space rlimit,
+     * more memory than it allows (OpenBLAS reserves a buffer per thread).
+     */
+    static int numericThreads(SandstreamConfig.Limits limits) {
+        int cores = (int) Math.max(1, (limits.cpuMillicores() + 999L) / 1000);
+        return Math.max(1, Math.min(cores, limits.pids() / 4));
+    }
+
+    private List<String> bwrapArguments(SandstreamConfig.Limits limits, String runner, Optional<String> fontCache) {
+        String threads = Integer.toString(numericThreads(limits));
         List<String> args = new ArrayList<>(List.of("bwrap",
                 "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
                 "--disable-userns",
@@ -220,6 +241,11 @@ public final class SandboxLauncher implements AutoCloseable {
                 "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                 "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/mnt/data",
                 "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "MPLBACKEND", "Agg",
+                // matplotlib's config and cache in the session's /tmp, not among its files in /mnt/data.
+                "--setenv", "MPLCONFIGDIR", MPL_CONFIG_DIR,
+                "--setenv", "OPENBLAS_NUM_THREADS", threads, "--setenv", "OMP_NUM_THREADS", threads,
+                "--setenv", "MKL_NUM_THREADS", threads, "--setenv", "NUMEXPR_MAX_THREADS", threads,
+                "--setenv", "LOKY_MAX_CPU_COUNT", threads,
                 "--ro-bind", "/usr", "/usr",
                 "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
                 "--symlink", "usr/sbin", "/sbin",
@@ -237,8 +263,11 @@ public final class SandboxLauncher implements AutoCloseable {
                 "--chdir", "/mnt/data",
                 "--seccomp", "5",
                 "--"));
-        for (String etc : List.of("/etc/alternatives", "/etc/ssl", "/etc/ca-certificates")) {
-            if (Files.isDirectory(Path.of(etc))) {
+        fontCache.ifPresent(name -> args.addAll(args.indexOf("--remount-ro"),
+                List.of("--perms", "0444", "--ro-bind-data", "7", MPL_CONFIG_DIR + "/" + name)));
+        // Debian's matplotlib reads its matplotlibrc from /etc only.
+        for (String etc : List.of("/etc/alternatives", "/etc/ssl", "/etc/ca-certificates", "/etc/matplotlibrc")) {
+            if (Files.isDirectory(Path.of(etc)) || Files.isRegularFile(Path.of(etc))) {
                 args.addAll(args.indexOf("--proc"), List.of("--ro-bind", etc, etc));
             }
         }
