@@ -149,16 +149,51 @@ class KubernetesManifestsTest {
         for (String target : targets()) {
             ArrayNode objects = YAML.createArrayNode();
             parse(render(target)).forEach(objects::add);
-            Process validate = new ProcessBuilder("node", ROOT.resolve("validate-schemas.mjs").toString(), tools.toString())
-                    .redirectErrorStream(true).start();
-            validate.getOutputStream().write(new ObjectMapper().writeValueAsBytes(objects));
-            validate.getOutputStream().close();
-            String output = new String(validate.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(validate.waitFor(60, TimeUnit.SECONDS));
-            assertEquals(0, validate.exitValue(), target + ":\n" + output);
+            String output = validate(tools, objects, 0);
             // Every object, KEDA's too (.ci/setup installs @kubernetes-models/keda beside kubernetes-models).
             assertEquals(objects.size(), output.lines().filter(l -> l.startsWith("valid ")).count(), output);
         }
+    }
+
+    /** Strict: a field no schema declares (hostUser for hostUsers) fails, at any depth, KEDA's too. */
+    @Test
+    void theSchemaCheckRejectsUnknownFields() throws Exception {
+        assumeTrue(onPath("kubectl") && onPath("node"), "kubectl and node are needed");
+        Path tools = tools();
+        assumeTrue(Files.isDirectory(tools.resolve("node_modules/kubernetes-models")), "kubernetes-models is not installed");
+        List<JsonNode> rendered = parse(render("overlays/scaled-keda"));
+        Map<String, Consumer<List<JsonNode>>> typos = new LinkedHashMap<>();
+        typos.put("/spec/template/spec/hostUser", objects -> ((ObjectNode) deployment(objects).at("/spec/template/spec")).put("hostUser", false));
+        typos.put("/spec/template/spec/containers/0/securityContext/procMont", objects -> ((ObjectNode) deployment(objects)
+                .at("/spec/template/spec/containers/0/securityContext")).put("procMont", "Unmasked"));
+        typos.put("/spec/ingres", objects -> ((ObjectNode) only(objects, "NetworkPolicy").at("/spec")).set("ingres",
+                YAML.createArrayNode()));
+        typos.put("/spec/triggers/0/metadta", objects -> ((ObjectNode) only(objects, "ScaledObject").at("/spec/triggers/0"))
+                .set("metadta", YAML.createObjectNode()));
+        for (var typo : typos.entrySet()) {
+            List<JsonNode> objects = copy(rendered);
+            typo.getValue().accept(objects);
+            ArrayNode array = YAML.createArrayNode();
+            objects.forEach(array::add);
+            String output = validate(tools, array, 1);
+            assertTrue(output.contains("unknown field(s): " + typo.getKey()), output);
+        }
+    }
+
+    private static Path tools() {
+        return Path.of(System.getenv().getOrDefault("SANDSTREAM_TOOLS_DIR",
+                System.getProperty("user.home") + "/.cache/sandstream-tools"));
+    }
+
+    private static String validate(Path tools, ArrayNode objects, int expectedExit) throws Exception {
+        Process validate = new ProcessBuilder("node", ROOT.resolve("validate-schemas.mjs").toString(), tools.toString())
+                .redirectErrorStream(true).start();
+        validate.getOutputStream().write(new ObjectMapper().writeValueAsBytes(objects));
+        validate.getOutputStream().close();
+        String output = new String(validate.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(validate.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(expectedExit, validate.exitValue(), output);
+        return output;
     }
 
     @Test
