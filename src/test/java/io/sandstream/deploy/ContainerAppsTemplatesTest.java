@@ -532,6 +532,34 @@ class ContainerAppsTemplatesTest {
         assertTrue(deploy.contains("$app_url/executions/$execution_id"));
     }
 
+    /** azd (azure.yaml) deploys the same template, with parameters main.bicep has; CI runs every check. */
+    @Test
+    void azdAndCiUseTheSameTemplateAndChecks() throws Exception {
+        var yaml = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper();
+        var azure = yaml.readTree(Path.of("azure.yaml").toFile());
+        assertEquals("bicep", azure.at("/infra/provider").asText());
+        assertEquals(DIR, Path.of(azure.at("/infra/path").asText()));
+        assertTrue(Files.exists(DIR.resolve(azure.at("/infra/module").asText() + ".bicep")));
+        var parameters = new com.fasterxml.jackson.databind.ObjectMapper().readTree(DIR.resolve("main.parameters.json").toFile())
+                .get("parameters");
+        Map<String, Boolean> declared = new TreeMap<>();
+        Matcher param = PARAM.matcher(bicepFiles().get("main.bicep"));
+        while (param.find()) {
+            declared.put(param.group(1), param.group(3) != null);
+        }
+        parameters.fieldNames().forEachRemaining(n -> assertTrue(declared.containsKey(n), "main.bicep has " + n));
+        declared.forEach((n, hasDefault) -> assertTrue(hasDefault || parameters.has(n), "azd passes " + n));
+        assertTrue(azure.at("/hooks/preprovision/run").asText().contains("azd env set SANDSTREAM_IMAGE"), "the image is built first");
+
+        String ci = Files.readString(Path.of(".github/workflows/ci.yml"));
+        yaml.readTree(ci);
+        for (String step : List.of(".ci/run", "kubectl kustomize", "validate-schemas.mjs", "az bicep build",
+                "az deployment sub what-if", "file: src/main/docker/Dockerfile.jvm", "anchore/sbom-action", "cosign sign",
+                "cosign attest", "shellcheck")) {
+            assertTrue(ci.contains(step), "CI: " + step);
+        }
+    }
+
     /** Runs deploy.sh against a stub az that answers nothing: exit 2 is a refused input; anything else got past the checks. */
     private static int deployExitWith(Map<String, String> env) throws Exception {
         Path bin = Files.createTempDirectory("fake-az");
