@@ -150,6 +150,17 @@ curl -fsS -X POST "$topic_endpoint" -H @<(printf 'aeg-sas-key: %s\n' "$topic_key
   -d '{"specversion":"1.0","id":"'"$event_id"'","source":"'"$event_source"'","type":"io.sandstream.code.execute",
        "subject":"code-execution/smoke-test","data":{"code":"print(\"Hello from secure session!\")","language":"python"}}'
 echo "Smoke test: sent $event_id through $topic; waiting for execution $execution_id"
+# The recipe's own test event, in the Event Grid schema, through the Event Grid schema topic (its
+# executionId derives from the topic's resource path, which Event Grid fills in: only its
+# acceptance is checked here; its result is in the execution-results container like any other).
+eg_topic=$(output eventGridSchemaTopicName)
+eg_key=$(az eventgrid topic key list --resource-group "$RESOURCE_GROUP" --name "$eg_topic" --query key1 -o tsv)
+curl -fsS -X POST "$(output eventGridSchemaTopicEndpoint)" -H @<(printf 'aeg-sas-key: %s\n' "$eg_key") \
+  -H 'Content-Type: application/json' \
+  -d '[{"id":"'"$event_id"'-eg","eventType":"Microsoft.EventGrid.ExecuteCode","subject":"code-execution/smoke-test",
+        "eventTime":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","dataVersion":"1.0",
+        "data":{"code":"print(\"Hello from secure session!\")","language":"python"}}]'
+echo "Smoke test: the recipe's Event Grid schema event $event_id-eg was accepted by $eg_topic"
 if [ -z "$API_KEY" ]; then
   echo "Smoke test: cannot read api-keys from $vault (Key Vault Secrets User needed); look up $app_url/executions/$execution_id yourself" >&2
   exit 0

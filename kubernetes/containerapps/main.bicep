@@ -57,6 +57,11 @@ param includedEventTypes array = [
   'io.sandstream.code.execute'
 ]
 
+@description('Event types the Event Grid schema topic\'s subscription delivers (the recipe\'s test event).')
+param eventGridSchemaEventTypes array = [
+  'Microsoft.EventGrid.ExecuteCode'
+]
+
 @description('Delivery attempts per event before it is dead-lettered.')
 @minValue(1)
 @maxValue(30)
@@ -194,6 +199,7 @@ module events 'modules/eventgrid.bicep' = {
     includedEventTypes: includedEventTypes
     maxDeliveryAttempts: maxDeliveryAttempts
     eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+    eventGridSchemaEventTypes: eventGridSchemaEventTypes
   }
 }
 
@@ -201,6 +207,8 @@ output resourceGroupName string = group.name
 output appUrl string = 'https://${app.outputs.fqdn}'
 output topicName string = events.outputs.topicName
 output topicEndpoint string = events.outputs.topicEndpoint
+output eventGridSchemaTopicName string = events.outputs.eventGridSchemaTopicName
+output eventGridSchemaTopicEndpoint string = events.outputs.eventGridSchemaTopicEndpoint
 output keyVaultName string = platform.outputs.keyVaultName
 output storageAccountName string = platform.outputs.storageAccountName
 output pythonPoolEndpoint string = platform.outputs.pythonPoolEndpoint

@@ -136,8 +136,8 @@ class ContainerAppsTemplatesTest {
         assertTrue(platform.contains("scope: pools[i]") && platform.contains("range(0, length(sessionPools))"),
                 "the executor role on every pool");
         assertTrue(platform.contains("scope: storage") && platform.contains("scope: vault"));
-        assertEquals(6, count(String.join("\n", files.values()), "'Microsoft.Authorization/roleAssignments@"),
-                "executor (one declaration over the pools), blob, secrets, the topic's dead-letter writer,"
+        assertEquals(7, count(String.join("\n", files.values()), "'Microsoft.Authorization/roleAssignments@"),
+                "executor (one declaration over the pools), blob, secrets, the two topics' dead-letter writers,"
                         + " Event Hubs sender and receiver (one declaration over both), and AcrPull");
         // Scale-out: the app's identity sends and receives on the namespace, no more (the topics are made here).
         String eventHubs = files.get("modules/eventhubs.bicep");
@@ -178,6 +178,14 @@ class ContainerAppsTemplatesTest {
             assertTrue(events.contains(expected), "eventgrid.bicep: " + expected);
         }
         assertTrue(platform.contains("output deadLetterContainerName string = containers[2].name"), "the third container");
+        // The recipe's test event is in the Event Grid schema: a second topic takes it, to the same endpoint.
+        String eventGrid = declaration(events, "resource eventGridWebhook ");
+        assertTrue(events.contains("inputSchema: 'EventGridSchema'") && eventGrid.contains("eventDeliverySchema: 'EventGridSchema'"));
+        assertTrue(eventGrid.contains("endpointUrl: 'https://${appFqdn}/events?code=${ingressKey}'"));
+        assertTrue(eventGrid.contains("includedEventTypes: eventGridSchemaEventTypes"));
+        assertTrue(files.get("main.bicep").contains("param eventGridSchemaEventTypes array = [\n  'Microsoft.EventGrid.ExecuteCode'\n]"));
+        assertTrue(ConfigNames.bind(Map.of()).ingress().acceptedTypes().contains("Microsoft.EventGrid.ExecuteCode"),
+                "the service accepts the type the topic delivers");
     }
 
     @Test
@@ -500,7 +508,7 @@ class ContainerAppsTemplatesTest {
     }
 
     static void checkKeyHandling(String deploy) {
-        Pattern key = Pattern.compile("\\$\\{?(INGRESS_KEY|API_KEY|topic_key|!\\w+)\\b");
+        Pattern key = Pattern.compile("\\$\\{?(INGRESS_KEY|API_KEY|\\w+_key|!\\w+)\\b");
         for (String line : deploy.split("\n")) {
             String code = line.strip();
             if (code.startsWith("#") || !key.matcher(code).find()) {
@@ -530,6 +538,9 @@ class ContainerAppsTemplatesTest {
         assertTrue(deploy.contains("\"source\":\"'\"$event_source\"'\"") && deploy.contains("\"id\":\"'\"$event_id\"'\""),
                 "the event carries the source and id the id is derived from");
         assertTrue(deploy.contains("$app_url/executions/$execution_id"));
+        // The recipe's own event, in the Event Grid schema, to the topic that takes that schema.
+        assertTrue(deploy.contains("\"eventType\":\"Microsoft.EventGrid.ExecuteCode\"")
+                && deploy.contains("$(output eventGridSchemaTopicEndpoint)"), "the recipe's test event");
     }
 
     /** azd (azure.yaml) deploys the same template, with parameters main.bicep has; CI runs every check. */
