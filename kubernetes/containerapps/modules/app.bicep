@@ -15,7 +15,6 @@ param keyVaultUri string
 param blobEndpoint string
 param appInsightsConnectionString string
 param pythonPoolEndpoint string
-param nodePoolEndpoint string
 param poolMaxSessions int
 param poolCooldownSeconds int
 param scaleOut bool
@@ -144,33 +143,38 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
             { name: 'SANDSTREAM_ACA_POOLS_PYTHONLTS_MANAGED_IDENTITY_CLIENT_ID', value: identityClientId }
             { name: 'SANDSTREAM_ACA_POOLS_PYTHONLTS_MAX_SESSIONS', value: string(poolMaxSessions) }
             { name: 'SANDSTREAM_ACA_POOLS_PYTHONLTS_COOLDOWN', value: '${poolCooldownSeconds}s' }
-            { name: 'SANDSTREAM_ACA_POOLS_NODELTS_ENDPOINT', value: nodePoolEndpoint }
-            { name: 'SANDSTREAM_ACA_POOLS_NODELTS_LANGUAGE', value: 'javascript' }
-            { name: 'SANDSTREAM_ACA_POOLS_NODELTS_MANAGED_IDENTITY_CLIENT_ID', value: identityClientId }
-            { name: 'SANDSTREAM_ACA_POOLS_NODELTS_MAX_SESSIONS', value: string(poolMaxSessions) }
-            { name: 'SANDSTREAM_ACA_POOLS_NODELTS_COOLDOWN', value: '${poolCooldownSeconds}s' }
             // Container Apps gives no user namespaces: the local pools start no sandboxes here.
             { name: 'SANDSTREAM_POOLS_PYTHON_READY_SESSIONS', value: '0' }
             { name: 'SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS', value: '0' }
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+            // JSON lines for Log Analytics (the service logs text by default).
+            { name: 'QUARKUS_LOG_CONSOLE_JSON_ENABLED', value: 'true' }
           ], scaleOut ? kafkaEnv : [])
+          // ContainerAppProbe (Microsoft.App 2024-03-01, CommonDefinitions.json): failureThreshold
+          // 1-10, initialDelaySeconds 1-60, periodSeconds 1-240, timeoutSeconds 1-240 (default 1).
+          // A slow start is covered by the delay and the period, not the threshold: the startup
+          // probe allows 20 + 10 x 10 = 120 s (a loaded 2-core host measured 16-21 s).
           probes: [
             {
               type: 'Startup'
               httpGet: { path: '/q/health/started', port: 8080 }
-              periodSeconds: 2
-              failureThreshold: 60
+              initialDelaySeconds: 20
+              periodSeconds: 10
+              timeoutSeconds: 3
+              failureThreshold: 10
             }
             {
               type: 'Liveness'
               httpGet: { path: '/q/health/live', port: 8080 }
               periodSeconds: 10
+              timeoutSeconds: 3
               failureThreshold: 3
             }
             {
               type: 'Readiness'
               httpGet: { path: '/q/health/ready', port: 8080 }
               periodSeconds: 5
+              timeoutSeconds: 3
               failureThreshold: 2
             }
           ]
@@ -179,10 +183,14 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
           ]
         }
       ]
-      // One replica: the journal lives on the replica (EmptyDir), which outlives container
-      // restarts, not the replica; one replica keeps every accepted event with the instance that
-      // journalled it. Scale-out: every acknowledged event is in Event Hubs, and the volume holds
-      // only the replica's copy of the results topic (rebuilt at start): replicas are interchangeable.
+      // Stopping a replica (a new revision, a scale-in, a platform move) lets the execution in
+      // progress finish: the longest runs 220 s (timeoutSeconds), plus the interrupt grace.
+      terminationGracePeriodSeconds: 240
+      // Scale-out (the default): every acknowledged event is in Event Hubs, and the volume holds
+      // only the replica's copy of the results topic (rebuilt at start): replicas are
+      // interchangeable and none takes accepted work with it. Without scale-out the journal lives
+      // on the replica (EmptyDir), which outlives container restarts, not the replica: a new
+      // revision or a platform move drops what was accepted and not yet run (a trial mode).
       volumes: [
         { name: 'data', storageType: 'EmptyDir' }
       ]

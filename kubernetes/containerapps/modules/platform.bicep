@@ -11,6 +11,10 @@ param apiKey string
 param poolMaxSessions int
 param poolReadySessions int
 param poolCooldownSeconds int
+@description('Key Vault name, computed in main.bicep (which reads the ingress key back from it).')
+param keyVaultName string
+@description('Production: purge protection on the vault (irreversible; a deleted vault then stays for its retention).')
+param productionMode bool
 
 var suffix = uniqueString(resourceGroup().id)
 
@@ -45,7 +49,7 @@ resource insights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  name: take('kv-${namePrefix}-${suffix}', 24)
+  name: keyVaultName
   location: location
   tags: tags
   properties: {
@@ -56,13 +60,18 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     }
     enableRbacAuthorization: true
     enableSoftDelete: true
-    softDeleteRetentionInDays: 7
+    softDeleteRetentionInDays: productionMode ? 90 : 7
+    // Purge protection cannot be switched off once on: only in production (null leaves it unset).
+    enablePurgeProtection: productionMode ? true : null
+    // main.bicep hands the ingress key to the Event Grid module with getSecret().
+    enabledForTemplateDeployment: true
     publicNetworkAccess: 'Enabled'
   }
 }
 
 // The keys, as the app's environment expects them (SANDSTREAM_INGRESS_KEYS, SANDSTREAM_API_KEYS).
-resource ingressKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+// Written only when a key is given: a redeploy without keys keeps the vault's (no rotation).
+resource ingressKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(ingressKey)) {
   parent: vault
   name: 'ingress-keys'
   properties: {
@@ -70,7 +79,7 @@ resource ingressKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
-resource apiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource apiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(apiKey)) {
   parent: vault
   name: 'api-keys'
   properties: {
@@ -130,12 +139,16 @@ resource appEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   }
 }
 
-// The recipe's pool (PythonLTS) and its Node counterpart: same size, cooldown and no egress.
-resource pools 'Microsoft.App/sessionPools@2025-01-01' = [for pool in [
+// The recipe's pool (PythonLTS): its size, cooldown and no egress. Session pool names match
+// ^[a-z][a-z0-9]*$ (3-63 characters; no dash), and 2025-01-01 knows two container types,
+// PythonLTS and CustomContainer (SessionPools.json of that version, azure-rest-api-specs): no
+// NodeLTS, so no built-in Node pool. JavaScript on Container Apps needs a CustomContainer pool
+// with a Node image of your own (add it here and a SANDSTREAM_ACA_POOLS_* block in app.bicep).
+var sessionPools = [
   { name: 'python', containerType: 'PythonLTS' }
-  { name: 'node', containerType: 'NodeLTS' }
-]: {
-  name: '${namePrefix}-${pool.name}'
+]
+resource pools 'Microsoft.App/sessionPools@2025-01-01' = [for pool in sessionPools: {
+  name: '${toLower(namePrefix)}${pool.name}'
   location: location
   tags: tags
   properties: {
@@ -164,7 +177,7 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
   tags: tags
 }
 
-resource poolExecutor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for i in range(0, 2): {
+resource poolExecutor 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for i in range(0, length(sessionPools)): {
   name: guid(pools[i].id, identity.id, roles.sessionExecutor)
   scope: pools[i]
   properties: {
@@ -205,4 +218,3 @@ output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output deadLetterContainerName string = containers[2].name
 output appInsightsConnectionString string = insights.properties.ConnectionString
 output pythonPoolEndpoint string = pools[0].properties.poolManagementEndpoint
-output nodePoolEndpoint string = pools[1].properties.poolManagementEndpoint

@@ -2,6 +2,8 @@ package io.sandstream.deploy;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -51,7 +53,8 @@ class ContainerAppsTemplatesTest {
             "ba92f5b4-2d11-453d-a403-e96b0029c9fe", "Storage Blob Data Contributor",
             "4633458b-17de-408a-b874-0445c86b69e6", "Key Vault Secrets User",
             "2b629674-e913-4c01-ae53-ef4638d8f975", "Azure Event Hubs Data Sender",
-            "a638d3c7-ab3a-418d-83e6-5f17a39d4fde", "Azure Event Hubs Data Receiver");
+            "a638d3c7-ab3a-418d-83e6-5f17a39d4fde", "Azure Event Hubs Data Receiver",
+            "7f951dda-4ed3-4680-a7ca-43fe172d538d", "AcrPull");
 
     @Test
     void theWholeTopologyIsDeclaredWithStableApiVersions() throws IOException {
@@ -117,7 +120,7 @@ class ContainerAppsTemplatesTest {
                 assertTrue(outputs.contains(used.group(1)), module.group(1) + " has no output " + used.group(1));
             }
         }
-        assertEquals(4, modules);
+        assertEquals(5, modules);
     }
 
     @Test
@@ -130,11 +133,12 @@ class ContainerAppsTemplatesTest {
         for (String role : List.of("sessionExecutor", "blobDataContributor", "keyVaultSecretsUser")) {
             assertTrue(platform.contains("roleDefinitions', roles." + role + ")"), role + " is assigned");
         }
-        assertTrue(platform.contains("scope: pools[i]") && platform.contains("range(0, 2)"), "the executor role on both pools");
+        assertTrue(platform.contains("scope: pools[i]") && platform.contains("range(0, length(sessionPools))"),
+                "the executor role on every pool");
         assertTrue(platform.contains("scope: storage") && platform.contains("scope: vault"));
-        assertEquals(5, count(String.join("\n", files.values()), "'Microsoft.Authorization/roleAssignments@"),
-                "executor (one declaration over both pools), blob, secrets, the topic's dead-letter writer, and"
-                        + " Event Hubs sender and receiver (one declaration over both)");
+        assertEquals(7, count(String.join("\n", files.values()), "'Microsoft.Authorization/roleAssignments@"),
+                "executor (one declaration over the pools), blob, secrets, the two topics' dead-letter writers,"
+                        + " Event Hubs sender and receiver (one declaration over both), and AcrPull");
         // Scale-out: the app's identity sends and receives on the namespace, no more (the topics are made here).
         String eventHubs = files.get("modules/eventhubs.bicep");
         assertTrue(eventHubs.contains("roles.eventHubsDataSender\n  roles.eventHubsDataReceiver\n]: {"), "both data roles");
@@ -158,7 +162,7 @@ class ContainerAppsTemplatesTest {
         assertTrue(files.get("main.bicep").contains("param includedEventTypes array = [\n  'io.sandstream.code.execute'\n]"));
 
         String platform = files.get("modules/platform.bicep");
-        for (String expected : List.of("containerType: 'PythonLTS'", "containerType: 'NodeLTS'", "poolManagementType: 'Dynamic'",
+        for (String expected : List.of("containerType: 'PythonLTS'", "poolManagementType: 'Dynamic'",
                 "maxConcurrentSessions: poolMaxSessions", "readySessionInstances: poolReadySessions",
                 "cooldownPeriodInSeconds: poolCooldownSeconds", "status: 'EgressDisabled'", "enableRbacAuthorization: true",
                 "supportsHttpsTrafficOnly: true", "minimumTlsVersion: 'TLS1_2'", "'execution-results'", "'execution-logs'",
@@ -174,6 +178,14 @@ class ContainerAppsTemplatesTest {
             assertTrue(events.contains(expected), "eventgrid.bicep: " + expected);
         }
         assertTrue(platform.contains("output deadLetterContainerName string = containers[2].name"), "the third container");
+        // The recipe's test event is in the Event Grid schema: a second topic takes it, to the same endpoint.
+        String eventGrid = declaration(events, "resource eventGridWebhook ");
+        assertTrue(events.contains("inputSchema: 'EventGridSchema'") && eventGrid.contains("eventDeliverySchema: 'EventGridSchema'"));
+        assertTrue(eventGrid.contains("endpointUrl: 'https://${appFqdn}/events?code=${ingressKey}'"));
+        assertTrue(eventGrid.contains("includedEventTypes: eventGridSchemaEventTypes"));
+        assertTrue(files.get("main.bicep").contains("param eventGridSchemaEventTypes array = [\n  'Microsoft.EventGrid.ExecuteCode'\n]"));
+        assertTrue(ConfigNames.bind(Map.of()).ingress().acceptedTypes().contains("Microsoft.EventGrid.ExecuteCode"),
+                "the service accepts the type the topic delivers");
     }
 
     @Test
@@ -183,8 +195,9 @@ class ContainerAppsTemplatesTest {
         // The single-replica topology is the default: the Kafka settings only come with scaleOut.
         env.keySet().removeAll(env(block(app, app.indexOf("var kafkaEnv = [") + "var kafkaEnv = ".length())).keySet());
         assertTrue(env.keySet().containsAll(List.of("SANDSTREAM_INGRESS_KEYS", "SANDSTREAM_API_KEYS", "SANDSTREAM_RESULTS_STORE",
-                "SANDSTREAM_RESULTS_AZURE_ENDPOINT", "SANDSTREAM_ACA_POOLS_PYTHONLTS_ENDPOINT", "SANDSTREAM_ACA_POOLS_NODELTS_ENDPOINT",
-                "AZURE_CLIENT_ID")), env.keySet().toString());
+                "SANDSTREAM_RESULTS_AZURE_ENDPOINT", "SANDSTREAM_ACA_POOLS_PYTHONLTS_ENDPOINT",
+                "AZURE_CLIENT_ID", "QUARKUS_LOG_CONSOLE_JSON_ENABLED")), env.keySet().toString());
+        assertEquals("true", env.get("QUARKUS_LOG_CONSOLE_JSON_ENABLED"), "JSON lines for Log Analytics");
         assertEquals(Set.of(), ConfigNames.unknown(env.keySet()), "names no sandstream property maps to");
         Map<String, String> local = new HashMap<>(env);
         local.keySet().removeIf(k -> k.startsWith("SANDSTREAM_ACA_POOLS_"));
@@ -193,7 +206,8 @@ class ContainerAppsTemplatesTest {
         assertEquals(SandstreamConfig.JournalKind.SQLITE, config.journal().kind());
         assertEquals(0, config.pools().get("python").readySessions());
         assertEquals("python", env.get("SANDSTREAM_ACA_POOLS_PYTHONLTS_LANGUAGE"));
-        assertEquals("javascript", env.get("SANDSTREAM_ACA_POOLS_NODELTS_LANGUAGE"));
+        // No NodeLTS container type exists (see theSessionPoolsHaveNamesAndTypesTheirApiVersionAccepts).
+        assertFalse(env.keySet().stream().anyMatch(k -> k.startsWith("SANDSTREAM_ACA_POOLS_NODELTS_")));
 
         // Secrets come from the vault secrets platform.bicep (and, scaled out, eventhubs.bicep) creates.
         String vaultSecrets = bicepFiles().get("modules/platform.bicep") + bicepFiles().get("modules/eventhubs.bicep");
@@ -218,8 +232,8 @@ class ContainerAppsTemplatesTest {
         String eventHubs = files.get("modules/eventhubs.bicep");
         String app = files.get("modules/app.bicep");
 
-        // Off by default (one replica, SQLite journal); the namespace exists only when it is on.
-        assertTrue(main.contains("param scaleOut bool = false"));
+        // On by default (durable); the namespace exists only when it is on.
+        assertTrue(main.contains("param scaleOut bool = true"), "the durable mode is the default");
         assertTrue(main.contains("module eventHubs 'modules/eventhubs.bicep' = if (scaleOut) {"));
         for (String output : List.of("eventHubs.outputs.bootstrapServers", "eventHubs.outputs.namespaceName")) {
             Matcher use = Pattern.compile(Pattern.quote(output)).matcher(main);
@@ -309,7 +323,8 @@ class ContainerAppsTemplatesTest {
                 + "        rules: kafkaScaleRules\n      } : {\n        minReplicas: 1\n        maxReplicas: 1\n      }"), "scale");
 
         String deploy = Files.readString(DIR.resolve("deploy.sh"));
-        assertTrue(deploy.contains(" scaleOut=\"$scale_out\"") && deploy.contains("Microsoft.EventHub"), "deploy.sh: SCALE_OUT");
+        assertTrue(deploy.contains("\"scaleOut\": os.environ[\"SCALE_OUT_BOOL\"] == \"true\"") && deploy.contains("Microsoft.EventHub")
+                && deploy.contains("SCALE_OUT=${SCALE_OUT:-1}"), "deploy.sh: SCALE_OUT, on by default");
     }
 
     @Test
@@ -317,8 +332,9 @@ class ContainerAppsTemplatesTest {
         String deploy = Files.readString(DIR.resolve("deploy.sh"));
         Matcher param = PARAM.matcher(bicepFiles().get("main.bicep"));
         while (param.find()) {
+            // Every required parameter, through the parameters file (none on az's command line).
             if (param.group(3) == null) {
-                assertTrue(deploy.contains(" " + param.group(1) + "=\""), "deploy.sh passes " + param.group(1));
+                assertTrue(deploy.contains("\"" + param.group(1) + "\": "), "deploy.sh passes " + param.group(1));
             }
         }
         List<Path> scripts;
@@ -336,6 +352,243 @@ class ContainerAppsTemplatesTest {
         assertEquals("", run(command.toArray(String[]::new)), "shellcheck");
     }
 
+    /**
+     * ContainerAppProbe's ranges, from azure-rest-api-specs
+     * specification/app/resource-manager/Microsoft.App/stable/2024-03-01/CommonDefinitions.json
+     * (the containerApps API version app.bicep uses): failureThreshold 1-10, successThreshold 1-10,
+     * initialDelaySeconds 1-60, periodSeconds 1-240, timeoutSeconds 1-240 (default 1 s, too short
+     * here: every probe sets it). The startup probe still covers a slow start (60 s at least).
+     */
+    @Test
+    void theProbesStayWithinTheContainerAppProbeRanges() throws IOException {
+        String app = bicepFiles().get("modules/app.bicep");
+        assertTrue(app.contains("resource app 'Microsoft.App/containerApps@2024-03-01'"), "the API version whose spec is cited");
+        checkProbes(app);
+        // The check fails where the platform would: the old threshold of 60, a delay past 60 s.
+        assertThrows(AssertionError.class, () -> checkProbes(app.replace("failureThreshold: 10", "failureThreshold: 60")));
+        assertThrows(AssertionError.class, () -> checkProbes(app.replace("initialDelaySeconds: 20", "initialDelaySeconds: 61")));
+        assertThrows(AssertionError.class, () -> checkProbes(app.replaceFirst("timeoutSeconds: 3\n", "")));
+    }
+
+    static void checkProbes(String app) {
+        Map<String, int[]> ranges = Map.of("failureThreshold", new int[] { 1, 10 }, "successThreshold", new int[] { 1, 10 },
+                "initialDelaySeconds", new int[] { 1, 60 }, "periodSeconds", new int[] { 1, 240 },
+                "timeoutSeconds", new int[] { 1, 240 });
+        String probes = block(app, app.indexOf("probes: [") + "probes: ".length());
+        Matcher probe = Pattern.compile("(?s)\\{\\s*type: '(\\w+)'(.*?)\\n            \\}").matcher(probes);
+        Map<String, Map<String, Integer>> found = new TreeMap<>();
+        while (probe.find()) {
+            Map<String, Integer> values = new TreeMap<>();
+            Matcher field = Pattern.compile("(?m)^\\s*(\\w+): (\\d+)$").matcher(probe.group(2));
+            while (field.find()) {
+                int[] range = ranges.get(field.group(1));
+                assertTrue(range != null, "a ContainerAppProbe field: " + field.group(1));
+                int value = Integer.parseInt(field.group(2));
+                assertTrue(value >= range[0] && value <= range[1], probe.group(1) + " " + field.group(1) + " " + value
+                        + " outside " + range[0] + "-" + range[1]);
+                values.put(field.group(1), value);
+            }
+            assertTrue(values.containsKey("timeoutSeconds"), probe.group(1) + " sets timeoutSeconds (the default is 1 s)");
+            found.put(probe.group(1), values);
+        }
+        assertEquals(Set.of("Liveness", "Readiness", "Startup"), found.keySet());
+        Map<String, Integer> startup = found.get("Startup");
+        int window = startup.getOrDefault("initialDelaySeconds", 0)
+                + startup.getOrDefault("periodSeconds", 10) * startup.getOrDefault("failureThreshold", 3);
+        assertTrue(window >= 60, "the startup probe waits " + window + " s for a slow start");
+    }
+
+    /** AcrPull for the app's identity on the registry, assigned before the app's first revision pulls. */
+    @Test
+    void theAppsIdentityMayPullItsImageBeforeTheAppExists() throws IOException {
+        Map<String, String> files = bicepFiles();
+        String acr = files.get("modules/acrpull.bicep");
+        assertTrue(acr.contains("var acrPull = '7f951dda-4ed3-4680-a7ca-43fe172d538d'"), "the built-in AcrPull role");
+        assertTrue(acr.contains("resource registry 'Microsoft.ContainerRegistry/registries@") && acr.contains("scope: registry"),
+                "on the registry itself");
+        assertTrue(acr.contains("roleDefinitions', acrPull)") && acr.contains("principalId: principalId"));
+        String main = files.get("main.bicep");
+        assertTrue(main.contains("var pullWithIdentity = !empty(registryServer)"));
+        String module = declaration(main, "module acrPull 'modules/acrpull.bicep' = if (pullWithIdentity) {");
+        assertTrue(module.contains("principalId: platform.outputs.identityPrincipalId"), "the app's identity");
+        assertTrue(module.contains("registryName: split(registryServer, '.')[0]"));
+        String app = declaration(main, "module app 'modules/app.bicep' = {");
+        assertTrue(app.contains("dependsOn: [\n    acrPull\n  ]"), "the app waits for the role");
+        assertTrue(main.indexOf("module acrPull ") < main.indexOf("module app "), "declared in the order it runs");
+        // The app pulls with that identity from that registry.
+        String appModule = files.get("modules/app.bicep");
+        assertTrue(appModule.contains("server: registryServer\n          identity: identityId"));
+    }
+
+    /**
+     * Microsoft.App/sessionPools in azure-rest-api-specs
+     * specification/app/resource-manager/Microsoft.App/stable/2025-01-01/SessionPools.json: the name
+     * matches ^[a-z][a-z0-9]*$ (3-63 characters), and containerType is CustomContainer or PythonLTS
+     * (no NodeLTS; the same in preview/2025-02-02-preview/SessionPools.json).
+     */
+    @Test
+    void theSessionPoolsHaveNamesAndTypesTheirApiVersionAccepts() throws Exception {
+        Map<String, Set<String>> containerTypes = Map.of("2025-01-01", Set.of("CustomContainer", "PythonLTS"));
+        Pattern name = Pattern.compile("^[a-z][a-z0-9]*$");
+        String platform = bicepFiles().get("modules/platform.bicep");
+        Matcher pools = Pattern.compile("resource pools 'Microsoft.App/sessionPools@([\\w-]+)'").matcher(platform);
+        assertTrue(pools.find());
+        Set<String> accepted = containerTypes.get(pools.group(1));
+        assertTrue(accepted != null, "the enum of " + pools.group(1) + " is not recorded here: read its SessionPools.json");
+        String list = block(platform, platform.indexOf("var sessionPools = [") + "var sessionPools = ".length());
+        Matcher pool = Pattern.compile("\\{ name: '(\\w+)', containerType: '(\\w+)' \\}").matcher(list);
+        Map<String, String> declared = new TreeMap<>();
+        while (pool.find()) {
+            declared.put(pool.group(1), pool.group(2));
+        }
+        assertFalse(declared.isEmpty());
+        declared.values().forEach(type -> assertTrue(accepted.contains(type), "containerType " + type + " in " + pools.group(1)));
+        assertTrue(platform.contains("name: '${toLower(namePrefix)}${pool.name}'"), "the pool's name");
+        // Every prefix deploy.sh lets through gives names the pattern accepts; the others it refuses.
+        for (String prefix : List.of("sandstream", "abc", "a1b2c3d4e5f")) {
+            assertNotEquals(2, deployExitWith(Map.of("NAME_PREFIX", prefix)), prefix + " is accepted");
+            declared.keySet().forEach(p -> {
+                String full = prefix + p;
+                assertTrue(name.matcher(full).matches() && full.length() >= 3 && full.length() <= 63, full);
+            });
+        }
+        for (String prefix : List.of("Sandstream", "sand-stream", "1abc", "ab", "abcdefghijkl")) {
+            assertEquals(2, deployExitWith(Map.of("NAME_PREFIX", prefix)), prefix + " is refused");
+        }
+        String main = bicepFiles().get("main.bicep");
+        assertTrue(main.contains("@minLength(3)\n@maxLength(11)\nparam namePrefix string"));
+    }
+
+    /** Durable by default: Event Hubs holds the journal, and a stopping replica finishes its execution. */
+    @Test
+    void theDefaultModeKeepsWhatItAcknowledges() throws IOException {
+        Map<String, String> files = bicepFiles();
+        assertTrue(files.get("main.bicep").contains("param scaleOut bool = true"));
+        Matcher grace = Pattern.compile("(?m)^      terminationGracePeriodSeconds: (\\d+)$").matcher(files.get("modules/app.bicep"));
+        assertTrue(grace.find(), "the template sets its grace period");
+        assertTrue(Integer.parseInt(grace.group(1)) >= 220, "longer than the longest execution: " + grace.group(1));
+    }
+
+    /**
+     * deploy.sh: no key on a command line or on its output, and a re-run that rotates nothing: keys
+     * only made when no vault exists, secrets only written when a key is given, a soft-deleted vault
+     * recovered (or purged on request) before the deployment, purge protection in production.
+     */
+    @Test
+    void theDeployScriptKeepsKeysSecretAndIsIdempotent() throws Exception {
+        String deploy = Files.readString(DIR.resolve("deploy.sh"));
+        checkKeyHandling(deploy);
+        // The check catches the old ways: keys on az's command line, keys printed.
+        assertThrows(AssertionError.class, () -> checkKeyHandling(deploy.replace("--parameters \"@$parameters\"",
+                "--parameters \"@$parameters\" ingressKey=\"$INGRESS_KEY\"")));
+        assertThrows(AssertionError.class, () -> checkKeyHandling(deploy + "\necho \"  API_KEY=$API_KEY\"\n"));
+        assertThrows(AssertionError.class, () -> checkKeyHandling(deploy + "\nfor name in x; do echo \"${!name}\"; done\n"));
+        assertThrows(AssertionError.class, () -> checkKeyHandling(deploy.replace("-H @<(printf 'aeg-sas-key: %s\\n' \"$topic_key\")",
+                "-H \"aeg-sas-key: $topic_key\"")));
+
+        // Keys made only on a first deploy; the vault's kept otherwise.
+        String first = deploy.substring(deploy.indexOf("if [ -z \"$existing_vault\" ]; then"));
+        first = first.substring(0, first.indexOf("\nfi\n"));
+        assertTrue(first.contains("INGRESS_KEY=$(new_key)") && first.contains("API_KEY=$(new_key)"));
+        assertEquals(1, count(deploy, "$(new_key)") / 2, "keys are made in one place only");
+        String platform = bicepFiles().get("modules/platform.bicep");
+        assertTrue(platform.contains("resource ingressKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(ingressKey))"));
+        assertTrue(platform.contains("resource apiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(apiKey))"));
+        String main = bicepFiles().get("main.bicep");
+        assertTrue(main.contains("ingressKey: vault.getSecret('ingress-keys')"), "Event Grid gets the vault's key, given or kept");
+        assertTrue(main.contains("param ingressKey string = ''") && main.contains("param apiKey string = ''"));
+        // After cleanup.sh: the soft-deleted vault is recovered or purged, explicitly, before deploying.
+        int recover = deploy.indexOf("az keyvault recover");
+        int purge = deploy.indexOf("az keyvault purge");
+        int create = deploy.indexOf("az deployment sub create");
+        assertTrue(recover > 0 && purge > 0 && recover < create && purge < create, "recover or purge first");
+        assertTrue(deploy.indexOf("az group create") < recover, "into its group, which must exist");
+        assertTrue(platform.contains("enablePurgeProtection: productionMode ? true : null"), "purge protection in production");
+        assertTrue(deploy.contains("\"productionMode\": os.environ[\"PRODUCTION_BOOL\"] == \"true\""));
+    }
+
+    static void checkKeyHandling(String deploy) {
+        Pattern key = Pattern.compile("\\$\\{?(INGRESS_KEY|API_KEY|\\w+_key|!\\w+)\\b");
+        for (String line : deploy.split("\n")) {
+            String code = line.strip();
+            if (code.startsWith("#") || !key.matcher(code).find()) {
+                continue;
+            }
+            boolean assignment = code.matches("^(export )?[A-Z_a-z]+=.*") || code.startsWith("if [ -z \"$")
+                    || code.startsWith("export ");
+            boolean headerFile = code.matches(".*-H @<\\(printf '[\\w-]+: (Bearer )?%s\\\\n' \"\\$\\w+\"\\).*")
+                    && !code.replaceAll("-H @<\\(printf '[^']*' \"\\$\\w+\"\\)", "").matches(".*" + key.pattern() + ".*");
+            assertFalse(code.contains("echo") || code.contains("printf '%s") && !headerFile, "a key printed: " + code);
+            assertTrue(assignment || headerFile, "a key on a command line: " + code);
+        }
+        assertTrue(deploy.contains("--parameters \"@$parameters\""), "parameters from a file");
+        assertTrue(deploy.contains("umask 077") && deploy.contains("trap 'rm -f \"$parameters\"' EXIT"), "a private, temporary file");
+    }
+
+    /** deploy.sh awaits its test event by the executionId the service derives; the two derivations agree. */
+    @Test
+    void theSmokeTestAwaitsTheExecutionIdTheServiceGives() throws Exception {
+        for (String[] event : List.of(new String[] { "/deploy/smoke-test", "deploy-smoke-1733400000" },
+                new String[] { "/ü/ñ", "id with spaces" })) {
+            String python = run("python3", DIR.resolve("execution-id.py").toString(), event[0], event[1]).strip();
+            assertEquals(io.sandstream.model.ExecutionIds.of(event[0], event[1]), python);
+        }
+        String deploy = Files.readString(DIR.resolve("deploy.sh"));
+        assertTrue(deploy.contains("execution_id=$(python3 \"$here/execution-id.py\" \"$event_source\" \"$event_id\")"));
+        assertTrue(deploy.contains("\"source\":\"'\"$event_source\"'\"") && deploy.contains("\"id\":\"'\"$event_id\"'\""),
+                "the event carries the source and id the id is derived from");
+        assertTrue(deploy.contains("$app_url/executions/$execution_id"));
+        // The recipe's own event, in the Event Grid schema, to the topic that takes that schema.
+        assertTrue(deploy.contains("\"eventType\":\"Microsoft.EventGrid.ExecuteCode\"")
+                && deploy.contains("$(output eventGridSchemaTopicEndpoint)"), "the recipe's test event");
+    }
+
+    /** azd (azure.yaml) deploys the same template, with parameters main.bicep has; CI runs every check. */
+    @Test
+    void azdAndCiUseTheSameTemplateAndChecks() throws Exception {
+        var yaml = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper();
+        var azure = yaml.readTree(Path.of("azure.yaml").toFile());
+        assertEquals("bicep", azure.at("/infra/provider").asText());
+        assertEquals(DIR, Path.of(azure.at("/infra/path").asText()));
+        assertTrue(Files.exists(DIR.resolve(azure.at("/infra/module").asText() + ".bicep")));
+        var parameters = new com.fasterxml.jackson.databind.ObjectMapper().readTree(DIR.resolve("main.parameters.json").toFile())
+                .get("parameters");
+        Map<String, Boolean> declared = new TreeMap<>();
+        Matcher param = PARAM.matcher(bicepFiles().get("main.bicep"));
+        while (param.find()) {
+            declared.put(param.group(1), param.group(3) != null);
+        }
+        parameters.fieldNames().forEachRemaining(n -> assertTrue(declared.containsKey(n), "main.bicep has " + n));
+        declared.forEach((n, hasDefault) -> assertTrue(hasDefault || parameters.has(n), "azd passes " + n));
+        assertTrue(azure.at("/hooks/preprovision/run").asText().contains("azd env set SANDSTREAM_IMAGE"), "the image is built first");
+
+        String ci = Files.readString(Path.of(".github/workflows/ci.yml"));
+        yaml.readTree(ci);
+        for (String step : List.of(".ci/run", "kubectl kustomize", "validate-schemas.mjs", "az bicep build",
+                "az deployment sub what-if", "file: src/main/docker/Dockerfile.jvm", "anchore/sbom-action", "cosign sign",
+                "cosign attest", "shellcheck")) {
+            assertTrue(ci.contains(step), "CI: " + step);
+        }
+    }
+
+    /** Runs deploy.sh against a stub az that answers nothing: exit 2 is a refused input; anything else got past the checks. */
+    private static int deployExitWith(Map<String, String> env) throws Exception {
+        Path bin = Files.createTempDirectory("fake-az");
+        Path az = bin.resolve("az");
+        Files.writeString(az, "#!/bin/sh\nexit 0\n");
+        az.toFile().setExecutable(true);
+        ProcessBuilder pb = new ProcessBuilder("bash", DIR.resolve("deploy.sh").toString());
+        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        pb.environment().put("IMAGE", "registry.example/sandstream:1a2b3c4");
+        pb.environment().put("LOCATION", "westeurope");
+        pb.environment().put("SMOKE_TEST", "0");
+        pb.environment().putAll(env);
+        Process p = pb.redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes();
+        p.waitFor();
+        return p.exitValue();
+    }
+
     // ---- helpers --------------------------------------------------------------------------------
 
     private static Map<String, String> bicepFiles() throws IOException {
@@ -346,7 +599,7 @@ class ContainerAppsTemplatesTest {
             }
         }
         assertEquals(Set.of("main.bicep", "modules/platform.bicep", "modules/app.bicep", "modules/eventgrid.bicep",
-                "modules/eventhubs.bicep"), files.keySet());
+                "modules/eventhubs.bicep", "modules/acrpull.bicep"), files.keySet());
         return files;
     }
 

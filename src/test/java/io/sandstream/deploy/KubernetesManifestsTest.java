@@ -37,7 +37,11 @@ import io.sandstream.config.SandstreamConfig;
 /**
  * Every manifest under {@code kubernetes/} parses, and the deployment's invariants hold: probes on
  * the health endpoints, non-root, limits, an image pinned by variable, egress restricted to DNS and
- * HTTPS, HPA/PDB/Service/NetworkPolicy aimed at the Deployment, configuration names that exist.
+ * HTTPS, HPA/PDB/Service/NetworkPolicy aimed at the StatefulSet, configuration names that exist.
+ * Durable by default: a StatefulSet with a claim per replica, a preStop drain and a grace period
+ * longer than the longest execution, an HPA only with the Kafka journal; memory sized coherently;
+ * pool-API sessions routed by identifier; ingress only from named peers; egress to what the
+ * service reaches (Entra ID, dynamicsessions.io, an OTLP collector), never the private ranges.
  * Where kubectl is installed, each overlay is rendered with kustomize and checked the same way; the
  * scaled overlays (Kafka journal) also for their Kafka settings, and overlays/scaled-keda for a
  * KEDA ScaledObject that matches them (and no HPA beside it). Where kubernetes-models is installed
@@ -52,8 +56,12 @@ class KubernetesManifestsTest {
     private static final String BOOTSTRAP_VARIABLE = "${KAFKA_BOOTSTRAP_SERVERS}";
     private static final List<String> LANES = List.of("high", "normal", "low");
     /** The kinds of every rendering; an HPA, or KEDA's objects in its place. */
-    private static final Set<String> COMMON_KINDS = Set.of("Namespace", "ServiceAccount", "ConfigMap", "Deployment",
-            "Service", "PodDisruptionBudget", "NetworkPolicy");
+    private static final Set<String> COMMON_KINDS = Set.of("Namespace", "ServiceAccount", "ConfigMap", "StatefulSet",
+            "Service", "Ingress", "PodDisruptionBudget", "NetworkPolicy");
+    /** The kinds of which a rendering has two: the Service and its headless twin, the two Ingresses. */
+    private static final Set<String> PAIRED_KINDS = Set.of("Service", "Ingress");
+    /** Longest execution (API.md: timeoutSeconds at most 220): a pod stopping must be able to finish it. */
+    private static final int LONGEST_EXECUTION_SECONDS = 220;
     private static final Set<String> KEDA_KINDS = Set.of("ScaledObject", "TriggerAuthentication", "Secret");
 
     @Test
@@ -100,7 +108,7 @@ class KubernetesManifestsTest {
         assumeTrue(onPath("kubectl"), "kubectl (kustomize) is not installed");
         List<JsonNode> rendered = parse(render("overlays/scaled-keda"));
         checkInvariants(copy(rendered));
-        JsonNode hpa = parse(Files.readString(ROOT.resolve("base/hpa.yaml"))).get(0);
+        JsonNode hpa = parse(Files.readString(ROOT.resolve("overlays/scaled/hpa.yaml"))).get(0);
         Map<String, Consumer<List<JsonNode>>> mutations = new LinkedHashMap<>();
         mutations.put("an HPA beside the ScaledObject", objects -> objects.add(hpa.deepCopy()));
         mutations.put("another consumer group", objects -> trigger(objects, 0).put("consumerGroup", "other"));
@@ -141,16 +149,51 @@ class KubernetesManifestsTest {
         for (String target : targets()) {
             ArrayNode objects = YAML.createArrayNode();
             parse(render(target)).forEach(objects::add);
-            Process validate = new ProcessBuilder("node", ROOT.resolve("validate-schemas.mjs").toString(), tools.toString())
-                    .redirectErrorStream(true).start();
-            validate.getOutputStream().write(new ObjectMapper().writeValueAsBytes(objects));
-            validate.getOutputStream().close();
-            String output = new String(validate.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(validate.waitFor(60, TimeUnit.SECONDS));
-            assertEquals(0, validate.exitValue(), target + ":\n" + output);
+            String output = validate(tools, objects, 0);
             // Every object, KEDA's too (.ci/setup installs @kubernetes-models/keda beside kubernetes-models).
             assertEquals(objects.size(), output.lines().filter(l -> l.startsWith("valid ")).count(), output);
         }
+    }
+
+    /** Strict: a field no schema declares (hostUser for hostUsers) fails, at any depth, KEDA's too. */
+    @Test
+    void theSchemaCheckRejectsUnknownFields() throws Exception {
+        assumeTrue(onPath("kubectl") && onPath("node"), "kubectl and node are needed");
+        Path tools = tools();
+        assumeTrue(Files.isDirectory(tools.resolve("node_modules/kubernetes-models")), "kubernetes-models is not installed");
+        List<JsonNode> rendered = parse(render("overlays/scaled-keda"));
+        Map<String, Consumer<List<JsonNode>>> typos = new LinkedHashMap<>();
+        typos.put("/spec/template/spec/hostUser", objects -> ((ObjectNode) deployment(objects).at("/spec/template/spec")).put("hostUser", false));
+        typos.put("/spec/template/spec/containers/0/securityContext/procMont", objects -> ((ObjectNode) deployment(objects)
+                .at("/spec/template/spec/containers/0/securityContext")).put("procMont", "Unmasked"));
+        typos.put("/spec/ingres", objects -> ((ObjectNode) only(objects, "NetworkPolicy").at("/spec")).set("ingres",
+                YAML.createArrayNode()));
+        typos.put("/spec/triggers/0/metadta", objects -> ((ObjectNode) only(objects, "ScaledObject").at("/spec/triggers/0"))
+                .set("metadta", YAML.createObjectNode()));
+        for (var typo : typos.entrySet()) {
+            List<JsonNode> objects = copy(rendered);
+            typo.getValue().accept(objects);
+            ArrayNode array = YAML.createArrayNode();
+            objects.forEach(array::add);
+            String output = validate(tools, array, 1);
+            assertTrue(output.contains("unknown field(s): " + typo.getKey()), output);
+        }
+    }
+
+    private static Path tools() {
+        return Path.of(System.getenv().getOrDefault("SANDSTREAM_TOOLS_DIR",
+                System.getProperty("user.home") + "/.cache/sandstream-tools"));
+    }
+
+    private static String validate(Path tools, ArrayNode objects, int expectedExit) throws Exception {
+        Process validate = new ProcessBuilder("node", ROOT.resolve("validate-schemas.mjs").toString(), tools.toString())
+                .redirectErrorStream(true).start();
+        validate.getOutputStream().write(new ObjectMapper().writeValueAsBytes(objects));
+        validate.getOutputStream().close();
+        String output = new String(validate.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(validate.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(expectedExit, validate.exitValue(), output);
+        return output;
     }
 
     @Test
@@ -209,16 +252,27 @@ class KubernetesManifestsTest {
     /** Checks one rendering (base's files, or an overlay) and returns its configuration, bound. */
     private static SandstreamConfig checkInvariants(List<JsonNode> objects) throws Exception {
         Map<String, JsonNode> byKind = new LinkedHashMap<>();
+        Map<String, JsonNode> paired = new LinkedHashMap<>();
         for (JsonNode o : objects) {
-            assertTrue(byKind.put(o.get("kind").asText(), o) == null, "one " + o.get("kind").asText());
+            String kind = o.get("kind").asText();
+            if (PAIRED_KINDS.contains(kind)) {
+                assertTrue(paired.put(kind + "/" + o.at("/metadata/name").asText(), o) == null, "one " + kind + " of a name");
+                if (!o.at("/metadata/name").asText().equals("sandstream")) {
+                    continue;
+                }
+            }
+            assertTrue(byKind.put(kind, o) == null, "one " + kind);
         }
+        assertEquals(Set.of("Service/sandstream", "Service/sandstream-pods", "Ingress/sandstream", "Ingress/sandstream-pools"),
+                paired.keySet());
         // KEDA makes an HPA of its own from the ScaledObject: a second one would fight it.
         boolean keda = byKind.containsKey("ScaledObject");
         assertFalse(keda && byKind.containsKey("HorizontalPodAutoscaler"), "no HPA beside KEDA's ScaledObject");
+        boolean autoscaled = keda || byKind.containsKey("HorizontalPodAutoscaler");
         Set<String> expectedKinds = new TreeSet<>(COMMON_KINDS);
-        expectedKinds.addAll(keda ? KEDA_KINDS : Set.of("HorizontalPodAutoscaler"));
+        expectedKinds.addAll(keda ? KEDA_KINDS : autoscaled ? Set.of("HorizontalPodAutoscaler") : Set.of());
         assertEquals(expectedKinds, new TreeSet<>(byKind.keySet()));
-        JsonNode deployment = byKind.get("Deployment");
+        JsonNode deployment = byKind.get("StatefulSet");
         JsonNode pod = deployment.at("/spec/template/spec");
         JsonNode podLabels = deployment.at("/spec/template/metadata/labels");
         assertEquals(1, pod.get("containers").size());
@@ -262,9 +316,11 @@ class KubernetesManifestsTest {
         assertEquals(IMAGE_VARIABLE, image);
         assertFalse(image.endsWith(":latest"));
 
-        // Every volume mount has its volume; the read-only root needs /tmp and the data dir writable.
+        // Every volume mount has its volume (or claim template); the read-only root needs /tmp and the data dir writable.
         Set<String> volumes = new TreeSet<>();
         pod.get("volumes").forEach(v -> volumes.add(v.get("name").asText()));
+        deployment.at("/spec/volumeClaimTemplates").forEach(v -> assertTrue(volumes.add(v.at("/metadata/name").asText()),
+                "a claim template and a volume of one name: " + v));
         Set<String> mounts = new TreeSet<>();
         container.get("volumeMounts").forEach(m -> {
             assertTrue(volumes.contains(m.get("name").asText()), m.toString());
@@ -301,32 +357,46 @@ class KubernetesManifestsTest {
         }
         env.values().forEach(v -> assertFalse(v.contains("${"), "an unfilled placeholder: " + v));
         SandstreamConfig config = ConfigNames.bind(env);
-        assertEquals(20, config.pools().get("python").maxSessions());
-        assertEquals(5, config.pools().get("python").readySessions());
+        assertTrue(config.pools().get("python").readySessions() <= config.pools().get("python").maxSessions());
         assertEquals(300, config.pools().get("python").cooldown().toSeconds());
         // Sandbox uids (4096 from first-uid) inside the pod's 65536 and clear of the service's own uid.
         int firstUid = config.sessions().firstUid();
         assertTrue(firstUid > container.at("/securityContext/runAsUser").asInt() && firstUid + 4096 <= 65536, "first-uid " + firstUid);
 
-        // Service, HPA, PDB and NetworkPolicy all aim at this Deployment's pods.
+        // Service, HPA, PDB and NetworkPolicy all aim at this StatefulSet's pods.
         String name = deployment.at("/metadata/name").asText();
         assertSelects(byKind.get("Service").at("/spec/selector"), podLabels);
         assertEquals("http", byKind.get("Service").at("/spec/ports/0/targetPort").asText());
-        // The HPA, or KEDA's ScaledObject in its place, scales this Deployment.
-        JsonNode scaler = keda ? byKind.get("ScaledObject") : byKind.get("HorizontalPodAutoscaler");
-        assertEquals("Deployment", scaler.at("/spec/scaleTargetRef/kind").asText());
-        assertEquals("apps/v1", scaler.at("/spec/scaleTargetRef/apiVersion").asText());
-        assertEquals(name, scaler.at("/spec/scaleTargetRef/name").asText());
-        int minReplicas = scaler.at(keda ? "/spec/minReplicaCount" : "/spec/minReplicas").asInt();
-        int maxReplicas = scaler.at(keda ? "/spec/maxReplicaCount" : "/spec/maxReplicas").asInt();
+        boolean kafka = config.journal().kind() == SandstreamConfig.JournalKind.KAFKA;
+        checkDurability(deployment, kafka);
+        checkMemory(container, config, env);
+        checkRouting(paired, podLabels);
+        int minReplicas;
+        int maxReplicas;
+        if (autoscaled) {
+            // The HPA, or KEDA's ScaledObject in its place, scales this StatefulSet; only with Kafka.
+            assertTrue(kafka, "an autoscaler removes replicas: only with the Kafka journal, whose pods hold nothing of their own");
+            JsonNode scaler = keda ? byKind.get("ScaledObject") : byKind.get("HorizontalPodAutoscaler");
+            assertEquals("StatefulSet", scaler.at("/spec/scaleTargetRef/kind").asText());
+            assertEquals("apps/v1", scaler.at("/spec/scaleTargetRef/apiVersion").asText());
+            assertEquals(name, scaler.at("/spec/scaleTargetRef/name").asText());
+            minReplicas = scaler.at(keda ? "/spec/minReplicaCount" : "/spec/minReplicas").asInt();
+            maxReplicas = scaler.at(keda ? "/spec/maxReplicaCount" : "/spec/maxReplicas").asInt();
+            assertFalse(deployment.at("/spec").has("replicas"), "the autoscaler owns the replica count");
+        } else {
+            assertFalse(kafka, "the Kafka journal's overlays scale");
+            minReplicas = deployment.at("/spec/replicas").asInt();
+            maxReplicas = minReplicas;
+        }
         assertTrue(minReplicas >= 1 && minReplicas <= maxReplicas, "replicas " + minReplicas + ".." + maxReplicas);
-        assertFalse(deployment.at("/spec").has("replicas"), "the HPA owns the replica count");
         JsonNode pdb = byKind.get("PodDisruptionBudget");
         assertSelects(pdb.at("/spec/selector/matchLabels"), podLabels);
-        assertTrue(pdb.at("/spec/minAvailable").asInt() < minReplicas, "a drain can always evict one pod");
+        int evictable = pdb.at("/spec").has("maxUnavailable") ? pdb.at("/spec/maxUnavailable").asInt()
+                : minReplicas - pdb.at("/spec/minAvailable").asInt();
+        assertTrue(evictable >= 1, "a drain can always evict one pod");
         JsonNode policy = byKind.get("NetworkPolicy");
         assertSelects(policy.at("/spec/podSelector/matchLabels"), podLabels);
-        boolean kafka = config.journal().kind() == SandstreamConfig.JournalKind.KAFKA;
+        checkIngress(policy, podLabels);
         checkEgress(policy, kafka);
         assertEquals("privileged", byKind.get("Namespace").at("/metadata/labels/pod-security.kubernetes.io~1enforce").asText());
 
@@ -407,8 +477,121 @@ class KubernetesManifestsTest {
     }
 
     /**
-     * Egress: DNS to kube-dns, and HTTPS to listed address blocks; nothing open to the world. With
-     * the Kafka journal also Event Hubs' Kafka port (9093), to listed address blocks too.
+     * Durability: every replica's journal on a claim of its own (volumeClaimTemplates, the data mount
+     * never an emptyDir), kept when scaled down; a preStop drain; and a grace period that covers the
+     * drain plus the longest execution.
+     */
+    static void checkDurability(JsonNode statefulSet, boolean kafka) {
+        assertEquals("StatefulSet", statefulSet.at("/kind").asText());
+        assertFalse(statefulSet.at("/spec/serviceName").asText().isEmpty(), "a governing Service");
+        JsonNode pod = statefulSet.at("/spec/template/spec");
+        JsonNode container = pod.at("/containers/0");
+        String dataVolume = null;
+        for (JsonNode mount : container.get("volumeMounts")) {
+            if (mount.at("/mountPath").asText().equals("/var/lib/sandstream")) {
+                dataVolume = mount.at("/name").asText();
+            }
+        }
+        assertEquals("data", dataVolume, "the data directory is mounted");
+        JsonNode claim = null;
+        for (JsonNode template : statefulSet.at("/spec/volumeClaimTemplates")) {
+            if (template.at("/metadata/name").asText().equals(dataVolume)) {
+                claim = template;
+            }
+        }
+        assertTrue(claim != null, "the data directory is a claim per replica, not a volume all pods share or lose");
+        assertEquals("[\"ReadWriteOnce\"]", claim.at("/spec/accessModes").toString(), "SQLite needs a disk of its own");
+        for (JsonNode volume : pod.get("volumes")) {
+            assertNotEquals(dataVolume, volume.at("/name").asText(), "no pod volume hides the claim");
+        }
+        assertEquals("Retain", statefulSet.at("/spec/persistentVolumeClaimRetentionPolicy/whenScaled").asText(kafka ? "Retain" : ""),
+                "a replica scaled away keeps the events it accepted");
+        JsonNode preStop = container.at("/lifecycle/preStop");
+        assertFalse(preStop.isMissingNode(), "a preStop drain");
+        List<String> command = new ArrayList<>();
+        preStop.at("/exec/command").forEach(c -> command.add(c.asText()));
+        assertEquals(2, command.size(), "preStop: sleep SECONDS, " + command);
+        assertEquals("sleep", command.get(0));
+        int drain = Integer.parseInt(command.get(1));
+        assertTrue(drain >= 5, "long enough for the endpoints to drop the pod: " + drain);
+        int grace = pod.at("/terminationGracePeriodSeconds").asInt();
+        assertTrue(grace >= drain + LONGEST_EXECUTION_SECONDS,
+                "grace " + grace + " s covers the drain (" + drain + " s) and the longest execution");
+        // Every probe says how long it waits (the default second is too short on a loaded node).
+        for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
+            assertTrue(container.at("/" + probe + "/timeoutSeconds").asInt() >= 2, probe + " timeoutSeconds");
+        }
+    }
+
+    /**
+     * Memory: requested at its limit (no overcommit, no eviction first under pressure), and the limit
+     * holds the heap (MaxRAMPercentage of it), 512 MiB outside the heap, and every session at its limit.
+     */
+    static void checkMemory(JsonNode container, SandstreamConfig config, Map<String, String> env) {
+        long limit = quantity(container.at("/resources/limits/memory").asText());
+        assertEquals(limit, quantity(container.at("/resources/requests/memory").asText()), "memory requested at its limit");
+        String javaOptions = env.getOrDefault("JAVA_TOOL_OPTIONS", "");
+        java.util.regex.Matcher percent = java.util.regex.Pattern.compile("-XX:MaxRAMPercentage=(\\d+)").matcher(javaOptions);
+        assertTrue(percent.find(), "the heap is sized explicitly: " + javaOptions);
+        long heap = limit * Integer.parseInt(percent.group(1)) / 100;
+        long sessions = 0;
+        for (var pool : config.pools().entrySet()) {
+            sessions += (long) pool.getValue().maxSessions() * pool.getValue().limits().memoryMib() << 20;
+        }
+        long nonHeap = 512L << 20;
+        assertTrue(heap + nonHeap + sessions <= limit, "heap " + (heap >> 20) + " MiB + non-heap " + (nonHeap >> 20)
+                + " MiB + sessions " + (sessions >> 20) + " MiB fit in the limit " + (limit >> 20) + " MiB");
+    }
+
+    /**
+     * Routing: no ClientIP affinity (it sees the ingress controller, not the client); the pool API
+     * routed by a consistent hash of its identifier parameter; the rest to any replica.
+     */
+    static void checkRouting(Map<String, JsonNode> paired, JsonNode podLabels) {
+        JsonNode service = paired.get("Service/sandstream");
+        assertFalse("ClientIP".equals(service.at("/spec/sessionAffinity").asText()), "no ClientIP affinity");
+        JsonNode headless = paired.get("Service/sandstream-pods");
+        assertEquals("None", headless.at("/spec/clusterIP").asText(), "the StatefulSet's Service is headless");
+        assertSelects(headless.at("/spec/selector"), podLabels);
+        JsonNode pools = paired.get("Ingress/sandstream-pools");
+        assertEquals("$arg_identifier", pools.at("/metadata/annotations/nginx.ingress.kubernetes.io~1upstream-hash-by").asText(),
+                "pool-API sessions routed by their identifier");
+        assertEquals("/pools/", pools.at("/spec/rules/0/http/paths/0/path").asText());
+        JsonNode rest = paired.get("Ingress/sandstream");
+        assertTrue(rest.at("/metadata/annotations/nginx.ingress.kubernetes.io~1upstream-hash-by").isMissingNode(),
+                "intake spreads over every replica");
+        for (JsonNode ingress : List.of(pools, rest)) {
+            assertEquals(service.at("/metadata/name").asText(),
+                    ingress.at("/spec/rules/0/http/paths/0/backend/service/name").asText());
+        }
+    }
+
+    /** Ingress: only the HTTP port, and only from named peers (never every namespace). */
+    static void checkIngress(JsonNode policy, JsonNode podLabels) {
+        JsonNode ingress = policy.at("/spec/ingress");
+        assertTrue(ingress.isArray() && ingress.size() > 0, "ingress is restricted");
+        for (JsonNode rule : ingress) {
+            assertTrue(rule.has("from") && rule.get("from").size() > 0, "every ingress rule names its peers: " + rule);
+            rule.get("from").forEach(peer -> {
+                assertFalse(peer.has("ipBlock"), "peers by selector: " + peer);
+                boolean namespaces = peer.has("namespaceSelector");
+                JsonNode selector = namespaces ? peer.at("/namespaceSelector/matchLabels") : peer.at("/podSelector/matchLabels");
+                assertTrue(selector.size() > 0, "an empty selector admits everything: " + peer);
+                if (!namespaces) {
+                    assertSelects(selector, podLabels);
+                }
+            });
+            Set<Integer> ports = new TreeSet<>();
+            rule.get("ports").forEach(p -> ports.add(p.get("port").asInt()));
+            assertEquals(Set.of(8080), ports, rule.toString());
+        }
+    }
+
+    /**
+     * Egress: DNS to kube-dns; HTTPS to listed address blocks or to the public internet with the
+     * private and link-local ranges cut out (Entra ID and *.dynamicsessions.io have no ranges to
+     * list); OTLP to a collector by namespace. With the Kafka journal also Event Hubs' Kafka port
+     * (9093), to listed address blocks.
      */
     private static void checkEgress(JsonNode policy, boolean kafka) {
         List<String> types = new ArrayList<>();
@@ -417,6 +600,8 @@ class KubernetesManifestsTest {
         JsonNode egress = policy.at("/spec/egress");
         assertTrue(egress.isArray() && egress.size() > 0);
         int kafkaRules = 0;
+        boolean publicHttps = false;
+        boolean otlp = false;
         for (JsonNode rule : egress) {
             assertTrue(rule.has("to") && rule.get("to").size() > 0, "every egress rule names its peers: " + rule);
             assertTrue(rule.has("ports") && rule.get("ports").size() > 0, "every egress rule names its ports: " + rule);
@@ -425,18 +610,31 @@ class KubernetesManifestsTest {
             if (ports.contains(53)) {
                 assertEquals(Set.of(53), ports, rule.toString());
                 rule.get("to").forEach(peer -> assertEquals("kube-dns", peer.at("/podSelector/matchLabels/k8s-app").asText()));
+            } else if (ports.equals(Set.of(4317, 4318))) {
+                // OTLP: to a collector's namespace, never to addresses.
+                rule.get("to").forEach(peer -> assertTrue(peer.at("/namespaceSelector/matchLabels").size() > 0, "OTLP to a namespace: " + peer));
+                otlp = true;
             } else {
                 assertTrue(ports.equals(Set.of(443)) || kafka && ports.equals(Set.of(9093)),
-                        "only HTTPS (and Kafka with the Kafka journal) leaves the pod: " + rule);
-                rule.get("to").forEach(peer -> {
+                        "only HTTPS, OTLP (and Kafka with the Kafka journal) leave the pod: " + rule);
+                for (JsonNode peer : rule.get("to")) {
                     String cidr = peer.at("/ipBlock/cidr").asText();
                     assertFalse(cidr.isEmpty(), "HTTPS only to address blocks: " + peer);
-                    assertFalse(cidr.endsWith("/0"), "not the whole internet: " + cidr);
-                });
+                    if (cidr.endsWith("/0")) {
+                        assertEquals(Set.of(443), ports, "the public internet on HTTPS only: " + rule);
+                        Set<String> except = new TreeSet<>();
+                        peer.at("/ipBlock/except").forEach(e -> except.add(e.asText()));
+                        assertTrue(except.containsAll(Set.of("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")),
+                                "the public internet, not the private ranges or the metadata address: " + except);
+                        publicHttps = true;
+                    }
+                }
                 kafkaRules += ports.contains(9093) ? 1 : 0;
             }
         }
         assertEquals(kafka ? 1 : 0, kafkaRules, "a Kafka egress rule exactly with the Kafka journal");
+        assertTrue(publicHttps, "HTTPS to Entra ID (workload identity) and *.dynamicsessions.io, which have no fixed ranges");
+        assertTrue(otlp, "OTLP to a collector");
     }
 
     private static void assertSelects(JsonNode selector, JsonNode labels) {
@@ -445,7 +643,7 @@ class KubernetesManifestsTest {
     }
 
     private static JsonNode deployment(List<JsonNode> objects) {
-        return only(objects, "Deployment");
+        return only(objects, "StatefulSet");
     }
 
     private static JsonNode only(List<JsonNode> objects, String kind) {

@@ -34,7 +34,7 @@ import io.sandstream.streaming.StreamResourceTest;
 class RestartIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** The packaged service logs JSON lines, where the message's line break is the two characters {@code \n}. */
+    /** The key ends at white space, or at the two characters {@code \n} where the logs are JSON lines. */
     private static final Pattern PRINTED_KEY = Pattern.compile("Ingress key: ([^\\s\\\\]+)");
 
     @TempDir
