@@ -88,13 +88,15 @@ public record ResultDocument(String executionId, String eventId, String source, 
             return this;
         }
 
-        public Builder language(String language) {
-            this.language = language;
+        /** The document carries the language's wire name. */
+        public Builder language(Language language) {
+            this.language = language == null ? null : language.wireName();
             return this;
         }
 
-        public Builder priority(String priority) {
-            this.priority = priority;
+        /** The document carries the priority's wire name ({@code high|normal|low}); null for a rejected event. */
+        public Builder priority(Priority priority) {
+            this.priority = priority == null ? null : priority.wireName();
             return this;
         }
 

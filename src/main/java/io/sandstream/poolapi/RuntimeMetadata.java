@@ -73,7 +73,7 @@ public class RuntimeMetadata {
 
     /** The pool's metadata, probed in one of its sandboxes on first use and then remembered. */
     public Uni<Metadata> of(SessionPool pool) {
-        if (!"local".equals(pool.backend()) || (pool.language() != Language.PYTHON && pool.language() != Language.JAVASCRIPT)) {
+        if (!"local".equals(pool.backend()) || (!pool.language().equals(Language.PYTHON) && !pool.language().equals(Language.JAVASCRIPT))) {
             // What an ACA pool runs is Azure's to say; nothing is probed there.
             String created = time(pool.createdAt());
             return Uni.createFrom().item(new Metadata(List.of(), List.of(), created, created));
@@ -83,7 +83,7 @@ public class RuntimeMetadata {
         if (known != null) {
             return Uni.createFrom().completionStage(known);
         }
-        boolean python = pool.language() == Language.PYTHON;
+        boolean python = pool.language().equals(Language.PYTHON);
         pool.run(Optional.empty(), new ExecutionSpec(python ? PYTHON_PROBE : NODE_PROBE, PROBE_TIMEOUT_SECONDS, List.of()))
                 .subscribe().with(result -> {
                     try {

@@ -49,9 +49,9 @@ public class ExecutionLoader {
     public ResultDocument completed(JournalRecord record, ExecuteRequest request, String backend, ExecutionResult result,
             Instant startedAt, int attempt) {
         ResultDocument.Builder document = from(record.entry())
-                .priority(record.entry().priorityName())
+                .priority(record.entry().priority())
                 .sessionId(request.sessionId().orElse(null))
-                .language(request.language().wireName())
+                .language(request.language())
                 .backend(backend)
                 .status(result.status().executionStatus())
                 .output(result.stdout(), result.stderr())
@@ -92,7 +92,7 @@ public class ExecutionLoader {
     public ResultDocument gaveUp(JournalRecord record, ExecuteRequest request, String backend, int attempt, String why) {
         JournalEntry e = record.entry();
         ResultDocument.Builder document = from(e)
-                .priority(e.priorityName())
+                .priority(e.priority())
                 .sessionId(e.sessionId())
                 .backend(backend)
                 .status(ExecutionStatus.Failed)
@@ -100,7 +100,7 @@ public class ExecutionLoader {
                 .timings(ResultDocument.Timings.neverStarted(e.acceptedAt(), Instant.now()))
                 .attempt(attempt);
         if (request != null) {
-            document.language(request.language().wireName());
+            document.language(request.language());
         }
         return document.build();
     }

@@ -5,10 +5,10 @@ import io.sandstream.ingress.IngressResponse;
 import io.sandstream.kafka.AcceptedIndex;
 import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
-import io.sandstream.problem.AzureError;
 import io.sandstream.poolapi.LegacyResponses;
 import io.sandstream.poolapi.ResourceResponses;
 import io.sandstream.poolapi.RuntimeMetadata;
+import io.sandstream.problem.AzureError;
 import io.sandstream.problem.Problem;
 
 /**

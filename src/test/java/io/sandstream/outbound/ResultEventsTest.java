@@ -23,6 +23,8 @@ import io.cloudevents.SpecVersion;
 import io.cloudevents.jackson.JsonFormat;
 import io.sandstream.config.TestConfigs;
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
+import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 
 /** The outbound event, checked by parsing what is sent back with the CloudEvents SDK. */
@@ -34,7 +36,7 @@ class ResultEventsTest {
     static ResultDocument document(String source, String subject) {
         return ResultDocument.builder().executionId("6f1c2d3e-0000-5000-8000-000000000001")
                 .event("evt-1", source, subject, "io.sandstream.code.execute")
-                .language("python").priority("normal").backend("local").status(ExecutionStatus.Succeeded)
+                .language(Language.PYTHON).priority(Priority.NORMAL).backend("local").status(ExecutionStatus.Succeeded)
                 .output("héllo \"x\"\n", "").result(IntNode.valueOf(42))
                 .timings(new ResultDocument.Timings("2030-01-02T03:04:05.100Z", "2030-01-02T03:04:05.200Z",
                         "2030-01-02T03:04:05.678Z", 100L, 478L))

@@ -13,6 +13,8 @@ import org.junit.jupiter.api.Test;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
+import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 
 /** Which results a sink takes, and where it sends them, from the real config mapping. */
@@ -25,8 +27,8 @@ class SinkFilterTest {
     }
 
     static ResultDocument doc(String subject, ExecutionStatus status) {
-        return ResultDocument.builder().executionId("e").event("i", "/src", subject, "t").language("python")
-                .priority("normal").backend("local").status(status).attempt(1).build();
+        return ResultDocument.builder().executionId("e").event("i", "/src", subject, "t").language(Language.PYTHON)
+                .priority(Priority.NORMAL).backend("local").status(status).attempt(1).build();
     }
 
     @Test

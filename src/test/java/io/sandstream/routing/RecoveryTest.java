@@ -27,6 +27,7 @@ import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.sqlite.SqliteJournal;
 import io.sandstream.model.ExecutionIds;
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
 import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.model.Tenant;
@@ -100,7 +101,7 @@ class RecoveryTest {
     private static ResultDocument stored(String executionId, String eventId) {
         Instant now = Instant.now();
         return ResultDocument.builder().executionId(executionId).event(eventId, SOURCE, null, "io.sandstream.code.execute")
-                .language("python").priority("normal").backend("local").status(ExecutionStatus.Succeeded)
+                .language(Language.PYTHON).priority(Priority.NORMAL).backend("local").status(ExecutionStatus.Succeeded)
                 .output("stored before the stop\n", "").timings(ResultDocument.Timings.ran(now, now, now, 1)).attempt(1)
                 .build();
     }

@@ -61,7 +61,7 @@ class ResultDocumentJsonTest {
 
     static ResultDocument full() throws Exception {
         return ResultDocument.builder().executionId("exec-1").event("evt-1", "/tests/json", "a/b",
-                "io.sandstream.code.execute").sessionId("session-1").language("python").priority("high")
+                "io.sandstream.code.execute").sessionId("session-1").language(Language.PYTHON).priority(Priority.HIGH)
                 .backend("local").status(ExecutionStatus.TimedOut).output("out\n", "err é\n")
                 .result(JSON.readTree("{\"x\":[1,2.5,null,\"s\"]}")).error("TimeoutError", "wall time").truncated(true)
                 .limitHit("wall")

@@ -27,6 +27,8 @@ import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
+import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.results.ResultBus;
 import io.sandstream.results.ResultStore;
@@ -120,7 +122,7 @@ public class ConcurrentStreamTest {
         Instant now = Instant.now();
         return ResultDocument.builder().executionId(executionId)
                 .event(executionId, "/tests/concurrent", subject, "io.sandstream.code.execute")
-                .language("python").priority("normal").backend("local").status(ExecutionStatus.Succeeded)
+                .language(Language.PYTHON).priority(Priority.NORMAL).backend("local").status(ExecutionStatus.Succeeded)
                 .timings(ResultDocument.Timings.ran(now, now, now, 0)).attempt(1).build();
     }
 

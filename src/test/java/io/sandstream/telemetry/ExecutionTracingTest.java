@@ -29,6 +29,7 @@ import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
 import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.model.Tenant;
@@ -68,7 +69,7 @@ class ExecutionTracingTest {
 
     static ResultDocument document(ExecutionStatus status) {
         return ResultDocument.builder().executionId("exec-1").event("1", "/tests", null, "io.sandstream.code.execute")
-                .language("python").priority("normal").backend("local").status(status).attempt(1).build();
+                .language(Language.PYTHON).priority(Priority.NORMAL).backend("local").status(status).attempt(1).build();
     }
 
     /** Runs every dispatch stage of exec-1 as the dispatcher does. */

@@ -27,6 +27,8 @@ import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.config.TestConfigs;
 import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
+import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.results.Azurite;
 import io.sandstream.results.StoredResult;
@@ -75,7 +77,7 @@ class AzureBlobResultStoreTest {
     static ResultDocument document(String executionId, String stdout, int result) {
         return ResultDocument.builder().executionId(executionId)
                 .event("event-1", "/tests/blob", "blob/unit", "io.sandstream.code.execute")
-                .language("python").priority("normal").backend("local").status(ExecutionStatus.Succeeded)
+                .language(Language.PYTHON).priority(Priority.NORMAL).backend("local").status(ExecutionStatus.Succeeded)
                 .output(stdout, "warn: é\n").result(IntNode.valueOf(result))
                 .timings(new ResultDocument.Timings("2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z",
                         "2024-01-01T00:00:02Z", 1000L, 1000L))
