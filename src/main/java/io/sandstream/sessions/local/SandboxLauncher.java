@@ -242,9 +242,10 @@ public final class SandboxLauncher implements AutoCloseable {
     /**
      * The sandbox's rlimits as ulimit commands of /bin/sh (Debian's dash, whose {@code -p} is the
      * process limit and {@code -f}, {@code -c} count 512-byte blocks), each setting the hard and the
-     * soft limit at once as prlimit did; a shell that refuses one (bash's {@code -p} is the pipe size) stops the start. The
-     * hard CPU limit is set here, before anything of the sandbox runs: no process in it can raise it
-     * (the runner lowers the soft one per execution; children may raise theirs to it).
+     * soft limit at once as prlimit did; a shell that refuses one (bash's {@code -p} is the pipe
+     * size) stops the start. The hard CPU limit is set here, before anything of the sandbox runs: no
+     * process in it can raise it (the runner lowers the soft one per execution; children may raise
+     * theirs to it).
      *
      * @param addressSpaceReserveMib without a memory cgroup, the address space bounds memory (plus
      *        what the runtime reserves up front); negative: no address-space limit
