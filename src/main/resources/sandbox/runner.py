@@ -2,7 +2,9 @@
 # process: requests arrive as JSON lines on fd 0, answers leave as JSON lines on fd 3, and user code
 # writes to fd 1 and fd 2 directly. User code shares this process, so it can tamper with all of it;
 # that can only ever spoil its own session, which is why nothing here is trusted by the service.
-import ast, base64, json, os, signal, stat, sys, threading, traceback, resource, queue, io
+# base64 and traceback are imported where they are used (files, failures): a sandbox's cold start
+# waits for every import here (docs/benchmarks.md).
+import ast, json, os, signal, stat, sys, threading, resource, queue, io
 
 DATA = "/mnt/data"
 requests = os.fdopen(os.dup(0), "rb")
@@ -77,9 +79,13 @@ def execute(message):
     except BaseException as e:  # SystemExit included: the session survives a sys.exit()
         answer.update(status="Failed", error={"type": type(e).__name__, "message": str(e)[:4096]})
         try:
+            import traceback
             traceback.print_exc()
         except BaseException:
-            pass
+            try:
+                sys.__excepthook__(type(e), e, e.__traceback__)  # traceback not importable (no fd left?)
+            except BaseException:
+                pass
     finally:
         running.clear()
     for stream in (sys.stdout, sys.stderr):
@@ -135,6 +141,7 @@ def listing(directory, message):
 
 
 def files(message):
+    import base64
     op = message["op"]
     answer = {"id": message["id"], "ok": True}
     try:

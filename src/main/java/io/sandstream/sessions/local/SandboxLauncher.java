@@ -4,9 +4,12 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
 
@@ -33,6 +36,15 @@ public final class SandboxLauncher implements AutoCloseable {
     private final SandstreamConfig.Sessions config;
     private final RuntimeDirectory runtime;
     private final Path controlDir;
+    /** FIFOs made ahead, {@link #FIFO_BATCH} per mkfifo, renamed to a sandbox's control FIFO when it starts. */
+    private final Path fifoStockDir;
+    private final Deque<Path> fifoStock = new ArrayDeque<>();
+    private long fifosMade;
+    /**
+     * One mkfifo process per this many sandbox starts: a process start from the JVM was a measurable
+     * part of a cold start (docs/benchmarks.md), and Java cannot make a FIFO itself.
+     */
+    static final int FIFO_BATCH = 16;
     private final Optional<Path> cgroupRoot;
     private final Optional<Path> cpuCgroupRoot;
     private final UidBlock uids;
@@ -47,6 +59,7 @@ public final class SandboxLauncher implements AutoCloseable {
         Path data = dataDir.toAbsolutePath().normalize();
         Path runtimePath = config.runtimeDir().map(p -> p.toAbsolutePath().normalize()).orElse(data.resolve("runtime"));
         this.controlDir = data.resolve("sandboxes");
+        this.fifoStockDir = data.resolve("sandboxes-fifos");
         try {
             // Locked before anything is written: a second instance must not rewrite the first one's files.
             Files.createDirectories(data);
@@ -57,11 +70,13 @@ public final class SandboxLauncher implements AutoCloseable {
                 held.add(lock(runtimePath.resolve("instance.lock"), "sandbox runtime directory", "sandstream.sessions.runtime-dir"));
             }
             runtime.populate(config.python());
-            Files.createDirectories(controlDir);
-            Files.setPosixFilePermissions(controlDir, PosixFilePermissions.fromString("rwx------"));
-            try (var leftovers = Files.list(controlDir)) {
-                for (Path p : leftovers.toList()) {
-                    Files.deleteIfExists(p);
+            for (Path dir : List.of(controlDir, fifoStockDir)) {
+                Files.createDirectories(dir);
+                Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+                try (var leftovers = Files.list(dir)) {
+                    for (Path p : leftovers.toList()) {
+                        Files.deleteIfExists(p);
+                    }
                 }
             }
             config.uidHelper().filter(helper -> !Files.isExecutable(helper)).ifPresent(helper -> {
@@ -109,6 +124,18 @@ public final class SandboxLauncher implements AutoCloseable {
             }
         }
         held.clear();
+        synchronized (this) {
+            fifoStock.forEach(SandboxLauncher::deleteQuietly);
+            fifoStock.clear();
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException e) {
+            LOG.debugf("removing %s failed: %s", p, e.getMessage());
+        }
     }
 
     /** True when memory is limited by cgroup (a breach is an OOM kill) rather than by rlimit. */
@@ -146,15 +173,8 @@ public final class SandboxLauncher implements AutoCloseable {
         runtime.verifyDirectory();
         String runner = kind.script;
         Path fifo = controlFifo(id);
-        Process mkfifo = new ProcessBuilder("mkfifo", "-m", "600", fifo.toString()).start();
-        try {
-            if (mkfifo.waitFor() != 0) {
-                throw new IOException("mkfifo failed for " + fifo);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
+        // A rename, never over an existing name: the FIFO is new to this sandbox, as mkfifo made it.
+        Files.move(spareFifo(), fifo, StandardCopyOption.ATOMIC_MOVE);
         Optional<Path> cgroup = cgroupRoot.map(root -> Cgroups.createMemory(root, id, limits.memoryMib() * 1024L * 1024L));
         Optional<Path> cpuCgroup = cpuCgroupRoot.map(root -> Cgroups.createCpu(root, id, limits.cpuMillicores()));
         Optional<String> fontCache = kind == Runner.PYTHON ? runtime.fontCache() : Optional.empty();
@@ -164,26 +184,18 @@ public final class SandboxLauncher implements AutoCloseable {
                 // service has checked what 5, 6 and 7 are; join the memory and cpu cgroups (v2: the
                 // same one), then drop to the sandbox's own uid before bubblewrap starts.
                 // Everything the sandbox ever starts stays in them.
+                // Then the limits, set by the shell's ulimit (hard and soft) rather than by one more
+                // exec'd wrapper (prlimit): each exec was a measurable part of a cold start.
                 "exec 3<>\"$1\" 5<\"$2\" 6<\"$3\" || exit 120; if [ -n \"$6\" ]; then exec 7<\"$6\" || exit 120; fi;"
                         + " printf R; read -r checked || exit 122;"
                         + " for g in \"$4\" \"$5\"; do [ -z \"$g\" ] || echo $$ > \"$g/cgroup.procs\" || exit 121; done;"
-                        + " shift 6; exec \"$@\"",
+                        + " " + ulimits(limits, cgroup.isEmpty() ? kind.addressSpaceReserveMib : -1) + " shift 6; exec \"$@\"",
                 "sandbox", fifo.toString(), runtime.file(RuntimeDirectory.SECCOMP).toString(), runtime.file(runner).toString(),
                 cgroup.map(Path::toString).orElse(""), cpuCgroup.map(Path::toString).orElse(""),
                 fontCache.map(name -> runtime.file(RuntimeDirectory.FONT_CACHE).toString()).orElse("")));
         command.addAll(config.uidHelper()
                 .map(helper -> List.of(helper.toString(), Integer.toString(uid), "--"))
                 .orElse(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--")));
-        // The hard CPU limit is set here, before anything of the sandbox runs: no process in it can
-        // raise it (the runner lowers the soft one per execution; children may raise theirs to it).
-        command.addAll(List.of("prlimit", "--nproc=" + limits.pids(), "--nofile=" + limits.openFiles(),
-                "--fsize=" + limits.fileSizeMib() * 1024L * 1024L, "--core=0",
-                "--cpu=" + limits.processCpuSeconds() + ":" + limits.processCpuSeconds()));
-        if (cgroup.isEmpty()) {
-            // Without a cgroup, the address space bounds memory (plus what the runtime reserves up front).
-            command.add("--as=" + (limits.memoryMib() + kind.addressSpaceReserveMib) * 1024L * 1024L);
-        }
-        command.add("--");
         command.addAll(bwrapArguments(limits, runner, fontCache));
         switch (kind) {
             case PYTHON -> command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/runner.py"));
@@ -203,6 +215,57 @@ public final class SandboxLauncher implements AutoCloseable {
             throw e;
         }
         return process;
+    }
+
+    /** A FIFO (mode 600) no sandbox has used, from the stock; one mkfifo refills it. */
+    private synchronized Path spareFifo() throws IOException {
+        if (fifoStock.isEmpty()) {
+            List<String> command = new ArrayList<>(List.of("mkfifo", "-m", "600", "--"));
+            List<Path> batch = new ArrayList<>();
+            for (int i = 0; i < FIFO_BATCH; i++) {
+                Path p = fifoStockDir.resolve(idPrefix + "-" + (fifosMade++) + ".ctl");
+                batch.add(p);
+                command.add(p.toString());
+            }
+            Process mkfifo = new ProcessBuilder(command).redirectErrorStream(true).start();
+            try {
+                String output = new String(mkfifo.getInputStream().readAllBytes());
+                if (mkfifo.waitFor() != 0) {
+                    batch.forEach(SandboxLauncher::deleteQuietly);
+                    throw new IOException("mkfifo failed in " + fifoStockDir + ": " + output.strip());
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                batch.forEach(SandboxLauncher::deleteQuietly);
+                throw new IOException("interrupted", e);
+            }
+            fifoStock.addAll(batch);
+        }
+        return fifoStock.poll();
+    }
+
+    /**
+     * The sandbox's rlimits as ulimit commands of /bin/sh (Debian's dash, whose {@code -p} is the
+     * process limit and {@code -f}, {@code -c} count 512-byte blocks), each setting the hard and the
+     * soft limit at once as prlimit did; a shell that refuses one (bash's {@code -p} is the pipe
+     * size) stops the start. The hard CPU limit is set here, before anything of the sandbox runs: no
+     * process in it can raise it (the runner lowers the soft one per execution; children may raise
+     * theirs to it).
+     *
+     * @param addressSpaceReserveMib without a memory cgroup, the address space bounds memory (plus
+     *        what the runtime reserves up front); negative: no address-space limit
+     */
+    static String ulimits(SandstreamConfig.Limits limits, long addressSpaceReserveMib) {
+        List<String> set = new ArrayList<>(List.of("-p " + limits.pids(), "-n " + limits.openFiles(),
+                "-f " + limits.fileSizeMib() * 2048L, "-c 0", "-t " + limits.processCpuSeconds()));
+        if (addressSpaceReserveMib >= 0) {
+            set.add("-v " + (limits.memoryMib() + addressSpaceReserveMib) * 1024L);
+        }
+        StringBuilder script = new StringBuilder();
+        for (String limit : set) {
+            script.append("ulimit ").append(limit).append(" || exit 123; ");
+        }
+        return script.toString();
     }
 
     /** The files the shell opened, checked through /proc (stat calls only), then the shell may go on. */

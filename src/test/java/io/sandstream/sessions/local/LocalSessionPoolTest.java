@@ -69,6 +69,20 @@ class LocalSessionPoolTest {
         assertEquals(3.0, run(pools.python, "py-state", "math.floor(math.pi)").result().asDouble());
     }
 
+    /** The shell's ulimit sets what prlimit set before it: hard and soft, in the sandbox's own units. */
+    @Test
+    void rlimitsInsideAreTheConfiguredOnes() {
+        var limits = pools.config.pools().get("python").limits();
+        ExecutionResult r = run(pools.python, null, "import resource as r\n"
+                + "[r.getrlimit(getattr(r, 'RLIMIT_' + n)) for n in ('NPROC', 'NOFILE', 'FSIZE', 'CORE')]"
+                + " + [r.getrlimit(r.RLIMIT_CPU)[1]]");
+        assertEquals(Status.Succeeded, r.status(), r.toString());
+        long fsize = limits.fileSizeMib() * 1024L * 1024L;
+        assertEquals(List.of(List.of(32, 32), List.of(limits.openFiles(), limits.openFiles()), List.of(fsize, fsize),
+                List.of(0, 0), limits.processCpuSeconds()).toString().replace(" ", ""),
+                String.valueOf(r.result()).replace(" ", ""));
+    }
+
     @Test
     void finishedExecutionsLeaveNoTimerBehind() throws InterruptedException {
         long before = periodicTimers();
