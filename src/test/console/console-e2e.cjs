@@ -30,7 +30,13 @@ async function openConsole(browser, { key = apiKey } = {}) {
   page.calls = [];
   page.on('pageerror', (e) => page.problems.push('page error: ' + e.message));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) page.problems.push('console error: ' + m.text());
+    // What user HTML in a sandboxed output frame is refused (its scripts, its inline styles) is the
+    // frame doing its job, not a problem of the console; the console page itself must stay clean.
+    // (Chrome names the frame in the first message only; the CSP's refusal of the frame's inline
+    // <style> carries no location.)
+    const inOutputFrame = /about:srcdoc/.test(m.text()) || /about:srcdoc/.test((m.location() || {}).url || '')
+      || /^Applying inline style violates/.test(m.text());
+    if (m.type() === 'error' && !/status of 401/.test(m.text()) && !inOutputFrame) page.problems.push('console error: ' + m.text());
   });
   page.on('request', (r) => {
     const url = new URL(r.url());
