@@ -2,9 +2,9 @@
 # process: requests arrive as JSON lines on fd 0, answers leave as JSON lines on fd 3, and user code
 # writes to fd 1 and fd 2 directly. User code shares this process, so it can tamper with all of it;
 # that can only ever spoil its own session, which is why nothing here is trusted by the service.
-# base64 and traceback are imported where they are used (files, failures): a sandbox's cold start
-# waits for every import here (docs/benchmarks.md).
-import ast, json, os, signal, stat, sys, threading, resource, queue, io
+# traceback is imported where it is used (failures): a sandbox's cold start waits for every
+# import here (docs/benchmarks.md).
+import ast, base64, builtins, json, os, signal, stat, sys, threading, resource, queue, io
 
 DATA = "/mnt/data"
 requests = os.fdopen(os.dup(0), "rb")
@@ -49,6 +49,209 @@ def to_json(value):
         return repr(value)
 
 
+# ---- rich results (the IPython display protocol) --------------------------------------------------
+# Outputs of one execution: display() calls, figures and a rich last expression, each a MIME type
+# and its data (base64 for images), counted against the execution's output cap (what the code wrote
+# to stdout/stderr is counted by the service, which applies the cap to both together).
+
+SCALARS = (type(None), bool, int, float, str)
+REPRS = (("image/png", "_repr_png_"), ("image/jpeg", "_repr_jpeg_"), ("image/svg+xml", "_repr_svg_"),
+         ("text/html", "_repr_html_"), ("text/markdown", "_repr_markdown_"), ("text/latex", "_repr_latex_"),
+         ("application/json", "_repr_json_"))
+PRETTY_WIDTH = 79
+
+
+class OutputLimitExceeded(KeyboardInterrupt):
+    # A KeyboardInterrupt, like the interrupt the service sends when stdout passes the cap:
+    # user code's "except Exception" does not swallow it.
+    pass
+
+
+class Outputs:
+    def __init__(self, cap):
+        self.items, self.size, self.cap, self.truncated = [], 0, cap, False
+
+    def add(self, mime, data):
+        size = len(data) if isinstance(data, str) else len(json.dumps(data, default=str))
+        if self.truncated or self.size + size > self.cap:
+            self.truncated = True
+            return False
+        self.size += size
+        self.items.append({"type": mime, "data": data})
+        return True
+
+
+outputs = Outputs(0)
+
+
+def pretty(value):
+    # The text/plain form a Jupyter kernel shows: repr, and a container too long for one line
+    # one element per line (IPython's pretty printer does the same; pprint is its stdlib twin).
+    text = repr(value)
+    if len(text) > PRETTY_WIDTH and len(text) <= outputs.cap and isinstance(value, (list, tuple, dict, set, frozenset)):
+        import pprint
+        try:
+            text = pprint.pformat(value, width=PRETTY_WIDTH, sort_dicts=False)
+        except Exception:
+            pass
+    return text
+
+
+def pyplot():
+    return sys.modules.get("matplotlib.pyplot")
+
+
+def as_figure(value):
+    module = sys.modules.get("matplotlib.figure")
+    if module is not None and isinstance(value, module.Figure):
+        return value
+    return None
+
+
+def figure_png(figure):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def bundle(value):
+    # The MIME bundle of a value, richest first, text/plain last.
+    data = {}
+    figure = as_figure(value)
+    if figure is not None:
+        data["image/png"] = figure_png(figure)
+    else:
+        kind = type(value)
+        if kind.__name__ == "Series" and kind.__module__.startswith("pandas"):
+            try:
+                data["text/html"] = value.to_frame()._repr_html_()
+            except Exception:
+                pass
+        for mime, name in REPRS:
+            if mime in data:
+                continue
+            method = getattr(kind, name, None)
+            if not callable(method):
+                continue
+            try:
+                content = method(value)
+            except Exception:
+                continue
+            if isinstance(content, tuple) and len(content) == 2:
+                content = content[0]  # (data, metadata)
+            if content is None:
+                continue
+            if mime.startswith("image/") and mime != "image/svg+xml":
+                if isinstance(content, (bytes, bytearray)):
+                    content = base64.b64encode(content).decode()
+                elif not isinstance(content, str):
+                    continue
+            elif mime == "application/json":
+                try:
+                    json.dumps(content, allow_nan=False)
+                except (TypeError, ValueError):
+                    continue
+            elif not isinstance(content, str):
+                continue
+            data[mime] = content
+    data["text/plain"] = pretty(value)
+    return data
+
+
+def emit(value):
+    for mime, data in bundle(value).items():
+        if not outputs.add(mime, data):
+            raise OutputLimitExceeded("the output limit was reached")
+
+
+def display(*values, **_):
+    """Shows each value as a Jupyter notebook would (its richest representations); like IPython's display()."""
+    for value in values:
+        emit(value)
+        figure = as_figure(value)
+        if figure is not None and pyplot() is not None:
+            pyplot().close(figure)
+
+
+def show(*_, **__):
+    """pyplot.show() in a notebook: every open figure becomes an output, then is closed."""
+    flush_figures()
+
+
+def flush_figures(keep_going=False):
+    plt = pyplot()
+    if plt is None:
+        return
+    try:
+        for number in plt.get_fignums():
+            figure = plt.figure(number)
+            try:
+                if not outputs.truncated and not outputs.add("image/png", figure_png(figure)):
+                    if not keep_going:
+                        raise OutputLimitExceeded("the output limit was reached")
+            finally:
+                plt.close(figure)
+    finally:
+        if keep_going:
+            plt.close("all")
+
+
+def patch_pyplot():
+    plt = pyplot()
+    if plt is not None and plt.show is not show:
+        plt.show = show
+
+
+class PyplotHook:
+    # Replaces pyplot.show as soon as pyplot is imported, so plt.show() in the importing cell works too.
+    def find_spec(self, name, path=None, target=None):
+        if name != "matplotlib.pyplot":
+            return None
+        import importlib.machinery
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            module.show = show
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, PyplotHook())
+# Debian's matplotlib reads /etc/matplotlibrc, which the sandbox does not bind: the same file ships
+# in its data directory under /usr.
+if "MATPLOTLIBRC" not in os.environ and not os.path.exists("/etc/matplotlibrc") \
+        and os.path.exists("/usr/share/matplotlib/mpl-data/matplotlibrc"):
+    os.environ["MATPLOTLIBRC"] = "/usr/share/matplotlib/mpl-data/matplotlibrc"
+builtins.display = display
+
+
+def result_of(value):
+    """The value as the result document holds it, and, for a non-scalar, its text form (Jupyter's text/plain)."""
+    if isinstance(value, SCALARS):
+        return to_json(value), None
+    figure = as_figure(value)
+    rich = figure is not None or any(callable(getattr(type(value), name, None)) for _, name in REPRS) \
+        or type(value).__module__.startswith("pandas")
+    if rich:
+        data = bundle(value)
+        if figure is not None and pyplot() is not None:
+            pyplot().close(figure)
+        text = data["text/plain"]
+        flush_figures(keep_going=True)  # what is still open comes before the result, as in a notebook
+        for mime, content in data.items():
+            outputs.add(mime, content)
+    else:
+        text = pretty(value)
+    if len(text) > outputs.cap:
+        text = text[:outputs.cap]
+        outputs.truncated = True
+    return to_json(value), text
+
+
 def run_cell(code):
     tree = ast.parse(code, "<cell>", "exec")
     last = None
@@ -67,15 +270,23 @@ def cpu_used():
 
 
 def execute(message):
+    global outputs
     answer = {"id": message["id"], "status": "Succeeded", "result": None}
+    outputs = Outputs(int(message.get("outputBytes", 1 << 20)))
     soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
     budget = int(cpu_used()) + int(message["cpuSeconds"]) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (budget if hard == resource.RLIM_INFINITY else min(budget, hard), hard))
     running.set()
     try:
-        answer["result"] = to_json(run_cell(message["code"]))
-    except KeyboardInterrupt:
-        answer.update(status="Failed", error={"type": "KeyboardInterrupt", "message": "interrupted"})
+        patch_pyplot()
+        value = run_cell(message["code"])
+        answer["result"], text = result_of(value)
+        if text is not None:
+            answer["text"] = text
+        flush_figures(keep_going=True)
+    except KeyboardInterrupt as e:
+        answer.update(status="Failed", error={"type": "OutputLimitExceeded" if isinstance(e, OutputLimitExceeded)
+                                              else "KeyboardInterrupt", "message": "interrupted"})
     except BaseException as e:  # SystemExit included: the session survives a sys.exit()
         answer.update(status="Failed", error={"type": type(e).__name__, "message": str(e)[:4096]})
         try:
@@ -88,6 +299,14 @@ def execute(message):
                 pass
     finally:
         running.clear()
+    try:
+        flush_figures(keep_going=True)  # a failed cell still shows its figures, as a notebook does
+    except BaseException:
+        pass
+    if outputs.items:
+        answer["outputs"] = outputs.items
+    if outputs.truncated:
+        answer["outputsTruncated"] = True
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -141,7 +360,6 @@ def listing(directory, message):
 
 
 def files(message):
-    import base64
     op = message["op"]
     answer = {"id": message["id"], "ok": True}
     try:

@@ -717,5 +717,14 @@ public interface SandstreamConfig {
          */
         @WithDefault("10s")
         Duration requestTimeout();
+
+        /**
+         * Rich outputs (figures, tables) larger than this, in bytes of their data as the document
+         * holds it (base64 for images), are written as blobs of their own beside the document,
+         * {@code {executionId}/outputs/...}, which links them ({@code href}); smaller ones stay inline.
+         * The default keeps a typical figure inline and the document blob small.
+         */
+        @WithDefault("65536")
+        int outputBlobThreshold();
     }
 }

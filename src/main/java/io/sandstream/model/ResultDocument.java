@@ -2,6 +2,7 @@ package io.sandstream.model;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Objects;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
@@ -10,12 +11,24 @@ import com.fasterxml.jackson.databind.JsonNode;
 /**
  * The result document of API.md §2, exactly as stored and served: the components' order is the
  * JSON's, and every one is written, null or not. Built with {@link #builder()}, which leaves out
- * what a place does not know.
+ * what a place does not know. {@code outputs} (the rich outputs, {@link Output}) is the one component
+ * left out when empty, so that a document without any serializes exactly as before they existed.
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record ResultDocument(String executionId, String eventId, String source, String subject, String type,
         String sessionId, String language, String priority, String backend, ExecutionStatus status, String stdout,
-        String stderr, JsonNode result, Error error, boolean truncated, String limitHit, Timings timings, int attempt) {
+        String stderr, JsonNode result, @JsonInclude(JsonInclude.Include.NON_EMPTY) List<Output> outputs, Error error,
+        boolean truncated, String limitHit, Timings timings, int attempt) {
+
+    public ResultDocument {
+        outputs = outputs == null ? List.of() : List.copyOf(outputs);
+    }
+
+    /** The same document with other outputs (a store that keeps large ones apart links or restores them). */
+    public ResultDocument withOutputs(List<Output> replaced) {
+        return new ResultDocument(executionId, eventId, source, subject, type, sessionId, language, priority, backend,
+                status, stdout, stderr, result, replaced, error, truncated, limitHit, timings, attempt);
+    }
 
     public static Builder builder() {
         return new Builder();
@@ -60,6 +73,7 @@ public record ResultDocument(String executionId, String eventId, String source, 
         private String stdout = "";
         private String stderr = "";
         private JsonNode result;
+        private List<Output> outputs = List.of();
         private Error error;
         private boolean truncated;
         private String limitHit;
@@ -121,6 +135,11 @@ public record ResultDocument(String executionId, String eventId, String source, 
             return this;
         }
 
+        public Builder outputs(List<Output> outputs) {
+            this.outputs = outputs;
+            return this;
+        }
+
         public Builder error(String type, String message) {
             this.error = new Error(type, message);
             return this;
@@ -150,7 +169,7 @@ public record ResultDocument(String executionId, String eventId, String source, 
             Objects.requireNonNull(executionId, "executionId");
             Objects.requireNonNull(status, "status");
             return new ResultDocument(executionId, eventId, source, subject, type, sessionId, language, priority,
-                    backend, status, stdout, stderr, result, error, truncated, limitHit, timings, attempt);
+                    backend, status, stdout, stderr, result, outputs, error, truncated, limitHit, timings, attempt);
         }
     }
 }

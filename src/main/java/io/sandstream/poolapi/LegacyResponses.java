@@ -67,7 +67,7 @@ public final class LegacyResponses {
         if (!success && stderr.isBlank() && result.errorMessage() != null) {
             stderr = result.errorMessage();
         }
-        JsonNode value = result.result() == null || result.result().isNull() ? TextNode.valueOf("") : result.result();
+        JsonNode value = PoolResultValue.of(result);
         return new ExecutionProperties(id, success ? "Success" : "Failure", result.stdout() == null ? "" : result.stdout(),
                 stderr, value, result.executionMs());
     }

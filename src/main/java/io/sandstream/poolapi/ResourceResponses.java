@@ -89,7 +89,7 @@ public final class ResourceResponses {
         if (result.status() != ExecutionResult.Status.Succeeded && stderr.isBlank() && result.errorMessage() != null) {
             stderr = result.errorMessage();
         }
-        JsonNode value = result.result() == null || result.result().isNull() ? TextNode.valueOf("") : result.result();
+        JsonNode value = PoolResultValue.of(result);
         return new Execution(id, identifier, identifier, executionType(asynchronous), status,
                 new Output(result.stdout() == null ? "" : result.stdout(), stderr, value, result.executionMs()));
     }

@@ -56,6 +56,7 @@ public class ExecutionLoader {
                 .status(result.status().executionStatus())
                 .output(result.stdout(), result.stderr())
                 .result(result.result())
+                .outputs(result.outputs())
                 .truncated(result.truncated())
                 .timings(ResultDocument.Timings.ran(record.entry().acceptedAt(), startedAt, result.completedAt(),
                         result.executionMs()))

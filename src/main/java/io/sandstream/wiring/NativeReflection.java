@@ -20,7 +20,7 @@ import io.sandstream.problem.Problem;
  * missing. Request bodies are read as {@code JsonNode} trees and need nothing.
  */
 @RegisterForReflection(registerFullHierarchy = true, targets = {
-        ResultDocument.class, ResultDocument.Error.class, ResultDocument.Timings.class, ExecutionStatus.class,
+        ResultDocument.class, ResultDocument.Error.class, ResultDocument.Timings.class, io.sandstream.model.Output.class, ExecutionStatus.class,
         Problem.class, Problem.FieldError.class,
         IngressResponse.class, IngressResponse.Accepted.class, IngressResponse.Rejected.class,
         AzureError.class, AzureError.Detail.class,

@@ -294,7 +294,50 @@
     } else {
       value.append(el('pre', { id: 'result-json', text: JSON.stringify(doc.result, null, 2) }));
     }
-    $('result').replaceChildren(dl, value);
+    $('result').replaceChildren(dl, value, outputsOf(doc.outputs));
+  }
+
+  /**
+   * The rich outputs (figures, tables, display() calls) in order. Images only as base64 data: URLs
+   * (SVG too, as an <img>, where it cannot run scripts). HTML goes into an iframe with an empty
+   * sandbox attribute: an opaque origin, no scripts, forms, popups or top navigation, so a table
+   * from user code renders as HTML without a sanitiser that would have to be right about every
+   * trick; it inherits this page's CSP as well. Everything else is text.
+   */
+  function outputsOf(outputs) {
+    const list = el('div', { id: 'result-outputs' });
+    for (const output of Array.isArray(outputs) ? outputs : []) {
+      const type = String(output && output.type);
+      const data = output && output.data;
+      if (data === undefined || data === null) {
+        if (typeof output.href === 'string') list.append(el('p', { class: 'muted', text: type + ': stored apart' }));
+        continue;
+      }
+      const raster = /^image\/(png|jpeg|gif|webp)$/.exec(type);
+      if (raster && typeof data === 'string') {
+        const url = imageOf({ type: 'image', format: raster[1], base64_data: data });
+        if (url) list.append(el('img', { class: 'output-image', src: url, alt: type + ' output' }));
+      } else if (type === 'image/svg+xml' && typeof data === 'string') {
+        const bytes = new TextEncoder().encode(data);
+        let binary = '';
+        bytes.forEach((b) => { binary += String.fromCharCode(b); });
+        list.append(el('img', { class: 'output-image', src: 'data:image/svg+xml;base64,' + btoa(binary), alt: 'svg output' }));
+      } else if (type === 'text/html' && typeof data === 'string') {
+        const frame = el('iframe', { class: 'output-html', sandbox: '', title: 'HTML output', referrerpolicy: 'no-referrer' });
+        frame.srcdoc = data;
+        list.append(frame);
+      } else if (type !== 'text/plain' || !hasRicher(outputs, output)) {
+        list.append(el('pre', { class: 'output-text', text: typeof data === 'string' ? data : JSON.stringify(data, null, 2) }));
+      }
+    }
+    return list;
+  }
+
+  /** A text/plain right after a richer form of the same value (a table's HTML, a figure) is not shown twice. */
+  function hasRicher(outputs, plain) {
+    const at = outputs.indexOf(plain);
+    const before = at > 0 ? outputs[at - 1] : null;
+    return !!before && before.type !== 'text/plain';
   }
 
   /** A data: URL for an image result, or null. Never anything but a base64 raster image. */

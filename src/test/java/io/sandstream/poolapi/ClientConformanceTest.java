@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -500,6 +501,35 @@ public class ClientConformanceTest {
         return p;
     }
 
+    /**
+     * get_available_packages: output = stderr + stdout + str(result), then
+     * {@code {pkg.strip(" '") for pkg in output.strip("[]").split(",\n")}} — right only when the
+     * result is the list's text form with one element per line, as a Jupyter kernel shows it.
+     */
+    static Set<String> autogenPackages(JsonNode properties) {
+        JsonNode result = properties.get("result");
+        String output = properties.path("stderr").asText("") + properties.path("stdout").asText("")
+                + (result.isTextual() ? result.textValue() : result.toString());
+        Set<String> names = new HashSet<>();
+        for (String item : strip(output, "[]").split(",\n")) {
+            names.add(strip(item, " '"));
+        }
+        return names;
+    }
+
+    /** Python's {@code str.strip(chars)}. */
+    static String strip(String s, String chars) {
+        int from = 0;
+        int to = s.length();
+        while (from < to && chars.indexOf(s.charAt(from)) >= 0) {
+            from++;
+        }
+        while (to > from && chars.indexOf(s.charAt(to - 1)) >= 0) {
+            to--;
+        }
+        return s.substring(from, to);
+    }
+
     @Test
     void autogen() throws Exception {
         String id = newIdentifier();
@@ -507,6 +537,11 @@ public class ClientConformanceTest {
         String packages = "\nimport pkg_resources\n[d.project_name for d in pkg_resources.working_set]\n";
         JsonNode pkgs = autogenExecute(id, packages);
         assertTrue(pkgs.get("status").textValue().contains("Success"), "AutoGen's package probe fails: " + pkgs);
+        Set<String> available = autogenPackages(pkgs);
+        assertTrue(available.containsAll(Set.of("pip", "numpy", "pandas", "matplotlib")), available.toString());
+        for (String name : available) {
+            assertTrue(name.matches("[A-Za-z0-9][A-Za-z0-9._-]*"), "a package name as AutoGen parses it: [" + name + "]");
+        }
         JsonNode cwd = autogenExecute(id, "import os; os.chdir('/mnt/data')");
         assertTrue(cwd.get("status").textValue().contains("Success"), cwd.toString());
 
@@ -563,6 +598,32 @@ public class ClientConformanceTest {
                 .header("Authorization", AUTH).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"properties\":{\"codeInputType\":\"inline\"}}")));
         assertAzureError(none, 400, "InvalidRequestBody");
+    }
+
+    // ---------------------------------------------------------------- image results
+
+    /*
+     * A figure as the result, as the Python clients read it. LangChain's SessionsPythonREPLTool._run
+     * deep-copies properties["result"] and, when it is a dict with type == "image" and a
+     * "base64_data" key, pops base64_data before handing the result to the model. LlamaIndex's
+     * AzureCodeInterpreterToolSpec.code_interpreter does the same check (type "image" and
+     * "base64_data" in it) and keeps the image apart. Both use the legacy contract's
+     * properties.result; the resource contract has it in result.executionResult.
+     */
+    @Test
+    void imageResults() throws Exception {
+        String id = newIdentifier();
+        String code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\n";
+        String url = base() + "code/execute?identifier=" + q(id) + "&api-version=" + LEGACY;
+        for (String userAgent : new String[] { null, LLAMA_UA }) {
+            JsonNode properties = json(send(postJson(url, legacyBody(code, null), userAgent))).get("properties");
+            assertEquals("Success", properties.get("status").textValue(), properties.toString());
+            JsonNode result = properties.get("result");
+            assertTrue(result.isObject() && "image".equals(result.path("type").textValue())
+                    && result.has("base64_data"), "the readers' check: " + result);
+            assertEquals("png", result.get("format").textValue());
+            io.sandstream.model.Png.assertPng(result.get("base64_data").textValue(), 640, 480);
+        }
     }
 
     // ---------------------------------------------------------------- LangChain4j

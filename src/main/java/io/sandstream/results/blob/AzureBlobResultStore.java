@@ -4,7 +4,12 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,11 +34,14 @@ import com.azure.storage.blob.options.BlobParallelUploadOptions;
 import com.azure.storage.common.policy.RequestRetryOptions;
 import com.azure.storage.common.policy.RetryPolicyType;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.TextNode;
 
 import io.sandstream.config.SandstreamConfig;
 import io.smallrye.mutiny.Uni;
 import reactor.core.publisher.Mono;
+import io.sandstream.model.Output;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.results.ResultStore;
 import io.sandstream.results.StoredResult;
@@ -71,6 +79,7 @@ public class AzureBlobResultStore implements ResultStore, AutoCloseable {
     private final BlobContainerAsyncClient logs;
     private final SqliteResultStore index;
     private final Duration timeout;
+    private final int outputBlobThreshold;
     /** Set once both containers are known to exist; cleared when the service says one is gone. */
     private volatile boolean containersReady;
     private final AtomicReference<Contact> lastContact = new AtomicReference<>(new Contact(Instant.EPOCH, null));
@@ -84,6 +93,7 @@ public class AzureBlobResultStore implements ResultStore, AutoCloseable {
         this.logs = service.getBlobContainerAsyncClient(config.logsContainer());
         this.index = index;
         this.timeout = config.requestTimeout();
+        this.outputBlobThreshold = config.outputBlobThreshold();
     }
 
     /**
@@ -135,9 +145,115 @@ public class AzureBlobResultStore implements ResultStore, AutoCloseable {
     public Uni<StoredResult> put(ResultDocument document) {
         // Deferred so that every retry of the caller runs every step again.
         return Uni.createFrom().deferred(() -> ensureContainers()
-                .flatMap(ready -> writeResultOnce(document))
+                .flatMap(ready -> writeOutputs(document))
+                .flatMap(linked -> writeResultOnce(document, linked))
                 .call(this::writeLogs)
                 .flatMap(index::put));
+    }
+
+    /**
+     * Outputs past the threshold as blobs of their own, before the document that links them (a
+     * document never links a missing blob); the document to write, with those outputs as links.
+     * Names carry a digest of the content: a replay's outputs never overwrite those an earlier,
+     * winning document links.
+     */
+    private Uni<ResultDocument> writeOutputs(ResultDocument document) {
+        List<Output> outputs = document.outputs();
+        if (outputs.stream().noneMatch(o -> o.size() > outputBlobThreshold)) {
+            return Uni.createFrom().item(document);
+        }
+        List<Output> linked = new ArrayList<>(outputs);
+        List<Uni<Void>> uploads = new ArrayList<>();
+        for (int i = 0; i < outputs.size(); i++) {
+            Output output = outputs.get(i);
+            if (output.size() <= outputBlobThreshold) {
+                continue;
+            }
+            byte[] bytes = outputBytes(output);
+            // Execution ids are UUIDs: the name needs no escaping, and the link keeps its slashes.
+            String name = document.executionId() + "/outputs/" + i + "-" + digest(bytes) + extension(output.type());
+            BlobAsyncClient blob = results.getBlobAsyncClient(name);
+            BlobParallelUploadOptions upload = new BlobParallelUploadOptions(BinaryData.fromBytes(bytes))
+                    .setHeaders(new BlobHttpHeaders().setContentType(contentType(output.type())));
+            uploads.add(request(() -> blob.uploadWithResponse(upload)).replaceWithVoid());
+            linked.set(i, new Output(output.type(), null, results.getBlobContainerUrl() + "/" + name));
+        }
+        return Uni.combine().all().unis(uploads).discardItems().replaceWith(document.withOutputs(linked));
+    }
+
+    /** Base64 images as their bytes (a PNG blob opens as a PNG); text as UTF-8; JSON values as JSON. */
+    private static byte[] outputBytes(Output output) {
+        JsonNode data = output.data();
+        if (binary(output.type())) {
+            return Base64.getDecoder().decode(data.textValue());
+        }
+        return (data.isTextual() ? data.textValue() : data.toString()).getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static boolean binary(String type) {
+        return type.startsWith("image/") && !type.equals("image/svg+xml");
+    }
+
+    private static Output restored(Output linked, BinaryData content) {
+        byte[] bytes = content.toBytes();
+        if (binary(linked.type())) {
+            return Output.of(linked.type(), TextNode.valueOf(Base64.getEncoder().encodeToString(bytes)));
+        }
+        if (linked.type().equals("application/json")) {
+            try {
+                return Output.of(linked.type(), JSON.readTree(bytes));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return Output.of(linked.type(), TextNode.valueOf(new String(bytes, StandardCharsets.UTF_8)));
+    }
+
+    private static String contentType(String type) {
+        return type.startsWith("text/") ? type + "; charset=utf-8" : type;
+    }
+
+    private static String extension(String type) {
+        return switch (type) {
+            case "image/png" -> ".png";
+            case "image/jpeg" -> ".jpg";
+            case "image/svg+xml" -> ".svg";
+            case "text/html" -> ".html";
+            case "text/markdown" -> ".md";
+            case "application/json" -> ".json";
+            default -> ".txt";
+        };
+    }
+
+    private static String digest(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes), 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The linked outputs of a stored document read back, so that every reader sees the data inline. */
+    private Uni<ResultDocument> resolveOutputs(ResultDocument stored) {
+        String prefix = results.getBlobContainerUrl() + "/";
+        List<Output> outputs = stored.outputs();
+        if (outputs.stream().noneMatch(o -> o.href() != null && o.href().startsWith(prefix))) {
+            return Uni.createFrom().item(stored);
+        }
+        List<Output> resolved = new ArrayList<>(outputs);
+        List<Uni<Void>> downloads = new ArrayList<>();
+        for (int i = 0; i < outputs.size(); i++) {
+            Output output = outputs.get(i);
+            if (output.href() == null || !output.href().startsWith(prefix)) {
+                continue;
+            }
+            int at = i;
+            String name = java.net.URLDecoder.decode(output.href().substring(prefix.length()), StandardCharsets.UTF_8);
+            BlobAsyncClient blob = results.getBlobAsyncClient(name);
+            downloads.add(request(blob::downloadContent).invoke(content -> resolved.set(at, restored(output, content)))
+                    .replaceWithVoid());
+        }
+        return Uni.combine().all().unis(downloads).discardItems().replaceWith(() -> stored.withOutputs(resolved));
     }
 
     private Uni<Void> ensureContainers() {
@@ -153,16 +269,17 @@ public class AzureBlobResultStore implements ResultStore, AutoCloseable {
      * Creates {@code {executionId}.json} only if it does not exist (If-None-Match: *). When it does,
      * an earlier attempt stored a result: that one wins and is returned.
      */
-    private Uni<ResultDocument> writeResultOnce(ResultDocument document) {
+    private Uni<ResultDocument> writeResultOnce(ResultDocument document, ResultDocument linked) {
         BlobAsyncClient blob = results.getBlobAsyncClient(resultBlobName(document.executionId()));
-        BlobParallelUploadOptions upload = new BlobParallelUploadOptions(BinaryData.fromBytes(toJson(document)))
+        BlobParallelUploadOptions upload = new BlobParallelUploadOptions(BinaryData.fromBytes(toJson(linked)))
                 .setHeaders(new BlobHttpHeaders().setContentType("application/json"))
                 .setRequestConditions(new BlobRequestConditions().setIfNoneMatch("*"));
         return request(() -> blob.uploadWithResponse(upload))
                 .replaceWith(document)
                 .onFailure(AzureBlobResultStore::alreadyExists).recoverWithUni(exists -> {
                     LOG.debugf("result of %s already stored; keeping the earlier one", document.executionId());
-                    return request(blob::downloadContent).map(AzureBlobResultStore::parse);
+                    return request(blob::downloadContent).map(AzureBlobResultStore::parse)
+                            .flatMap(this::resolveOutputs);
                 });
     }
 

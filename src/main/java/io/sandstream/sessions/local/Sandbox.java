@@ -12,7 +12,9 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -30,6 +32,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.micrometer.core.instrument.Counter;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.model.Output;
 import io.sandstream.sessions.ExecutionResult.LimitHit;
 import io.sandstream.sessions.ExecutionResult.Status;
 import io.sandstream.sessions.ExecutionResult;
@@ -302,7 +305,7 @@ final class Sandbox {
             run.cpuWatch.cancel(false);
         }
         ObjectNode message = JSON.createObjectNode().put("op", "exec").put("code", code).put("marker", markerText)
-                .put("cpuSeconds", limits.cpuSeconds());
+                .put("cpuSeconds", limits.cpuSeconds()).put("outputBytes", limits.outputBytes());
         request(message).whenComplete((answer, failure) -> {
             if (answer != null) {
                 run.answer(answer);
@@ -528,21 +531,58 @@ final class Sandbox {
                 if (hit == null) {
                     hit = LimitClassifier.fromOutput(decode(err)); // a child that failed to fork or allocate
                 }
+                RichOutput rich = richOutput(answer);
+                if (rich.truncated && hit == null) {
+                    hit = LimitHit.output;
+                }
                 Status finalStatus = limit == LimitHit.wall ? Status.TimedOut
                         : "Succeeded".equals(status) && hit == null ? Status.Succeeded : Status.Failed;
-                finish(finalStatus, answer.get("result"), errorType, errorMessage, hit, false);
+                finish(finalStatus, answer.get("result"), errorType, errorMessage, hit, false, rich);
             }
+        }
+
+        /**
+         * The answer's text form and rich outputs, under the output cap that stdout and stderr have
+         * already used part of: the runner caps its own outputs, but it shares the user's trust, so
+         * the cap is applied again here. Anything malformed is dropped.
+         */
+        private RichOutput richOutput(JsonNode answer) {
+            long room = (long) limits.outputBytes() - out.size() - err.size();
+            boolean cut = answer.path("outputsTruncated").asBoolean(false);
+            String text = answer.path("text").isTextual() ? answer.get("text").textValue() : null;
+            if (text != null && text.length() > Math.max(0, room)) {
+                text = text.substring(0, (int) Math.max(0, room));
+                cut = true;
+            }
+            List<Output> kept = new ArrayList<>();
+            boolean full = false;
+            for (JsonNode item : answer.path("outputs")) {
+                if (!item.path("type").isTextual() || !item.has("data") || item.get("type").textValue().length() > 255) {
+                    continue;
+                }
+                Output output = Output.of(item.get("type").textValue(), item.get("data"));
+                if (full || output.size() > room) {
+                    full = cut = true; // what follows a dropped output is dropped too: the order stays true
+                    continue;
+                }
+                room -= output.size();
+                kept.add(output);
+            }
+            if (cut && !truncated) {
+                truncated = true;
+            }
+            return new RichOutput(text, kept, cut);
         }
 
         synchronized void sandboxDied(int exitCode) {
             Status status = limit == LimitHit.wall ? Status.TimedOut : Status.Failed;
             String message = limit != null ? "the " + limit + " limit was hit; the session's sandbox was destroyed"
                     : "the sandbox exited (code " + exitCode + "); the session's state is lost";
-            finish(status, null, "SandboxExited", message, limit, true);
+            finish(status, null, "SandboxExited", message, limit, true, new RichOutput(null, List.of(), false));
         }
 
         private void finish(Status status, JsonNode value, String errorType, String errorMessage, LimitHit hit,
-                boolean ended) {
+                boolean ended, RichOutput rich) {
             if (wallTimer != null) {
                 wallTimer.cancel(false);
             }
@@ -553,7 +593,7 @@ final class Sandbox {
             ExecutionResult r = new ExecutionResult(status, decode(out), decode(err),
                     value == null || value.isNull() ? null : value, status == Status.Succeeded ? null : errorType,
                     status == Status.Succeeded ? null : errorMessage, truncated, hit, ended, startedAt, completedAt,
-                    (System.nanoTime() - startNanos) / 1_000_000);
+                    (System.nanoTime() - startNanos) / 1_000_000, rich.text, rich.outputs);
             if (current == this) {
                 current = null;
                 if (state == State.BUSY) {
@@ -562,6 +602,9 @@ final class Sandbox {
             }
             result.complete(r);
         }
+    }
+
+    private record RichOutput(String text, List<Output> outputs, boolean truncated) {
     }
 
     private static String decode(ByteArrayOutputStream bytes) {

@@ -117,6 +117,39 @@ class AzureBlobResultStoreTest {
     }
 
     @Test
+    void largeOutputsBecomeBlobsTheDocumentLinks() throws Exception {
+        AzureBlobResultStore store = store(azurite);
+        String id = UUID.randomUUID().toString();
+        byte[] png = new byte[100_000];
+        new java.util.Random(7).nextBytes(png);
+        png[0] = (byte) 0x89;
+        String base64 = java.util.Base64.getEncoder().encodeToString(png);
+        var image = io.sandstream.model.Output.of("image/png", com.fasterxml.jackson.databind.node.TextNode.valueOf(base64));
+        var small = io.sandstream.model.Output.of("text/plain", com.fasterxml.jackson.databind.node.TextNode.valueOf("<Figure>"));
+        ResultDocument doc = document(id, "figure\n", 1).withOutputs(java.util.List.of(image, small));
+
+        StoredResult stored = store.put(doc).await().atMost(WAIT);
+
+        assertEquals(doc, stored.document(), "readers see the data inline");
+        assertEquals(doc, store.get(id).await().atMost(WAIT).orElseThrow().document());
+        ResultDocument inBlob = blobDocument(id);
+        assertEquals(small, inBlob.outputs().get(1), "a small output stays inline");
+        String href = inBlob.outputs().get(0).href();
+        assertTrue(inBlob.outputs().get(0).data() == null && href != null, inBlob.outputs().toString());
+        String prefix = blobs.getBlobContainerClient("execution-results").getBlobContainerUrl() + "/" + id + "/outputs/";
+        assertTrue(href.startsWith(prefix) && href.endsWith(".png"), href);
+        BlobClient linked = blobs.getBlobContainerClient("execution-results").getBlobClient(href.substring(
+                href.indexOf("/execution-results/") + "/execution-results/".length()));
+        assertEquals("image/png", linked.getProperties().getContentType());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(png, linked.downloadContent().toBytes(), "the image's bytes");
+
+        // A replay (a crash before the index row) keeps the stored document and reads its outputs back.
+        AzureBlobResultStore other = store(azurite);
+        ResultDocument replay = document(id, "another attempt\n", 2);
+        assertEquals(doc, other.put(replay).await().atMost(WAIT).document());
+    }
+
+    @Test
     void theEarlierResultWins() throws Exception {
         AzureBlobResultStore store = store(azurite);
         String id = UUID.randomUUID().toString();
