@@ -29,7 +29,7 @@ import io.sandstream.sessions.local.FileChecks.Stat;
 final class RuntimeDirectory {
 
     static final String SECCOMP = "seccomp.bpf";
-    private static final List<String> SCRIPTS = List.of("runner.py", "runner.js", "seccomp_filter.py");
+    private static final List<String> SCRIPTS = List.of("runner.py", "runner.js", Runner.SCRIPT_RUNNER, "seccomp_filter.py");
 
     private final Path dir;
     private final Stat dirStat;

@@ -186,6 +186,9 @@ public final class SandboxLauncher implements AutoCloseable {
             // code reading its standard input never reads the control channel (runner.py dups itself).
             case NODE -> command.addAll(List.of("/bin/sh", "-c", "exec \"$0\" \"$@\" 4<&0 0</dev/null", config.node(),
                     "--max-old-space-size=" + Math.max(16, limits.memoryMib() * 3 / 4), "/opt/sandstream/runner.js"));
+            // The script runner is told its language and the memory limit (runtimes like the JVM size their heaps by it).
+            default -> command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/" + runner,
+                    kind.language.wireName(), Long.toString(limits.memoryMib())));
         }
         ProcessBuilder builder = new ProcessBuilder(command);
         builder.environment().clear();
@@ -210,6 +213,21 @@ public final class SandboxLauncher implements AutoCloseable {
         runtime.verifyOpened(process.pid(), 6, runner);
         process.getOutputStream().write('\n');
         process.getOutputStream().flush();
+    }
+
+    /**
+     * Configuration the toolchains of the script languages read from /etc (read-only): the JDK's
+     * conf directory links into /etc/java-N-openjdk (java.security, logging.properties).
+     */
+    private static final List<String> TOOLCHAIN_ETC = etcDirectories("java-");
+
+    private static List<String> etcDirectories(String prefix) {
+        try (var entries = Files.list(Path.of("/etc"))) {
+            return entries.filter(p -> p.getFileName().toString().startsWith(prefix) && Files.isDirectory(p))
+                    .map(Path::toString).sorted().toList();
+        } catch (IOException e) {
+            return List.of();
+        }
     }
 
     private List<String> bwrapArguments(SandstreamConfig.Limits limits, String runner) {
@@ -237,7 +255,9 @@ public final class SandboxLauncher implements AutoCloseable {
                 "--chdir", "/mnt/data",
                 "--seccomp", "5",
                 "--"));
-        for (String etc : List.of("/etc/alternatives", "/etc/ssl", "/etc/ca-certificates")) {
+        List<String> etcDirs = new ArrayList<>(List.of("/etc/alternatives", "/etc/ssl", "/etc/ca-certificates"));
+        etcDirs.addAll(TOOLCHAIN_ETC);
+        for (String etc : etcDirs) {
             if (Files.isDirectory(Path.of(etc))) {
                 args.addAll(args.indexOf("--proc"), List.of("--ro-bind", etc, etc));
             }
