@@ -479,6 +479,7 @@
     try {
       const overview = await (await api('/console/api/overview')).json();
       state.pools = overview.pools;
+      syncLanguages(overview.pools);
       renderOverview(overview);
       $('dash-state').textContent = 'updated ' + new Date(overview.at).toLocaleTimeString();
       $('dash-state').classList.remove('error');
@@ -486,6 +487,20 @@
       $('dash-state').textContent = e.message;
       $('dash-state').classList.add('error');
     }
+  }
+
+  /** The language picker lists what the configured pools run (python first), keeping the choice. */
+  function syncLanguages(pools) {
+    const languages = [...new Set(pools.map((p) => p.language).filter(Boolean))]
+      .sort((a, b) => (a === 'python' ? -1 : b === 'python' ? 1 : a.localeCompare(b)));
+    const select = $('language');
+    const current = [...select.options].map((o) => o.value);
+    if (languages.length === 0 || languages.join() === current.join()) {
+      return;
+    }
+    const chosen = select.value;
+    select.replaceChildren(...languages.map((l) => el('option', { value: l, text: l })));
+    select.value = languages.includes(chosen) ? chosen : languages[0];
   }
 
   function renderOverview(o) {

@@ -287,11 +287,13 @@ class EventsResourceTest {
 
     @Test
     void aLanguageNoConfiguredPoolRunsIs400NamingTheConfiguredOnes() {
-        // ruby is a language name like any other, but no pool of this configuration runs it.
-        post(CE_JSON, event(id(), "{\"code\":\"puts 1\",\"language\":\"ruby\"}"))
+        // cobol is a language name like any other, but no pool of this configuration runs it.
+        post(CE_JSON, event(id(), "{\"code\":\"DISPLAY 1\",\"language\":\"cobol\"}"))
                 .statusCode(400)
                 .body("errors.pointer", equalTo(java.util.List.of("/data/language")))
-                .body("errors[0].detail", equalTo("must be a language a configured pool runs: javascript, python"));
+                .body("errors[0].detail", equalTo("must be a language a configured pool runs: bash, c, cpp, go, java,"
+                        + " javascript, python, ruby, typescript"));
+        post(CE_JSON, event(id(), "{\"code\":\"puts 1\",\"language\":\"Ruby\"}")).statusCode(202);
         post(CE_JSON, event(id(), "{\"code\":\"1\",\"language\":\"Python\"}")).statusCode(202);
         post(CE_JSON, event(id(), "{\"code\":\"1\",\"language\":\"JavaScript\"}")).statusCode(202);
     }

@@ -20,6 +20,9 @@ final class LimitClassifier {
         if (type.equals("MemoryError")) {
             return LimitHit.memory;
         }
+        if (type.equals("CpuLimitExceeded")) { // script_runner.py: a compiler or program ran out of the CPU budget
+            return LimitHit.cpu;
+        }
         if (type.equals("BlockingIOError") && text.contains("Resource temporarily unavailable")) {
             return LimitHit.pids;
         }
@@ -42,7 +45,9 @@ final class LimitClassifier {
     }
 
     private static LimitHit fromText(String text) {
-        if (text.contains("Cannot allocate memory") || text.contains("heap out of memory")) {
+        if (text.contains("Cannot allocate memory") || text.contains("heap out of memory")
+                || text.contains("java.lang.OutOfMemoryError") || text.contains("failed to allocate memory")
+                || text.contains("fatal error: runtime: out of memory")) {
             return LimitHit.memory;
         }
         if (text.contains("No space left on device") || text.contains("File too large") || text.contains("ENOSPC")

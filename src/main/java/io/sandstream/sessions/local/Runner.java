@@ -12,7 +12,21 @@ import io.sandstream.model.Language;
 enum Runner {
     PYTHON(Language.PYTHON, "runner.py", 64),
     /** Node.js: V8 reserves about 1 GiB of address space up front. */
-    NODE(Language.JAVASCRIPT, "runner.js", 1024);
+    NODE(Language.JAVASCRIPT, "runner.js", 1024),
+    // Script runners: script_runner.py writes each execution's code to a file, compiles it where the
+    // language needs it, and runs it as a child process (see docs/sandboxes.md).
+    BASH(new Language("bash"), Runner.SCRIPT_RUNNER, 64),
+    RUBY(new Language("ruby"), Runner.SCRIPT_RUNNER, 256),
+    C(new Language("c"), Runner.SCRIPT_RUNNER, 256),
+    CPP(new Language("cpp"), Runner.SCRIPT_RUNNER, 256),
+    /** The go tool and Go programs reserve address space for their heaps and threads. */
+    GO(new Language("go"), Runner.SCRIPT_RUNNER, 1024),
+    /** The JVM reserves its class space and code cache up front. */
+    JAVA(new Language("java"), Runner.SCRIPT_RUNNER, 3072),
+    /** tsc and the program both run on Node. */
+    TYPESCRIPT(new Language("typescript"), Runner.SCRIPT_RUNNER, 1024);
+
+    static final String SCRIPT_RUNNER = "script_runner.py";
 
     final Language language;
     /** The runner script in the runtime directory, bound read-only into the sandbox under {@code /opt/sandstream}. */
@@ -24,6 +38,11 @@ enum Runner {
         this.language = language;
         this.script = script;
         this.addressSpaceReserveMib = addressSpaceReserveMib;
+    }
+
+    /** True for the languages run file by file by {@link #SCRIPT_RUNNER} rather than by a stateful interpreter. */
+    boolean scripted() {
+        return SCRIPT_RUNNER.equals(script);
     }
 
     /** The runner of local pool {@code pool}'s language; refused, naming the setting and what it allows, when none runs it. */

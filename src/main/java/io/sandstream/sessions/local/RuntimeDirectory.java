@@ -47,7 +47,7 @@ final class RuntimeDirectory {
             + "    if os.path.isabs(font['fname']) and not font['fname'].startswith('/usr/'):\n"
             + "        print(font['fname'])\n        sys.exit(4)\n"
             + "print(name)\n";
-    private static final List<String> SCRIPTS = List.of("runner.py", "runner.js", "seccomp_filter.py");
+    private static final List<String> SCRIPTS = List.of("runner.py", "runner.js", Runner.SCRIPT_RUNNER, "seccomp_filter.py");
 
     private final Path dir;
     private final Stat dirStat;

@@ -203,6 +203,9 @@ public final class SandboxLauncher implements AutoCloseable {
             // code reading its standard input never reads the control channel (runner.py dups itself).
             case NODE -> command.addAll(List.of("/bin/sh", "-c", "exec \"$0\" \"$@\" 4<&0 0</dev/null", config.node(),
                     "--max-old-space-size=" + Math.max(16, limits.memoryMib() * 3 / 4), "/opt/sandstream/runner.js"));
+            // The script runner is told its language and the memory limit (runtimes like the JVM size their heaps by it).
+            default -> command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/" + runner,
+                    kind.language.wireName(), Long.toString(limits.memoryMib())));
         }
         ProcessBuilder builder = new ProcessBuilder(command);
         builder.environment().clear();
@@ -284,6 +287,21 @@ public final class SandboxLauncher implements AutoCloseable {
     }
 
     /**
+     * Configuration the toolchains of the script languages read from /etc (read-only): the JDK's
+     * conf directory links into /etc/java-N-openjdk (java.security, logging.properties).
+     */
+    private static final List<String> TOOLCHAIN_ETC = etcDirectories("java-");
+
+    private static List<String> etcDirectories(String prefix) {
+        try (var entries = Files.list(Path.of("/etc"))) {
+            return entries.filter(p -> p.getFileName().toString().startsWith(prefix) && Files.isDirectory(p))
+                    .map(Path::toString).sorted().toList();
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    /**
      * Threads a numeric library may start: the cores the CPU quota grants, rounded up, and at most
      * a quarter of the pids limit. Left to themselves, OpenBLAS, OpenMP, numexpr and joblib size
      * their pools by the host's cores, which the sandbox cannot see past: on a large host that is
@@ -329,7 +347,10 @@ public final class SandboxLauncher implements AutoCloseable {
         fontCache.ifPresent(name -> args.addAll(args.indexOf("--remount-ro"),
                 List.of("--perms", "0444", "--ro-bind-data", "7", MPL_CONFIG_DIR + "/" + name)));
         // Debian's matplotlib reads its matplotlibrc from /etc only.
-        for (String etc : List.of("/etc/alternatives", "/etc/ssl", "/etc/ca-certificates", "/etc/matplotlibrc")) {
+        List<String> etcPaths = new ArrayList<>(List.of("/etc/alternatives", "/etc/ssl", "/etc/ca-certificates",
+                "/etc/matplotlibrc"));
+        etcPaths.addAll(TOOLCHAIN_ETC);
+        for (String etc : etcPaths) {
             if (Files.isDirectory(Path.of(etc)) || Files.isRegularFile(Path.of(etc))) {
                 args.addAll(args.indexOf("--proc"), List.of("--ro-bind", etc, etc));
             }

@@ -1,0 +1,250 @@
+# sandstream's script runner: the resident process of a warm sandbox for languages that run a file
+# rather than keep state in an interpreter (bash, C, C++, Go, Ruby, Java, TypeScript). Same line
+# protocol as runner.py: requests as JSON lines on fd 0, answers as JSON lines on fd 3. Per
+# execution it writes the code to a file under /tmp, optionally compiles it, then runs it as a
+# child in a process group of its own, with fd 1 and fd 2 passed straight through (live output).
+# The compile step and the run share the execution's CPU budget (RLIMIT_CPU on each child) and
+# sit in the sandbox's memory cgroup, so both count against the execution's limits.
+# Usage: script_runner.py LANGUAGE MEMORY_MIB
+import base64, json, os, shutil, signal, stat, subprocess, sys, threading, resource, queue
+
+DATA = "/mnt/data"
+WORK = "/tmp/sandstream-build"
+LANGUAGE = sys.argv[1]
+MEMORY_MIB = int(sys.argv[2])
+requests = os.fdopen(os.dup(0), "rb")
+devnull = os.open("/dev/null", os.O_RDONLY)
+os.dup2(devnull, 0)
+control = os.fdopen(3, "wb", buffering=0)
+control_lock = threading.Lock()
+work = queue.Queue()
+child_lock = threading.Lock()
+child = None
+interrupted = threading.Event()
+
+# Toolchain caches and temporary files in the session's writable space (the root is read-only).
+ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": DATA, "LANG": "C.UTF-8", "TMPDIR": "/tmp",
+    "GOCACHE": "/tmp/.cache/go-build", "GOPATH": "/tmp/go", "GOPROXY": "off", "GOFLAGS": "-mod=mod",
+    "GO111MODULE": "off", "GOTELEMETRY": "off", "CGO_ENABLED": "0",
+}
+# The JVM cannot see the sandbox's cgroup (no /sys inside): size it from the limit itself.
+JAVA = ["java", "-XX:MaxRAM=%dm" % MEMORY_MIB, "-XX:MaxRAMPercentage=60", "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-Xss1m", "-Djava.io.tmpdir=/tmp"]
+NODE_HEAP = "--max-old-space-size=%d" % max(16, MEMORY_MIB * 3 // 4)
+
+# language -> (source file, compile command or None, run command); paths relative to WORK.
+LANGUAGES = {
+    "bash": ("main.sh", None, ["bash", "{work}/main.sh"]),
+    "ruby": ("main.rb", None, ["ruby", "{work}/main.rb"]),
+    "c": ("main.c", ["gcc", "-O1", "-pipe", "-o", "{work}/main", "{work}/main.c", "-lm"], ["{work}/main"]),
+    "cpp": ("main.cpp", ["g++", "-O1", "-pipe", "-o", "{work}/main", "{work}/main.cpp"], ["{work}/main"]),
+    "go": ("main.go", ["go", "build", "-o", "{work}/main", "{work}/main.go"], ["{work}/main"]),
+    # The single-file source launcher: compiles in memory and runs in one JVM.
+    "java": ("Main.java", None, JAVA + ["{work}/Main.java"]),
+    "typescript": ("main.ts", ["tsc", "--target", "es2022", "--module", "commonjs", "--strict", "false",
+                               "--skipLibCheck", "--outDir", "{work}/out", "{work}/node.d.ts", "{work}/main.ts"],
+                   ["node", NODE_HEAP, "{work}/out/main.js"]),
+}
+SOURCE, COMPILE, RUN = LANGUAGES[LANGUAGE]
+# Debian ships no @types/node: Node's modules and globals are typed `any` rather than refused.
+NODE_TYPES = ("declare module '*';\ndeclare var require: any, module: any, exports: any, process: any,"
+              " Buffer: any, __dirname: string, __filename: string;\n")
+
+
+def send(message):
+    line = json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
+    with control_lock:
+        control.write(line)
+
+
+def reader():
+    try:
+        for line in requests:
+            message = json.loads(line)
+            if message.get("op") == "interrupt":
+                interrupted.set()
+                kill_child()
+            else:
+                work.put(message)
+    finally:
+        kill_child()
+        os._exit(0)  # the service closed the channel (or broke the protocol): the session ends
+
+
+def kill_child():
+    with child_lock:
+        if child is not None and child.returncode is None:
+            try:
+                os.killpg(child.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def step(argv, budget, stdout):
+    """Runs one child to its end within the remaining CPU budget (s); its exit status."""
+    global child
+    seconds = max(1, int(budget + 0.999))
+
+    def limits():
+        os.setpgid(0, 0)  # a group of its own: an interrupt kills the program and what it started
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        # SIGXCPU at the budget, SIGKILL a second later for runtimes that catch SIGXCPU (Go does).
+        cap = seconds + 1 if hard == resource.RLIM_INFINITY else min(seconds + 1, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (min(seconds, cap), cap))
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+    with child_lock:
+        if interrupted.is_set():
+            return None
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, cwd=DATA, env=ENV, preexec_fn=limits,
+                                 close_fds=True)
+    try:
+        return child.wait()
+    finally:
+        kill_child()  # whatever the program left running in its group ends with it
+        with child_lock:
+            child = None
+
+
+def describe(code):
+    if code < 0:
+        try:
+            return "killed by " + signal.Signals(-code).name
+        except ValueError:
+            return "killed by signal %d" % -code
+    return "exit status %d" % code
+
+
+def execute(message):
+    answer = {"id": message["id"], "status": "Succeeded", "result": None}
+    interrupted.clear()
+    shutil.rmtree(WORK, ignore_errors=True)
+    start = children_cpu()
+    budget = float(message["cpuSeconds"])
+    try:
+        os.makedirs(WORK, mode=0o700)
+        with open(os.path.join(WORK, SOURCE), "w", encoding="utf-8", errors="surrogateescape") as source:
+            source.write(message["code"])
+        if LANGUAGE == "typescript":
+            with open(os.path.join(WORK, "node.d.ts"), "w") as types:
+                types.write(NODE_TYPES)
+        for phase, argv in (("compile", COMPILE), ("run", RUN)):
+            if argv is None:
+                continue
+            # A compiler's diagnostics all go to stderr (tsc writes them to stdout).
+            code = step([a.format(work=WORK) for a in argv], budget - (children_cpu() - start),
+                        2 if phase == "compile" else 1)
+            if interrupted.is_set() or code is None:
+                answer.update(status="Failed", error={"type": "KeyboardInterrupt", "message": "interrupted"})
+                break
+            if code in (-signal.SIGXCPU, -signal.SIGKILL) and children_cpu() - start >= budget - 0.05:
+                answer.update(status="Failed", error={"type": "CpuLimitExceeded",
+                                                      "message": "the CPU limit was reached during " + phase})
+                break
+            if code != 0:
+                kind = "CompileError" if phase == "compile" else "NonZeroExit"
+                answer.update(status="Failed", error={"type": kind, "message": phase + " failed: " + describe(code)})
+                break
+    except OSError as e:
+        answer.update(status="Failed", error={"type": "OSError", "message": str(e)[:4096]})
+    marker = message["marker"].encode()
+    os.write(1, marker)
+    os.write(2, marker)
+    send(answer)
+
+
+# ---- files (as in runner.py: never a symlink, only regular files, never outside /mnt/data) -----------
+
+def safe_name(name):
+    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
+        raise ValueError("invalid file name")
+    return name
+
+
+def file_info(name, st):
+    return {"name": name, "size": st.st_size, "mtime": st.st_mtime}
+
+
+class NotRegularError(Exception):
+    pass
+
+
+def open_regular(name, flags, directory):
+    fd = os.open(name, flags | os.O_NONBLOCK | os.O_NOFOLLOW, 0o644, dir_fd=directory)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise NotRegularError()
+    os.set_blocking(fd, True)
+    return fd, st
+
+
+def regular_entries(directory):
+    for name in sorted(os.listdir(directory)):
+        st = os.stat(name, dir_fd=directory, follow_symlinks=False)
+        if stat.S_ISREG(st.st_mode):
+            yield name, st
+
+
+def file_op(op, message, directory, answer):
+    if op == "put":
+        fd, _ = open_regular(safe_name(message["name"]), os.O_WRONLY | os.O_CREAT, directory)
+        with os.fdopen(fd, "wb") as out:
+            out.truncate(0)
+            out.write(base64.b64decode(message["content"]))
+            out.flush()
+            answer["file"] = file_info(message["name"], os.fstat(out.fileno()))
+    elif op == "get":
+        fd, st = open_regular(safe_name(message["name"]), os.O_RDONLY, directory)
+        with os.fdopen(fd, "rb") as source:
+            if st.st_size > message["maxBytes"]:
+                raise ValueError("file too large to download")
+            answer["content"] = base64.b64encode(source.read(message["maxBytes"] + 1)).decode()
+            answer["file"] = file_info(message["name"], st)
+    elif op == "list":
+        entries, size, answer["truncated"] = [], 0, False
+        for name, st in regular_entries(directory):
+            entry = file_info(name, st)
+            size += len(json.dumps(entry)) + 1
+            if len(entries) >= message["maxEntries"] or size > message["maxBytes"]:
+                answer["truncated"] = True
+                break
+            entries.append(entry)
+        answer["files"] = entries
+    elif op == "usage":
+        answer["bytes"] = sum(st.st_size for name, st in regular_entries(directory) if name != message.get("except"))
+    elif op == "delete":
+        os.unlink(safe_name(message["name"]), dir_fd=directory)
+
+
+def files(message):
+    answer = {"id": message["id"], "ok": True}
+    try:
+        directory = os.open(DATA, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            file_op(message["op"], message, directory, answer)
+        finally:
+            os.close(directory)
+    except FileNotFoundError:
+        answer.update(ok=False, error="NotFound")
+    except (NotRegularError, IsADirectoryError):
+        answer.update(ok=False, error="NotRegular", message="not a regular file")
+    except OSError as e:
+        answer.update(ok=False, error="OSError", message=os.strerror(e.errno) if e.errno else str(e))
+    except (ValueError, TypeError, KeyError) as e:
+        answer.update(ok=False, error="Invalid", message=str(e))
+    send(answer)
+
+
+threading.Thread(target=reader, daemon=True).start()
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+send({"ready": True, "runtime": LANGUAGE})
+while True:
+    message = work.get()
+    (execute if message["op"] == "exec" else files)(message)
