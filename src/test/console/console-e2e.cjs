@@ -103,7 +103,7 @@ async function endSession(page, session) {
   await page.waitForFunction(() => document.getElementById('session').value === '', null, WAIT);
   const listed = await page.evaluate(async ([s, key]) => {
     const r = await fetch('/pools/python/listSessions?api-version=2025-02-02-preview', { headers: { Authorization: 'Bearer ' + key } });
-    return (await r.json()).value.some((x) => x.identifier === s);
+    return (await r.json()).sessions.some((x) => x.identifier === s);
   }, [session, apiKey]);
   check(!listed, 'End session deleted ' + session);
 }

@@ -385,7 +385,7 @@
       filesInFlight = request.catch(() => null);
       const list = await (await request).json();
       if (sessionId() !== session) return;
-      const files = (list.sessions || []).slice().sort((a, b) => a.name.localeCompare(b.name));
+      const files = (list.value || []).slice().sort((a, b) => a.name.localeCompare(b.name));
       tbody.replaceChildren(...files.map((f) => el('tr', { dataset: { file: f.name } },
         el('td', { class: 'mono', text: f.name, title: f.name }),
         el('td', { class: 'num', text: fmt(f.sizeInBytes) }),

@@ -127,9 +127,9 @@ class PythonDataStackTest {
     }
 
     /**
-     * The figures in docs/sandboxes.md: a warm session's first imports, and memory. Printed, and
-     * held to bounds that would catch a regression of an order of magnitude (a per-session font
-     * scan, missing bytecode) without failing on a loaded machine.
+     * The figures in docs/sandboxes.md: a warm session's first imports, and memory. The times are
+     * printed only (timings belong in benchmarks); the memory is held to bounds that would catch a
+     * regression of an order of magnitude.
      */
     @Test
     void importTimesAndMemoryFitTheDefaults() throws Exception {
@@ -154,7 +154,6 @@ class PythonDataStackTest {
                 idle.result().asLong() / 1024, f.get("pandas_ms").asLong(), f.get("pandas_cpu_ms").asLong(),
                 f.get("pyplot_ms").asLong(), f.get("pyplot_cpu_ms").asLong(), f.get("rss_pandas_mib").asLong(),
                 f.get("rss_pandas_pyplot_sklearn_mib").asLong());
-        assertTrue(f.get("pandas_cpu_ms").asLong() < 5000, f.toString());
         assertTrue(f.get("rss_pandas_pyplot_sklearn_mib").asLong() < 512 / 2, "well inside the default 512 MiB: " + f);
         assertTrue(idle.result().asLong() < 32 * 1024, "an idle runner stays small: " + idle.result());
     }
