@@ -149,9 +149,9 @@ class PackagedServiceIT {
         }
     }
 
-    /** The liveness and readiness paths of the Kubernetes Deployment: the service must answer them. */
+    /** The liveness and readiness paths of the Kubernetes StatefulSet: the service must answer them. */
     private static List<String> probePaths() throws Exception {
-        JsonNode container = new YAMLMapper().readTree(Path.of("kubernetes/base/deployment.yaml").toFile())
+        JsonNode container = new YAMLMapper().readTree(Path.of("kubernetes/base/statefulset.yaml").toFile())
                 .at("/spec/template/spec/containers/0");
         List<String> paths = new ArrayList<>();
         for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
