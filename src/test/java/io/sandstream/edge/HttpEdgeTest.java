@@ -126,7 +126,7 @@ class HttpEdgeTest {
         send("GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: x\r\n\r\n");
         given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("sandstream_http_refused_total{reason=\"invalid-request\",status=\"414\"}"))
-                .body(containsString("sandstream_http_limit{limit=\"max-connections-per-address\"} 256.0"))
+                .body(containsString("sandstream_http_limit{limit=\"max-connections-per-address\"} 4096.0"))
                 .body(containsString("sandstream_http_limit{limit=\"header-timeout-seconds\"} 10.0"));
     }
 }
