@@ -1,7 +1,5 @@
 package io.sandstream.security;
 
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -10,7 +8,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
-import io.sandstream.config.KeyFile;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.secrets.Secrets;
@@ -25,14 +22,14 @@ import io.sandstream.tenancy.TenantPrefixes;
 @ApplicationScoped
 public class ApiKeys {
 
-    private record Entry(byte[] key, String prefix) {
-    }
+    private static final ScopedKeys.Kind KIND = new ScopedKeys.Kind("api-keys", "api.key", "API key",
+            "Send it as Authorization: Bearer <key>; it sees every subject.", false);
 
     private final SandstreamConfig config;
     private final DataDirectory dataDirectory;
     private final Secrets secrets;
     private final TenantPrefixes tenants;
-    private volatile List<Entry> entries = List.of();
+    private volatile ScopedKeys keys;
 
     public ApiKeys(SandstreamConfig config, DataDirectory dataDirectory, Secrets secrets, TenantPrefixes tenants) {
         this.config = config;
@@ -43,25 +40,8 @@ public class ApiKeys {
 
     @PostConstruct
     void load() {
-        secrets.watch(config.security().keyVault().apiKeysSecret(), this::apply);
-    }
-
-    private void apply(Optional<String> fromVault) {
-        List<Entry> entries = new ArrayList<>();
-        for (String item : fromVault.map(Secrets::items).orElseGet(() -> config.apiKeys().orElse(List.of()))) {
-            int at = item.lastIndexOf('@');
-            if (at <= 0 || at == item.length() - 1) {
-                throw new IllegalArgumentException("sandstream.api-keys entries are KEY@SUBJECT_PREFIX");
-            }
-            entries.add(new Entry(item.substring(0, at).trim().getBytes(StandardCharsets.UTF_8), item.substring(at + 1).trim()));
-        }
-        if (entries.isEmpty()) {
-            String key = KeyFile.storedOrGenerated(dataDirectory.root().resolve("api.key"), "API key",
-                    "Send it as Authorization: Bearer <key>; it sees every subject.");
-            entries.add(new Entry(key.getBytes(StandardCharsets.UTF_8), "*"));
-        }
-        this.entries = List.copyOf(entries);
-        tenants.publish("api-keys", entries.stream().map(Entry::prefix).toList());
+        keys = new ScopedKeys(KIND, config.security().keyVault().apiKeysSecret(), config.apiKeys().orElse(List.of()),
+                secrets, dataDirectory, tenants);
     }
 
     /** The scope of the bearer key in an {@code Authorization} header. */
@@ -69,14 +49,7 @@ public class ApiKeys {
         if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
             return Optional.empty();
         }
-        String presented = authorization.substring(7).trim();
-        List<String> prefixes = new ArrayList<>();
-        for (Entry entry : this.entries) {
-            if (KeyFile.same(entry.key(), presented)) {
-                prefixes.add(entry.prefix());
-            }
-        }
-        return prefixes.isEmpty() ? Optional.empty() : Optional.of(new KeyScope(prefixes));
+        return keys.scopeOf(authorization.substring(7).trim());
     }
 
     /** The scope, or a 401 problem. */
