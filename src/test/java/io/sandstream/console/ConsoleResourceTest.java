@@ -9,11 +9,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
+import io.sandstream.telemetry.PrometheusText;
 
 /** The console's page and its overview endpoint over HTTP. */
 @QuarkusTest
@@ -69,9 +71,7 @@ class ConsoleResourceTest {
         assertTrue(after.getDouble("executions.perSecond") >= 0);
 
         // The numbers /q/metrics exposes, read between two overviews.
-        String metrics = given().get("/q/metrics").then().statusCode(200).extract().asString();
-        long exposed = (long) metrics.lines().filter(l -> l.startsWith("sandstream_pool_executions_total{"))
-                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+        long exposed = (long) PrometheusText.scrape().value("sandstream_pool_executions_total", Map.of());
         JsonPath later = overview();
         assertTrue(after.getLong("executions.total") <= exposed && exposed <= later.getLong("executions.total"),
                 exposed + " exposed, overview " + after.getLong("executions.total") + ".." + later.getLong("executions.total"));

@@ -24,6 +24,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.sandstream.streaming.StreamResourceTest;
+import io.sandstream.telemetry.PrometheusText;
 
 /**
  * Real restarts of the packaged service on one data directory: what was acknowledged before a
@@ -153,9 +154,8 @@ class RestartIT {
             assertEquals(events, stored.size());
             assertEquals(stored, resumed, "resuming with Last-Event-ID: every result once, in order, no gaps");
             assertTrue(waitFor(() -> metric(second, "sandstream_journal_pending ").equals("0.0")), "nothing left pending");
-            double ranAgain = second.get("/q/metrics").body().lines()
-                    .filter(l -> l.startsWith("sandstream_pool_executions_total{"))
-                    .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+            double ranAgain = PrometheusText.of(second.get("/q/metrics").body())
+                    .value("sandstream_pool_executions_total", Map.of());
             System.out.printf("restart stream: %.0f executions ran after the restart (at most %d were not stored)%n",
                     ranAgain, events - streamedBeforeKill);
             assertTrue(ranAgain <= events - streamedBeforeKill, "a result streamed before the kill was run again: "

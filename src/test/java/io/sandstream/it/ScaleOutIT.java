@@ -36,6 +36,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.sandstream.kafka.KafkaBroker;
+import io.sandstream.telemetry.PrometheusText;
 
 /**
  * Two packaged services (separate JVMs, separate data directories, separate sandbox uid ranges)
@@ -233,8 +234,7 @@ class ScaleOutIT {
 
     /** Executions the instance's pools ran ({@code sandstream_pool_executions_total}, every pool and status). */
     private static double executions(ServiceProcess service) throws Exception {
-        return service.get("/q/metrics").body().lines().filter(l -> l.startsWith("sandstream_pool_executions_total{"))
-                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+        return PrometheusText.of(service.get("/q/metrics").body()).value("sandstream_pool_executions_total", Map.of());
     }
 
     /** The key (executionId) of every record of the results topic. */

@@ -14,7 +14,12 @@ public final class PrometheusText {
     }
 
     public static PrometheusText scrape() {
-        return new PrometheusText(given().get("/q/metrics").then().statusCode(200).extract().asString());
+        return of(given().get("/q/metrics").then().statusCode(200).extract().asString());
+    }
+
+    /** A page of {@code /q/metrics} read some other way (another process, another client). */
+    public static PrometheusText of(String text) {
+        return new PrometheusText(text);
     }
 
     /**
@@ -27,13 +32,22 @@ public final class PrometheusText {
             if (line.startsWith("#") || !(line.startsWith(name + "{") || line.startsWith(name + " "))) {
                 continue;
             }
-            int space = line.lastIndexOf(' ');
-            String series = line.substring(0, space);
+            // "series value", or "series value # {exemplar labels} value timestamp" where the sample has an
+            // exemplar (a span was current when it moved): the exemplar's numbers are not the sample's.
+            int exemplar = line.indexOf(" # {");
+            String sample = exemplar < 0 ? line : line.substring(0, exemplar);
+            int space = sample.lastIndexOf(' ');
+            String series = sample.substring(0, space);
             if (labels.entrySet().stream().allMatch(l -> series.contains(l.getKey() + "=\"" + l.getValue() + "\""))) {
-                sum += Double.parseDouble(line.substring(space + 1));
+                sum += Double.parseDouble(sample.substring(space + 1));
             }
         }
         return sum;
+    }
+
+    /** The sample lines whose metric name starts with {@code prefix}, for failure messages. */
+    public String series(String prefix) {
+        return String.join("\n", text.lines().filter(line -> line.startsWith(prefix)).toList());
     }
 
     /** True when a sample line of {@code name} is there at all. */

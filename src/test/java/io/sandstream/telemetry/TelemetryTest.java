@@ -148,6 +148,11 @@ class TelemetryTest {
     }
 
     static <T> T await(String what, Supplier<T> probe) throws InterruptedException {
+        return await(what, probe, () -> "");
+    }
+
+    /** Waits for {@code probe}; on a timeout the failure says what {@code state} shows then. */
+    static <T> T await(String what, Supplier<T> probe, Supplier<String> state) throws InterruptedException {
         long deadline = System.nanoTime() + WAIT.toNanos();
         while (System.nanoTime() < deadline) {
             T value = probe.get();
@@ -156,7 +161,7 @@ class TelemetryTest {
             }
             Thread.sleep(50);
         }
-        throw new AssertionError("timed out waiting for " + what);
+        throw new AssertionError("timed out waiting for " + what + " " + state.get());
     }
 
     static String structured(String subject, String extensions, String data) {
@@ -335,7 +340,7 @@ class TelemetryTest {
                     && now.value("sandstream_sink_latency_seconds_count", Map.of("sink", "structured"))
                     > before.value("sandstream_sink_latency_seconds_count", Map.of("sink", "structured"))
                     ? now : null;
-        });
+        }, () -> "sink series before:\n" + before.series("sandstream_sink_") + "\nnow:\n" + PrometheusText.scrape().series("sandstream_sink_"));
         for (String metric : OperationsTest.dashboardMetrics()) {
             assertTrue(!metric.startsWith("sandstream_sink_") || after.has(metric), "the dashboard reads " + metric);
         }
