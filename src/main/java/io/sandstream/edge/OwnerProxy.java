@@ -28,7 +28,7 @@ final class OwnerProxy {
 
     /** RFC 9110 §7.6.1's connection-specific fields, and our own mark (set fresh for each hop). */
     private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-connection", "te", "trailer",
-            "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate", HopToken.HEADER.toLowerCase(Locale.ROOT));
+            "transfer-encoding", "upgrade", "http2-settings", "proxy-authorization", "proxy-authenticate", HopToken.HEADER.toLowerCase(Locale.ROOT));
 
     /** What became of a relayed call. */
     enum Outcome {
@@ -75,7 +75,8 @@ final class OwnerProxy {
     private static void answer(HttpClientResponse answer, HttpServerResponse response, Consumer<Outcome> done) {
         response.setStatusCode(answer.statusCode());
         copy(answer.headers(), response.headers());
-        if (!response.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
+        boolean noBody = answer.statusCode() == 204 || answer.statusCode() == 304;
+        if (!noBody && !response.headers().contains(HttpHeaders.CONTENT_LENGTH)) {
             response.setChunked(true);
         }
         Future<Void> piped = answer.pipeTo(response);
