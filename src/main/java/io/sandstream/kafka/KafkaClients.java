@@ -237,7 +237,9 @@ public final class KafkaClients {
             }
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("cannot reach or prepare the Kafka topics at "
-                    + config.bootstrapServers().orElseThrow() + ": " + e.getMessage(), e);
+                    + config.bootstrapServers().orElseThrow() + " (" + String.join(", ", laneTopic(Priority.HIGH),
+                            laneTopic(Priority.NORMAL), laneTopic(Priority.LOW), resultsTopic(), sessionsTopic())
+                    + "; with create-topics=false each must exist): " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while preparing the Kafka topics", e);
