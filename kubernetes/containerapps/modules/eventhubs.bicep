@@ -1,6 +1,6 @@
 // Scale-out mode only (main.bicep's scaleOut): the shared journal. An Event Hubs namespace, whose
 // Kafka endpoint (<namespace>.servicebus.windows.net:9093; every Standard namespace has one) holds
-// the three lane topics and the results topic, made here so the app creates none. The app's
+// the three lane topics, the results topic and the session directory, made here so the app creates none. The app's
 // identity gets the data-plane roles on the namespace and signs in with Entra ID; KEDA's lag reader
 // gets a Listen-only key, kept in Key Vault for the app's scale rules.
 // No Event Hubs consumer group is declared: those serve AMQP readers. Kafka consumer groups (the
@@ -62,6 +62,18 @@ resource lanes 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = [for lane 
 resource results 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
   parent: namespace
   name: '${topicPrefix}results'
+  properties: {
+    partitionCount: 1
+    messageRetentionInDays: 7
+  }
+}
+
+// The directory of pool API sessions (docs/scale-out.md, "Sessions across instances"): who opened
+// each session, so that one whose replica died answers SessionLost. Standard has no compaction:
+// seven days of records are replayed at start, which are few.
+resource sessions 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
+  parent: namespace
+  name: '${topicPrefix}sessions'
   properties: {
     partitionCount: 1
     messageRetentionInDays: 7

@@ -55,6 +55,9 @@ public interface SandstreamConfig {
 
     Outbound outbound();
 
+    /** How instances of one Kafka cluster reach each other: the pool API's sessions live on one of them. */
+    Cluster cluster();
+
     /** Secrets (Key Vault), ingress authentication (Entra ID), rate limits and request limits. */
     SecurityConfig security();
 
@@ -653,6 +656,41 @@ public interface SandstreamConfig {
 
         /** Any other Kafka client property, passed through to producers and consumers. */
         Map<String, String> properties();
+    }
+
+    /**
+     * Session calls reach the instance that owns the session: the one holding its lane partition
+     * (docs/scale-out.md, "Sessions across instances"). Used with {@code journal.kind=kafka} only.
+     */
+    interface Cluster {
+        /**
+         * This instance's internal URL, where the others forward session calls; published in its
+         * lane consumer's client id. Default: {@code http://<this host's address>:<HTTP port>}
+         * (the pod IP on Kubernetes).
+         */
+        Optional<String> advertisedUrl();
+
+        /**
+         * Shared secret that signs forwarded calls between instances, so that nobody else can send
+         * a call as "already forwarded". Default: derived from {@code sandstream.api-keys} (which
+         * every instance of a cluster shares); set it when keys rotate one instance at a time.
+         */
+        Optional<String> secret();
+
+        /** Connecting to the owner of a session before the call is answered 503. */
+        @WithDefault("2s")
+        Duration forwardConnectTimeout();
+
+        /**
+         * Silence on a forwarded call (no byte either way) before it is cut; above the longest
+         * execution ({@code execution.max-timeout-seconds}).
+         */
+        @WithDefault("300s")
+        Duration forwardIdleTimeout();
+
+        /** How long a call waits for its session's partition to have an owner (during a rebalance) before 503. */
+        @WithDefault("15s")
+        Duration ownerWait();
     }
 
     interface Execution {

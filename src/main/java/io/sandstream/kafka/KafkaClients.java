@@ -44,10 +44,19 @@ public final class KafkaClients {
     private final SandstreamConfig.Kafka config;
     private final String instanceId;
     private final AcceptedIndex accepted = new AcceptedIndex();
+    private final SessionOwners owners;
+    private volatile int lanePartitions;
 
     public KafkaClients(SandstreamConfig.Kafka config) {
+        this(config, null);
+    }
+
+    /** @param advertisedUrl where the other instances reach this one (published in the lane client id); null: nowhere */
+    public KafkaClients(SandstreamConfig.Kafka config, String advertisedUrl) {
         this.config = config;
         this.instanceId = config.instanceId().orElseGet(KafkaClients::hostName);
+        this.owners = new SessionOwners(this, advertisedUrl);
+        this.lanePartitions = config.lanePartitions();
         if (config.bootstrapServers().isEmpty()) {
             throw new IllegalStateException("sandstream.journal.kind=kafka needs sandstream.kafka.bootstrap-servers");
         }
@@ -67,6 +76,21 @@ public final class KafkaClients {
     /** Shared by the journal (which reads it) and the results reader (which fills it). */
     public AcceptedIndex accepted() {
         return accepted;
+    }
+
+    /** Which instance owns each session; fed by the lane consumer's rebalances. */
+    public SessionOwners owners() {
+        return owners;
+    }
+
+    /** Partitions of the normal lane as found at start ({@code lane-partitions} when this instance created it). */
+    public int lanePartitions() {
+        return lanePartitions;
+    }
+
+    /** The compacted directory of sessions opened through the pool API ({@link SessionDirectory}). */
+    public String sessionsTopic() {
+        return config.topicPrefix() + "sessions";
     }
 
     public String laneTopic(Priority lane) {
@@ -104,6 +128,7 @@ public final class KafkaClients {
      */
     public KafkaConsumer<String, byte[]> laneConsumer(int maxRecords) {
         Map<String, Object> props = common("lanes");
+        props.put(CommonClientConfigs.CLIENT_ID_CONFIG, props.get(CommonClientConfigs.CLIENT_ID_CONFIG) + owners.clientIdSuffix());
         props.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
@@ -121,7 +146,12 @@ public final class KafkaClients {
 
     /** The results topic's reader: no group, every instance reads all of it. */
     public KafkaConsumer<String, byte[]> resultsConsumer() {
-        Map<String, Object> props = common("results");
+        return readAll("results");
+    }
+
+    /** A reader of a whole topic without a group (the results copy, the session directory). */
+    public KafkaConsumer<String, byte[]> readAll(String role) {
+        Map<String, Object> props = common(role);
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 512);
@@ -176,6 +206,8 @@ public final class KafkaClients {
                 wanted.add(new NewTopic(laneTopic(lane), java.util.Optional.of(config.lanePartitions()), replication()));
             }
             wanted.add(new NewTopic(resultsTopic(), java.util.Optional.of(1), replication()));
+            wanted.add(new NewTopic(sessionsTopic(), java.util.Optional.of(1), replication())
+                    .configs(Map.of("cleanup.policy", "compact,delete", "retention.ms", Long.toString(SessionDirectory.RETENTION.toMillis()))));
             if (config.createTopics()) {
                 for (NewTopic topic : wanted) {
                     try {
@@ -198,13 +230,16 @@ public final class KafkaClients {
             for (Priority lane : Priority.values()) {
                 laneCounts.add(found.get(laneTopic(lane)).partitions().size());
             }
+            lanePartitions = found.get(laneTopic(Priority.NORMAL)).partitions().size();
             if (laneCounts.size() > 1) {
                 LOG.warnf("the lane topics have different partition counts %s: a session's events of different lanes "
                         + "may then reach different instances", laneCounts);
             }
         } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException("cannot reach or prepare the Kafka topics at "
-                    + config.bootstrapServers().orElseThrow() + ": " + e.getMessage(), e);
+                    + config.bootstrapServers().orElseThrow() + " (" + String.join(", ", laneTopic(Priority.HIGH),
+                            laneTopic(Priority.NORMAL), laneTopic(Priority.LOW), resultsTopic(), sessionsTopic())
+                    + "; with create-topics=false each must exist): " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while preparing the Kafka topics", e);

@@ -31,7 +31,12 @@ public final class LaneRecords {
      * one instance; else by executionId, so a redelivered event lands beside its first copy.
      */
     public static String key(JournalEntry entry) {
-        return entry.sessionId() != null ? "session:" + entry.sessionId() + "@" + entry.tenant().id() : entry.executionId();
+        return entry.sessionId() != null ? sessionKey(entry.sessionId(), entry.tenant()) : entry.executionId();
+    }
+
+    /** The key of a session's records; {@link SessionOwners} finds a session's instance from it. */
+    public static String sessionKey(String sessionId, Tenant tenant) {
+        return "session:" + sessionId + "@" + tenant.id();
     }
 
     public static ProducerRecord<String, byte[]> record(String topic, JournalEntry entry) {

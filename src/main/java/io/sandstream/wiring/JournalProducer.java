@@ -6,7 +6,14 @@ import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+
+import org.eclipse.microprofile.config.Config;
+import org.eclipse.microprofile.config.ConfigProvider;
+
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.LaunchMode;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
@@ -14,6 +21,7 @@ import io.sandstream.journal.Journal;
 import io.sandstream.journal.kafka.KafkaJournal;
 import io.sandstream.journal.sqlite.SqliteJournal;
 import io.sandstream.kafka.KafkaClients;
+import io.sandstream.kafka.SessionDirectory;
 import io.sandstream.results.ResultStore;
 import io.sandstream.tenancy.TenantQuotas;
 
@@ -44,9 +52,38 @@ public class JournalProducer {
     @Produces
     @Singleton
     KafkaClients kafkaClients(SandstreamConfig config) {
-        KafkaClients clients = new KafkaClients(config.kafka());
+        KafkaClients clients = new KafkaClients(config.kafka(), advertisedUrl(config));
         clients.ensureTopics();
         return clients;
+    }
+
+    /** Only resolved with a Kafka journal, by the forwarding of session calls ({@code edge/SessionForwarding}). */
+    @Produces
+    @Singleton
+    SessionDirectory sessionDirectory(KafkaClients clients) {
+        return new SessionDirectory(clients);
+    }
+
+    /** {@code sandstream.cluster.advertised-url}, else this host's address (the pod IP) and the HTTP port. */
+    static String advertisedUrl(SandstreamConfig config) {
+        return config.cluster().advertisedUrl().orElseGet(() -> {
+            Config all = ConfigProvider.getConfig();
+            String portKey = LaunchMode.current() == LaunchMode.TEST ? "quarkus.http.test-port" : "quarkus.http.port";
+            int port = all.getOptionalValue(portKey, Integer.class).orElse(8080);
+            try {
+                return "http://" + InetAddress.getLocalHost().getHostAddress() + ":" + port;
+            } catch (UnknownHostException e) {
+                return "http://localhost:" + port;
+            }
+        });
+    }
+
+    void close(@Disposes SessionDirectory directory) {
+        directory.close();
+    }
+
+    void close(@Disposes KafkaClients clients) {
+        clients.owners().close();
     }
 
     void close(@Disposes Journal journal) {

@@ -259,7 +259,8 @@ class ContainerAppsTemplatesTest {
         while (hub.find()) {
             hubs.put(hub.group(1), declaration(eventHubs, "resource " + hub.group(1) + " "));
         }
-        assertEquals(Set.of("lanes", "results"), hubs.keySet());
+        assertEquals(Set.of("lanes", "results", "sessions"), hubs.keySet());
+        assertTrue(hubs.get("sessions").contains("name: '${topicPrefix}sessions'"), "the session directory");
         assertTrue(eventHubs.contains("'high'\n  'normal'\n  'low'\n]: {"), "one hub per lane: " + LANES);
         assertTrue(hubs.get("lanes").contains("name: '${topicPrefix}${lane}'"));
         assertTrue(hubs.get("lanes").contains("partitionCount: lanePartitions"));

@@ -614,6 +614,11 @@ class KubernetesManifestsTest {
                 // OTLP: to a collector's namespace, never to addresses.
                 rule.get("to").forEach(peer -> assertTrue(peer.at("/namespaceSelector/matchLabels").size() > 0, "OTLP to a namespace: " + peer));
                 otlp = true;
+            } else if (kafka && ports.equals(Set.of(8080))) {
+                // Session calls forwarded to the replica that owns the session: to the other replicas only.
+                rule.get("to").forEach(peer -> assertEquals("sandstream",
+                        peer.at("/podSelector/matchLabels/app.kubernetes.io~1name").asText(), "to the replicas only: " + peer));
+                assertEquals(1, rule.get("to").size(), rule.toString());
             } else {
                 assertTrue(ports.equals(Set.of(443)) || kafka && ports.equals(Set.of(9093)),
                         "only HTTPS, OTLP (and Kafka with the Kafka journal) leave the pod: " + rule);

@@ -51,4 +51,25 @@ class LaneRecordsTest {
         index.read(marker);
         assertEquals(Priority.LOW, index.find("exec-QUEUED").orElseThrow().priority());
     }
+
+    /** Pool API calls go where the session's events run: the producer's partition of the same key. */
+    @Test
+    void aSessionsOwnerPartitionIsTheOneItsEventsAreProducedTo() {
+        KafkaClients clients = new KafkaClients(io.sandstream.config.TestConfigs.sandstream(java.util.Map.of(
+                "sandstream.journal.kind", "kafka", "sandstream.kafka.bootstrap-servers", "localhost:1",
+                "sandstream.kafka.lane-partitions", "6")).kafka());
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
+        for (int i = 0; i < 50; i++) {
+            Tenant tenant = i % 2 == 0 ? Tenant.SHARED : Tenant.of("team-" + i);
+            JournalEntry entry = new JournalEntry("exec-" + i, "1", "/tests", "io.sandstream.code.execute", "s", "session-" + i,
+                    Priority.NORMAL, JournalEntry.State.QUEUED, Instant.ofEpochMilli(1000), "{}".getBytes(StandardCharsets.UTF_8),
+                    null, tenant);
+            byte[] key = new org.apache.kafka.common.serialization.StringSerializer().serialize("t",
+                    LaneRecords.record("sandstream-normal", entry).key());
+            int produced = org.apache.kafka.clients.producer.internals.BuiltInPartitioner.partitionForKey(key, 6);
+            assertEquals(produced, clients.owners().partition("session-" + i, tenant));
+            seen.add(produced);
+        }
+        assertEquals(6, seen.size(), "sessions spread over the partitions");
+    }
 }

@@ -97,7 +97,7 @@ final class LaneConsumer {
         Instant lastCommit = Instant.now();
         try {
             consumer.subscribe(lanesByTopic.keySet(), new LaneRebalance(this, ledger, pauses, resultsCaughtUp,
-                    clients.config().revokeWait()));
+                    clients.config().revokeWait(), clients.owners()));
             while (running) {
                 pauses.apply(consumer);
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(KafkaClients.pollTimeout())) {

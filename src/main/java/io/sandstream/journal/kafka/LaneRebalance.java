@@ -9,6 +9,8 @@ import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.common.TopicPartition;
 import org.jboss.logging.Logger;
 
+import io.sandstream.kafka.SessionOwners;
+
 /**
  * Partitions moving between instances, so an execution never runs on two at once: queued work of
  * partitions that leave is withdrawn, running work is waited for (up to {@code revoke-wait}) and
@@ -26,9 +28,11 @@ final class LaneRebalance implements ConsumerRebalanceListener {
     private final LanePauses pauses;
     private final Supplier<CompletableFuture<Void>> resultsCaughtUp;
     private final Duration revokeWait;
+    private final SessionOwners owners;
 
     LaneRebalance(LaneConsumer lanes, OffsetLedger ledger, LanePauses pauses,
-            Supplier<CompletableFuture<Void>> resultsCaughtUp, Duration revokeWait) {
+            Supplier<CompletableFuture<Void>> resultsCaughtUp, Duration revokeWait, SessionOwners owners) {
+        this.owners = owners;
         this.lanes = lanes;
         this.ledger = ledger;
         this.pauses = pauses;
@@ -41,6 +45,7 @@ final class LaneRebalance implements ConsumerRebalanceListener {
         if (partitions.isEmpty()) {
             return;
         }
+        owners.revoked(partitions); // session calls stop coming here before running work is waited for
         int withdrawn = ledger.withdraw(partitions);
         long deadline = System.nanoTime() + revokeWait.toNanos();
         // At shutdown the dispatcher has stopped: nothing running will finish, so do not wait.
@@ -61,6 +66,7 @@ final class LaneRebalance implements ConsumerRebalanceListener {
 
     @Override
     public void onPartitionsLost(Collection<TopicPartition> partitions) {
+        owners.revoked(partitions);
         ledger.withdraw(partitions);
         forget(partitions);
         LOG.warnf("lost %d partitions (this instance was too slow to answer the group)", partitions.size());
@@ -71,6 +77,7 @@ final class LaneRebalance implements ConsumerRebalanceListener {
         if (partitions.isEmpty()) {
             return;
         }
+        owners.assigned(partitions);
         pauses.awaitCatchUp(partitions);
         lanes.pause(partitions);
         resultsCaughtUp.get().whenComplete((ignored, failure) -> {

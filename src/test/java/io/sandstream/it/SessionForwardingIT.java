@@ -1,0 +1,187 @@
+package io.sandstream.it;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import io.sandstream.kafka.KafkaBroker;
+
+/**
+ * Pool API sessions across two packaged instances on one real broker: whichever instance a call
+ * reaches, it is served by the session's owner (relayed inside the service), so state and files
+ * set through one are there through the other, by both pool contracts and by {@code /executions}
+ * with a {@code sessionId}; the relay mark cannot be forged; and once the owner is killed the
+ * session is reported lost, not silently restarted.
+ */
+@Tag("packaged")
+class SessionForwardingIT {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String AUTH = "Bearer fwd-key";
+    private static final String LEGACY = "api-version=2024-02-02-preview";
+    private static final String RESOURCE = "api-version=2025-02-02-preview";
+
+    /** Kept when a test fails: the instances' logs are in it. */
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+    Path temp;
+
+    private ServiceProcess instance(KafkaBroker broker, int index) throws Exception {
+        Map<String, String> env = new HashMap<>();
+        env.put("SANDSTREAM_JOURNAL_KIND", "kafka");
+        env.put("SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+        env.put("SANDSTREAM_KAFKA_TOPIC_PREFIX", "fwd-");
+        env.put("SANDSTREAM_KAFKA_GROUP_ID", "fwd-group");
+        env.put("SANDSTREAM_KAFKA_INSTANCE_ID", "fwd-" + index);
+        env.put("SANDSTREAM_KAFKA_LANE_PARTITIONS", "6");
+        env.put("SANDSTREAM_KAFKA_SESSION_TIMEOUT", "6s");
+        env.put("SANDSTREAM_INGRESS_KEYS", "fwd-ingress");
+        env.put("SANDSTREAM_API_KEYS", "fwd-key@*");
+        env.put("SANDSTREAM_SESSIONS_FIRST_UID", Integer.toString(760_000 + index * 8192));
+        env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "3");
+        env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "1");
+        env.put("SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS", "0");
+        return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"));
+    }
+
+    @Test
+    void aSessionIsOneSessionWhicheverInstanceIsCalledAndIsLostWithItsOwner() throws Exception {
+        try (KafkaBroker broker = KafkaBroker.start(); ServiceProcess a = instance(broker, 0);
+                ServiceProcess b = instance(broker, 1)) {
+            // State: set through A by the legacy contract, read through B by both contracts and /executions.
+            assertEquals("", stdout(legacy(a, "s-state", "x = 41")));
+            assertEquals("42\n", stdout(legacy(b, "s-state", "print(x + 1)")));
+            assertEquals("41\n", stdout(resource(b, "s-state", "print(x)")));
+            assertEquals("41\n", stdout(resource(a, "s-state", "print(x)")));
+            HttpResponse<String> submitted = send(b, HttpRequest.newBuilder(b.uri("/executions?wait=60"))
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"code\":\"print(x * 2)\",\"sessionId\":\"s-state\"}")));
+            assertEquals(200, submitted.statusCode(), submitted.body());
+            assertEquals("82\n", JSON.readTree(submitted.body()).get("stdout").asText(), submitted.body());
+            double relayed = forwarded(a, "relayed") + forwarded(b, "relayed");
+            assertTrue(relayed >= 2, "one of the two instances relayed its calls: " + relayed);
+
+            // Files: a large upload through one instance, listed and downloaded whole through the other.
+            byte[] content = new byte[6 * 1024 * 1024]; // under quarkus.http.limits.max-body-size (8M)
+            new Random(7).nextBytes(content);
+            HttpResponse<String> uploaded = upload(a, "s-files", "big.bin", content);
+            assertEquals(200, uploaded.statusCode(), uploaded.body());
+            HttpResponse<String> listed = send(b, HttpRequest.newBuilder(b.uri("/pools/python/files?" + LEGACY
+                    + "&identifier=s-files")).GET());
+            assertEquals(200, listed.statusCode(), listed.body());
+            assertEquals(content.length, JSON.readTree(listed.body()).get("value").get(0).get("properties").get("size").asLong(),
+                    listed.body());
+            HttpResponse<byte[]> downloaded = ServiceProcess.HTTP.send(HttpRequest.newBuilder(b.uri(
+                    "/pools/python/files/big.bin/content?" + RESOURCE + "&identifier=s-files")).header("Authorization", AUTH)
+                    .timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+            assertEquals(200, downloaded.statusCode());
+            assertArrayEquals(content, downloaded.body());
+
+            // The relay mark: anybody else's is refused, with a valid key or without one.
+            for (ServiceProcess to : List.of(a, b)) {
+                HttpResponse<String> forged = send(to, HttpRequest.newBuilder(to.uri("/pools/python/code/execute?" + LEGACY
+                        + "&identifier=s-state")).header("X-Sandstream-Hop", (System.currentTimeMillis() / 1000 + 30) + ".AAAA")
+                        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(code("print(x)"))));
+                assertEquals(403, forged.statusCode(), forged.body());
+                assertEquals("ForwardRefused", forged.headers().firstValue("x-ms-error-code").orElse(""));
+            }
+
+            // The owner dies: the session is lost, and said so, until a new one starts with the identifier.
+            boolean aOwns = forwarded(b, "relayed") > 0;
+            ServiceProcess owner = aOwns ? a : b;
+            ServiceProcess survivor = aOwns ? b : a;
+            owner.kill();
+            HttpResponse<String> next = legacyCall(survivor, "s-state", "print(x)");
+            assertNotEquals(200, next.statusCode(), "no silent fresh session: " + next.body());
+            String code = next.headers().firstValue("x-ms-error-code").orElse("");
+            assertTrue(code.equals("SessionOwnerUnavailable") || code.equals("SessionLost"), next.body());
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (!code.equals("SessionLost") && System.nanoTime() < deadline) {
+                Thread.sleep(500);
+                next = legacyCall(survivor, "s-state", "print(x)");
+                code = next.headers().firstValue("x-ms-error-code").orElse("");
+                assertNotEquals(200, next.statusCode(), "no silent fresh session: " + next.body());
+            }
+            assertEquals(410, next.statusCode(), next.body());
+            assertEquals("SessionLost", code, next.body());
+            JsonNode fresh = legacy(survivor, "s-state", "print('x' in globals())");
+            assertEquals("False\n", stdout(fresh), "after the error, the identifier starts a new session");
+        }
+    }
+
+    private static String code(String code) throws Exception {
+        return JSON.writeValueAsString(Map.of("properties", Map.of("codeInputType", "inline", "executionType", "synchronous",
+                "code", code)));
+    }
+
+    private static HttpResponse<String> legacyCall(ServiceProcess to, String identifier, String code) throws Exception {
+        return send(to, HttpRequest.newBuilder(to.uri("/pools/python/code/execute?" + LEGACY + "&identifier=" + identifier))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(code(code))));
+    }
+
+    private static JsonNode legacy(ServiceProcess to, String identifier, String code) throws Exception {
+        HttpResponse<String> response = legacyCall(to, identifier, code);
+        assertEquals(200, response.statusCode(), response.body());
+        return JSON.readTree(response.body());
+    }
+
+    private static JsonNode resource(ServiceProcess to, String identifier, String code) throws Exception {
+        HttpResponse<String> response = send(to, HttpRequest.newBuilder(to.uri("/pools/python/executions?" + RESOURCE
+                + "&identifier=" + identifier)).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers
+                        .ofString(JSON.writeValueAsString(Map.of("code", code, "codeInputType", "Inline",
+                                "executionType", "Synchronous")))));
+        assertEquals(200, response.statusCode(), response.body());
+        return JSON.readTree(response.body());
+    }
+
+    private static String stdout(JsonNode answer) {
+        JsonNode stdout = answer.findValue("stdout");
+        return stdout == null ? answer.toString() : stdout.asText();
+    }
+
+    /** A multipart upload (legacy contract) whose body is sent as a stream. */
+    private static HttpResponse<String> upload(ServiceProcess to, String identifier, String name, byte[] content)
+            throws Exception {
+        String boundary = "fwd-boundary-7d1";
+        byte[] head = ("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name
+                + "\"\r\nContent-Type: application/octet-stream\r\n\r\n").getBytes(StandardCharsets.UTF_8);
+        byte[] tail = ("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8);
+        return send(to, HttpRequest.newBuilder(to.uri("/pools/python/files/upload?" + LEGACY + "&identifier=" + identifier))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArrays(List.of(head, content, tail))));
+    }
+
+    private static HttpResponse<String> send(ServiceProcess to, HttpRequest.Builder request) throws Exception {
+        return ServiceProcess.HTTP.send(request.header("Authorization", AUTH).timeout(Duration.ofSeconds(90)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** {@code sandstream_cluster_forwarded_total} of one outcome on one instance. */
+    private static double forwarded(ServiceProcess on, String outcome) throws Exception {
+        double total = 0;
+        for (String line : on.get("/q/metrics").body().split("\n")) {
+            if (line.startsWith("sandstream_cluster_forwarded_total{") && line.contains("outcome=\"" + outcome + "\"")) {
+                total += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return total;
+    }
+}
