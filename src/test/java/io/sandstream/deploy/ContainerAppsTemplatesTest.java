@@ -198,6 +198,10 @@ class ContainerAppsTemplatesTest {
                 "SANDSTREAM_RESULTS_AZURE_ENDPOINT", "SANDSTREAM_ACA_POOLS_PYTHONLTS_ENDPOINT",
                 "AZURE_CLIENT_ID", "QUARKUS_LOG_CONSOLE_JSON_ENABLED")), env.keySet().toString());
         assertEquals("true", env.get("QUARKUS_LOG_CONSOLE_JSON_ENABLED"), "JSON lines for Log Analytics");
+        // Telemetry to Application Insights by the connection string alone (AzureMonitorExportTest):
+        // nothing turns the SDK off, and no OTLP endpoint is named, so no OTLP exporter runs.
+        assertEquals("from-appInsightsConnectionString", env.get("APPLICATIONINSIGHTS_CONNECTION_STRING"));
+        assertFalse(env.keySet().stream().anyMatch(k -> k.startsWith("QUARKUS_OTEL_")), env.keySet().toString());
         assertEquals(Set.of(), ConfigNames.unknown(env.keySet()), "names no sandstream property maps to");
         Map<String, String> local = new HashMap<>(env);
         local.keySet().removeIf(k -> k.startsWith("SANDSTREAM_ACA_POOLS_"));
