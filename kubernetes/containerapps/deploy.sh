@@ -9,7 +9,7 @@
 # app exists), REGISTRY_RESOURCE_GROUP (looked up when unset), PRODUCTION=1 (Key Vault purge
 # protection), SCALE_OUT=1 (the default: Event Hubs holds the journal, 2 to SCALE_OUT_MAX_REPLICAS (6)
 # replicas; SCALE_OUT=0 is one replica whose journal is lost with it, a trial mode), SMOKE_TEST=0
-# (skip the test event).
+# (skip the test events), SMOKE_TIMEOUT (300: seconds smoke.sh waits for each result).
 # Keys: INGRESS_KEY and API_KEY, when set, are written to Key Vault. Unset on a first deploy, they
 # are generated; unset on a redeploy, the vault's are kept (never rotated by a re-run). They never
 # appear on a command line or on this script's output: they reach az through a parameters file only
@@ -154,7 +154,7 @@ curl -fsS -X POST "$topic_endpoint" -H @<(printf 'aeg-sas-key: %s\n' "$topic_key
   -H 'Content-Type: application/cloudevents+json' \
   -d '{"specversion":"1.0","id":"'"$event_id"'","source":"'"$event_source"'","type":"io.sandstream.code.execute",
        "subject":"code-execution/smoke-test","data":{"code":"print(\"Hello from secure session!\")","language":"python"}}'
-echo "Smoke test: sent the CloudEvent $event_id through $topic"
+echo "Smoke test: sent the CloudEvent $event_id (source $event_source) through $topic"
 # The recipe's own test event, in the Event Grid schema, through the topic that takes that schema.
 # Its topic field, which becomes the event's source, is the topic's resource id: Event Grid takes
 # no other value, and stamps that one when it is left out.
@@ -166,7 +166,7 @@ curl -fsS -X POST "$(output eventGridSchemaTopicEndpoint)" -H @<(printf 'aeg-sas
   -d '[{"id":"'"$event_id"'-eg","topic":"'"$eg_source"'","eventType":"Microsoft.EventGrid.ExecuteCode",
         "subject":"code-execution/smoke-test","eventTime":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","dataVersion":"1.0",
         "data":{"code":"print(\"Hello from secure session!\")","language":"python"}}]'
-echo "Smoke test: sent the recipe's Event Grid schema event $event_id-eg through $eg_topic"
+echo "Smoke test: sent the recipe's Event Grid schema event $event_id-eg (source $eg_source) through $eg_topic"
 if [ -z "$API_KEY" ]; then exit 0; fi
 "$here/smoke.sh" "$app_url" "$eg_source" "$event_id-eg"
 "$here/smoke.sh" "$app_url" "$event_source" "$event_id"

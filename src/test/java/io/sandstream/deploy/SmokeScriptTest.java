@@ -45,7 +45,7 @@ class SmokeScriptTest {
 
     @Test
     void failsClearlyWhenTheExecutionDoesNotFinishInTime() throws Exception {
-        String id = send("import time\\ntime.sleep(20)");
+        String id = send("import time\\ntime.sleep(10)");
         Run run = smoke(id, Map.of("API_KEY", "test-reader", "SMOKE_TIMEOUT", "2"));
         assertEquals(1, run.exit, run.output);
         assertTrue(run.output.contains("smoke.sh: no result for execution " + ExecutionIds.of(TOPIC, id) + " after 2s (last answer: "),
