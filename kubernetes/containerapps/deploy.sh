@@ -9,7 +9,7 @@
 # app exists), REGISTRY_RESOURCE_GROUP (looked up when unset), PRODUCTION=1 (Key Vault purge
 # protection), SCALE_OUT=1 (the default: Event Hubs holds the journal, 2 to SCALE_OUT_MAX_REPLICAS (6)
 # replicas; SCALE_OUT=0 is one replica whose journal is lost with it, a trial mode), SMOKE_TEST=0
-# (skip the test event).
+# (skip the test events), SMOKE_TIMEOUT (300: seconds smoke.sh waits for each result).
 # Keys: INGRESS_KEY and API_KEY, when set, are written to Key Vault. Unset on a first deploy, they
 # are generated; unset on a redeploy, the vault's are kept (never rotated by a re-run). They never
 # appear on a command line or on this script's output: they reach az through a parameters file only
@@ -135,43 +135,38 @@ if [ ${#generated[@]} -gt 0 ]; then
 fi
 
 [ "$SMOKE_TEST" = 1 ] || exit 0
-# The recipe's test event, through the topic to the app, and its result. The keys go to curl as
-# header files (process substitution), never as arguments.
+# The test events, through both topics to the app, and their results (smoke.sh waits, up to
+# SMOKE_TIMEOUT seconds). The keys go to curl as header files (process substitution) and to
+# smoke.sh in its environment, never as arguments.
 if [ -z "$API_KEY" ]; then
   API_KEY=$(az keyvault secret show --vault-name "$vault" --name api-keys --query value -o tsv 2>/dev/null || true)
-  API_KEY=${API_KEY%@*}
 fi
-topic_key=$(az eventgrid topic key list --resource-group "$RESOURCE_GROUP" --name "$topic" --query key1 -o tsv)
+if [ -z "$API_KEY" ]; then
+  echo "Smoke test: cannot read api-keys from $vault (Key Vault Secrets User needed); rerun" \
+    "API_KEY=... $here/smoke.sh $app_url <source> <id> for the events below" >&2
+fi
+export API_KEY
 event_id="deploy-smoke-$(date +%s)"
+# A CloudEvent, through the CloudEvents topic.
 event_source=/deploy/smoke-test
-execution_id=$(python3 "$here/execution-id.py" "$event_source" "$event_id")
+topic_key=$(az eventgrid topic key list --resource-group "$RESOURCE_GROUP" --name "$topic" --query key1 -o tsv)
 curl -fsS -X POST "$topic_endpoint" -H @<(printf 'aeg-sas-key: %s\n' "$topic_key") \
   -H 'Content-Type: application/cloudevents+json' \
   -d '{"specversion":"1.0","id":"'"$event_id"'","source":"'"$event_source"'","type":"io.sandstream.code.execute",
        "subject":"code-execution/smoke-test","data":{"code":"print(\"Hello from secure session!\")","language":"python"}}'
-echo "Smoke test: sent $event_id through $topic; waiting for execution $execution_id"
-# The recipe's own test event, in the Event Grid schema, through the Event Grid schema topic (its
-# executionId derives from the topic's resource path, which Event Grid fills in: only its
-# acceptance is checked here; its result is in the execution-results container like any other).
+echo "Smoke test: sent the CloudEvent $event_id (source $event_source) through $topic"
+# The recipe's own test event, in the Event Grid schema, through the topic that takes that schema.
+# Its topic field, which becomes the event's source, is the topic's resource id: Event Grid takes
+# no other value, and stamps that one when it is left out.
 eg_topic=$(output eventGridSchemaTopicName)
+eg_source=$(output eventGridSchemaTopicId)
 eg_key=$(az eventgrid topic key list --resource-group "$RESOURCE_GROUP" --name "$eg_topic" --query key1 -o tsv)
 curl -fsS -X POST "$(output eventGridSchemaTopicEndpoint)" -H @<(printf 'aeg-sas-key: %s\n' "$eg_key") \
   -H 'Content-Type: application/json' \
-  -d '[{"id":"'"$event_id"'-eg","eventType":"Microsoft.EventGrid.ExecuteCode","subject":"code-execution/smoke-test",
-        "eventTime":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","dataVersion":"1.0",
+  -d '[{"id":"'"$event_id"'-eg","topic":"'"$eg_source"'","eventType":"Microsoft.EventGrid.ExecuteCode",
+        "subject":"code-execution/smoke-test","eventTime":"'"$(date -u +%Y-%m-%dT%H:%M:%SZ)"'","dataVersion":"1.0",
         "data":{"code":"print(\"Hello from secure session!\")","language":"python"}}]'
-echo "Smoke test: the recipe's Event Grid schema event $event_id-eg was accepted by $eg_topic"
-if [ -z "$API_KEY" ]; then
-  echo "Smoke test: cannot read api-keys from $vault (Key Vault Secrets User needed); look up $app_url/executions/$execution_id yourself" >&2
-  exit 0
-fi
-for _ in $(seq 60); do
-  result=$(curl -sS -H @<(printf 'Authorization: Bearer %s\n' "$API_KEY") "$app_url/executions/$execution_id" || true)
-  if [[ $result == *'"stdout"'* ]]; then
-    echo "Smoke test: passed: $result"
-    exit 0
-  fi
-  sleep 5
-done
-echo "Smoke test: no result for $execution_id after 5 minutes (last answer: ${result:-none})" >&2
-exit 1
+echo "Smoke test: sent the recipe's Event Grid schema event $event_id-eg (source $eg_source) through $eg_topic"
+if [ -z "$API_KEY" ]; then exit 0; fi
+"$here/smoke.sh" "$app_url" "$eg_source" "$event_id-eg"
+"$here/smoke.sh" "$app_url" "$event_source" "$event_id"

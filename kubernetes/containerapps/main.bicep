@@ -209,6 +209,7 @@ output topicName string = events.outputs.topicName
 output topicEndpoint string = events.outputs.topicEndpoint
 output eventGridSchemaTopicName string = events.outputs.eventGridSchemaTopicName
 output eventGridSchemaTopicEndpoint string = events.outputs.eventGridSchemaTopicEndpoint
+output eventGridSchemaTopicId string = events.outputs.eventGridSchemaTopicId
 output keyVaultName string = platform.outputs.keyVaultName
 output storageAccountName string = platform.outputs.storageAccountName
 output pythonPoolEndpoint string = platform.outputs.pythonPoolEndpoint

@@ -155,3 +155,6 @@ resource eventGridWebhook 'Microsoft.EventGrid/topics/eventSubscriptions@2022-06
 
 output eventGridSchemaTopicName string = eventGridTopic.name
 output eventGridSchemaTopicEndpoint string = eventGridTopic.properties.endpoint
+// An Event Grid schema event's topic: a publisher may set it only to exactly this (deploy.sh does,
+// so it knows the source, and so the executionId, its smoke test's event gets).
+output eventGridSchemaTopicId string = eventGridTopic.id

@@ -198,6 +198,10 @@ class ContainerAppsTemplatesTest {
                 "SANDSTREAM_RESULTS_AZURE_ENDPOINT", "SANDSTREAM_ACA_POOLS_PYTHONLTS_ENDPOINT",
                 "AZURE_CLIENT_ID", "QUARKUS_LOG_CONSOLE_JSON_ENABLED")), env.keySet().toString());
         assertEquals("true", env.get("QUARKUS_LOG_CONSOLE_JSON_ENABLED"), "JSON lines for Log Analytics");
+        // Telemetry to Application Insights by the connection string alone (AzureMonitorExportTest):
+        // nothing turns the SDK off, and no OTLP endpoint is named, so no OTLP exporter runs.
+        assertEquals("from-appInsightsConnectionString", env.get("APPLICATIONINSIGHTS_CONNECTION_STRING"));
+        assertFalse(env.keySet().stream().anyMatch(k -> k.startsWith("QUARKUS_OTEL_")), env.keySet().toString());
         assertEquals(Set.of(), ConfigNames.unknown(env.keySet()), "names no sandstream property maps to");
         Map<String, String> local = new HashMap<>(env);
         local.keySet().removeIf(k -> k.startsWith("SANDSTREAM_ACA_POOLS_"));
@@ -342,7 +346,8 @@ class ContainerAppsTemplatesTest {
         try (Stream<Path> files = Files.walk(Path.of("kubernetes"))) {
             scripts = files.filter(p -> p.toString().endsWith(".sh")).sorted().toList();
         }
-        assertEquals(List.of(Path.of("kubernetes/apply.sh"), DIR.resolve("cleanup.sh"), DIR.resolve("deploy.sh")), scripts);
+        assertEquals(List.of(Path.of("kubernetes/apply.sh"), DIR.resolve("cleanup.sh"), DIR.resolve("deploy.sh"), DIR.resolve("smoke.sh")),
+                scripts);
         for (Path script : scripts) {
             assertEquals("", run("bash", "-n", script.toString()), script.toString());
             assertTrue(Files.isExecutable(script), script + " is executable");
@@ -509,6 +514,10 @@ class ContainerAppsTemplatesTest {
     }
 
     static void checkKeyHandling(String deploy) {
+        checkKeyHandling(deploy, true);
+    }
+
+    static void checkKeyHandling(String deploy, boolean deploys) {
         Pattern key = Pattern.compile("\\$\\{?(INGRESS_KEY|API_KEY|\\w+_key|!\\w+)\\b");
         for (String line : deploy.split("\n")) {
             String code = line.strip();
@@ -522,11 +531,19 @@ class ContainerAppsTemplatesTest {
             assertFalse(code.contains("echo") || code.contains("printf '%s") && !headerFile, "a key printed: " + code);
             assertTrue(assignment || headerFile, "a key on a command line: " + code);
         }
+        if (!deploys) {
+            return;
+        }
         assertTrue(deploy.contains("--parameters \"@$parameters\""), "parameters from a file");
         assertTrue(deploy.contains("umask 077") && deploy.contains("trap 'rm -f \"$parameters\"' EXIT"), "a private, temporary file");
     }
 
-    /** deploy.sh awaits its test event by the executionId the service derives; the two derivations agree. */
+    /**
+     * deploy.sh awaits its test events through smoke.sh (SmokeScriptTest runs it against the
+     * service), by the executionId the service derives from source and id: both derivations agree,
+     * and the Event Grid schema event names its source (the topic's resource id, the only value
+     * Event Grid takes) so the id is known before Event Grid delivers it.
+     */
     @Test
     void theSmokeTestAwaitsTheExecutionIdTheServiceGives() throws Exception {
         for (String[] event : List.of(new String[] { "/deploy/smoke-test", "deploy-smoke-1733400000" },
@@ -534,14 +551,22 @@ class ContainerAppsTemplatesTest {
             String python = run("python3", DIR.resolve("execution-id.py").toString(), event[0], event[1]).strip();
             assertEquals(io.sandstream.model.ExecutionIds.of(event[0], event[1]), python);
         }
+        String smoke = Files.readString(DIR.resolve("smoke.sh"));
+        assertTrue(smoke.contains("execution_id=$(python3 \"$here/execution-id.py\" \"$2\" \"$3\")"));
+        assertTrue(smoke.contains("\"$app_url/executions/$execution_id\""));
+        checkKeyHandling(smoke, false);
         String deploy = Files.readString(DIR.resolve("deploy.sh"));
-        assertTrue(deploy.contains("execution_id=$(python3 \"$here/execution-id.py\" \"$event_source\" \"$event_id\")"));
         assertTrue(deploy.contains("\"source\":\"'\"$event_source\"'\"") && deploy.contains("\"id\":\"'\"$event_id\"'\""),
-                "the event carries the source and id the id is derived from");
-        assertTrue(deploy.contains("$app_url/executions/$execution_id"));
-        // The recipe's own event, in the Event Grid schema, to the topic that takes that schema.
+                "the CloudEvent carries the source and id the id is derived from");
+        assertTrue(deploy.contains("\"$here/smoke.sh\" \"$app_url\" \"$event_source\" \"$event_id\""));
+        // The recipe's own event, in the Event Grid schema, to the topic that takes that schema, with its topic set.
         assertTrue(deploy.contains("\"eventType\":\"Microsoft.EventGrid.ExecuteCode\"")
                 && deploy.contains("$(output eventGridSchemaTopicEndpoint)"), "the recipe's test event");
+        assertTrue(deploy.contains("eg_source=$(output eventGridSchemaTopicId)")
+                && deploy.contains("\"id\":\"'\"$event_id\"'-eg\",\"topic\":\"'\"$eg_source\"'\""));
+        assertTrue(deploy.contains("\"$here/smoke.sh\" \"$app_url\" \"$eg_source\" \"$event_id-eg\""));
+        assertTrue(bicepFiles().get("modules/eventgrid.bicep").contains("output eventGridSchemaTopicId string = eventGridTopic.id"));
+        assertTrue(deploy.lastIndexOf("smoke.sh\" ") > deploy.lastIndexOf("az deployment sub create"), "its last step");
     }
 
     /** azd (azure.yaml) deploys the same template, with parameters main.bicep has; CI runs every check. */

@@ -196,6 +196,28 @@ class KubernetesManifestsTest {
         return output;
     }
 
+    /**
+     * Issue 21, point 11: console logs are text for a person at a terminal (the packaged jar's prod
+     * profile included, so a generated key is printed on lines of its own, not inside a JSON string),
+     * and JSON lines where a log collector reads them: both images and the base ConfigMap ask for it.
+     */
+    @Test
+    void consoleLogsAreTextByDefaultAndJsonWhereTheDeploymentsAsk() throws Exception {
+        java.util.Properties properties = new java.util.Properties();
+        try (var in = Files.newInputStream(Path.of("src/main/resources/application.properties"))) {
+            properties.load(in);
+        }
+        assertEquals("false", properties.getProperty("quarkus.log.console.json.enabled"), "text by default");
+        for (String profile : List.of("prod", "dev")) {
+            assertNotEquals("true", properties.getProperty("%" + profile + ".quarkus.log.console.json.enabled"), profile);
+        }
+        for (String dockerfile : List.of("src/main/docker/Dockerfile.jvm", "src/main/docker/Dockerfile.native")) {
+            assertTrue(Files.readString(Path.of(dockerfile)).contains("QUARKUS_LOG_CONSOLE_JSON_ENABLED=true"), dockerfile);
+        }
+        JsonNode configMap = YAML.readTree(ROOT.resolve("base/configmap.yaml").toFile());
+        assertEquals("true", configMap.at("/data/QUARKUS_LOG_CONSOLE_JSON_ENABLED").asText(), "the ConfigMap");
+    }
+
     @Test
     void applyScriptFillsInThePinnedImageAndRefusesLatest() throws Exception {
         assumeTrue(onPath("kubectl"), "kubectl (kustomize) is not installed");

@@ -1,6 +1,7 @@
 package io.sandstream.telemetry;
 
 import static io.restassured.RestAssured.given;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
@@ -12,7 +13,12 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Predicate;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import java.util.zip.GZIPInputStream;
 
 import org.junit.jupiter.api.AfterAll;
@@ -29,8 +35,12 @@ import io.sandstream.results.PipelineTest;
 
 /**
  * With an Application Insights connection string and nothing else (the SDK switch is left to
- * application.properties), spans leave the process through the Azure Monitor exporter: a local
- * server stands in for the ingestion endpoint and must receive the receive span of one execution.
+ * application.properties), traces, metrics and logs leave the process through the Azure Monitor
+ * exporter: a local server stands in for the ingestion endpoint and must receive the receive span
+ * of one execution, a {@code sandstream.*} Micrometer meter and a log record, while Prometheus
+ * still serves {@code /q/metrics} and Quarkus' OTLP exporter, with no endpoint configured, never
+ * tries {@code localhost:4317}. The in-memory span exporter of the other telemetry tests is left
+ * out here: with it, Quarkus would skip its OTLP exporter anyway.
  */
 @Tag("restart")
 @QuarkusTest
@@ -59,6 +69,9 @@ class AzureMonitorExportTest {
                     "applicationinsights.connection-string",
                     "InstrumentationKey=" + IKEY + ";IngestionEndpoint=" + endpoint + ";LiveEndpoint=" + endpoint,
                     "quarkus.otel.bsp.schedule.delay", "50ms",
+                    "quarkus.otel.blrp.schedule.delay", "50ms",
+                    "quarkus.otel.metric.export.interval", "500ms",
+                    "quarkus.arc.exclude-types", TestSpanExporter.class.getName(),
                     "sandstream.data-dir", "target/test-data-azuremonitor-" + port());
         }
     }
@@ -69,8 +82,26 @@ class AzureMonitorExportTest {
     static final List<Received> received = new CopyOnWriteArrayList<>();
     static HttpServer ingestion;
 
+    /** Every log record of the run, to find the OTLP exporter's complaints in. */
+    static final List<LogRecord> logged = new CopyOnWriteArrayList<>();
+    static final Handler logCapture = new Handler() {
+        @Override
+        public void publish(LogRecord record) {
+            logged.add(record);
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
+
     @BeforeAll
     static void startIngestion() throws IOException {
+        Logger.getLogger("").addHandler(logCapture);
         ingestion = HttpServer.create(new InetSocketAddress("127.0.0.1", port()), 0);
         ingestion.createContext("/", exchange -> {
             byte[] body = exchange.getRequestBody().readAllBytes();
@@ -91,25 +122,45 @@ class AzureMonitorExportTest {
 
     @AfterAll
     static void stopIngestion() {
+        Logger.getLogger("").removeHandler(logCapture);
         ingestion.stop(0);
     }
 
     @Test
-    void spansReachTheIngestionEndpoint() throws InterruptedException {
+    void tracesMetricsAndLogsReachTheIngestionEndpoint() throws InterruptedException {
         String executionId = given().header("Authorization", PipelineTest.READER).contentType("application/json")
                 .body("{\"code\":\"print(6 * 7)\",\"subject\":\"azure-monitor/export\"}")
                 .post("/executions").then().statusCode(202).extract().path("executionId");
+        String marker = "azure-monitor-log-" + executionId;
+        org.jboss.logging.Logger.getLogger(AzureMonitorExportTest.class).info(marker);
 
+        Received track = awaitTrack("the receive span of " + executionId,
+                body -> body.contains("sandstream.receive") && body.contains(executionId));
+        assertTrue(track.body().contains("\"iKey\":\"" + IKEY + "\""), track.body());
+        // A Micrometer meter of the service's own (made before the bridge joined), as Azure Monitor metric data.
+        awaitTrack("a sandstream metric", body -> body.contains("\"baseType\":\"MetricData\"")
+                && body.contains("\"name\":\"sandstream.events.received\""));
+        awaitTrack("the log record " + marker, body -> body.contains("\"baseType\":\"MessageData\"") && body.contains(marker));
+
+        // Prometheus still has the same meter.
+        assertTrue(given().get("/q/metrics").then().statusCode(200).extract().asString().contains("sandstream_events_received_total"));
+        // Spans were exported in many batches by now: none went to an OTLP endpoint nobody configured.
+        List<String> otlp = logged.stream().map(r -> r.getLoggerName() + ": " + r.getMessage())
+                .filter(m -> m.contains("4317") || m.contains("VertxGrpcSender") || m.contains("VertxHttpSender")).toList();
+        assertEquals(List.of(), otlp, "no OTLP export was tried");
+    }
+
+    private static Received awaitTrack(String what, Predicate<String> body) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        Received track = null;
-        while (track == null && System.nanoTime() < deadline) {
-            track = received.stream().filter(r -> r.path().equals("/v2.1/track"))
-                    .filter(r -> r.body().contains("sandstream.receive") && r.body().contains(executionId))
-                    .findFirst().orElse(null);
+        while (System.nanoTime() < deadline) {
+            Optional<Received> found = received.stream().filter(r -> r.path().equals("/v2.1/track"))
+                    .filter(r -> body.test(r.body())).findFirst();
+            if (found.isPresent()) {
+                return found.get();
+            }
             Thread.sleep(100);
         }
-        assertTrue(track != null, "no /v2.1/track request carried the receive span of " + executionId
-                + "; received: " + received.stream().map(Received::path).toList());
-        assertTrue(track.body().contains("\"iKey\":\"" + IKEY + "\""), track.body());
+        throw new AssertionError("no /v2.1/track request carried " + what + "; received: "
+                + received.stream().map(Received::path).toList());
     }
 }
