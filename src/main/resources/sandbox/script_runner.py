@@ -5,10 +5,10 @@
 # child in a process group of its own, with fd 1 and fd 2 passed straight through (live output).
 # The compile step and the run share the execution's CPU budget (RLIMIT_CPU on each child) and
 # sit in the sandbox's memory cgroup, so both count against the execution's limits.
-# Usage: script_runner.py LANGUAGE MEMORY_MIB
-import base64, json, os, shutil, signal, stat, subprocess, sys, threading, resource, queue
+# The service compiles it, after runner_files.py (the file operations, DATA), into the bytecode the
+# sandbox runs. Usage: script_runner.pyc LANGUAGE MEMORY_MIB
+import json, os, shutil, signal, subprocess, sys, threading, resource, queue
 
-DATA = "/mnt/data"
 WORK = "/tmp/sandstream-build"
 LANGUAGE = sys.argv[1]
 MEMORY_MIB = int(sys.argv[2])
@@ -156,89 +156,6 @@ def execute(message):
     marker = message["marker"].encode()
     os.write(1, marker)
     os.write(2, marker)
-    send(answer)
-
-
-# ---- files (as in runner.py: never a symlink, only regular files, never outside /mnt/data) -----------
-
-def safe_name(name):
-    if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\0" in name:
-        raise ValueError("invalid file name")
-    return name
-
-
-def file_info(name, st):
-    return {"name": name, "size": st.st_size, "mtime": st.st_mtime}
-
-
-class NotRegularError(Exception):
-    pass
-
-
-def open_regular(name, flags, directory):
-    fd = os.open(name, flags | os.O_NONBLOCK | os.O_NOFOLLOW, 0o644, dir_fd=directory)
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise NotRegularError()
-    os.set_blocking(fd, True)
-    return fd, st
-
-
-def regular_entries(directory):
-    for name in sorted(os.listdir(directory)):
-        st = os.stat(name, dir_fd=directory, follow_symlinks=False)
-        if stat.S_ISREG(st.st_mode):
-            yield name, st
-
-
-def file_op(op, message, directory, answer):
-    if op == "put":
-        fd, _ = open_regular(safe_name(message["name"]), os.O_WRONLY | os.O_CREAT, directory)
-        with os.fdopen(fd, "wb") as out:
-            out.truncate(0)
-            out.write(base64.b64decode(message["content"]))
-            out.flush()
-            answer["file"] = file_info(message["name"], os.fstat(out.fileno()))
-    elif op == "get":
-        fd, st = open_regular(safe_name(message["name"]), os.O_RDONLY, directory)
-        with os.fdopen(fd, "rb") as source:
-            if st.st_size > message["maxBytes"]:
-                raise ValueError("file too large to download")
-            answer["content"] = base64.b64encode(source.read(message["maxBytes"] + 1)).decode()
-            answer["file"] = file_info(message["name"], st)
-    elif op == "list":
-        entries, size, answer["truncated"] = [], 0, False
-        for name, st in regular_entries(directory):
-            entry = file_info(name, st)
-            size += len(json.dumps(entry)) + 1
-            if len(entries) >= message["maxEntries"] or size > message["maxBytes"]:
-                answer["truncated"] = True
-                break
-            entries.append(entry)
-        answer["files"] = entries
-    elif op == "usage":
-        answer["bytes"] = sum(st.st_size for name, st in regular_entries(directory) if name != message.get("except"))
-    elif op == "delete":
-        os.unlink(safe_name(message["name"]), dir_fd=directory)
-
-
-def files(message):
-    answer = {"id": message["id"], "ok": True}
-    try:
-        directory = os.open(DATA, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            file_op(message["op"], message, directory, answer)
-        finally:
-            os.close(directory)
-    except FileNotFoundError:
-        answer.update(ok=False, error="NotFound")
-    except (NotRegularError, IsADirectoryError):
-        answer.update(ok=False, error="NotRegular", message="not a regular file")
-    except OSError as e:
-        answer.update(ok=False, error="OSError", message=os.strerror(e.errno) if e.errno else str(e))
-    except (ValueError, TypeError, KeyError) as e:
-        answer.update(ok=False, error="Invalid", message=str(e))
     send(answer)
 
 

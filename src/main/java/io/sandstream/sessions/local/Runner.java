@@ -29,20 +29,26 @@ enum Runner {
     static final String SCRIPT_RUNNER = "script_runner.py";
 
     final Language language;
-    /** The runner script in the runtime directory, bound read-only into the sandbox under {@code /opt/sandstream}. */
+    /** The runner's source among the resources under {@code /sandbox/}. */
+    final String source;
+    /**
+     * The runner in the runtime directory, bound read-only into the sandbox under {@code /opt/sandstream}:
+     * for the Python runners the bytecode {@link RuntimeDirectory} compiled from the source.
+     */
     final String script;
     /** Address space allowed above the memory limit where no memory cgroup bounds the sandbox, MiB. */
     final long addressSpaceReserveMib;
 
     Runner(Language language, String script, long addressSpaceReserveMib) {
         this.language = language;
-        this.script = script;
+        this.source = script;
+        this.script = script.endsWith(".py") ? script + "c" : script;
         this.addressSpaceReserveMib = addressSpaceReserveMib;
     }
 
     /** True for the languages run file by file by {@link #SCRIPT_RUNNER} rather than by a stateful interpreter. */
     boolean scripted() {
-        return SCRIPT_RUNNER.equals(script);
+        return SCRIPT_RUNNER.equals(source);
     }
 
     /** The runner of local pool {@code pool}'s language; refused, naming the setting and what it allows, when none runs it. */

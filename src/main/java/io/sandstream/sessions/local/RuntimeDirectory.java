@@ -9,11 +9,17 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import org.jboss.logging.Logger;
 
@@ -21,7 +27,11 @@ import io.sandstream.sessions.local.FileChecks.Stat;
 
 /**
  * What sandboxes load — the runners and the compiled seccomp filter — in a directory only the
- * service can write: mode 700, owned by the service's uid. Sandboxes never read it by path: the
+ * service can write: mode 700, owned by the service's uid. The Python runners are written as
+ * sources, each assembled from the shared file operations ({@value #RUNNER_FILES}) and its own
+ * part, and compiled here by the sandboxes' interpreter to the bytecode a sandbox runs: one
+ * implementation of the file operations, one file per sandbox to check, and no compile in any
+ * sandbox's start. Sandboxes never read it by path: the
  * launcher's shell opens the filter and the runner (as the service, before dropping to the
  * sandbox's uid) and bubblewrap copies the runner from that descriptor into the sandbox
  * ({@code --ro-bind-data}), so the directory can stay closed to every other uid, the sandbox uids
@@ -33,7 +43,7 @@ final class RuntimeDirectory {
 
     private static final Logger LOG = Logger.getLogger(RuntimeDirectory.class);
     static final String SECCOMP = "seccomp.bpf";
-    /** matplotlib's font list, built once here so that no session builds its own (see {@link #fontCache()}). */
+    /** matplotlib's font list, built once here so that no session builds its own (see {@link #buildFontCacheInBackground}). */
     static final String FONT_CACHE = "fontlist.json";
     /**
      * Builds the font list in {@code MPLCONFIGDIR} and prints its file name; refuses (exit 4) a
@@ -47,14 +57,26 @@ final class RuntimeDirectory {
             + "    if os.path.isabs(font['fname']) and not font['fname'].startswith('/usr/'):\n"
             + "        print(font['fname'])\n        sys.exit(4)\n"
             + "print(name)\n";
-    private static final List<String> SCRIPTS = List.of("runner.py", "runner.js", Runner.SCRIPT_RUNNER, "seccomp_filter.py");
+    /** Resources written as they are. */
+    private static final List<String> SCRIPTS = List.of("runner.js", "seccomp_filter.py");
+    /** The part every Python runner begins with: the file operations. */
+    static final String RUNNER_FILES = "runner_files.py";
+    /** Compiles each source (argv: source, bytecode file, name in tracebacks, ...) to an unchecked pyc. */
+    private static final String RUNNER_COMPILER = "import py_compile, sys\n"
+            + "args = sys.argv[1:]\n"
+            + "for source, pyc, name in zip(args[0::3], args[1::3], args[2::3]):\n"
+            + "    py_compile.compile(source, pyc, name, doraise=True,"
+            + " invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n";
 
     private final Path dir;
     private final Stat dirStat;
     /** The files as written: a file of the same name but another inode was replaced. */
     private final Map<String, Stat> written = new ConcurrentHashMap<>();
-    /** The name matplotlib looks for in its cache directory, when {@link #FONT_CACHE} was built. */
-    private volatile Optional<String> fontCacheName = Optional.empty();
+    /** The name matplotlib looks for in its cache directory, once {@link #FONT_CACHE} is built; empty when it cannot be. */
+    private final CompletableFuture<Optional<String>> fontCacheName = new CompletableFuture<>();
+    /** The font list's build while it runs: stopped by {@link #close()}. */
+    private volatile Process fontCacheBuild;
+    private volatile boolean closed;
 
     private RuntimeDirectory(Path dir, Stat dirStat) {
         this.dir = dir;
@@ -79,21 +101,41 @@ final class RuntimeDirectory {
         }
     }
 
-    /** Writes the runners and the filter's source, verifies the source and compiles the filter from it. */
+    /**
+     * Writes the runners and the filter's source, compiles the Python runners and the filter from
+     * what was written; matplotlib's font list is built later ({@link #buildFontCacheInBackground}).
+     */
     void populate(String python) {
         try {
             for (String script : SCRIPTS) {
-                try (InputStream in = SandboxLauncher.class.getResourceAsStream("/sandbox/" + script)) {
-                    write(script, in.readAllBytes());
+                write(script, resource(script));
+            }
+            byte[] files = resource(RUNNER_FILES);
+            for (Runner runner : Runner.values()) {
+                if (runner.source.endsWith(".py") && !written.containsKey(runner.source)) {
+                    write(runner.source, concat(files, resource(runner.source)));
                 }
             }
+            compileRunners(python);
             compileSeccompFilter(python);
-            buildFontCache(python);
         } catch (RuntimeCheckFailed e) {
             throw new IllegalStateException(e.getMessage(), e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare the sandbox runtime in " + dir, e);
         }
+    }
+
+    private static byte[] resource(String name) throws IOException {
+        try (InputStream in = SandboxLauncher.class.getResourceAsStream("/sandbox/" + name)) {
+            return in.readAllBytes();
+        }
+    }
+
+    private static byte[] concat(byte[] first, byte[] second) {
+        byte[] both = Arrays.copyOf(first, first.length + 1 + second.length);
+        both[first.length] = '\n';
+        System.arraycopy(second, 0, both, first.length + 1, second.length);
+        return both;
     }
 
     Path path() {
@@ -120,42 +162,79 @@ final class RuntimeDirectory {
         verify(name, stat);
     }
 
+    /** Each Python runner's bytecode, from the sources written just now, checked before python reads them. */
+    private void compileRunners(String python) throws IOException {
+        List<String> command = new ArrayList<>(List.of(python, "-I", "-c", RUNNER_COMPILER));
+        Map<String, Path> compiled = new LinkedHashMap<>();
+        for (Runner runner : Runner.values()) {
+            if (runner.source.endsWith(".py") && !compiled.containsKey(runner.script)) {
+                verify(runner.source, Stat.of(file(runner.source), false));
+                Path fresh = dir.resolve(runner.script + ".new");
+                Files.deleteIfExists(fresh);
+                compiled.put(runner.script, fresh);
+                command.addAll(List.of(file(runner.source).toString(), fresh.toString(), "/opt/sandstream/" + runner.source));
+            }
+        }
+        runPython(command, "compile the sandbox runners");
+        for (var pyc : compiled.entrySet()) {
+            install(pyc.getKey(), pyc.getValue());
+        }
+    }
+
     /** From the copy written just now, checked before python runs it. */
     private void compileSeccompFilter(String python) throws IOException {
         verify("seccomp_filter.py", Stat.of(file("seccomp_filter.py"), false));
         Path fresh = dir.resolve(SECCOMP + ".new");
         Files.deleteIfExists(fresh);
-        // -I: no PYTHON* variables, no user site, no script directory on the path.
-        Process compile = new ProcessBuilder(python, "-I", file("seccomp_filter.py").toString(), fresh.toString())
-                .redirectErrorStream(true).start();
+        runPython(List.of(python, "-I", file("seccomp_filter.py").toString(), fresh.toString()),
+                "build the seccomp filter (is python3-seccomp installed?)");
+        install(SECCOMP, fresh);
+    }
+
+    /** Runs the sandboxes' interpreter ({@code -I}: no PYTHON* variables, no user site, no script directory on the path). */
+    private static void runPython(List<String> command, String what) throws IOException {
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         try {
-            String output = new String(compile.getInputStream().readAllBytes());
-            if (!compile.waitFor(30, TimeUnit.SECONDS) || compile.exitValue() != 0) {
-                throw new IllegalStateException("cannot build the seccomp filter (is python3-seccomp installed?): " + output);
+            String output = new String(process.getInputStream().readAllBytes());
+            if (!process.waitFor(30, TimeUnit.SECONDS) || process.exitValue() != 0) {
+                throw new IllegalStateException("cannot " + what + ": " + output);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while building the seccomp filter", e);
+            throw new IllegalStateException("interrupted while trying to " + what, e);
         }
-        install(SECCOMP, fresh);
     }
 
     /**
      * matplotlib builds its font list on first use, in its cache directory: about 0.3 s of a
-     * session's first {@code import matplotlib.pyplot} (plus a {@code fc-list} run and its cache),
-     * every session again. Built once here, by the sandboxes' interpreter over the same read-only
-     * {@code /usr}, and copied read-only into each Python sandbox. No matplotlib, or a font outside
-     * {@code /usr}: no shared list, and sessions build their own as before.
+     * session's first {@code import matplotlib.pyplot} (plus a {@code fc-list} run and its cache,
+     * and a warning on the execution's stderr), every session again. Built once here, by the
+     * sandboxes' interpreter over the same read-only {@code /usr}, and copied read-only into each
+     * Python sandbox. The build takes about a second: it runs in the background, off the service's
+     * start path, and only Python sandboxes wait for it ({@link #awaitFontCache}). No matplotlib, or a
+     * font outside {@code /usr}: no shared list, and sessions build their own as before.
      */
-    private void buildFontCache(String python) throws IOException {
+    void buildFontCacheInBackground(String python) {
+        Thread build = new Thread(() -> {
+            Optional<String> name = Optional.empty();
+            try {
+                name = buildFontCache(python);
+            } catch (IOException | RuntimeException e) {
+                if (!closed) {
+                    LOG.warnf("no shared matplotlib font list (each session builds its own): %s", e.getMessage());
+                }
+            } finally {
+                fontCacheName.complete(name);
+            }
+        }, "matplotlib-font-list");
+        build.setDaemon(true);
+        build.start();
+    }
+
+    private Optional<String> buildFontCache(String python) throws IOException {
         Path work = dir.resolve("matplotlib.new");
         if (Files.exists(work, LinkOption.NOFOLLOW_LINKS)) {
-            try (var old = Files.list(work)) {
-                for (Path p : old.toList()) {
-                    Files.delete(p);
-                }
-            }
-            Files.delete(work);
+            deleteTree(work);
         }
         Files.createDirectory(work, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         try {
@@ -163,11 +242,17 @@ final class RuntimeDirectory {
             builder.environment().clear();
             builder.environment().putAll(Map.of("PATH", "/usr/bin:/bin", "MPLCONFIGDIR", work.toString(), "LANG", "C.UTF-8"));
             Process build = builder.start();
+            fontCacheBuild = build;
+            if (closed) {
+                build.destroyForcibly();
+            }
             // The name is the last line: matplotlib may warn before it.
             String output = new String(build.getInputStream().readAllBytes()).strip().lines().reduce((a, b) -> b).orElse("");
             if (!build.waitFor(60, TimeUnit.SECONDS)) {
                 build.destroyForcibly();
                 LOG.warn("building matplotlib's font list timed out: each session builds its own");
+            } else if (closed) {
+                return Optional.empty();
             } else if (build.exitValue() == 3) {
                 LOG.debug("no matplotlib for the sandboxes' python: no shared font list");
             } else if (build.exitValue() != 0 || !output.matches("fontlist-v\\d+\\.json")) {
@@ -175,23 +260,51 @@ final class RuntimeDirectory {
                         build.exitValue(), output);
             } else {
                 install(FONT_CACHE, work.resolve(output));
-                fontCacheName = Optional.of(output);
+                return Optional.of(output);
             }
+            return Optional.empty();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return Optional.empty();
         } finally {
-            try (var left = Files.list(work)) {
-                for (Path p : left.toList()) {
-                    Files.delete(p);
-                }
-            }
-            Files.delete(work);
+            fontCacheBuild = null;
+            deleteTree(work);
         }
     }
 
-    /** The file name under which a Python sandbox gets {@link #FONT_CACHE}, when there is one. */
-    Optional<String> fontCache() {
-        return fontCacheName;
+    private static void deleteTree(Path work) throws IOException {
+        try (var left = Files.list(work)) {
+            for (Path p : left.toList()) {
+                Files.delete(p);
+            }
+        }
+        Files.delete(work);
+    }
+
+    /**
+     * The file name under which a Python sandbox gets {@link #FONT_CACHE}, when there is one; waits
+     * while the list is being built (about a second after the service starts; at most the build's
+     * own time limit).
+     */
+    Optional<String> awaitFontCache() throws IOException {
+        try {
+            return fontCacheName.get(70, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for matplotlib's font list", e);
+        } catch (ExecutionException | TimeoutException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Stops the font list's build if it still runs. */
+    void close() {
+        closed = true;
+        Process build = fontCacheBuild;
+        if (build != null) {
+            build.destroyForcibly();
+        }
+        fontCacheName.complete(Optional.empty());
     }
 
     /** By path, one stat: still our own directory, closed to everyone else. */

@@ -70,6 +70,7 @@ public final class SandboxLauncher implements AutoCloseable {
                 held.add(lock(runtimePath.resolve("instance.lock"), "sandbox runtime directory", "sandstream.sessions.runtime-dir"));
             }
             runtime.populate(config.python());
+            runtime.buildFontCacheInBackground(config.python());
             for (Path dir : List.of(controlDir, fifoStockDir)) {
                 Files.createDirectories(dir);
                 Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
@@ -116,6 +117,9 @@ public final class SandboxLauncher implements AutoCloseable {
     /** Releases the data directory, the runtime directory and the uid block; stop the pools first. */
     @Override
     public void close() {
+        if (runtime != null) {
+            runtime.close();
+        }
         for (AutoCloseable lock : held) {
             try {
                 lock.close();
@@ -171,13 +175,14 @@ public final class SandboxLauncher implements AutoCloseable {
      */
     Process start(String id, int uid, Runner kind, SandstreamConfig.Limits limits) throws IOException {
         runtime.verifyDirectory();
+        // Waits only in the service's first second or so, while the font list is built.
+        Optional<String> fontCache = kind == Runner.PYTHON ? runtime.awaitFontCache() : Optional.empty();
         String runner = kind.script;
         Path fifo = controlFifo(id);
         // A rename, never over an existing name: the FIFO is new to this sandbox, as mkfifo made it.
         Files.move(spareFifo(), fifo, StandardCopyOption.ATOMIC_MOVE);
         Optional<Path> cgroup = cgroupRoot.map(root -> Cgroups.createMemory(root, id, limits.memoryMib() * 1024L * 1024L));
         Optional<Path> cpuCgroup = cpuCgroupRoot.map(root -> Cgroups.createCpu(root, id, limits.cpuMillicores()));
-        Optional<String> fontCache = kind == Runner.PYTHON ? runtime.fontCache() : Optional.empty();
         List<String> command = new ArrayList<>(List.of("/bin/sh", "-c",
                 // As the service: open the control FIFO (fd 3), the seccomp filter (fd 5), the
                 // runner (fd 6) and matplotlib's font list when there is one (fd 7); wait until the
@@ -198,9 +203,9 @@ public final class SandboxLauncher implements AutoCloseable {
                 .orElse(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--")));
         command.addAll(bwrapArguments(limits, runner, fontCache));
         switch (kind) {
-            case PYTHON -> command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/runner.py"));
+            case PYTHON -> command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/" + runner));
             // Node cannot dup: the requests move to fd 4 and fd 0 becomes /dev/null here, so user
-            // code reading its standard input never reads the control channel (runner.py dups itself).
+            // code reading its standard input never reads the control channel (the Python runners dup it themselves).
             case NODE -> command.addAll(List.of("/bin/sh", "-c", "exec \"$0\" \"$@\" 4<&0 0</dev/null", config.node(),
                     "--max-old-space-size=" + Math.max(16, limits.memoryMib() * 3 / 4), "/opt/sandstream/runner.js"));
             // The script runner is told its language and the memory limit (runtimes like the JVM size their heaps by it).

@@ -79,13 +79,13 @@ class HostIsolationTest {
             Path runtime = pools.launcher.runtimeDir();
             assertEquals(dir.resolve("data").resolve("runtime"), runtime);
             assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(runtime)));
-            for (String file : List.of("runner.py", "runner.js", "seccomp_filter.py", "seccomp.bpf")) {
+            for (String file : List.of("runner.py", "runner.pyc", "script_runner.pyc", "runner.js", "seccomp_filter.py", "seccomp.bpf")) {
                 assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(runtime.resolve(file))), file);
             }
             // The sandbox still gets its runner (copied in from the descriptor), read-only.
-            assertEquals(Status.Succeeded, run(pools.python, "isolation-1", "open('/opt/sandstream/runner.py').read(1)").status());
+            assertEquals(Status.Succeeded, run(pools.python, "isolation-1", "open('/opt/sandstream/runner.pyc', 'rb').read(1)").status());
             String write = run(pools.python, "isolation-1",
-                    "try:\n    open('/opt/sandstream/runner.py', 'a')\n    print('written')\nexcept OSError as e:\n    print(e.errno)").stdout();
+                    "try:\n    open('/opt/sandstream/runner.pyc', 'a')\n    print('written')\nexcept OSError as e:\n    print(e.errno)").stdout();
             assertTrue(write.equals("13\n") || write.equals("30\n"), "EACCES or EROFS: " + write);
         }
     }
@@ -102,9 +102,9 @@ class HostIsolationTest {
             Files.setPosixFilePermissions(runtime.resolve("seccomp.bpf"), PosixFilePermissions.fromString("rw-------"));
             startAndStop(pools, Runner.PYTHON);
 
-            Files.setAttribute(runtime.resolve("runner.py"), "unix:uid", OTHER_UID);
-            assertRefused(pools, Runner.PYTHON, "runner.py", "owner uid " + OTHER_UID);
-            Files.setAttribute(runtime.resolve("runner.py"), "unix:uid", 0);
+            Files.setAttribute(runtime.resolve("runner.pyc"), "unix:uid", OTHER_UID);
+            assertRefused(pools, Runner.PYTHON, "runner.pyc", "owner uid " + OTHER_UID);
+            Files.setAttribute(runtime.resolve("runner.pyc"), "unix:uid", 0);
             startAndStop(pools, Runner.PYTHON);
 
             // Same content, owner and mode, but not the file the service wrote.

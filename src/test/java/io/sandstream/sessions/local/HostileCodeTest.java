@@ -148,7 +148,7 @@ class HostileCodeTest {
                 Arguments.of("init's environment", "py",
                         py("assert b'JAVA' in open('/proc/1/environ','rb').read() or b'SANDSTREAM' in open('/proc/1/environ','rb').read()")),
                 Arguments.of("write to /usr", "py", py("open('/usr/evil', 'w').write('x')")),
-                Arguments.of("write to the runner", "py", py("open('/opt/sandstream/runner.py', 'a').write('x')")),
+                Arguments.of("write to the runner", "py", py("open('/opt/sandstream/runner.pyc', 'a').write('x')")),
                 Arguments.of("write to /etc", "py", py("open('/etc/evil', 'w').write('x')")),
                 Arguments.of("loopback port of the host", "py",
                         py("import socket\nsocket.create_connection(('127.0.0.1', " + port + "), timeout=2)")),

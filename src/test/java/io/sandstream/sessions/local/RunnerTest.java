@@ -17,13 +17,13 @@ class RunnerTest {
     @Test
     void pythonAndJavascriptKeepTheirRunners() {
         assertEquals(Runner.PYTHON, Runner.of("python", Language.PYTHON));
-        assertEquals("runner.py", Runner.of("python", Language.PYTHON).script);
+        assertEquals("runner.pyc", Runner.of("python", Language.PYTHON).script);
         assertEquals(Runner.NODE, Runner.of("javascript", Language.JAVASCRIPT));
         assertEquals("runner.js", Runner.of("javascript", Language.JAVASCRIPT).script);
         for (String language : List.of("bash", "c", "cpp", "go", "ruby", "java", "typescript")) {
             Runner runner = Runner.of(language, new Language(language));
             assertEquals(language, runner.language.wireName());
-            assertEquals("script_runner.py", runner.script);
+            assertEquals("script_runner.pyc", runner.script);
             assertTrue(runner.scripted());
         }
         assertFalse(Runner.PYTHON.scripted());

@@ -27,9 +27,9 @@ import io.sandstream.tenancy.TenantQuotas;
  * Prints warm allocation, trivial round trip, throughput with N sessions, memory per idle ready
  * sandbox, and the same workload run with a fresh sandbox per execution as the baseline; then, for
  * every local pool the service configures ({@code sandstream.pools.*.language} in
- * application.properties), the cold start of its sandbox and a warm trivial execution, against a
- * plain {@code bwrap} + the interpreter measured in the same run ({@code -Dbench.languages-only}:
- * that table alone).
+ * application.properties), the cold start of its sandbox and a warm hello world, against a plain
+ * {@code bwrap} running the same hello world per execution (compiled languages: compile + run),
+ * measured in the same run ({@code -Dbench.languages-only}: that table alone).
  */
 class SessionBenchmark {
 
@@ -39,7 +39,9 @@ class SessionBenchmark {
     @TempDir
     Path dir;
 
+    /** Cold starts and baseline runs per language, at most. */
     private static final int COLD_RUNS = 21;
+    /** Warm executions per language, at most. */
     private static final int WARM_RUNS = 300;
 
     @Test
@@ -59,7 +61,7 @@ class SessionBenchmark {
             System.out.printf("machine: %d cores, load average %s; python pool, %d ready sandboxes%n",
                     Runtime.getRuntime().availableProcessors(), loadAverage(), READY);
             if (Boolean.getBoolean("bench.languages-only")) { // -Dbench.languages-only: the per-language table alone
-                perLanguage(fixture, languages);
+                perLanguage(fixture, languages, dir);
                 return;
             }
 
@@ -107,7 +109,7 @@ class SessionBenchmark {
                 System.out.printf("pooled, %d concurrent sessions:                 %8.0f executions/s  (%.1fx baseline)%n",
                         sessions, rate, rate / baseline);
             }
-            perLanguage(fixture, languages);
+            perLanguage(fixture, languages, dir);
         }
     }
 
@@ -125,54 +127,87 @@ class SessionBenchmark {
         return pools;
     }
 
-    /** A trivial program per language; a language not listed here runs {@code 1+1}. */
-    private static final Map<String, String> TRIVIAL = Map.of(
-            "bash", "true",
-            "c", "int main(void) { return 0; }",
-            "cpp", "int main() { return 0; }",
-            "go", "package main\n\nfunc main() {}\n",
-            "java", "class Main { public static void main(String[] args) { } }",
-            "ruby", "1 + 1");
+    /** Where a language's row stops taking more samples (with at least {@link #MIN_RUNS}): compiled languages take seconds per run. */
+    private static final long PHASE_NANOS = TimeUnit.SECONDS.toNanos(25);
+    private static final int MIN_RUNS = 5;
 
-    /** The interpreter a plain bwrap runs for the baseline, per language; {@code /bin/sh -c :} for the others. */
-    private static List<String> baselineCommand(SandstreamConfig config, String language) {
+    /**
+     * The hello world each language runs, warm and in the baseline: the script languages' own from
+     * {@link ScriptLanguagesTest}, and the same for the two stateful runners.
+     */
+    private static String hello(String language) {
         return switch (language) {
-            case "python" -> List.of(config.sessions().python(), "-I", "-c", "pass");
-            case "javascript", "typescript" -> List.of(config.sessions().node(), "-e", "0");
-            case "bash" -> List.of("/bin/bash", "-c", ":");
-            case "ruby" -> List.of("/usr/bin/ruby", "-e", "0");
-            default -> List.of("/bin/sh", "-c", ":");
+            case "python" -> "print('hello')";
+            case "javascript" -> "console.log('hello')";
+            default -> ScriptLanguagesTest.CASES.get(language).hello();
         };
     }
 
     /**
-     * Per configured pool: the cold start of one sandbox (Sandbox.start: FIFO, cgroups, the launch
-     * chain, bwrap, the runner's imports, its ready message) and a trivial execution in a warm
-     * session, against a plain bwrap (user, pid and net namespaces; /usr read-only; /proc, /dev)
-     * running the bare interpreter to its exit, started from this JVM the same way, interleaved.
+     * The baseline per language: a plain bwrap, started for one execution, running the hello world
+     * from {@code /src} as the sandbox's runner would (same interpreter; for compiled languages the
+     * same compile command, into a fresh /tmp, then the program). Null for a language without one.
      */
-    private static void perLanguage(PoolFixture fixture, Map<String, String> languages) throws Exception {
-        System.out.printf("%ncold start and warm trivial execution per configured local pool; baseline: plain bwrap + the"
-                + " interpreter, same run, interleaved (load average %s)%n", loadAverage());
-        System.out.printf("%-11s %-21s %-21s %-21s %-8s %-21s %s%n", "language", "cold start p50/p99", "baseline p50/p99",
-                "cold - baseline p50", "ratio", "warm exec p50/p99", "baseline command");
+    private static Baseline baseline(SandstreamConfig config, String language) {
+        return switch (language) {
+            case "python" -> new Baseline("main.py", List.of(config.sessions().python(), "-I", "/src/main.py"));
+            case "javascript" -> new Baseline("main.js", List.of(config.sessions().node(), "/src/main.js"));
+            case "bash" -> new Baseline("main.sh", List.of("/usr/bin/bash", "/src/main.sh"));
+            case "ruby" -> new Baseline("main.rb", List.of("/usr/bin/ruby", "/src/main.rb"));
+            case "c" -> Baseline.compiled("main.c", "gcc -O1 -pipe -o /tmp/main /src/main.c -lm && /tmp/main");
+            case "cpp" -> Baseline.compiled("main.cpp", "g++ -O1 -pipe -o /tmp/main /src/main.cpp && /tmp/main");
+            case "go" -> Baseline.compiled("main.go", "go build -o /tmp/main /src/main.go && /tmp/main");
+            case "java" -> new Baseline("Main.java", List.of("/usr/bin/java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                    "-XX:-UsePerfData", "-Xss1m", "/src/Main.java"));
+            case "typescript" -> Baseline.compiled("main.ts", "tsc --target es2022 --module commonjs --strict false --skipLibCheck"
+                    + " --outDir /tmp/out /src/main.ts && node /tmp/out/main.js");
+            default -> null;
+        };
+    }
+
+    private record Baseline(String file, List<String> command) {
+        static Baseline compiled(String file, String script) {
+            return new Baseline(file, List.of("/bin/sh", "-c", script));
+        }
+    }
+
+    /**
+     * Per configured pool: the cold start of one sandbox (Sandbox.start: FIFO, cgroups, the launch
+     * chain, bwrap, the runner, its ready message) and a hello world in a warm session, each against
+     * the same baseline, measured in this run and interleaved with the cold starts: a plain bwrap
+     * (user, pid and net namespaces; /usr read-only; a fresh /tmp; /proc, /dev) started from this
+     * JVM for one execution of the same hello world (compiled languages: compile + run).
+     */
+    private static void perLanguage(PoolFixture fixture, Map<String, String> languages, Path dir) throws Exception {
+        System.out.printf("%ncold start and warm hello world per configured local pool, each against the baseline: a plain bwrap"
+                + " per execution running the same hello world (compiled languages: compile + run), same run, interleaved"
+                + " (load average %s)%n", loadAverage());
+        System.out.printf("%-11s %-20s %-20s %-20s %-9s %-9s %s%n", "language", "cold start p50/p99", "warm exec p50/p99",
+                "baseline p50/p99", "cold/base", "warm/base", "runs (cold, warm, baseline); baseline command");
         SandstreamConfig config = fixture.config;
         for (var entry : languages.entrySet()) {
             String name = entry.getKey();
             SandstreamConfig.Pool poolConfig = config.pools().get(name);
             String language = poolConfig.language().wireName();
             Runner runner;
+            Baseline baseline = baseline(config, language);
             try {
                 runner = Runner.of(name, poolConfig.language());
             } catch (IllegalArgumentException e) {
                 System.out.printf("%-11s no local runner: %s%n", language, e.getMessage());
                 continue;
             }
-            List<String> baseline = baselineCommand(config, language);
+            if (baseline == null) {
+                System.out.printf("%-11s no baseline here for this language%n", language);
+                continue;
+            }
+            Path source = Files.createDirectories(dir.resolve("baseline-" + language));
+            Files.writeString(source.resolve(baseline.file()), hello(language));
             List<Long> cold = new ArrayList<>();
             List<Long> bare = new ArrayList<>();
-            for (int i = 0; i < COLD_RUNS; i++) {
-                bare.add(plainBwrap(baseline));
+            long phase = System.nanoTime();
+            for (int i = 0; i < COLD_RUNS && (i < MIN_RUNS || System.nanoTime() - phase < PHASE_NANOS); i++) {
+                bare.add(plainBwrap(source, baseline.command()));
                 long t = System.nanoTime();
                 Sandbox sandbox = Sandbox.start(fixture.launcher, runner, poolConfig.limits(), Duration.ofSeconds(1),
                         fixture.timers, fixture.registry.counter("test.output.read"));
@@ -183,17 +218,19 @@ class SessionBenchmark {
                     : new LocalSessionPool(name, poolConfig, fixture.launcher, config.sessions().interruptGrace(), fixture.workers,
                             fixture.timers, fixture.registry, new TenantQuotas(config, fixture.registry));
             List<Long> warm = new ArrayList<>();
-            String code = TRIVIAL.getOrDefault(language, "1+1");
+            String code = hello(language);
             String failed = null;
             try {
-                for (int i = 0; i < WARM_RUNS + 50; i++) {
+                for (int i = 0; i < 3; i++) { // the session's sandbox, and the JIT, warmed
+                    PoolFixture.run(pool, "bench-" + name, code, 60);
+                }
+                phase = System.nanoTime();
+                for (int i = 0; i < WARM_RUNS && (i < MIN_RUNS || System.nanoTime() - phase < PHASE_NANOS); i++) {
                     long t = System.nanoTime();
-                    ExecutionResult r = PoolFixture.run(pool, "bench-" + name, code);
-                    if (i >= 50) {
-                        warm.add(System.nanoTime() - t);
-                    }
-                    if (r.status() != io.sandstream.sessions.ExecutionResult.Status.Succeeded && failed == null) {
-                        failed = r.status() + " " + r.errorType() + " " + r.stderr();
+                    ExecutionResult r = PoolFixture.run(pool, "bench-" + name, code, 60);
+                    warm.add(System.nanoTime() - t);
+                    if ((r.status() != ExecutionResult.Status.Succeeded || !r.stdout().equals("hello\n")) && failed == null) {
+                        failed = r.status() + " " + r.errorType() + " " + r.stdout() + r.stderr();
                     }
                 }
             } finally {
@@ -201,32 +238,44 @@ class SessionBenchmark {
                     pool.shutdown();
                 }
             }
-            double coldP50 = percentile(cold, 0.5) / 1e6;
-            double bareP50 = percentile(bare, 0.5) / 1e6;
-            System.out.printf("%-11s %8.1f / %7.1f ms  %8.1f / %7.1f ms  %+8.1f ms           %5.2fx  %7.3f / %7.3f ms  %s%n",
-                    language, coldP50, percentile(cold, 0.99) / 1e6, bareP50, percentile(bare, 0.99) / 1e6, coldP50 - bareP50,
-                    coldP50 / bareP50, percentile(warm, 0.5) / 1e6, percentile(warm, 0.99) / 1e6, String.join(" ", baseline));
+            double bareP50 = percentile(bare, 0.5);
+            System.out.printf("%-11s %7.1f / %7.1f ms  %7.1f / %7.1f ms  %7.1f / %7.1f ms  %6.2fx   %7.3fx   %d, %d, %d; %s%n",
+                    language, percentile(cold, 0.5) / 1e6, percentile(cold, 0.99) / 1e6, percentile(warm, 0.5) / 1e6,
+                    percentile(warm, 0.99) / 1e6, bareP50 / 1e6, percentile(bare, 0.99) / 1e6, percentile(cold, 0.5) / bareP50,
+                    percentile(warm, 0.5) / bareP50, cold.size(), warm.size(), bare.size(), String.join(" ", baseline.command()));
             if (failed != null) {
-                System.out.printf("%-11s   (the trivial execution did not succeed: %s)%n", "", failed.strip());
+                System.out.printf("%-11s   (the hello world did not succeed: %s)%n", "", failed.strip());
             }
         }
-        System.out.printf("(n=%d cold starts and baselines, %d warm executions per language)%n", COLD_RUNS, WARM_RUNS);
+        System.out.printf("(load average at the end: %s)%n", loadAverage());
     }
 
-    /** Wall time of a plain bwrap running {@code command} from this JVM to its exit. */
-    private static long plainBwrap(List<String> command) throws Exception {
+    /** The environment the script runner gives its children (toolchain caches in /tmp), for the baseline too. */
+    private static final Map<String, String> TOOLCHAIN_ENV = Map.of("PATH", "/usr/local/bin:/usr/bin:/bin", "HOME", "/tmp",
+            "LANG", "C.UTF-8", "GOCACHE", "/tmp/.cache/go-build", "GOPATH", "/tmp/go", "GOPROXY", "off",
+            "GO111MODULE", "off", "GOTELEMETRY", "off", "CGO_ENABLED", "0");
+
+    /** Wall time of a plain bwrap running {@code command} over {@code source} (read-only at /src) from this JVM to its exit. */
+    private static long plainBwrap(Path source, List<String> command) throws Exception {
         List<String> bwrap = new ArrayList<>(List.of("bwrap", "--unshare-user", "--unshare-pid", "--unshare-net",
                 "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-                "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev", "--"));
+                "--symlink", "usr/bin", "/bin", "--ro-bind", source.toString(), "/src", "--tmpfs", "/tmp",
+                "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"));
+        // The JDK's configuration and the alternatives links, as the sandboxes bind them.
+        try (var etc = Files.list(Path.of("/etc"))) {
+            etc.filter(p -> p.getFileName().toString().startsWith("java-") || p.getFileName().toString().equals("alternatives"))
+                    .forEach(p -> bwrap.addAll(List.of("--ro-bind", p.toString(), p.toString())));
+        }
+        bwrap.add("--");
         bwrap.addAll(command);
         ProcessBuilder builder = new ProcessBuilder(bwrap).redirectErrorStream(true);
         builder.environment().clear();
-        builder.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        builder.environment().putAll(TOOLCHAIN_ENV);
         long t = System.nanoTime();
         Process p = builder.start();
-        p.getInputStream().readAllBytes();
-        if (p.waitFor() != 0) {
-            throw new IllegalStateException("the baseline failed: " + String.join(" ", bwrap));
+        String output = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0 || !output.equals("hello\n")) {
+            throw new IllegalStateException("the baseline failed: " + String.join(" ", bwrap) + ": " + output);
         }
         return System.nanoTime() - t;
     }
