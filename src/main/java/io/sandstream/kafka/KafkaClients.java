@@ -77,6 +77,11 @@ public final class KafkaClients {
         return config.topicPrefix() + "results";
     }
 
+    /** Where events given up after {@code max-attempts} starts go. */
+    public String deadLetterTopic() {
+        return config.deadLetterTopic().orElse(config.topicPrefix() + "dead-letter");
+    }
+
     /**
      * Acknowledged only once every in-sync replica has the record, and retried without duplicates
      * or reordering: a 202 then means the event is in Kafka.
@@ -166,7 +171,8 @@ public final class KafkaClients {
 
     /**
      * Creates missing topics: the lanes with {@code lane-partitions} each, the results topic with
-     * one partition (its offsets number the results stream, so one order for every instance). An
+     * one partition (its offsets number the results stream, so one order for every instance), the
+     * dead-letter topic with one (it takes few events, read by operators in order). An
      * existing results topic with more partitions stops the start.
      */
     public void ensureTopics() {
@@ -176,6 +182,7 @@ public final class KafkaClients {
                 wanted.add(new NewTopic(laneTopic(lane), java.util.Optional.of(config.lanePartitions()), replication()));
             }
             wanted.add(new NewTopic(resultsTopic(), java.util.Optional.of(1), replication()));
+            wanted.add(new NewTopic(deadLetterTopic(), java.util.Optional.of(1), replication()));
             if (config.createTopics()) {
                 for (NewTopic topic : wanted) {
                     try {

@@ -45,7 +45,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     private final KafkaClients clients;
     /** The lane topics in priority order, highest first. */
     private final Map<String, Priority> lanesByTopic = new LinkedHashMap<>();
-    private final OffsetLedger ledger = new OffsetLedger();
+    private final OffsetLedger ledger;
     private final LanePauses pauses;
     private final GroupBacklog backlog;
     private final LaneAppender appender;
@@ -56,6 +56,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     public KafkaJournal(KafkaClients clients, SandstreamConfig config, MeterRegistry registry,
             Supplier<CompletableFuture<Void>> resultsCaughtUp, TenantQuotas quotas) {
         this.clients = clients;
+        this.ledger = new OffsetLedger(clients.accepted()::starts);
         for (Priority lane : Priority.values()) {
             lanesByTopic.put(clients.laneTopic(lane), lane);
         }
@@ -124,10 +125,24 @@ public final class KafkaJournal implements Journal, AutoCloseable {
         return true;
     }
 
-    /** False when the record's partition has moved to another instance: it must not run here. */
+    /**
+     * False when the record's partition has moved to another instance: it must not run here. A
+     * start is marked on the results topic, so the starts are counted across instances.
+     */
     @Override
     public boolean claim(String executionId) {
-        return ledger.claim(executionId);
+        return ledger.claim(executionId, started -> appender.started(started, started.attempt() + 1));
+    }
+
+    @Override
+    public void stopTaking() {
+        lanes.stopTaking();
+    }
+
+    /** The event goes to the dead-letter topic (see {@link LaneAppender#deadLetter}). */
+    @Override
+    public Uni<Void> deadLetter(JournalRecord record, String reason) {
+        return appender.deadLetter(record, reason);
     }
 
     @Override

@@ -44,6 +44,8 @@ final class LaneConsumer {
     private final Counter skipped;
 
     private volatile boolean running;
+    /** False once the instance drains: every partition stays paused, so nothing more is taken. */
+    private volatile boolean taking = true;
     private volatile boolean failed;
     private Thread thread;
     private KafkaConsumer<String, byte[]> consumer;
@@ -85,6 +87,11 @@ final class LaneConsumer {
         }
     }
 
+    /** Takes nothing more (draining); polls on, so the group membership and the commits go on. */
+    void stopTaking() {
+        taking = false;
+    }
+
     boolean running() {
         return running;
     }
@@ -99,7 +106,11 @@ final class LaneConsumer {
             consumer.subscribe(lanesByTopic.keySet(), new LaneRebalance(this, ledger, pauses, resultsCaughtUp,
                     clients.config().revokeWait()));
             while (running) {
-                pauses.apply(consumer);
+                if (taking) {
+                    pauses.apply(consumer);
+                } else {
+                    consumer.pause(consumer.assignment());
+                }
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(KafkaClients.pollTimeout())) {
                     take(record);
                 }

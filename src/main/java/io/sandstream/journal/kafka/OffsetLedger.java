@@ -11,6 +11,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.function.ToIntFunction;
 
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
@@ -39,6 +41,8 @@ final class OffsetLedger {
     }
 
     private final Object lock = new Object();
+    /** Starts an execution had before this instance took it (other instances' "started" records). */
+    private final ToIntFunction<String> earlierStarts;
     private final Map<String, HeldRecord> byExecution = new HashMap<>();
     /** Per partition, by offset; a redelivered copy in flight shares its first copy's HeldRecord. */
     private final Map<TopicPartition, TreeMap<Long, HeldRecord>> byPartition = new HashMap<>();
@@ -52,6 +56,10 @@ final class OffsetLedger {
      */
     private final Cache<String, Boolean> finished = Caffeine.newBuilder().maximumSize(100_000)
             .expireAfterWrite(Duration.ofMinutes(10)).build();
+
+    OffsetLedger(ToIntFunction<String> earlierStarts) {
+        this.earlierStarts = earlierStarts;
+    }
 
     /**
      * Records the lane record at {@code offset} ({@code entry} empty: not a sandstream event).
@@ -75,7 +83,8 @@ final class OffsetLedger {
                 positions.put(offset, first); // a second copy: done when the first is
                 return Optional.empty();
             }
-            HeldRecord held = new HeldRecord(new JournalRecord(offset, entry.get(), 0), lane);
+            HeldRecord held = new HeldRecord(new JournalRecord(offset, entry.get(),
+                    earlierStarts.applyAsInt(entry.get().executionId())), lane);
             byExecution.put(entry.get().executionId(), held);
             positions.put(offset, held);
             heldByLane[lane.ordinal()]++;
@@ -97,8 +106,12 @@ final class OffsetLedger {
         return queued;
     }
 
-    /** False when the record's partition has moved to another instance: it must not run here. */
-    boolean claim(String executionId) {
+    /**
+     * False when the record's partition has moved to another instance: it must not run here.
+     * {@code onStart} gets the record when this call starts it (not when it runs already).
+     */
+    boolean claim(String executionId, Consumer<JournalRecord> onStart) {
+        JournalRecord started = null;
         synchronized (lock) {
             HeldRecord held = byExecution.get(executionId);
             if (held == null || held.state == State.WITHDRAWN) {
@@ -107,9 +120,13 @@ final class OffsetLedger {
             if (held.state == State.QUEUED) {
                 held.state = State.RUNNING;
                 queuedByLane[held.lane.ordinal()]--;
+                started = held.record;
             }
-            return true;
         }
+        if (started != null) {
+            onStart.accept(started);
+        }
+        return true;
     }
 
     /** The result is stored: every record of this execution may be committed. */

@@ -29,7 +29,7 @@ class LanePausesTest {
     private static final TopicPartition NORMAL = new TopicPartition("normal", 0);
     private static final TopicPartition LOW = new TopicPartition("low", 0);
 
-    private final OffsetLedger ledger = new OffsetLedger();
+    private final OffsetLedger ledger = new OffsetLedger(id -> 0);
     private final LanePauses pauses = new LanePauses(AGING, 2, ledger,
             Map.of("high", Priority.HIGH, "normal", Priority.NORMAL, "low", Priority.LOW));
 
@@ -73,8 +73,8 @@ class LanePausesTest {
         assertEquals(Set.of(LOW), consumer.paused(), "normal work waits here: low yields, high does not");
 
         ledger.take(NORMAL, 1, Priority.NORMAL, entry("n2"));
-        ledger.claim("n1");
-        ledger.claim("n2");
+        ledger.claim("n1", started -> { });
+        ledger.claim("n2", started -> { });
         pauses.apply(consumer);
         assertEquals(Set.of(NORMAL), consumer.paused(), "normal holds max-in-flight and nothing waits: low fetches");
 

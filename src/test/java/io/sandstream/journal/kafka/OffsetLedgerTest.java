@@ -28,7 +28,7 @@ class OffsetLedgerTest {
     private static final TopicPartition P0 = new TopicPartition("normal", 0);
     private static final TopicPartition P1 = new TopicPartition("normal", 1);
 
-    private final OffsetLedger ledger = new OffsetLedger();
+    private final OffsetLedger ledger = new OffsetLedger(id -> 0);
 
     /** The lane comes from the topic, not from the entry, so the entry carries no priority. */
     private static Optional<JournalEntry> entry(String executionId) {
@@ -99,20 +99,34 @@ class OffsetLedgerTest {
         take(P0, 0, "a");
         take(P1, 0, "b");
         take(P0, 1, "c");
-        assertTrue(ledger.claim("c"));
+        assertTrue(ledger.claim("c", started -> { }));
 
         assertEquals(1, ledger.withdraw(List.of(P0)), "a is withdrawn; c already runs");
-        assertFalse(ledger.claim("a"));
-        assertTrue(ledger.claim("b"));
-        assertTrue(ledger.claim("c"), "running work stays claimed");
+        assertFalse(ledger.claim("a", started -> { }));
+        assertTrue(ledger.claim("b", started -> { }));
+        assertTrue(ledger.claim("c", started -> { }), "running work stays claimed");
         assertEquals(List.of(), ledger.queued(() -> { }));
         assertEquals(new OffsetLedger.LaneCount(2, 0), ledger.count(Priority.NORMAL));
+    }
+
+    /** Starts other instances counted travel with the record; only the start itself is reported, once. */
+    @Test
+    void aTakenRecordCarriesEarlierStartsAndItsStartIsReportedOnce() {
+        OffsetLedger counted = new OffsetLedger(id -> id.equals("crashed-twice") ? 2 : 0);
+        assertEquals(2, counted.take(P0, 0, Priority.NORMAL, entry("crashed-twice")).orElseThrow().attempt());
+        assertEquals(0, counted.take(P0, 1, Priority.NORMAL, entry("fresh")).orElseThrow().attempt());
+
+        List<JournalRecord> started = new java.util.ArrayList<>();
+        assertTrue(counted.claim("crashed-twice", started::add));
+        assertTrue(counted.claim("crashed-twice", started::add), "claimed again while it runs");
+        assertEquals(1, started.size(), "one start: " + started);
+        assertEquals(2, started.get(0).attempt());
     }
 
     @Test
     void aRevokeWaitsForRunningWorkUntilItFinishes() throws Exception {
         take(P0, 0, "a");
-        ledger.claim("a");
+        ledger.claim("a", started -> { });
         assertEquals(1, ledger.awaitRunning(List.of(P0), System.nanoTime(), () -> true), "the deadline passed");
 
         CompletableFuture<Void> finisher = CompletableFuture.runAsync(() -> {
@@ -129,10 +143,10 @@ class OffsetLedgerTest {
     @Test
     void workStillRunningWhenItsPartitionIsForgottenCommitsNothingWhenItFinishes() {
         take(P0, 0, "a");
-        assertTrue(ledger.claim("a"));
+        assertTrue(ledger.claim("a", started -> { }));
         ledger.forget(List.of(P0));
         assertEquals(0, ledger.count(Priority.NORMAL).held());
-        assertFalse(ledger.claim("a"));
+        assertFalse(ledger.claim("a", started -> { }));
 
         ledger.finish("a");
         assertEquals(0, ledger.count(Priority.NORMAL).held(), "not counted down twice");
@@ -143,7 +157,7 @@ class OffsetLedgerTest {
     void aLoadShowsClaimedWorkAsRunning() {
         take(P0, 0, "a");
         assertEquals(JournalEntry.State.QUEUED, ledger.load("a").orElseThrow().entry().state());
-        ledger.claim("a");
+        ledger.claim("a", started -> { });
         JournalRecord loaded = ledger.load("a").orElseThrow();
         assertEquals(JournalEntry.State.RUNNING, loaded.entry().state());
         assertEquals(0, loaded.seq());
