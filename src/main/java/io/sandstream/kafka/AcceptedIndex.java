@@ -9,8 +9,6 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -31,9 +29,6 @@ public final class AcceptedIndex {
 
     public static final String KIND = "sandstream-kind";
     public static final String ACCEPTED = "accepted";
-    /** A start: keyed by executionId, with {@link #ATTEMPT}, the starts it had counting this one. */
-    public static final String STARTED = "started";
-    public static final String ATTEMPT = "sandstream-attempt";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What the marker carries per execution: enough to answer a status read and check its scope. */
@@ -46,37 +41,9 @@ public final class AcceptedIndex {
             .expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run)
             .removalListener((String id, Accepted a, RemovalCause cause) -> count(a, -1)).build();
 
-    /**
-     * Starts of unfinished executions, by executionId, read from the "started" records every
-     * instance puts on the results topic before it runs something: an instance that takes over a
-     * crashed one's partitions (after its copy caught up) knows how often each was started.
-     */
-    private final Cache<String, Integer> starts = Caffeine.newBuilder().maximumSize(200_000)
-            .expireAfterWrite(Duration.ofHours(6)).build();
-
     public static byte[] marker(List<JournalEntry> entries) throws IOException {
         return JSON.writeValueAsBytes(entries.stream().map(e -> new Accepted(e.executionId(), e.subject(), e.priorityName(),
                 e.acceptedAt().toEpochMilli(), e.tenant().id())).toList());
-    }
-
-    /**
-     * Reads a marker record of the results topic ("accepted" or "started"); false for anything
-     * else (a result).
-     */
-    public boolean readMarker(ConsumerRecord<String, byte[]> record) throws IOException {
-        String kind = LaneRecords.header(record.headers(), KIND);
-        if (ACCEPTED.equals(kind)) {
-            read(record.value());
-            return true;
-        }
-        if (STARTED.equals(kind)) {
-            String attempt = LaneRecords.header(record.headers(), ATTEMPT);
-            if (record.key() != null && attempt != null && attempt.matches("[0-9]{1,6}")) {
-                started(record.key(), Integer.parseInt(attempt));
-            }
-            return true;
-        }
-        return false;
     }
 
     public void read(byte[] marker) throws IOException {
@@ -105,18 +72,6 @@ public final class AcceptedIndex {
 
     public void finished(String executionId) {
         accepted.invalidate(executionId);
-        starts.invalidate(executionId);
-    }
-
-    /** A "started" record: the execution had {@code attempt} starts (the highest seen counts). */
-    private void started(String executionId, int attempt) {
-        starts.asMap().merge(executionId, attempt, Math::max);
-    }
-
-    /** How often the execution was started, as far as this instance's copy of the results topic has read. */
-    public int starts(String executionId) {
-        Integer count = starts.getIfPresent(executionId);
-        return count == null ? 0 : count;
     }
 
     /** A queued entry (without its event) for an execution some instance accepted. */

@@ -45,7 +45,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     private final KafkaClients clients;
     /** The lane topics in priority order, highest first. */
     private final Map<String, Priority> lanesByTopic = new LinkedHashMap<>();
-    private final OffsetLedger ledger;
+    private final OffsetLedger ledger = new OffsetLedger();
     private final LanePauses pauses;
     private final GroupBacklog backlog;
     private final LaneAppender appender;
@@ -56,7 +56,6 @@ public final class KafkaJournal implements Journal, AutoCloseable {
     public KafkaJournal(KafkaClients clients, SandstreamConfig config, MeterRegistry registry,
             Supplier<CompletableFuture<Void>> resultsCaughtUp, TenantQuotas quotas) {
         this.clients = clients;
-        this.ledger = new OffsetLedger(clients.accepted()::starts);
         for (Priority lane : Priority.values()) {
             lanesByTopic.put(clients.laneTopic(lane), lane);
         }
@@ -127,11 +126,12 @@ public final class KafkaJournal implements Journal, AutoCloseable {
 
     /**
      * False when the record's partition has moved to another instance: it must not run here. A
-     * start is marked on the results topic, so the starts are counted across instances.
+     * start is committed with the partition's offset at once (in the background, like the SQLite
+     * journal's mark), so the starts are counted across instances.
      */
     @Override
     public boolean claim(String executionId) {
-        return ledger.claim(executionId, started -> appender.started(started, started.attempt() + 1));
+        return ledger.claim(executionId, started -> lanes.commitSoon());
     }
 
     @Override

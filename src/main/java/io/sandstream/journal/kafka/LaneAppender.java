@@ -13,8 +13,6 @@ import java.util.stream.Collectors;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 
-import org.jboss.logging.Logger;
-
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 
@@ -38,9 +36,9 @@ import io.smallrye.mutiny.infrastructure.Infrastructure;
  */
 final class LaneAppender implements AutoCloseable {
 
-    private static final Logger LOG = Logger.getLogger(LaneAppender.class);
     private static final Duration SEND_FAILURE_MEMORY = Duration.ofSeconds(10);
     static final String DEAD_LETTER_REASON = "sandstream-dead-letter-reason";
+    static final String ATTEMPT = "sandstream-attempt";
 
     private final KafkaClients clients;
     private final SandstreamConfig.Journal journalConfig;
@@ -148,30 +146,13 @@ final class LaneAppender implements AutoCloseable {
     }
 
     /**
-     * A "started" record on the results topic, sent just before the execution runs (in the
-     * background, like the SQLite journal's mark): should this instance die while running it, the
-     * instance that takes it over counts this start, however many instances it went through.
-     */
-    void started(JournalRecord record, int attempt) {
-        ProducerRecord<String, byte[]> marker = new ProducerRecord<>(clients.resultsTopic(), 0,
-                record.entry().executionId(), new byte[0]);
-        marker.headers().add(AcceptedIndex.KIND, LaneRecords.bytes(AcceptedIndex.STARTED));
-        marker.headers().add(AcceptedIndex.ATTEMPT, LaneRecords.bytes(Integer.toString(attempt)));
-        send(marker).exceptionally(failure -> {
-            LOG.warnf("marking %s started failed (%s): a crash now would not count this start",
-                    record.entry().executionId(), failure.getMessage());
-            return null;
-        });
-    }
-
-    /**
      * The event as it was received, with its lane record's headers, the starts it had
      * ({@code sandstream-attempt}) and why it was given up ({@code sandstream-dead-letter-reason}),
      * on the dead-letter topic; done once the brokers acknowledged it.
      */
     Uni<Void> deadLetter(JournalRecord record, String reason) {
         ProducerRecord<String, byte[]> dead = LaneRecords.record(clients.deadLetterTopic(), record.entry());
-        dead.headers().add(AcceptedIndex.ATTEMPT, LaneRecords.bytes(Integer.toString(record.attempt())));
+        dead.headers().add(ATTEMPT, LaneRecords.bytes(Integer.toString(record.attempt())));
         dead.headers().add(DEAD_LETTER_REASON, LaneRecords.bytes(reason));
         return Uni.createFrom().completionStage(() -> send(dead)).ifNoItem().after(clients.config().sendTimeout()).fail();
     }

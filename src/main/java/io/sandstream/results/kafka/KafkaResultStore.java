@@ -20,6 +20,7 @@ import org.jboss.logging.Logger;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import io.sandstream.kafka.AcceptedIndex;
 import io.sandstream.kafka.KafkaClients;
 import io.sandstream.kafka.LaneRecords;
 import io.sandstream.model.ResultDocument;
@@ -231,7 +232,8 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
         List<CompletableFuture<StoredResult>> puts = new ArrayList<>(records.size());
         for (ConsumerRecord<String, byte[]> record : records) {
             try {
-                if (clients.accepted().readMarker(record)) { // not a result: what was accepted or started
+                if (AcceptedIndex.ACCEPTED.equals(LaneRecords.header(record.headers(), AcceptedIndex.KIND))) {
+                    clients.accepted().read(record.value());
                     puts.add(CompletableFuture.completedFuture(null));
                     continue;
                 }

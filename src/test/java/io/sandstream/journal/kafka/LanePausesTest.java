@@ -29,7 +29,7 @@ class LanePausesTest {
     private static final TopicPartition NORMAL = new TopicPartition("normal", 0);
     private static final TopicPartition LOW = new TopicPartition("low", 0);
 
-    private final OffsetLedger ledger = new OffsetLedger(id -> 0);
+    private final OffsetLedger ledger = new OffsetLedger();
     private final LanePauses pauses = new LanePauses(AGING, 2, ledger,
             Map.of("high", Priority.HIGH, "normal", Priority.NORMAL, "low", Priority.LOW));
 

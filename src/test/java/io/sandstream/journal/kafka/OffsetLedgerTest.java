@@ -28,7 +28,7 @@ class OffsetLedgerTest {
     private static final TopicPartition P0 = new TopicPartition("normal", 0);
     private static final TopicPartition P1 = new TopicPartition("normal", 1);
 
-    private final OffsetLedger ledger = new OffsetLedger(id -> 0);
+    private final OffsetLedger ledger = new OffsetLedger();
 
     /** The lane comes from the topic, not from the entry, so the entry carries no priority. */
     private static Optional<JournalEntry> entry(String executionId) {
@@ -109,18 +109,40 @@ class OffsetLedgerTest {
         assertEquals(new OffsetLedger.LaneCount(2, 0), ledger.count(Priority.NORMAL));
     }
 
-    /** Starts other instances counted travel with the record; only the start itself is reported, once. */
+    /**
+     * Starts travel with the committed offset: an instance that dies while running an execution
+     * leaves its start in the commit's metadata, and the next owner counts it when it takes the
+     * record again, through any number of owners.
+     */
     @Test
-    void aTakenRecordCarriesEarlierStartsAndItsStartIsReportedOnce() {
-        OffsetLedger counted = new OffsetLedger(id -> id.equals("crashed-twice") ? 2 : 0);
-        assertEquals(2, counted.take(P0, 0, Priority.NORMAL, entry("crashed-twice")).orElseThrow().attempt());
-        assertEquals(0, counted.take(P0, 1, Priority.NORMAL, entry("fresh")).orElseThrow().attempt());
-
+    void startsAreCommittedWithTheOffsetAndCountedByTheNextOwner() {
+        take(P0, 0, "done");
+        take(P0, 1, "crashes");
+        take(P0, 2, "queued");
+        ledger.finish("done");
         List<JournalRecord> started = new java.util.ArrayList<>();
-        assertTrue(counted.claim("crashed-twice", started::add));
-        assertTrue(counted.claim("crashed-twice", started::add), "claimed again while it runs");
+        assertTrue(ledger.claim("crashes", started::add));
+        assertTrue(ledger.claim("crashes", started::add), "claimed again while it runs");
         assertEquals(1, started.size(), "one start: " + started);
-        assertEquals(2, started.get(0).attempt());
+        OffsetAndMetadata committed = ledger.committable(List.of(P0), false).get(P0);
+        assertEquals(1, committed.offset(), "past the finished record only");
+        assertEquals("crashes:1", committed.metadata());
+        assertEquals(Map.of(), commit(List.of(P0), false), "nothing new since");
+
+        // The instance dies; the next owner reads the commit, then the partition from offset 1.
+        OffsetLedger next = new OffsetLedger();
+        next.carry(committed.metadata());
+        assertEquals(1, next.take(P0, 1, Priority.NORMAL, entry("crashes")).orElseThrow().attempt());
+        assertEquals(0, next.take(P0, 2, Priority.NORMAL, entry("queued")).orElseThrow().attempt());
+        assertTrue(next.claim("crashes", r -> { }));
+        OffsetAndMetadata again = next.committable(List.of(P0), false).get(P0);
+        assertEquals(1, again.offset(), "the offset stays; the start is news");
+        assertEquals("crashes:2", again.metadata());
+
+        OffsetLedger third = new OffsetLedger();
+        third.carry(again.metadata());
+        third.carry("not:ours:metadata,x");
+        assertEquals(2, third.take(P0, 1, Priority.NORMAL, entry("crashes")).orElseThrow().attempt());
     }
 
     @Test
