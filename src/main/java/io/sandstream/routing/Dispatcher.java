@@ -26,6 +26,7 @@ import org.jboss.logging.Logger;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.SandstreamConfig;
@@ -182,10 +183,19 @@ public class Dispatcher {
     }
 
     /**
-     * Drains, then stops before any bean is destroyed: the container's destruction order is not
-     * defined, and a journal closed under a running dispatcher sent it round its "follow again" loop
-     * at shutdown. Observed first (priority 1), while the HTTP server still answers: Quarkus stops
-     * it only after the shutdown observers.
+     * Drains in Quarkus' pre-shutdown phase ({@code quarkus.shutdown.delay-enabled}): the HTTP
+     * server still answers then, so a client gets a clear {@code 503} and a probe sees the
+     * instance not ready. The Vert.x event loops are closing by the time {@link ShutdownEvent}
+     * observers run.
+     */
+    void onShutdownDelay(@Observes ShutdownDelayInitiatedEvent event) {
+        drain();
+    }
+
+    /**
+     * Stops before any bean is destroyed: the container's destruction order is not defined, and a
+     * journal closed under a running dispatcher sent it round its "follow again" loop at shutdown.
+     * Drains first should no pre-shutdown phase have run (observed first, priority 1).
      */
     void onShutdown(@Observes @jakarta.annotation.Priority(1) ShutdownEvent event) {
         drain();
@@ -200,7 +210,9 @@ public class Dispatcher {
      * leaves; SQLite: for the next start), and so does what is still running at the timeout.
      */
     void drain() {
-        drain.begin();
+        if (!drain.begin()) {
+            return; // drained already
+        }
         journal.stopTaking();
         Instant deadline = Instant.now().plus(shutdown.drainTimeout());
         int running = unpersisted;

@@ -2,10 +2,6 @@ package io.sandstream.routing;
 
 import jakarta.enterprise.context.ApplicationScoped;
 
-import org.eclipse.microprofile.health.HealthCheck;
-import org.eclipse.microprofile.health.HealthCheckResponse;
-import org.eclipse.microprofile.health.Readiness;
-
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -13,16 +9,15 @@ import io.quarkus.runtime.Startup;
 
 /**
  * Whether this instance is stopping and lets its running executions finish (see
- * {@link Dispatcher#drain}). While it drains it is not ready, so load balancers and the Service
- * stop sending it requests, and ingress refuses new work with {@code 503}, which a client retries
- * on another instance. Shown as {@code sandstream.drain.active}, {@code sandstream.drain.in.flight}
+ * {@link Dispatcher#drain}). While it drains it is not ready ({@link DrainHealthCheck}), so load
+ * balancers and the Service stop sending it requests, and ingress refuses new work with
+ * {@code 503}, which a client retries on another instance. Shown as {@code sandstream.drain.active}, {@code sandstream.drain.in.flight}
  * (executions still running or being stored while it drains) and {@code sandstream.drain.unfinished}
  * (executions the drain timeout interrupted).
  */
 @Startup // its meters exist from the start
-@Readiness
 @ApplicationScoped
-public class Drain implements HealthCheck {
+public class Drain {
 
     private volatile boolean active;
     private volatile int inFlight;
@@ -42,8 +37,13 @@ public class Drain implements HealthCheck {
         return active;
     }
 
-    void begin() {
+    /** False when the drain had begun already. */
+    synchronized boolean begin() {
+        if (active) {
+            return false;
+        }
         active = true;
+        return true;
     }
 
     void inFlight(int executions) {
@@ -54,8 +54,7 @@ public class Drain implements HealthCheck {
         unfinished.increment(executions);
     }
 
-    @Override
-    public HealthCheckResponse call() {
-        return HealthCheckResponse.named("drain").status(!active).withData("inFlight", inFlight).build();
+    int inFlight() {
+        return inFlight;
     }
 }
