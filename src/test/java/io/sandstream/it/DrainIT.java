@@ -42,8 +42,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sandstream.kafka.KafkaBroker;
 
 /**
- * Stopping and crashing instances while they run work (issue 22, points 3 and 4): two packaged
- * services on one real KRaft broker, reused from test to test (each test leaves two running).
+ * Stopping and crashing instances while they run work (issue 22, points 3 and 4): packaged
+ * services on one real KRaft broker, reused from test to test (in order: each test goes on with
+ * the instances the previous one left, starting as few as it can).
  * SIGTERM drains: the running execution finishes where it runs, the stopping instance refuses new
  * work and is not ready meanwhile, and no other instance runs it again. SIGKILL moves the work on,
  * its start counted. An execution whose instance dies every time it runs it (a poison event, here
@@ -160,25 +161,23 @@ class DrainIT {
         assertEquals("Succeeded", result.get("status").asText(), result.toString());
         assertEquals("moved\n", result.get("stdout").asText(), result.toString());
         assertEquals(2, result.get("attempt").asInt(), "the start on the killed instance counts: " + result);
-        instances[runs] = instance();
+        instances[runs] = null; // the poison test goes on with the survivor alone
     }
 
     @Test
     @Order(3)
     void anExecutionThatTakesEveryInstanceDownIsGivenUpAndDeadLettered() throws Exception {
-        String id = post(instances[0], List.of(event("drain-poison", "import time\\ntime.sleep(600)", "normal", null)))
-                .get(0);
+        ServiceProcess survivor = instances[0] != null ? instances[0] : instances[1];
+        String id = post(survivor, List.of(event("drain-poison", "import time\\ntime.sleep(600)", "normal", null))).get(0);
         for (int start = 1; start <= MAX_ATTEMPTS; start++) {
             int runs = runningOn(id);
             instances[runs].kill(); // what a poison event does to the instance that runs it
-            instances[runs] = null;
+            instances[runs] = start < MAX_ATTEMPTS ? instance() : null; // the next one takes it over
         }
-        instances[0] = instance();
-        JsonNode result = awaitResult(instances[0], id);
-        assertEquals("Failed", result.get("status").asText(), result.toString());
+XX, result.get("status").asText(), result.toString());
         assertEquals("ExecutionAbandoned", result.at("/error/type").asText(), result.toString());
         assertEquals(MAX_ATTEMPTS, result.get("attempt").asInt(), "the starts it had: " + result);
-        assertEquals(0, executions(instances[0]), 0.1, "not run a third time");
+        assertEquals(0, executions(last), 0.1, "not run a third time");
 
         List<ConsumerRecord<String, byte[]>> dead = records(PREFIX + "dead-letter");
         assertEquals(1, dead.size(), "one dead letter");
@@ -188,7 +187,6 @@ class DrainIT {
         assertTrue(header(letter, "sandstream-dead-letter-reason").contains("interrupted"), header(letter,
                 "sandstream-dead-letter-reason"));
         assertTrue(new String(letter.value(), StandardCharsets.UTF_8).contains("time.sleep(600)"), "the event as received");
-        instances[1] = instance();
     }
 
     /** The SQLite journal drains too: a single instance finishes its work rather than leave it for its next start. */
