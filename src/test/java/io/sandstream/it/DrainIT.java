@@ -174,7 +174,10 @@ class DrainIT {
             instances[runs].kill(); // what a poison event does to the instance that runs it
             instances[runs] = start < MAX_ATTEMPTS ? instance() : null; // the next one takes it over
         }
-XX, result.get("status").asText(), result.toString());
+        ServiceProcess last = instance(); // both are gone: a new one takes it, and gives it up
+        instances[instances[0] == null ? 0 : 1] = last;
+        JsonNode result = awaitResult(last, id);
+        assertEquals("Failed", result.get("status").asText(), result.toString());
         assertEquals("ExecutionAbandoned", result.at("/error/type").asText(), result.toString());
         assertEquals(MAX_ATTEMPTS, result.get("attempt").asInt(), "the starts it had: " + result);
         assertEquals(0, executions(last), 0.1, "not run a third time");
