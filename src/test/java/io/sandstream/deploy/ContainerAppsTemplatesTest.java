@@ -467,6 +467,9 @@ class ContainerAppsTemplatesTest {
         Matcher grace = Pattern.compile("(?m)^      terminationGracePeriodSeconds: (\\d+)$").matcher(files.get("modules/app.bicep"));
         assertTrue(grace.find(), "the template sets its grace period");
         assertTrue(Integer.parseInt(grace.group(1)) >= 220, "longer than the longest execution: " + grace.group(1));
+        long drainTimeout = ConfigNames.bind(Map.of()).shutdown().drainTimeout().toSeconds();
+        assertTrue(Integer.parseInt(grace.group(1)) >= drainTimeout + KubernetesManifestsTest.CLOSING_SECONDS,
+                "a stopping replica drains (sandstream.shutdown.drain-timeout " + drainTimeout + " s) within the grace period");
     }
 
     /**
