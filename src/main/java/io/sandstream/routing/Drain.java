@@ -11,9 +11,10 @@ import io.quarkus.runtime.Startup;
  * Whether this instance is stopping and lets its running executions finish (see
  * {@link Dispatcher#drain}). While it drains it is not ready ({@link DrainHealthCheck}), so load
  * balancers and the Service stop sending it requests, and ingress refuses new work with
- * {@code 503}, which a client retries on another instance. Shown as {@code sandstream.drain.active}, {@code sandstream.drain.in.flight}
- * (executions still running or being stored while it drains) and {@code sandstream.drain.unfinished}
- * (executions the drain timeout interrupted).
+ * {@code 503}, which a client retries on another instance. Shown as
+ * {@code sandstream.drain.active}, {@code sandstream.drain.in.flight} (executions still running or
+ * being stored while it drains) and {@code sandstream.drain.unfinished} (executions the drain
+ * timeout interrupted).
  */
 @Startup // its meters exist from the start
 @ApplicationScoped
