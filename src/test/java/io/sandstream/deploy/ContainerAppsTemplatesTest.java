@@ -252,14 +252,16 @@ class ContainerAppsTemplatesTest {
         // More replicas than a lane's partitions would sit idle.
         assertTrue(main.contains("@maxValue(" + defaults.kafka().lanePartitions() + ")\nparam scaleOutMaxReplicas int"));
 
-        // Event Hubs: Standard (Kafka endpoint), the three lanes with lanePartitions, results with ONE.
+        // Event Hubs: Standard (Kafka endpoint), the three lanes with lanePartitions, results with ONE,
+        // the dead letters.
         assertTrue(eventHubs.contains("name: 'Standard'"));
         Matcher hub = Pattern.compile("(?m)^resource (\\w+) 'Microsoft.EventHub/namespaces/eventhubs@").matcher(eventHubs);
         Map<String, String> hubs = new TreeMap<>();
         while (hub.find()) {
             hubs.put(hub.group(1), declaration(eventHubs, "resource " + hub.group(1) + " "));
         }
-        assertEquals(Set.of("lanes", "results"), hubs.keySet());
+        assertEquals(Set.of("lanes", "results", "deadLetter"), hubs.keySet());
+        assertTrue(hubs.get("deadLetter").contains("name: '${topicPrefix}dead-letter'"), "the service does not create it here");
         assertTrue(eventHubs.contains("'high'\n  'normal'\n  'low'\n]: {"), "one hub per lane: " + LANES);
         assertTrue(hubs.get("lanes").contains("name: '${topicPrefix}${lane}'"));
         assertTrue(hubs.get("lanes").contains("partitionCount: lanePartitions"));
