@@ -184,7 +184,8 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
         }
       ]
       // Stopping a replica (a new revision, a scale-in, a platform move) lets the execution in
-      // progress finish: the longest runs 220 s (timeoutSeconds), plus the interrupt grace.
+      // progress finish: the longest runs 220 s (timeoutSeconds), plus the interrupt grace. The
+      // service drains for at most sandstream.shutdown.drain-timeout (200 s) after SIGTERM.
       terminationGracePeriodSeconds: 240
       // Scale-out (the default): every acknowledged event is in Event Hubs, and the volume holds
       // only the replica's copy of the results topic (rebuilt at start): replicas are

@@ -80,6 +80,16 @@ resource sessions 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
   }
 }
 
+// Events given up after sandstream.routing.max-attempts starts (sandstream.kafka.dead-letter-topic).
+resource deadLetter 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
+  parent: namespace
+  name: '${topicPrefix}dead-letter'
+  properties: {
+    partitionCount: 1
+    messageRetentionInDays: 7
+  }
+}
+
 resource dataRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in [
   roles.eventHubsDataSender
   roles.eventHubsDataReceiver

@@ -51,6 +51,9 @@ public interface SandstreamConfig {
 
     Routing routing();
 
+    /** What a stopping instance does with the work it runs (SIGTERM, a rolling deploy, a scale-in). */
+    Shutdown shutdown();
+
     Results results();
 
     Outbound outbound();
@@ -210,7 +213,11 @@ public interface SandstreamConfig {
         @WithDefault("source")
         TenantFrom tenant();
 
-        /** Starts of one execution (crash recoveries and backend retries) before it is given up as Failed. */
+        /**
+         * Starts of one execution (crash recoveries and backend retries) before it is given up as
+         * Failed ({@code ExecutionAbandoned}); with Kafka the starts are counted across instances and
+         * the given-up event goes to the dead-letter topic.
+         */
         @WithDefault("3")
         int maxAttempts();
 
@@ -235,6 +242,18 @@ public interface SandstreamConfig {
          * none) and/or the pool.
          */
         List<Rule> rules();
+    }
+
+    interface Shutdown {
+        /**
+         * How long a stopping instance lets the executions it runs finish (and their results be
+         * stored) before it leaves; meanwhile it is not ready, refuses new work with {@code 503} and
+         * starts nothing queued. What is still running then is interrupted and runs again (on
+         * another instance with Kafka, at the next start with SQLite). Must fit the platform's grace
+         * period after the preStop wait: 200 s + 15 s preStop under Kubernetes' 240 s.
+         */
+        @WithDefault("200s")
+        Duration drainTimeout();
     }
 
     /** What the routing tenant (fairness, ingress rate limits) of an event is taken from. */
@@ -647,6 +666,13 @@ public interface SandstreamConfig {
          */
         @WithDefault("240s")
         Duration revokeWait();
+
+        /**
+         * Where events given up after {@code sandstream.routing.max-attempts} starts go, as they
+         * were received (headers say why and how often they started); default
+         * {@code <prefix>dead-letter}. Created with the other topics.
+         */
+        Optional<String> deadLetterTopic();
 
         @WithDefault("none")
         KafkaAuth auth();

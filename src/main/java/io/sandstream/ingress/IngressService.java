@@ -18,6 +18,7 @@ import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalFullException;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
+import io.sandstream.routing.Drain;
 import io.sandstream.telemetry.ExecutionTracing;
 import io.sandstream.telemetry.IngressTrace;
 import io.sandstream.tenancy.KeyScope;
@@ -38,10 +39,12 @@ public class IngressService {
     private final SandstreamConfig.Journal journalConfig;
     private final Map<Endpoint, Map<String, Counter>> received = new EnumMap<>(Endpoint.class);
     private final ExecutionTracing tracing;
+    private final Drain drain;
 
     public IngressService(EventAdmission admission, Journal journal, SandstreamConfig config, MeterRegistry registry,
-            ExecutionTracing tracing) {
+            ExecutionTracing tracing, Drain drain) {
         this.admission = admission;
+        this.drain = drain;
         this.journal = journal;
         this.tracing = tracing;
         this.journalConfig = config.journal();
@@ -79,6 +82,10 @@ public class IngressService {
      * {@link ProblemException} for 400/403/429/503.
      */
     public Uni<IngressResponse> ingest(DecodedRequest.Events request, KeyScope scope, Endpoint endpoint) {
+        if (drain.active()) {
+            throw ProblemException.unavailable("This instance is shutting down; nothing was accepted. Retry: another "
+                    + "instance takes it.", journalConfig.retryAfterSeconds());
+        }
         Map<String, Counter> received = this.received.get(endpoint);
         Instant now = Instant.now();
         IngressTrace trace = tracing.receive(request.events().stream()

@@ -64,6 +64,25 @@ public interface Journal {
     /** Marks an entry as done (its result is stored elsewhere): QUEUED/RUNNING → FINISHED, REJECTED → done. */
     Uni<Void> finish(String executionId);
 
+    /**
+     * The instance is draining: take no more work from a shared journal (what this instance holds
+     * and has not started goes to another instance when it leaves). The SQLite journal has nothing
+     * to stop: the dispatcher starts nothing more.
+     */
+    default void stopTaking() {
+    }
+
+    /**
+     * Keeps a given-up event where an operator can look at it and replay it (Kafka: the dead-letter
+     * topic), before its {@code ExecutionAbandoned} result is stored. The SQLite journal keeps every
+     * event in its file already, so it has nothing to do.
+     *
+     * @param reason why it was given up, as in the result's error message
+     */
+    default Uni<Void> deadLetter(JournalRecord record, String reason) {
+        return Uni.createFrom().voidItem();
+    }
+
     /** Accepted-but-unfinished entries right now. */
     long pendingCount();
 

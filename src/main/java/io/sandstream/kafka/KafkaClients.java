@@ -101,6 +101,11 @@ public final class KafkaClients {
         return config.topicPrefix() + "results";
     }
 
+    /** Where events given up after {@code max-attempts} starts go. */
+    public String deadLetterTopic() {
+        return config.deadLetterTopic().orElse(config.topicPrefix() + "dead-letter");
+    }
+
     /**
      * Acknowledged only once every in-sync replica has the record, and retried without duplicates
      * or reordering: a 202 then means the event is in Kafka.
@@ -196,7 +201,9 @@ public final class KafkaClients {
 
     /**
      * Creates missing topics: the lanes with {@code lane-partitions} each, the results topic with
-     * one partition (its offsets number the results stream, so one order for every instance). An
+     * one partition (its offsets number the results stream, so one order for every instance), the
+     * compacted session directory with one, the dead-letter topic with one (it takes few events,
+     * read by operators in order). An
      * existing results topic with more partitions stops the start.
      */
     public void ensureTopics() {
@@ -208,6 +215,7 @@ public final class KafkaClients {
             wanted.add(new NewTopic(resultsTopic(), java.util.Optional.of(1), replication()));
             wanted.add(new NewTopic(sessionsTopic(), java.util.Optional.of(1), replication())
                     .configs(Map.of("cleanup.policy", "compact,delete", "retention.ms", Long.toString(SessionDirectory.RETENTION.toMillis()))));
+            wanted.add(new NewTopic(deadLetterTopic(), java.util.Optional.of(1), replication()));
             if (config.createTopics()) {
                 for (NewTopic topic : wanted) {
                     try {

@@ -26,6 +26,7 @@ import org.jboss.logging.Logger;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.ShutdownDelayInitiatedEvent;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.SandstreamConfig;
@@ -108,10 +109,14 @@ public class Dispatcher {
     private final Map<Priority, Timer> queueWait = new EnumMap<>(Priority.class);
     private Cancellable subscription;
     private volatile boolean stopping;
+    private final Drain drain;
+    private final SandstreamConfig.Shutdown shutdown;
 
     public Dispatcher(Journal journal, SessionPools pools, ResultStore store, ResultBus bus, ExecutionLoader loader,
-            RoutingRules rules, SandstreamConfig config, MeterRegistry registry, ExecutionTracing tracing) {
+            RoutingRules rules, SandstreamConfig config, MeterRegistry registry, ExecutionTracing tracing, Drain drain) {
         this.rules = rules;
+        this.drain = drain;
+        this.shutdown = config.shutdown();
         this.tracing = tracing;
         this.journal = journal;
         this.pools = pools;
@@ -178,11 +183,60 @@ public class Dispatcher {
     }
 
     /**
+     * Drains in Quarkus' pre-shutdown phase ({@code quarkus.shutdown.delay-enabled}): the HTTP
+     * server still answers then, so a client gets a clear {@code 503} and a probe sees the
+     * instance not ready. The Vert.x event loops are closing by the time {@link ShutdownEvent}
+     * observers run.
+     */
+    void onShutdownDelay(@Observes ShutdownDelayInitiatedEvent event) {
+        drain();
+    }
+
+    /**
      * Stops before any bean is destroyed: the container's destruction order is not defined, and a
      * journal closed under a running dispatcher sent it round its "follow again" loop at shutdown.
+     * Drains first should no pre-shutdown phase have run (observed first, priority 1).
      */
-    void onShutdown(@Observes ShutdownEvent event) {
+    void onShutdown(@Observes @jakarta.annotation.Priority(1) ShutdownEvent event) {
+        drain();
         stop();
+    }
+
+    /**
+     * Lets the executions running here finish and their results be stored, for at most
+     * {@code sandstream.shutdown.drain-timeout}: readiness goes down and ingress refuses new work
+     * first ({@link Drain}), the journal hands over nothing more, and nothing queued starts. Queued
+     * work stays in the journal (Kafka: for the instance that takes the partitions when this one
+     * leaves; SQLite: for the next start), and so does what is still running at the timeout.
+     */
+    void drain() {
+        if (!drain.begin()) {
+            return; // drained already
+        }
+        journal.stopTaking();
+        Instant deadline = Instant.now().plus(shutdown.drainTimeout());
+        int running = unpersisted;
+        if (running > 0) {
+            LOG.infof("draining: %d executions still running here; waiting up to %s for them", running,
+                    shutdown.drainTimeout());
+        }
+        while ((running = unpersisted) > 0 && Instant.now().isBefore(deadline)) {
+            drain.inFlight(running);
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        drain.inFlight(running);
+        if (running > 0) {
+            drain.unfinished(running);
+            LOG.warnf("drain timeout: %d executions still running are interrupted; they stay journalled and run again",
+                    running);
+        } else {
+            LOG.info("drained: every execution started here has its result stored");
+        }
     }
 
     @PreDestroy
@@ -238,8 +292,7 @@ public class Dispatcher {
         }
         ExecuteRequest request = loaded.get().request();
         if (record.attempt() >= config.maxAttempts()) {
-            persist(loader.gaveUp(record, request, null, record.attempt(),
-                    "interrupted " + record.attempt() + " times (crash or restart); not run again"), entry.executionId());
+            abandon(record, request);
             return;
         }
         Optional<SessionPool> pool = poolFor(entry, request);
@@ -269,6 +322,27 @@ public class Dispatcher {
     }
 
     /**
+     * Started {@code max-attempts} times and never finished: each start ended with its instance
+     * (a crash, a kill, a drain timeout), so it may be what brings instances down. It is not run
+     * again: the event goes to the journal's dead letters, then its {@code ExecutionAbandoned}
+     * result is stored. Should the dead letter not be written, the result is stored anyway; the
+     * event is then in the journal only (logged).
+     */
+    private void abandon(JournalRecord record, ExecuteRequest request) {
+        String why = "interrupted " + record.attempt() + " times (crash or restart); not run again";
+        String executionId = record.entry().executionId();
+        LOG.warnf("execution %s was started %d times and never finished; giving it up", executionId, record.attempt());
+        journal.deadLetter(record, why)
+                .onFailure().retry().withBackOff(Duration.ofMillis(200), Duration.ofSeconds(5)).atMost(5)
+                .onFailure().recoverWithItem(failure -> {
+                    LOG.errorf(failure, "the dead letter of %s could not be written", executionId);
+                    return null;
+                })
+                .emitOn(thread)
+                .subscribe().with(ignored -> persist(loader.gaveUp(record, request, null, record.attempt(), why), executionId));
+    }
+
+    /**
      * Small events stay in memory while queued, so starting them costs no journal read; large ones
      * are read again when they start, so a deep queue of large events does not fill the heap.
      */
@@ -287,9 +361,10 @@ public class Dispatcher {
                 .or(() -> pools.forLanguage(request.language()));
     }
 
+    /** Starts what may start; nothing while draining. */
     private void pump() {
         Optional<LaneScheduler.Ticket<Job>> next;
-        while (scheduler.size() > 0 && (next = scheduler.poll(Instant.now(), this::canStart)).isPresent()) {
+        while (!drain.active() && scheduler.size() > 0 && (next = scheduler.poll(Instant.now(), this::canStart)).isPresent()) {
             Job job = next.get().work();
             if (journal.claim(job.executionId())) {
                 run(job);

@@ -256,15 +256,17 @@ class ContainerAppsTemplatesTest {
         // More replicas than a lane's partitions would sit idle.
         assertTrue(main.contains("@maxValue(" + defaults.kafka().lanePartitions() + ")\nparam scaleOutMaxReplicas int"));
 
-        // Event Hubs: Standard (Kafka endpoint), the three lanes with lanePartitions, results with ONE.
+        // Event Hubs: Standard (Kafka endpoint), the three lanes with lanePartitions, results with ONE,
+        // the dead letters.
         assertTrue(eventHubs.contains("name: 'Standard'"));
         Matcher hub = Pattern.compile("(?m)^resource (\\w+) 'Microsoft.EventHub/namespaces/eventhubs@").matcher(eventHubs);
         Map<String, String> hubs = new TreeMap<>();
         while (hub.find()) {
             hubs.put(hub.group(1), declaration(eventHubs, "resource " + hub.group(1) + " "));
         }
-        assertEquals(Set.of("lanes", "results", "sessions"), hubs.keySet());
+        assertEquals(Set.of("lanes", "results", "sessions", "deadLetter"), hubs.keySet());
         assertTrue(hubs.get("sessions").contains("name: '${topicPrefix}sessions'"), "the session directory");
+        assertTrue(hubs.get("deadLetter").contains("name: '${topicPrefix}dead-letter'"), "the service does not create it here");
         assertTrue(eventHubs.contains("'high'\n  'normal'\n  'low'\n]: {"), "one hub per lane: " + LANES);
         assertTrue(hubs.get("lanes").contains("name: '${topicPrefix}${lane}'"));
         assertTrue(hubs.get("lanes").contains("partitionCount: lanePartitions"));
@@ -473,6 +475,9 @@ class ContainerAppsTemplatesTest {
         Matcher grace = Pattern.compile("(?m)^      terminationGracePeriodSeconds: (\\d+)$").matcher(files.get("modules/app.bicep"));
         assertTrue(grace.find(), "the template sets its grace period");
         assertTrue(Integer.parseInt(grace.group(1)) >= 220, "longer than the longest execution: " + grace.group(1));
+        long drainTimeout = ConfigNames.bind(Map.of()).shutdown().drainTimeout().toSeconds();
+        assertTrue(Integer.parseInt(grace.group(1)) >= drainTimeout + KubernetesManifestsTest.CLOSING_SECONDS,
+                "a stopping replica drains (sandstream.shutdown.drain-timeout " + drainTimeout + " s) within the grace period");
     }
 
     /**

@@ -62,6 +62,8 @@ class KubernetesManifestsTest {
     private static final Set<String> PAIRED_KINDS = Set.of("Service", "Ingress");
     /** Longest execution (API.md: timeoutSeconds at most 220): a pod stopping must be able to finish it. */
     private static final int LONGEST_EXECUTION_SECONDS = 220;
+    /** What a drained instance takes to leave: the final commit, leaving the group, closing its clients. */
+    static final int CLOSING_SECONDS = 15;
     private static final Set<String> KEDA_KINDS = Set.of("ScaledObject", "TriggerAuthentication", "Secret");
 
     @Test
@@ -390,7 +392,7 @@ class KubernetesManifestsTest {
         assertSelects(byKind.get("Service").at("/spec/selector"), podLabels);
         assertEquals("http", byKind.get("Service").at("/spec/ports/0/targetPort").asText());
         boolean kafka = config.journal().kind() == SandstreamConfig.JournalKind.KAFKA;
-        checkDurability(deployment, kafka);
+        checkDurability(deployment, kafka, config);
         checkMemory(container, config, env);
         checkRouting(paired, podLabels);
         int minReplicas;
@@ -501,9 +503,10 @@ class KubernetesManifestsTest {
     /**
      * Durability: every replica's journal on a claim of its own (volumeClaimTemplates, the data mount
      * never an emptyDir), kept when scaled down; a preStop drain; and a grace period that covers the
-     * drain plus the longest execution.
+     * drain plus the longest execution, and the preStop wait plus the service's own drain timeout
+     * ({@code sandstream.shutdown.drain-timeout}) plus closing, so the kubelet never SIGKILLs a drain.
      */
-    static void checkDurability(JsonNode statefulSet, boolean kafka) {
+    static void checkDurability(JsonNode statefulSet, boolean kafka, SandstreamConfig config) {
         assertEquals("StatefulSet", statefulSet.at("/kind").asText());
         assertFalse(statefulSet.at("/spec/serviceName").asText().isEmpty(), "a governing Service");
         JsonNode pod = statefulSet.at("/spec/template/spec");
@@ -539,6 +542,9 @@ class KubernetesManifestsTest {
         int grace = pod.at("/terminationGracePeriodSeconds").asInt();
         assertTrue(grace >= drain + LONGEST_EXECUTION_SECONDS,
                 "grace " + grace + " s covers the drain (" + drain + " s) and the longest execution");
+        long drainTimeout = config.shutdown().drainTimeout().toSeconds();
+        assertTrue(grace >= drain + drainTimeout + CLOSING_SECONDS, "grace " + grace + " s covers the preStop wait ("
+                + drain + " s), sandstream.shutdown.drain-timeout (" + drainTimeout + " s) and closing");
         // Every probe says how long it waits (the default second is too short on a loaded node).
         for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
             assertTrue(container.at("/" + probe + "/timeoutSeconds").asInt() >= 2, probe + " timeoutSeconds");

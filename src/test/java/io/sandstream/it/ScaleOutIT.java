@@ -47,8 +47,8 @@ import io.sandstream.telemetry.PrometheusText;
 class ScaleOutIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String KEY = "it-key";
-    private static final String READER = "Bearer it-reader";
+    static final String KEY = "it-key";
+    static final String READER = "Bearer it-reader";
     private static KafkaBroker broker;
 
     /** Kept when a test fails: the instances' logs are in it. */
@@ -87,7 +87,7 @@ class ScaleOutIT {
         return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"));
     }
 
-    private static String event(String id, String code, String priority, String sessionId) {
+    static String event(String id, String code, String priority, String sessionId) {
         return """
                 {"specversion":"1.0","id":"%s","source":"/it/scale","type":"io.sandstream.code.execute","subject":"scale/%s",
                  "priority":"%s","data":{"code":"%s"%s}}""".formatted(id, id, priority, code,
@@ -95,7 +95,7 @@ class ScaleOutIT {
     }
 
     /** Posts a batch and answers the executionIds it acknowledged. */
-    private static List<String> post(ServiceProcess to, List<String> events) throws Exception {
+    static List<String> post(ServiceProcess to, List<String> events) throws Exception {
         HttpResponse<String> response = to.post("/events?code=" + KEY, "application/cloudevents-batch+json",
                 "[" + String.join(",", events) + "]");
         assertEquals(202, response.statusCode(), response.body());
@@ -233,7 +233,7 @@ class ScaleOutIT {
     }
 
     /** Executions the instance's pools ran ({@code sandstream_pool_executions_total}, every pool and status). */
-    private static double executions(ServiceProcess service) throws Exception {
+    static double executions(ServiceProcess service) throws Exception {
         return PrometheusText.of(service.get("/q/metrics").body()).value("sandstream_pool_executions_total", Map.of());
     }
 

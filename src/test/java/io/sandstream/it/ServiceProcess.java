@@ -134,6 +134,21 @@ public final class ServiceProcess implements AutoCloseable {
         }
     }
 
+    /** SIGTERM, without waiting: what Kubernetes sends a pod it stops (after the preStop hook). */
+    public void terminate() {
+        sandboxesAtEnd = sandboxes();
+        process.destroy();
+    }
+
+    /** Waits for the process to end; false when it still runs after {@code timeout}. */
+    public boolean awaitExit(Duration timeout) throws InterruptedException {
+        return process.waitFor(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    public boolean alive() {
+        return process.isAlive();
+    }
+
     @Override
     public void close() throws InterruptedException {
         sandboxesAtEnd = sandboxes(); // a stopping service starts no new ones

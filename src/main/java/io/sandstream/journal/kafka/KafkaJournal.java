@@ -124,10 +124,25 @@ public final class KafkaJournal implements Journal, AutoCloseable {
         return true;
     }
 
-    /** False when the record's partition has moved to another instance: it must not run here. */
+    /**
+     * False when the record's partition has moved to another instance: it must not run here. A
+     * start is committed with the partition's offset at once (in the background, like the SQLite
+     * journal's mark), so the starts are counted across instances.
+     */
     @Override
     public boolean claim(String executionId) {
-        return ledger.claim(executionId);
+        return ledger.claim(executionId, started -> lanes.commitSoon());
+    }
+
+    @Override
+    public void stopTaking() {
+        lanes.stopTaking();
+    }
+
+    /** The event goes to the dead-letter topic (see {@link LaneAppender#deadLetter}). */
+    @Override
+    public Uni<Void> deadLetter(JournalRecord record, String reason) {
+        return appender.deadLetter(record, reason);
     }
 
     @Override

@@ -19,6 +19,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalFullException;
+import io.sandstream.journal.JournalRecord;
 import io.sandstream.kafka.AcceptedIndex;
 import io.sandstream.kafka.KafkaClients;
 import io.sandstream.kafka.LaneRecords;
@@ -36,6 +37,8 @@ import io.smallrye.mutiny.infrastructure.Infrastructure;
 final class LaneAppender implements AutoCloseable {
 
     private static final Duration SEND_FAILURE_MEMORY = Duration.ofSeconds(10);
+    static final String DEAD_LETTER_REASON = "sandstream-dead-letter-reason";
+    static final String ATTEMPT = "sandstream-attempt";
 
     private final KafkaClients clients;
     private final SandstreamConfig.Journal journalConfig;
@@ -62,6 +65,7 @@ final class LaneAppender implements AutoCloseable {
             producer.partitionsFor(clients.laneTopic(lane));
         }
         producer.partitionsFor(clients.resultsTopic());
+        producer.partitionsFor(clients.deadLetterTopic());
     }
 
     /**
@@ -139,6 +143,18 @@ final class LaneAppender implements AutoCloseable {
             }
         });
         return ack;
+    }
+
+    /**
+     * The event as it was received, with its lane record's headers, the starts it had
+     * ({@code sandstream-attempt}) and why it was given up ({@code sandstream-dead-letter-reason}),
+     * on the dead-letter topic; done once the brokers acknowledged it.
+     */
+    Uni<Void> deadLetter(JournalRecord record, String reason) {
+        ProducerRecord<String, byte[]> dead = LaneRecords.record(clients.deadLetterTopic(), record.entry());
+        dead.headers().add(ATTEMPT, LaneRecords.bytes(Integer.toString(record.attempt())));
+        dead.headers().add(DEAD_LETTER_REASON, LaneRecords.bytes(reason));
+        return Uni.createFrom().completionStage(() -> send(dead)).ifNoItem().after(clients.config().sendTimeout()).fail();
     }
 
     /** One record on the results topic telling every instance what this request queued (see {@link AcceptedIndex}). */

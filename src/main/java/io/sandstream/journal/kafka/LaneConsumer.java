@@ -44,6 +44,10 @@ final class LaneConsumer {
     private final Counter skipped;
 
     private volatile boolean running;
+    /** A start to commit: the next loop commits without waiting for the interval. */
+    private volatile boolean commitSoon;
+    /** False once the instance drains: every partition stays paused, so nothing more is taken. */
+    private volatile boolean taking = true;
     private volatile boolean failed;
     private Thread thread;
     private KafkaConsumer<String, byte[]> consumer;
@@ -85,6 +89,16 @@ final class LaneConsumer {
         }
     }
 
+    /** Commits on the next round (within a poll timeout), so a start is counted even if this instance dies soon. */
+    void commitSoon() {
+        commitSoon = true;
+    }
+
+    /** Takes nothing more (draining); polls on, so the group membership and the commits go on. */
+    void stopTaking() {
+        taking = false;
+    }
+
     boolean running() {
         return running;
     }
@@ -99,11 +113,16 @@ final class LaneConsumer {
             consumer.subscribe(lanesByTopic.keySet(), new LaneRebalance(this, ledger, pauses, resultsCaughtUp,
                     clients.config().revokeWait(), clients.owners()));
             while (running) {
-                pauses.apply(consumer);
+                if (taking) {
+                    pauses.apply(consumer);
+                } else {
+                    consumer.pause(consumer.assignment());
+                }
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(KafkaClients.pollTimeout())) {
                     take(record);
                 }
-                if (Duration.between(lastCommit, Instant.now()).compareTo(COMMIT_INTERVAL) >= 0) {
+                if (commitSoon || Duration.between(lastCommit, Instant.now()).compareTo(COMMIT_INTERVAL) >= 0) {
+                    commitSoon = false;
                     commit(consumer.assignment(), false);
                     lastCommit = Instant.now();
                 }
@@ -136,6 +155,11 @@ final class LaneConsumer {
     /** On the consumer thread (rebalances run inside {@code poll}). */
     void pause(Collection<TopicPartition> partitions) {
         consumer.pause(partitions);
+    }
+
+    /** The partitions' committed offsets (null for a partition with none); on the consumer thread. */
+    Map<TopicPartition, OffsetAndMetadata> committed(Collection<TopicPartition> partitions) {
+        return consumer.committed(new java.util.HashSet<>(partitions), Duration.ofSeconds(10));
     }
 
     /**

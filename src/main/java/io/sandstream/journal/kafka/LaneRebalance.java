@@ -15,7 +15,8 @@ import io.sandstream.kafka.SessionOwners;
  * Partitions moving between instances, so an execution never runs on two at once: queued work of
  * partitions that leave is withdrawn, running work is waited for (up to {@code revoke-wait}) and
  * committed before the next owner reads; partitions that arrive stay paused until this instance's
- * copy of the results topic caught up, so work another instance finished is recognised.
+ * copy of the results topic caught up, so work another instance finished is recognised, and the
+ * starts their previous owners committed are read, so work they started is counted.
  *
  * <p>Called on the consumer thread, inside {@code poll}.
  */
@@ -80,6 +81,16 @@ final class LaneRebalance implements ConsumerRebalanceListener {
         owners.assigned(partitions);
         pauses.awaitCatchUp(partitions);
         lanes.pause(partitions);
+        try {
+            lanes.committed(partitions).values().forEach(committed -> {
+                if (committed != null) {
+                    ledger.carry(committed.metadata());
+                }
+            });
+        } catch (RuntimeException e) {
+            LOG.warnf("reading the partitions' committed starts failed (%s): earlier starts are not counted",
+                    e.getMessage());
+        }
         resultsCaughtUp.get().whenComplete((ignored, failure) -> {
             if (failure != null) {
                 LOG.warnf("the results copy did not catch up (%s); taking the partitions anyway", failure.getMessage());

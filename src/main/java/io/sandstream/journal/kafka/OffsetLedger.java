@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
@@ -38,13 +39,23 @@ final class OffsetLedger {
     record LaneCount(int held, int queued) {
     }
 
+    /** Longest commit metadata written (brokers keep 4096 bytes by default). */
+    private static final int MAX_METADATA = 3000;
+
     private final Object lock = new Object();
     private final Map<String, HeldRecord> byExecution = new HashMap<>();
     /** Per partition, by offset; a redelivered copy in flight shares its first copy's HeldRecord. */
     private final Map<TopicPartition, TreeMap<Long, HeldRecord>> byPartition = new HashMap<>();
     private final int[] heldByLane = new int[Priority.values().length];
     private final int[] queuedByLane = new int[Priority.values().length];
-    private boolean finishedSinceCommit;
+    /** A record finished or started since the last commit: the next commit has news. */
+    private boolean changedSinceCommit;
+    /**
+     * Starts of executions other instances began and did not finish, read from the committed
+     * offsets' metadata of partitions this instance took (see {@link #committable}).
+     */
+    private final Cache<String, Integer> carried = Caffeine.newBuilder().maximumSize(100_000)
+            .expireAfterWrite(Duration.ofDays(1)).build();
     /**
      * Executions finished here recently. The dispatcher forgets an execution a moment after
      * {@link #finish}; a second copy taken in that moment (the same event accepted twice) must not
@@ -67,7 +78,7 @@ final class OffsetLedger {
                 HeldRecord done = new HeldRecord(null, lane);
                 done.state = State.DONE;
                 positions.put(offset, done);
-                finishedSinceCommit = true;
+                changedSinceCommit = true;
                 return Optional.empty();
             }
             HeldRecord first = byExecution.get(entry.get().executionId());
@@ -75,7 +86,8 @@ final class OffsetLedger {
                 positions.put(offset, first); // a second copy: done when the first is
                 return Optional.empty();
             }
-            HeldRecord held = new HeldRecord(new JournalRecord(offset, entry.get(), 0), lane);
+            Integer before = carried.getIfPresent(entry.get().executionId());
+            HeldRecord held = new HeldRecord(new JournalRecord(offset, entry.get(), before == null ? 0 : before), lane);
             byExecution.put(entry.get().executionId(), held);
             positions.put(offset, held);
             heldByLane[lane.ordinal()]++;
@@ -97,8 +109,12 @@ final class OffsetLedger {
         return queued;
     }
 
-    /** False when the record's partition has moved to another instance: it must not run here. */
-    boolean claim(String executionId) {
+    /**
+     * False when the record's partition has moved to another instance: it must not run here.
+     * {@code onStart} gets the record when this call starts it (not when it runs already).
+     */
+    boolean claim(String executionId, Consumer<JournalRecord> onStart) {
+        JournalRecord started = null;
         synchronized (lock) {
             HeldRecord held = byExecution.get(executionId);
             if (held == null || held.state == State.WITHDRAWN) {
@@ -107,9 +123,14 @@ final class OffsetLedger {
             if (held.state == State.QUEUED) {
                 held.state = State.RUNNING;
                 queuedByLane[held.lane.ordinal()]--;
+                started = held.record;
+                changedSinceCommit = true;
             }
-            return true;
         }
+        if (started != null) {
+            onStart.accept(started);
+        }
+        return true;
     }
 
     /** The result is stored: every record of this execution may be committed. */
@@ -117,13 +138,14 @@ final class OffsetLedger {
         synchronized (lock) {
             HeldRecord held = byExecution.remove(executionId);
             finished.put(executionId, Boolean.TRUE);
+            carried.invalidate(executionId);
             if (held != null) {
                 if (held.state == State.QUEUED) {
                     queuedByLane[held.lane.ordinal()]--;
                 }
                 held.state = State.DONE;
                 heldByLane[held.lane.ordinal()]--;
-                finishedSinceCommit = true;
+                changedSinceCommit = true;
                 lock.notifyAll();
             }
         }
@@ -151,17 +173,22 @@ final class OffsetLedger {
     }
 
     /**
-     * Each partition's offset up to its first record not finished. Empty when nothing finished
-     * since the last call, unless {@code handover}: then every partition is answered, because the
-     * partitions are about to move or the consumer to close.
+     * Each partition's offset up to its first record not finished, with the starts of the records
+     * from there on as the commit's metadata ({@link #starts}). Empty when nothing finished or
+     * started since the last call, unless {@code handover}: then every partition is answered,
+     * because the partitions are about to move or the consumer to close.
+     *
+     * <p>The metadata is how starts are counted across instances: an instance that dies while it
+     * runs an execution leaves its start in the group's committed offsets, and the next owner of
+     * the partition reads it ({@link #carry}) before it takes the record again.
      */
     Map<TopicPartition, OffsetAndMetadata> committable(Collection<TopicPartition> partitions, boolean handover) {
         Map<TopicPartition, OffsetAndMetadata> offsets = new HashMap<>();
         synchronized (lock) {
-            if (!finishedSinceCommit && !handover) {
+            if (!changedSinceCommit && !handover) {
                 return offsets;
             }
-            finishedSinceCommit = false;
+            changedSinceCommit = false;
             for (TopicPartition partition : partitions) {
                 TreeMap<Long, HeldRecord> positions = byPartition.get(partition);
                 if (positions == null) {
@@ -176,12 +203,56 @@ final class OffsetLedger {
                     next = position.getKey() + 1;
                     it.remove();
                 }
+                String starts = starts(positions.values());
+                if (next < 0 && !positions.isEmpty() && !starts.isEmpty()) {
+                    next = positions.firstKey(); // the offset stays; the starts are news
+                }
                 if (next >= 0) {
-                    offsets.put(partition, new OffsetAndMetadata(next));
+                    offsets.put(partition, new OffsetAndMetadata(next, starts));
                 }
             }
         }
         return offsets;
+    }
+
+    /**
+     * {@code executionId:starts,...} of the records not finished that were started (running here
+     * counts one more start than the record had): most starts first, within what a broker keeps
+     * of a commit's metadata ({@code offset.metadata.max.bytes}, 4096 by default).
+     */
+    private static String starts(Collection<HeldRecord> held) {
+        Map<String, Integer> starts = new HashMap<>();
+        for (HeldRecord h : held) {
+            if (h.record != null && h.state != State.DONE) {
+                int count = h.record.attempt() + (h.state == State.RUNNING ? 1 : 0);
+                if (count > 0) {
+                    starts.put(h.record.entry().executionId(), count);
+                }
+            }
+        }
+        StringBuilder metadata = new StringBuilder();
+        starts.entrySet().stream().sorted(Map.Entry.<String, Integer>comparingByValue().reversed()).forEach(e -> {
+            String item = e.getKey() + ":" + e.getValue();
+            if (metadata.length() + item.length() + 1 <= MAX_METADATA) {
+                metadata.append(metadata.isEmpty() ? "" : ",").append(item);
+            }
+        });
+        return metadata.toString();
+    }
+
+    /** The starts a partition's previous owners committed ({@link #committable}); counted when its records are taken. */
+    void carry(String metadata) {
+        if (metadata == null || metadata.isEmpty()) {
+            return;
+        }
+        for (String item : metadata.split(",")) {
+            int colon = item.lastIndexOf(':');
+            try {
+                carried.asMap().merge(item.substring(0, colon), Integer.parseInt(item.substring(colon + 1)), Math::max);
+            } catch (RuntimeException e) {
+                // not ours (another consumer's metadata): nothing to count
+            }
+        }
     }
 
     /** Queued work of partitions that move away: {@link #claim} answers false for it from now on. */

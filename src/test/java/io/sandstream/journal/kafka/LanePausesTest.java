@@ -73,8 +73,8 @@ class LanePausesTest {
         assertEquals(Set.of(LOW), consumer.paused(), "normal work waits here: low yields, high does not");
 
         ledger.take(NORMAL, 1, Priority.NORMAL, entry("n2"));
-        ledger.claim("n1");
-        ledger.claim("n2");
+        ledger.claim("n1", started -> { });
+        ledger.claim("n2", started -> { });
         pauses.apply(consumer);
         assertEquals(Set.of(NORMAL), consumer.paused(), "normal holds max-in-flight and nothing waits: low fetches");
 

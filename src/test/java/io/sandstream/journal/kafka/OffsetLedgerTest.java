@@ -99,20 +99,56 @@ class OffsetLedgerTest {
         take(P0, 0, "a");
         take(P1, 0, "b");
         take(P0, 1, "c");
-        assertTrue(ledger.claim("c"));
+        assertTrue(ledger.claim("c", started -> { }));
 
         assertEquals(1, ledger.withdraw(List.of(P0)), "a is withdrawn; c already runs");
-        assertFalse(ledger.claim("a"));
-        assertTrue(ledger.claim("b"));
-        assertTrue(ledger.claim("c"), "running work stays claimed");
+        assertFalse(ledger.claim("a", started -> { }));
+        assertTrue(ledger.claim("b", started -> { }));
+        assertTrue(ledger.claim("c", started -> { }), "running work stays claimed");
         assertEquals(List.of(), ledger.queued(() -> { }));
         assertEquals(new OffsetLedger.LaneCount(2, 0), ledger.count(Priority.NORMAL));
+    }
+
+    /**
+     * Starts travel with the committed offset: an instance that dies while running an execution
+     * leaves its start in the commit's metadata, and the next owner counts it when it takes the
+     * record again, through any number of owners.
+     */
+    @Test
+    void startsAreCommittedWithTheOffsetAndCountedByTheNextOwner() {
+        take(P0, 0, "done");
+        take(P0, 1, "crashes");
+        take(P0, 2, "queued");
+        ledger.finish("done");
+        List<JournalRecord> started = new java.util.ArrayList<>();
+        assertTrue(ledger.claim("crashes", started::add));
+        assertTrue(ledger.claim("crashes", started::add), "claimed again while it runs");
+        assertEquals(1, started.size(), "one start: " + started);
+        OffsetAndMetadata committed = ledger.committable(List.of(P0), false).get(P0);
+        assertEquals(1, committed.offset(), "past the finished record only");
+        assertEquals("crashes:1", committed.metadata());
+        assertEquals(Map.of(), commit(List.of(P0), false), "nothing new since");
+
+        // The instance dies; the next owner reads the commit, then the partition from offset 1.
+        OffsetLedger next = new OffsetLedger();
+        next.carry(committed.metadata());
+        assertEquals(1, next.take(P0, 1, Priority.NORMAL, entry("crashes")).orElseThrow().attempt());
+        assertEquals(0, next.take(P0, 2, Priority.NORMAL, entry("queued")).orElseThrow().attempt());
+        assertTrue(next.claim("crashes", r -> { }));
+        OffsetAndMetadata again = next.committable(List.of(P0), false).get(P0);
+        assertEquals(1, again.offset(), "the offset stays; the start is news");
+        assertEquals("crashes:2", again.metadata());
+
+        OffsetLedger third = new OffsetLedger();
+        third.carry(again.metadata());
+        third.carry("not:ours:metadata,x");
+        assertEquals(2, third.take(P0, 1, Priority.NORMAL, entry("crashes")).orElseThrow().attempt());
     }
 
     @Test
     void aRevokeWaitsForRunningWorkUntilItFinishes() throws Exception {
         take(P0, 0, "a");
-        ledger.claim("a");
+        ledger.claim("a", started -> { });
         assertEquals(1, ledger.awaitRunning(List.of(P0), System.nanoTime(), () -> true), "the deadline passed");
 
         CompletableFuture<Void> finisher = CompletableFuture.runAsync(() -> {
@@ -129,10 +165,10 @@ class OffsetLedgerTest {
     @Test
     void workStillRunningWhenItsPartitionIsForgottenCommitsNothingWhenItFinishes() {
         take(P0, 0, "a");
-        assertTrue(ledger.claim("a"));
+        assertTrue(ledger.claim("a", started -> { }));
         ledger.forget(List.of(P0));
         assertEquals(0, ledger.count(Priority.NORMAL).held());
-        assertFalse(ledger.claim("a"));
+        assertFalse(ledger.claim("a", started -> { }));
 
         ledger.finish("a");
         assertEquals(0, ledger.count(Priority.NORMAL).held(), "not counted down twice");
@@ -143,7 +179,7 @@ class OffsetLedgerTest {
     void aLoadShowsClaimedWorkAsRunning() {
         take(P0, 0, "a");
         assertEquals(JournalEntry.State.QUEUED, ledger.load("a").orElseThrow().entry().state());
-        ledger.claim("a");
+        ledger.claim("a", started -> { });
         JournalRecord loaded = ledger.load("a").orElseThrow();
         assertEquals(JournalEntry.State.RUNNING, loaded.entry().state());
         assertEquals(0, loaded.seq());
