@@ -183,8 +183,11 @@ public class McpHttpTransport implements McpStreamableServerTransportProvider {
         McpSchema.JSONRPCMessage message;
         try {
             message = McpSchema.deserializeJsonRpcMessage(json, rc.body().asString());
-        } catch (IOException | RuntimeException e) {
-            jsonRpcError(rc, 400, McpSchema.ErrorCodes.PARSE_ERROR, "The body is not one JSON-RPC message.");
+        } catch (IOException e) {
+            jsonRpcError(rc, 400, McpSchema.ErrorCodes.PARSE_ERROR, "The body is not JSON.");
+            return;
+        } catch (RuntimeException e) {
+            jsonRpcError(rc, 400, McpSchema.ErrorCodes.INVALID_REQUEST, "The body is not one JSON-RPC message.");
             return;
         }
         if (message instanceof McpSchema.JSONRPCRequest request && McpSchema.METHOD_INITIALIZE.equals(request.method())) {

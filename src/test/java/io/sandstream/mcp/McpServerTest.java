@@ -2,6 +2,8 @@ package io.sandstream.mcp;
 
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.notNullValue;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -34,6 +36,7 @@ class McpServerTest {
     private static final Path OUT = Path.of("target/mcp-client");
     private static final long TIMEOUT_SECONDS = 300;
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String KEY = "Bearer tenant-a-key";
     private static JsonNode cases;
 
     @ConfigProperty(name = "quarkus.http.test-port")
@@ -43,8 +46,31 @@ class McpServerTest {
     void refusesWithoutAValidKey() {
         assertCase("unauthorized");
         given().contentType("application/json").body("{}").post("/mcp").then().statusCode(401)
-                .header("Content-Type", containsString("problem+json"));
-        given().header("Authorization", "Bearer tenant-a-key").delete("/mcp").then().statusCode(400);
+                .header("Content-Type", containsString("problem+json")).header("WWW-Authenticate", "Bearer");
+    }
+
+    @Test
+    void refusesWhatTheTransportDoesNotAllow() {
+        String init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\","
+                + "\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}";
+        String both = "application/json, text/event-stream";
+        // A browser page from another origin (DNS rebinding), an Accept without SSE, an unknown revision,
+        // a malformed message, a request without a session, a method the transport does not serve.
+        given().header("Authorization", KEY).header("Origin", "http://attacker.example").contentType("application/json")
+                .accept(both).body(init).post("/mcp").then().statusCode(403);
+        given().header("Authorization", KEY).contentType("application/json").accept("application/json").body(init)
+                .post("/mcp").then().statusCode(406);
+        given().header("Authorization", KEY).header("MCP-Protocol-Version", "1999-01-01").contentType("application/json")
+                .accept(both).body(init).post("/mcp").then().statusCode(400).body("error.code", equalTo(-32600));
+        given().header("Authorization", KEY).contentType("application/json").accept(both).body("[1,")
+                .post("/mcp").then().statusCode(400).body("error.code", equalTo(-32700));
+        given().header("Authorization", KEY).contentType("application/json").accept(both)
+                .body("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}").post("/mcp").then().statusCode(400);
+        given().header("Authorization", KEY).delete("/mcp").then().statusCode(400);
+        given().header("Authorization", KEY).put("/mcp").then().statusCode(405);
+        // The same origin is fine.
+        given().header("Authorization", KEY).header("Origin", "http://127.0.0.1:" + port).contentType("application/json")
+                .accept(both).body(init).post("/mcp").then().statusCode(200).header("Mcp-Session-Id", notNullValue());
     }
 
     @Test
