@@ -219,7 +219,10 @@ await check('endSession', async () => {
 await check('invalidArguments', async () => {
   const result = await a.client.callTool({ name: 'run_code', arguments: { code: 'print(1)', language: 'cobol' } });
   assert(result.isError === true, `an unknown language was run: ${texts(result)}`);
-  return texts(result);
+  // Past the schema, the service's own validation (the path of POST /executions) refuses it as a tool error too.
+  const large = await a.client.callTool({ name: 'run_code', arguments: { code: '#'.repeat(262145) } });
+  assert(large.isError === true && /not valid/.test(texts(large)) && /\/code/.test(texts(large)), `too large: ${texts(large)}`);
+  return [texts(result), texts(large)];
 });
 
 /** SSE events of a response as they arrive: { id, data } objects. */

@@ -41,7 +41,6 @@ import io.sandstream.config.SandstreamConfig;
 import io.sandstream.ingress.ApiSubmissions;
 import io.sandstream.ingress.IngressService;
 import io.sandstream.model.Language;
-import io.sandstream.model.Priority;
 import io.sandstream.poolapi.PoolApiException;
 import io.sandstream.poolapi.PoolApiGuard;
 import io.sandstream.poolapi.RuntimeMetadata;
@@ -170,7 +169,8 @@ public class McpTools {
 
     private Map<String, Object> runCodeSchema() {
         Map<String, Object> properties = new LinkedHashMap<>();
-        properties.put("code", Map.of("type", "string", "description", "The source code to run."));
+        properties.put("code", Map.of("type", "string", "description", "The source code to run (at most "
+                + config.execution().maxCodeBytes() + " bytes of UTF-8)."));
         properties.put("language", languageProperty());
         properties.put("sessionId", sessionIdProperty());
         properties.put("timeoutSeconds", Map.of("type", "integer", "minimum", 1,
@@ -273,7 +273,10 @@ public class McpTools {
         // Both subscribed before the work is journalled, so neither a fast result nor early output is missed.
         Uni<StoredResult> waiter = bus.next(executionId, config.mcp().resultWait());
         Cancellable progress = progress(caller, executionId);
-        Uni<McpSchema.CallToolResult> answer = submissions.ingest(submission, caller.scope(), IngressService.Endpoint.MCP)
+        Uni<McpSchema.CallToolResult> answer = Uni.createFrom()
+                .deferred(() -> submissions.ingest(submission, caller.scope(), IngressService.Endpoint.MCP))
+                // Refused (400, 429, 503): the waiter is cancelled, which lets the bus forget it.
+                .onFailure().invoke(refused -> waiter.subscribe().with(ignored -> { }).cancel())
                 .flatMap(ignored -> waiter)
                 .map(result -> result == null
                         ? McpSchema.CallToolResult.builder().addTextContent("The run " + executionId + " has not finished within "

@@ -69,7 +69,7 @@ class McpServerTest {
         given().header("Authorization", KEY).delete("/mcp").then().statusCode(400);
         given().header("Authorization", KEY).put("/mcp").then().statusCode(405);
         // The same origin is fine.
-        given().header("Authorization", KEY).header("Origin", "http://127.0.0.1:" + port).contentType("application/json")
+        given().header("Authorization", KEY).header("Origin", "http://localhost:" + port).contentType("application/json")
                 .accept(both).body(init).post("/mcp").then().statusCode(200).header("Mcp-Session-Id", notNullValue());
     }
 
