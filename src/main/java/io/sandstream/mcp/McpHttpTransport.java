@@ -219,6 +219,10 @@ public class McpHttpTransport implements McpStreamableServerTransportProvider {
     }
 
     private void initialize(RoutingContext rc, KeyScope scope, McpSchema.JSONRPCRequest request) {
+        if (factory == null) {
+            jsonRpcError(rc, 503, McpSchema.ErrorCodes.INTERNAL_ERROR, "The MCP server is starting; retry shortly.");
+            return;
+        }
         if (sessions.size() >= config.maxSessions()) {
             expire();
             if (sessions.size() >= config.maxSessions()) {
