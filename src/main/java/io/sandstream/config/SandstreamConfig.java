@@ -49,6 +49,9 @@ public interface SandstreamConfig {
 
     PoolApi poolApi();
 
+    /** The MCP server at {@code /mcp}. */
+    Mcp mcp();
+
     Routing routing();
 
     /** What a stopping instance does with the work it runs (SIGTERM, a rolling deploy, a scale-in). */
@@ -129,6 +132,28 @@ public interface SandstreamConfig {
         /** How long an asynchronous execution can be polled after it was submitted. */
         @WithDefault("1h")
         Duration asyncExecutionTtl();
+    }
+
+    /** The MCP server at {@code /mcp} (Streamable HTTP): its sessions, resumable streams and waits. */
+    interface Mcp {
+        /** MCP sessions held at once; an {@code initialize} beyond them is refused until one ends or expires. */
+        @WithDefault("1000")
+        int maxSessions();
+
+        /** An MCP session unused this long is forgotten (its sandbox sessions keep their own cooldown). */
+        @WithDefault("30m")
+        Duration sessionIdleTimeout();
+
+        /** Events each SSE stream keeps for a client that reconnects with {@code Last-Event-ID}. */
+        @WithDefault("256")
+        int replayEvents();
+
+        /**
+         * Longest a {@code run_code} call waits for its result (queue and run); past it the call
+         * answers the execution id, whose result stays readable on {@code /executions/{id}}.
+         */
+        @WithDefault("300s")
+        Duration resultWait();
     }
 
     interface Outbound {

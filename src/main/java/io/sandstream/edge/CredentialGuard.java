@@ -1,6 +1,7 @@
 package io.sandstream.edge;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -29,8 +30,9 @@ import io.vertx.ext.web.RoutingContext;
 
 /**
  * Credentials before bodies: the endpoints that take a body ({@code POST /events}, {@code POST
- * /executions}, the pool API's uploads and executions) are refused without a valid credential
- * before one byte of the body is read or spooled to disk, with the 401 their resource gives.
+ * /executions}, the pool API's uploads and executions, every method of {@code /mcp}) are refused
+ * without a valid credential before one byte of the body is read or spooled to disk, with the 401
+ * their resource gives.
  * The resources check again; this only makes an unauthenticated request cheap.
  * <p>
  * {@code /events} gets the full {@link IngressAuthenticator} check, Entra ID tokens included:
@@ -63,6 +65,12 @@ public class CredentialGuard {
         ErrorShapes.Rendered pool = ErrorShapes.azure(401, poolRefusal.code(), poolRefusal.getMessage(),
                 poolRefusal.headers());
         filters.register(rc -> {
+            if (segments(rc.normalizedPath()).equals(List.of("mcp"))) {
+                // Every method of the MCP endpoint: its GET and DELETE name a session of the key too. MCP
+                // clients read the challenge of a 401 (RFC 9110) to tell a refused key from other failures.
+                apiKey(rc, keys, Map.of("WWW-Authenticate", "Bearer"));
+                return;
+            }
             if (rc.request().method() != HttpMethod.POST) {
                 rc.next();
                 return;
@@ -71,12 +79,7 @@ public class CredentialGuard {
             if (path.equals(List.of("events"))) {
                 events(rc, ingress);
             } else if (path.equals(List.of("executions"))) {
-                try {
-                    keys.require(rc.request().getHeader("Authorization"));
-                    rc.next();
-                } catch (ProblemException refused) {
-                    refuse(rc, refused);
-                }
+                apiKey(rc, keys, Map.of());
             } else if (path.size() > 2 && path.get(0).equals("pools") && POOL_POSTS.contains(path.subList(2, path.size()))) {
                 if (keys.scopeOf(rc.request().getHeader("Authorization")).isPresent()) {
                     rc.next();
@@ -87,6 +90,17 @@ public class CredentialGuard {
                 rc.next();
             }
         }, PRIORITY);
+    }
+
+    private void apiKey(RoutingContext rc, ApiKeys keys, Map<String, String> challenge) {
+        try {
+            keys.require(rc.request().getHeader("Authorization"));
+            rc.next();
+        } catch (ProblemException refused) {
+            Map<String, String> headers = new HashMap<>(refused.headers());
+            headers.putAll(challenge);
+            refuse(rc, Problem.MEDIA_TYPE, headers, write(refused.problem()));
+        }
     }
 
     /** Keys are checked in place; a token is validated on a worker, and the request goes on from its own context. */

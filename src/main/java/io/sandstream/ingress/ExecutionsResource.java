@@ -5,7 +5,6 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.HeaderParam;
@@ -20,10 +19,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import io.cloudevents.CloudEvent;
-import io.cloudevents.core.builder.CloudEventBuilder;
-import io.cloudevents.jackson.JsonCloudEventData;
-import io.sandstream.model.ExecutionIds;
 import io.sandstream.model.ExecutionStatus;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
@@ -49,13 +44,13 @@ public class ExecutionsResource {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ApiKeys keys;
-    private final IngressService ingress;
+    private final ApiSubmissions submissions;
     private final ResultBus bus;
     private final RateLimits limits;
 
-    public ExecutionsResource(ApiKeys keys, IngressService ingress, ResultBus bus, RateLimits limits) {
+    public ExecutionsResource(ApiKeys keys, ApiSubmissions submissions, ResultBus bus, RateLimits limits) {
         this.keys = keys;
-        this.ingress = ingress;
+        this.submissions = submissions;
         this.bus = bus;
         this.limits = limits;
     }
@@ -75,24 +70,11 @@ public class ExecutionsResource {
             throw ProblemException.badRequest("The body must be a JSON object with at least 'code'.",
                     List.of(new Problem.FieldError("", "must be a JSON object")));
         }
-        ObjectNode data = ((ObjectNode) body).deepCopy();
-        JsonNode subjectNode = data.remove("subject");
-        String subject = subjectNode != null && subjectNode.isTextual() ? subjectNode.textValue() : scope.defaultSubject();
-        if (!scope.covers(subject)) {
-            throw new ProblemException(Problem.of(403, "forbidden-subject", "Subject outside the key's scope",
-                    "This API key may not submit work under subject '" + subject + "'."));
-        }
-        CloudEventBuilder event = CloudEventBuilder.v1().withId(UUID.randomUUID().toString()).withSource(URI.create(SOURCE))
-                .withType("io.sandstream.code.execute").withData("application/json", JsonCloudEventData.wrap(data));
-        if (subject != null) {
-            event.withSubject(subject);
-        }
-        CloudEvent built = event.build();
-        String executionId = ExecutionIds.of(SOURCE, built.getId());
+        ApiSubmissions.Submission submission = submissions.prepare((ObjectNode) body, scope, SOURCE);
+        String executionId = submission.executionId();
         // Subscribed before the work is journalled, so a fast result cannot be missed.
         Uni<StoredResult> waiter = wait != null && wait > 0 ? bus.next(executionId, Duration.ofSeconds(wait)) : null;
-        var request = new DecodedRequest.Events(List.of(new IncomingEvent.Parsed(0, built)), false);
-        return ingress.ingest(request, scope, IngressService.Endpoint.EXECUTIONS)
+        return submissions.ingest(submission, scope, IngressService.Endpoint.EXECUTIONS)
                 .flatMap(ignored -> waiter == null ? Uni.createFrom().nullItem() : waiter)
                 .map(result -> result != null ? Response.ok(result.document()).build()
                         : Response.accepted(Map.of("executionId", executionId, "status", ExecutionStatus.Queued))

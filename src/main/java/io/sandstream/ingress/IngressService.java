@@ -61,7 +61,9 @@ public class IngressService {
         /** {@code POST /events}: CloudEvents and Event Grid deliveries. */
         EVENTS("events", "The event is not a valid execute event: "),
         /** {@code POST /executions}: code submitted directly with an API key. */
-        EXECUTIONS("executions", "The request is not valid: ");
+        EXECUTIONS("executions", "The request is not valid: "),
+        /** The MCP server's {@code run_code} tool: code sent by an agent with an API key. */
+        MCP("mcp", "The request is not valid: ");
 
         private final String tag;
         private final String invalid;
@@ -74,7 +76,7 @@ public class IngressService {
 
     private static Counter counter(MeterRegistry registry, Endpoint endpoint, String outcome) {
         return Counter.builder("sandstream.events.received").tag("endpoint", endpoint.tag).tag("outcome", outcome)
-                .description("Work received on POST /events and POST /executions, by outcome").register(registry);
+                .description("Work received on POST /events, POST /executions and the MCP server, by outcome").register(registry);
     }
 
     /**

@@ -356,9 +356,7 @@ public class Dispatcher {
 
     /** The pool a rule names (when it runs the request's language), else the language's default pool. */
     private Optional<SessionPool> poolFor(JournalEntry entry, ExecuteRequest request) {
-        return rules.pool(entry.type(), entry.subject()).flatMap(pools::pool)
-                .filter(p -> p.language().equals(request.language()))
-                .or(() -> pools.forLanguage(request.language()));
+        return rules.poolFor(entry.type(), entry.subject(), request.language(), pools);
     }
 
     /** Starts what may start; nothing while draining. */

@@ -7,7 +7,10 @@ import java.util.function.Function;
 import jakarta.enterprise.context.ApplicationScoped;
 
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.model.Language;
 import io.sandstream.model.Priority;
+import io.sandstream.sessions.SessionPool;
+import io.sandstream.sessions.SessionPools;
 
 /** The configured routing rules: the first rule matching an event's type and subject decides. */
 @ApplicationScoped
@@ -27,6 +30,16 @@ public class RoutingRules {
     /** The pool of the first matching rule that names one. */
     public Optional<String> pool(String type, String subject) {
         return first(type, subject, SandstreamConfig.Rule::pool);
+    }
+
+    /**
+     * The pool that runs work of this type, subject and language: the pool a rule names when it
+     * runs the language, else the language's default pool. The dispatcher's choice, which the MCP
+     * server's file tools repeat to reach the session a run used.
+     */
+    public Optional<SessionPool> poolFor(String type, String subject, Language language, SessionPools pools) {
+        return pool(type, subject).flatMap(pools::pool).filter(p -> p.language().equals(language))
+                .or(() -> pools.forLanguage(language));
     }
 
     private <T> Optional<T> first(String type, String subject, Function<SandstreamConfig.Rule, Optional<T>> value) {

@@ -54,7 +54,8 @@ class CredentialGuardTest {
             new Endpoint("/pools/python/python/execute?" + LEGACY, "application/json", "Authorization", "Bearer test-reader"),
             new Endpoint("/pools/python/files/upload?" + LEGACY, MULTIPART, "Authorization", "Bearer test-reader"),
             new Endpoint("/pools/python/executions?" + RESOURCE, "application/json", "Authorization", "Bearer test-reader"),
-            new Endpoint("/pools/python/files?" + RESOURCE, MULTIPART, "Authorization", "Bearer test-reader"));
+            new Endpoint("/pools/python/files?" + RESOURCE, MULTIPART, "Authorization", "Bearer test-reader"),
+            new Endpoint("/mcp", "application/json", "Authorization", "Bearer test-reader"));
 
     @TestHTTPResource("/")
     URI base;

@@ -244,6 +244,31 @@ class TelemetryTest {
     }
 
     @Test
+    void anMcpToolCallIsTheParentOfItsRunsTrace() throws Exception {
+        String accept = "application/json, text/event-stream";
+        String session = given().header("Authorization", PipelineTest.READER).contentType("application/json").accept(accept)
+                .body("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\","
+                        + "\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}")
+                .post("/mcp").then().statusCode(200).extract().header("Mcp-Session-Id");
+        String sse = given().header("Authorization", PipelineTest.READER).header("Mcp-Session-Id", session)
+                .contentType("application/json").accept(accept)
+                .body("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"run_code\","
+                        + "\"arguments\":{\"code\":\"print(6 * 7)\"}}}")
+                .post("/mcp").then().statusCode(200).extract().asString();
+        java.util.regex.Matcher execution = java.util.regex.Pattern.compile("\\[execution ([0-9a-f-]{36})").matcher(sse);
+        assertTrue(execution.find(), sse);
+        String id = execution.group(1);
+        SpanData tool = await("the mcp.tool span", () -> spans.getFinishedSpanItems().stream()
+                .filter(s -> s.getName().equals("mcp.tool run_code")).findFirst().orElse(null));
+        SpanData receive = await("the receive span of " + id, () -> spans.getFinishedSpanItems().stream()
+                .filter(s -> s.getName().equals("sandstream.receive") && id.equals(s.getAttributes().get(ExecutionTrace.EXECUTION_ID)))
+                .findFirst().orElse(null));
+        assertEquals("run_code", tool.getAttributes().get(io.opentelemetry.api.common.AttributeKey.stringKey("mcp.tool.name")));
+        assertEquals(tool.getSpanId(), receive.getParentSpanId(), "the run's trace starts at the tool call");
+        assertEquals(tool.getTraceId(), receive.getTraceId());
+    }
+
+    @Test
     void binaryModeContinuesCeTraceparentAndLinksTheHttpRequest() throws Exception {
         String eventTrace = hex(16);
         String httpTrace = hex(16);
