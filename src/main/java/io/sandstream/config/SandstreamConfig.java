@@ -597,7 +597,10 @@ public interface SandstreamConfig {
         /** {@code host:port,...}; for Event Hubs {@code <namespace>.servicebus.windows.net:9093}. Required with kind=kafka. */
         Optional<String> bootstrapServers();
 
-        /** Topics are {@code <prefix>high}, {@code <prefix>normal}, {@code <prefix>low} and {@code <prefix>results}. */
+        /**
+         * Topics are {@code <prefix>high}, {@code <prefix>normal}, {@code <prefix>low}, {@code <prefix>results}
+         * and {@code <prefix>live}.
+         */
         @WithDefault("sandstream-")
         String topicPrefix();
 
@@ -653,6 +656,46 @@ public interface SandstreamConfig {
 
         /** Any other Kafka client property, passed through to producers and consumers. */
         Map<String, String> properties();
+
+        /** Live output and status shared between instances through {@code <prefix>live}. */
+        Live live();
+    }
+
+    /**
+     * The live topic {@code <prefix>live}: each instance sends the {@code Running} status and the
+     * output chunks of what it runs, and every instance reads them for its execution streams. Short
+     * retention: results carry the whole output, the chunks matter only while an execution runs.
+     */
+    interface Live {
+        /** Off: streams on other instances than the executing one see {@code Queued}, then the result. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** How long the topic keeps records (its {@code retention.ms} when created). */
+        @WithDefault("10m")
+        Duration retention();
+
+        /** Partitions of the topic when created; every instance reads all of them. */
+        @WithDefault("1")
+        int partitions();
+
+        /** Longest chunk in one record, bytes; longer chunks are split (at a UTF-8 character boundary). */
+        @WithDefault("65536")
+        int maxChunkBytes();
+
+        /**
+         * Output bytes per second this instance sends (bursts up to one second's worth); chunks beyond
+         * it are dropped from the topic (counted), never from the result.
+         */
+        @WithDefault("4194304")
+        long maxBytesPerSecond();
+
+        /**
+         * How long a stream on another instance waits, once the result has arrived, for chunks sent
+         * before it that it has not read yet (the two topics are read independently).
+         */
+        @WithDefault("2s")
+        Duration resultWait();
     }
 
     interface Execution {
