@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.Language;
@@ -141,19 +142,34 @@ public interface SandstreamConfig {
             /** A CloudEvents HTTP receiver: one event per POST. */
             CLOUDEVENTS,
             /** An Event Grid topic with the CloudEvents input schema: a batch of one, {@code aeg-sas-key} header. */
-            EVENTGRID
+            EVENTGRID,
+            /**
+             * A Kafka topic (or an Azure Event Hub): one record per event in the CloudEvents Kafka
+             * binding, keyed by session, through SmallRye Reactive Messaging's Kafka connector.
+             */
+            KAFKA
         }
 
-        /** CloudEvents HTTP content mode of {@code kind=cloudevents}. */
+        /** CloudEvents content mode of {@code kind=cloudevents} and {@code kind=kafka}. */
         enum Mode {
-            /** {@code Content-Type: application/cloudevents+json}, the whole event in the body. */
+            /** {@code Content-Type: application/cloudevents+json}, the whole event in the body (the record's value). */
             STRUCTURED,
-            /** {@code ce-*} headers, the result document alone as an {@code application/json} body. */
+            /** {@code ce-*} ({@code ce_*} on Kafka) headers, the result document alone as an {@code application/json} body. */
             BINARY
         }
 
-        /** {@code http} or {@code https} URL POSTed to. Redirects are not followed. */
-        String url();
+        /** {@code http} or {@code https} URL POSTed to. Redirects are not followed. Required unless {@code kind=kafka}. */
+        Optional<String> url();
+
+        /** The topic (event hub) of {@code kind=kafka}. */
+        Optional<String> topic();
+
+        /**
+         * {@code kind=kafka}: Kafka client and connector properties over the connection of
+         * {@code sandstream.kafka.*} (brokers, Event Hubs authentication), e.g. {@code "bootstrap.servers"}
+         * for another cluster, {@code "delivery.timeout.ms"}, {@code "compression.type"}.
+         */
+        Map<String, String> properties();
 
         @WithDefault("cloudevents")
         Kind kind();
@@ -193,9 +209,16 @@ public interface SandstreamConfig {
         @WithDefault("10000")
         int queueCapacity();
 
-        /** Deliveries to this sink in flight at once. */
-        @WithDefault("4")
-        int concurrency();
+        /**
+         * Deliveries to this sink in flight at once (for {@code kind=kafka}: records awaiting the
+         * brokers' acknowledgement). Default 4 for HTTP, 256 for Kafka.
+         */
+        OptionalInt concurrency();
+
+        /** {@link #concurrency}, or the default of the sink's kind. */
+        default int inFlight() {
+            return concurrency().orElse(kind() == Kind.KAFKA ? 256 : 4);
+        }
     }
 
     interface Routing {

@@ -173,9 +173,18 @@ public final class KafkaClients {
 
     /** What every client gets: the brokers, its id, and the authentication. */
     Map<String, Object> common(String role) {
-        Map<String, Object> props = new HashMap<>();
-        props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers().orElseThrow());
+        Map<String, Object> props = connection(config);
         props.put(CommonClientConfigs.CLIENT_ID_CONFIG, "sandstream-" + instanceId + "-" + role);
+        return props;
+    }
+
+    /**
+     * The brokers (when configured) and the authentication of {@code sandstream.kafka.*}: also what
+     * a Kafka sink connects with, unless its own properties say otherwise.
+     */
+    public static Map<String, Object> connection(SandstreamConfig.Kafka config) {
+        Map<String, Object> props = new HashMap<>();
+        config.bootstrapServers().ifPresent(servers -> props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, servers));
         switch (config.auth()) {
             case ENTRA -> {
                 props.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SASL_SSL");
