@@ -229,7 +229,7 @@ class ScaleOutIT {
     @Test
     void everyInstanceStreamsRunningAndTheLiveOutputOfAnExecution() throws Exception {
         try (ServiceProcess a = instance("live-", 6, Map.of()); ServiceProcess b = instance("live-", 7, Map.of())) {
-            String code = "import time\\ntime.sleep(1)\\nfor i in range(4):\\n    print('tick', i, flush=True)\\n    time.sleep(0.6)";
+            String code = "import time\\ntime.sleep(1)\\nfor i in range(6):\\n    print('tick', i, flush=True)\\n    time.sleep(0.5)";
             String id = post(a, List.of(event("live-1", code, "normal", null))).get(0);
             CompletableFuture<List<SseEvent>> onA = executionEvents(a, id);
             CompletableFuture<List<SseEvent>> onB = executionEvents(b, id);
@@ -241,19 +241,20 @@ class ScaleOutIT {
             List<SseEvent> remote = ranOnA ? eventsB : eventsA;
             List<SseEvent> local = ranOnA ? eventsA : eventsB;
 
+            String all = "tick 0\ntick 1\ntick 2\ntick 3\ntick 4\ntick 5\n";
             for (List<SseEvent> events : List.of(remote, local)) {
-                String described = events.toString();
+                String described = (events == remote ? "not running it: " : "running it: ") + events;
                 assertTrue(events.stream().anyMatch(e -> e.name().equals("status") && e.data().contains("Running")),
                         "Running: " + described);
-                StringBuilder stdout = new StringBuilder();
-                events.stream().filter(e -> e.name().equals("stdout"))
-                        .forEach(e -> stdout.append(parse(e.data()).get("text").asText()));
-                assertEquals("tick 0\ntick 1\ntick 2\ntick 3\n", stdout.toString(), "the chunks, in order: " + described);
+                List<String> chunks = events.stream().filter(e -> e.name().equals("stdout"))
+                        .map(e -> parse(e.data()).get("text").asText()).toList();
+                // A stream gets what is printed after it subscribed (on a loaded host that may be after the first tick).
+                assertTrue(chunks.size() >= 2, "live chunks, not one block at the end: " + described);
+                assertTrue(all.endsWith(String.join("", chunks)), "the chunks, in order: " + described);
                 SseEvent last = events.get(events.size() - 1);
                 assertEquals("result", last.name(), described);
+                assertEquals(all, parse(last.data()).get("stdout").asText());
                 assertEquals(1, events.stream().filter(e -> e.name().equals("result")).count(), described);
-                assertTrue(events.stream().filter(e -> e.name().equals("stdout")).count() >= 2,
-                        "live chunks, not one block at the end: " + described);
             }
             String resultId = remote.get(remote.size() - 1).id();
             assertEquals(local.get(local.size() - 1).id(), resultId, "the same result id on both instances");
@@ -262,8 +263,8 @@ class ScaleOutIT {
                 assertTrue(resumed.await(1, Duration.ofSeconds(30)).containsKey(id));
                 assertEquals(List.of(resultId), resumed.ids().subList(0, 1));
             }
-            assertTrue(metric(elsewhere, "sandstream_live_records_total", "outcome=\"received\"") >= 5,
-                    "Running and four chunks came over the live topic");
+            assertTrue(metric(elsewhere, "sandstream_live_records_total", "outcome=\"received\"") >= 3,
+                    "Running and the chunks came over the live topic");
         }
     }
 
@@ -275,8 +276,8 @@ class ScaleOutIT {
         }
     }
 
-    /** One server-sent event. */
-    record SseEvent(String name, String id, String data) {
+    /** One server-sent event, and when it arrived (for failure messages). */
+    record SseEvent(String name, String id, String data, Instant at) {
     }
 
     /** {@code GET /executions/{id}/events} read to its end in the background. */
@@ -290,7 +291,7 @@ class ScaleOutIT {
             response.body().forEach(line -> {
                 if (line.isEmpty()) {
                     if (event[2] != null) {
-                        events.add(new SseEvent(event[0] == null ? "message" : event[0], event[1], event[2]));
+                        events.add(new SseEvent(event[0] == null ? "message" : event[0], event[1], event[2], Instant.now()));
                     }
                     event[0] = event[1] = event[2] = null;
                 } else if (line.startsWith("event:")) {
