@@ -95,11 +95,19 @@ public final class LiveRelay implements AutoCloseable {
 
     /** Reads the live topic from its end (what was sent before is over) and sends what runs here. */
     public void start() {
-        producer = clients.liveProducer();
-        awaitMetadata();
         consumer = clients.liveConsumer();
         List<TopicPartition> partitions = consumer.partitionsFor(clients.liveTopic()).stream()
                 .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+        if (partitions.isEmpty()) {
+            // Topics created by an operator or IaC from before the live topic existed: run without it.
+            LOG.warnf("topic %s does not exist: live output reaches only streams on the instance that runs an execution "
+                    + "(create the topic, or set sandstream.kafka.live.enabled=false)", clients.liveTopic());
+            consumer.close(Duration.ofSeconds(5));
+            consumer = null;
+            return;
+        }
+        producer = clients.liveProducer();
+        awaitMetadata();
         consumer.assign(partitions);
         consumer.seekToEnd(partitions);
         partitions.forEach(consumer::position); // the end now, not at the first poll
