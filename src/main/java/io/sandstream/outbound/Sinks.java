@@ -10,7 +10,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Instance;
 
 import org.eclipse.microprofile.reactive.messaging.spi.Connector;
-
 import org.jboss.logging.Logger;
 
 import io.micrometer.core.instrument.MeterRegistry;
@@ -42,7 +41,8 @@ public class Sinks {
     private Cancellable subscription;
 
     public Sinks(SandstreamConfig config, ResultBus bus, ResultEvents events, ResultStore store, Vertx vertx,
-            MeterRegistry registry, ExecutionTracing tracing, @Connector(KafkaConnector.CONNECTOR_NAME) Instance<KafkaConnector> kafka) {
+            MeterRegistry registry, ExecutionTracing tracing,
+            @Connector(KafkaConnector.CONNECTOR_NAME) Instance<KafkaConnector> kafka) {
         this.bus = bus;
         for (Map.Entry<String, SandstreamConfig.Sink> entry : config.sinks().entrySet()) {
             SandstreamConfig.Sink sink = check(entry.getKey(), entry.getValue(), config.kafka());
