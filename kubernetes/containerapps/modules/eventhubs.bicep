@@ -90,6 +90,17 @@ resource deadLetter 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
   }
 }
 
+// Live output of running executions for the other replicas' streams (sandstream.kafka.live.*):
+// needed only while an execution runs, so the shortest retention.
+resource live 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
+  parent: namespace
+  name: '${topicPrefix}live'
+  properties: {
+    partitionCount: 1
+    messageRetentionInDays: 1
+  }
+}
+
 resource dataRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in [
   roles.eventHubsDataSender
   roles.eventHubsDataReceiver

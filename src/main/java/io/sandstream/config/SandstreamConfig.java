@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.Language;
@@ -172,19 +173,34 @@ public interface SandstreamConfig {
             /** A CloudEvents HTTP receiver: one event per POST. */
             CLOUDEVENTS,
             /** An Event Grid topic with the CloudEvents input schema: a batch of one, {@code aeg-sas-key} header. */
-            EVENTGRID
+            EVENTGRID,
+            /**
+             * A Kafka topic (or an Azure Event Hub): one record per event in the CloudEvents Kafka
+             * binding, keyed by session, through SmallRye Reactive Messaging's Kafka connector.
+             */
+            KAFKA
         }
 
-        /** CloudEvents HTTP content mode of {@code kind=cloudevents}. */
+        /** CloudEvents content mode of {@code kind=cloudevents} and {@code kind=kafka}. */
         enum Mode {
-            /** {@code Content-Type: application/cloudevents+json}, the whole event in the body. */
+            /** {@code Content-Type: application/cloudevents+json}, the whole event in the body (the record's value). */
             STRUCTURED,
-            /** {@code ce-*} headers, the result document alone as an {@code application/json} body. */
+            /** {@code ce-*} ({@code ce_*} on Kafka) headers, the result document alone as an {@code application/json} body. */
             BINARY
         }
 
-        /** {@code http} or {@code https} URL POSTed to. Redirects are not followed. */
-        String url();
+        /** {@code http} or {@code https} URL POSTed to. Redirects are not followed. Required unless {@code kind=kafka}. */
+        Optional<String> url();
+
+        /** The topic (event hub) of {@code kind=kafka}. */
+        Optional<String> topic();
+
+        /**
+         * {@code kind=kafka}: Kafka client and connector properties over the connection of
+         * {@code sandstream.kafka.*} (brokers, Event Hubs authentication), e.g. {@code "bootstrap.servers"}
+         * for another cluster, {@code "delivery.timeout.ms"}, {@code "compression.type"}.
+         */
+        Map<String, String> properties();
 
         @WithDefault("cloudevents")
         Kind kind();
@@ -224,9 +240,16 @@ public interface SandstreamConfig {
         @WithDefault("10000")
         int queueCapacity();
 
-        /** Deliveries to this sink in flight at once. */
-        @WithDefault("4")
-        int concurrency();
+        /**
+         * Deliveries to this sink in flight at once (for {@code kind=kafka}: records awaiting the
+         * brokers' acknowledgement). Default 4 for HTTP, 256 for Kafka.
+         */
+        OptionalInt concurrency();
+
+        /** {@link #concurrency}, or the default of the sink's kind. */
+        default int inFlight() {
+            return concurrency().orElse(kind() == Kind.KAFKA ? 256 : 4);
+        }
     }
 
     interface Routing {
@@ -644,7 +667,10 @@ public interface SandstreamConfig {
         /** {@code host:port,...}; for Event Hubs {@code <namespace>.servicebus.windows.net:9093}. Required with kind=kafka. */
         Optional<String> bootstrapServers();
 
-        /** Topics are {@code <prefix>high}, {@code <prefix>normal}, {@code <prefix>low} and {@code <prefix>results}. */
+        /**
+         * Topics are {@code <prefix>high}, {@code <prefix>normal}, {@code <prefix>low}, {@code <prefix>results}
+         * and {@code <prefix>live}.
+         */
         @WithDefault("sandstream-")
         String topicPrefix();
 
@@ -707,6 +733,46 @@ public interface SandstreamConfig {
 
         /** Any other Kafka client property, passed through to producers and consumers. */
         Map<String, String> properties();
+
+        /** Live output and status shared between instances through {@code <prefix>live}. */
+        Live live();
+    }
+
+    /**
+     * The live topic {@code <prefix>live}: each instance sends the {@code Running} status and the
+     * output chunks of what it runs, and every instance reads them for its execution streams. Short
+     * retention: results carry the whole output, the chunks matter only while an execution runs.
+     */
+    interface Live {
+        /** Off: streams on other instances than the executing one see {@code Queued}, then the result. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** How long the topic keeps records (its {@code retention.ms} when created). */
+        @WithDefault("10m")
+        Duration retention();
+
+        /** Partitions of the topic when created; every instance reads all of them. */
+        @WithDefault("1")
+        int partitions();
+
+        /** Longest chunk in one record, bytes; longer chunks are split (at a UTF-8 character boundary). */
+        @WithDefault("65536")
+        int maxChunkBytes();
+
+        /**
+         * Output bytes per second this instance sends (bursts up to one second's worth); chunks beyond
+         * it are dropped from the topic (counted), never from the result.
+         */
+        @WithDefault("4194304")
+        long maxBytesPerSecond();
+
+        /**
+         * How long a stream on another instance waits, once the result has arrived, for chunks sent
+         * before it that it has not read yet (the two topics are read independently).
+         */
+        @WithDefault("2s")
+        Duration resultWait();
     }
 
     /**

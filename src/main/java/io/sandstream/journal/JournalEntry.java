@@ -18,6 +18,12 @@ public record JournalEntry(String executionId, String eventId, String source, St
         String sessionId, Priority priority, State state, Instant acceptedAt, byte[] event, String rejection,
         Tenant tenant) {
 
+    /** The same entry in another state. */
+    public JournalEntry withState(State newState) {
+        return new JournalEntry(executionId, eventId, source, type, subject, sessionId, priority, newState, acceptedAt, event,
+                rejection, tenant);
+    }
+
     /** The priority's wire name, as the journal stores and sends it; null for a rejected event. */
     public String priorityName() {
         return priority == null ? null : priority.wireName();

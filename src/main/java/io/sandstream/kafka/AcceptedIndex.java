@@ -41,6 +41,10 @@ public final class AcceptedIndex {
             .expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run)
             .removalListener((String id, Accepted a, RemovalCause cause) -> count(a, -1)).build();
 
+    /** Executions another instance said it runs; bounded like {@link #accepted}. */
+    private final Cache<String, Boolean> running = Caffeine.newBuilder().maximumSize(200_000)
+            .expireAfterWrite(Duration.ofHours(1)).build();
+
     public static byte[] marker(List<JournalEntry> entries) throws IOException {
         return JSON.writeValueAsBytes(entries.stream().map(e -> new Accepted(e.executionId(), e.subject(), e.priorityName(),
                 e.acceptedAt().toEpochMilli(), e.tenant().id())).toList());
@@ -72,6 +76,17 @@ public final class AcceptedIndex {
 
     public void finished(String executionId) {
         accepted.invalidate(executionId);
+        running.invalidate(executionId);
+    }
+
+    /** Another instance started the execution (its {@code Running} came over the live topic). */
+    public void started(String executionId) {
+        running.put(executionId, Boolean.TRUE);
+    }
+
+    /** Started on another instance and not finished, as far as this instance has read. */
+    public boolean running(String executionId) {
+        return running.getIfPresent(executionId) != null;
     }
 
     /** A queued entry (without its event) for an execution some instance accepted. */

@@ -106,6 +106,11 @@ public final class KafkaClients {
         return config.deadLetterTopic().orElse(config.topicPrefix() + "dead-letter");
     }
 
+    /** Status changes and output chunks of running executions, for the streams of every instance. */
+    public String liveTopic() {
+        return config.topicPrefix() + "live";
+    }
+
     /**
      * Acknowledged only once every in-sync replica has the record, and retried without duplicates
      * or reordering: a 202 then means the event is in Kafka.
@@ -149,12 +154,37 @@ public final class KafkaClients {
         return new KafkaConsumer<>(props);
     }
 
+    /**
+     * The live topic's writer: a lost chunk costs a line on a stream on another instance, never a
+     * result, so one acknowledgement is enough, and a few milliseconds of lingering batch the chunks.
+     */
+    public KafkaProducer<String, byte[]> liveProducer() {
+        Map<String, Object> props = common("live");
+        props.put(ProducerConfig.ACKS_CONFIG, "1");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, false);
+        props.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 1); // a retry never reorders an execution's chunks
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, (int) Math.max(config.sendTimeout().toMillis(), 2_000));
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) Math.max(config.sendTimeout().toMillis() - 1_000, 1_000));
+        // Never block the thread that runs an execution: a full buffer fails the send at once.
+        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 0);
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.putAll(config.properties());
+        return new KafkaProducer<>(props);
+    }
+
     /** The results topic's reader: no group, every instance reads all of it. */
     public KafkaConsumer<String, byte[]> resultsConsumer() {
         return readAll("results");
     }
 
-    /** A reader of a whole topic without a group (the results copy, the session directory). */
+    /** The live topic's reader: no group, every instance reads all of it. */
+    public KafkaConsumer<String, byte[]> liveConsumer() {
+        return readAll("live-reader");
+    }
+
+    /** A reader of a whole topic without a group (the results copy, the session directory, live output). */
     public KafkaConsumer<String, byte[]> readAll(String role) {
         Map<String, Object> props = common(role);
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -174,9 +204,18 @@ public final class KafkaClients {
 
     /** What every client gets: the brokers, its id, and the authentication. */
     Map<String, Object> common(String role) {
-        Map<String, Object> props = new HashMap<>();
-        props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers().orElseThrow());
+        Map<String, Object> props = connection(config);
         props.put(CommonClientConfigs.CLIENT_ID_CONFIG, "sandstream-" + instanceId + "-" + role);
+        return props;
+    }
+
+    /**
+     * The brokers (when configured) and the authentication of {@code sandstream.kafka.*}: also what
+     * a Kafka sink connects with, unless its own properties say otherwise.
+     */
+    public static Map<String, Object> connection(SandstreamConfig.Kafka config) {
+        Map<String, Object> props = new HashMap<>();
+        config.bootstrapServers().ifPresent(servers -> props.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, servers));
         switch (config.auth()) {
             case ENTRA -> {
                 props.put(CommonClientConfigs.SECURITY_PROTOCOL_CONFIG, "SASL_SSL");
@@ -216,6 +255,11 @@ public final class KafkaClients {
             wanted.add(new NewTopic(sessionsTopic(), java.util.Optional.of(1), replication())
                     .configs(Map.of("cleanup.policy", "compact,delete", "retention.ms", Long.toString(SessionDirectory.RETENTION.toMillis()))));
             wanted.add(new NewTopic(deadLetterTopic(), java.util.Optional.of(1), replication()));
+            if (config.live().enabled()) {
+                wanted.add(new NewTopic(liveTopic(), java.util.Optional.of(config.live().partitions()), replication())
+                        .configs(Map.of("cleanup.policy", "delete",
+                                "retention.ms", Long.toString(config.live().retention().toMillis()))));
+            }
             if (config.createTopics()) {
                 for (NewTopic topic : wanted) {
                     try {

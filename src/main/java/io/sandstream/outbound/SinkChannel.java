@@ -1,22 +1,14 @@
 package io.sandstream.outbound;
 
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.Executor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 
 import jakarta.enterprise.util.TypeLiteral;
 
 import org.eclipse.microprofile.faulttolerance.exceptions.CircuitBreakerOpenException;
-import org.jboss.logging.Logger;
 
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.context.Context;
 import io.sandstream.config.SandstreamConfig.Sink;
@@ -29,24 +21,11 @@ import io.smallrye.faulttolerance.api.TypedGuard;
 import io.smallrye.mutiny.Uni;
 
 /**
- * One configured sink: its bounded queue, a few deliveries in flight, retries with exponential
- * backoff behind a circuit breaker (SmallRye Fault Tolerance), and its metrics. {@link #offer}
- * only enqueues, so the publisher never waits for a receiver; when the queue is full the
- * <em>oldest</em> waiting event is dropped: the results are stored either way (and replayable over
- * SSE), and a receiver that comes back is more interested in what is current.
+ * One configured HTTP sink: its bounded queue ({@link SinkQueue}), a few deliveries in flight,
+ * retries with exponential backoff behind a circuit breaker (SmallRye Fault Tolerance), and its
+ * metrics. {@link #offer} only enqueues, so the publisher never waits for a receiver.
  */
-final class SinkChannel {
-
-    private static final Logger LOG = Logger.getLogger(Sinks.class);
-
-    /**
-     * An event waiting for this sink, and when it was published (for the latency timer). Only the
-     * id waits: results can carry a MiB of output each, and a full queue during an outage must not
-     * hold thousands of them; the document is read back from the store when its turn comes.
-     * {@code trace} is the publication's context: the event continues it.
-     */
-    private record Pending(String executionId, long publishedNanos, Context trace) {
-    }
+final class SinkChannel implements Outlet {
 
     private final String name;
     private final Sink config;
@@ -56,19 +35,10 @@ final class SinkChannel {
     private final Executor executor;
     private final TypedGuard<Uni<Integer>> guard;
     private final ExecutionTracing tracing;
+    private final SinkQueue queue;
+    private final SinkMeters meters;
 
-    private final ArrayDeque<Pending> queue = new ArrayDeque<>(); // guarded by this
     private int inFlight; // guarded by this
-    private volatile boolean stopped;
-
-    private final Counter delivered;
-    private final Counter retried;
-    private final Counter dropped;
-    private final Counter failed;
-    private final Timer latency;
-    /** Set by the first problem after a success, so an outage logs one warning, not one per event. */
-    private final AtomicBoolean failing = new AtomicBoolean();
-    private final AtomicLong problems = new AtomicLong();
 
     SinkChannel(String name, Sink config, ResultEvents events, ResultStore store, SinkClient client, Executor executor,
             MeterRegistry registry, ExecutionTracing tracing) {
@@ -79,22 +49,9 @@ final class SinkChannel {
         this.store = store;
         this.client = client;
         this.executor = executor;
-        this.delivered = outcome(registry, "delivered");
-        this.retried = outcome(registry, "retried");
-        this.dropped = outcome(registry, "dropped");
-        this.failed = outcome(registry, "failed");
-        this.latency = Timer.builder("sandstream.sink.latency").tag("sink", name)
-                .description("From a result's publication to its receiver's 2xx, queueing and retries included")
-                .publishPercentiles(0.5, 0.99).register(registry);
-        Gauge.builder("sandstream.sink.queue", this, SinkChannel::queued).tag("sink", name).strongReference(true)
-                .description("Events waiting for a sink (not counting those in flight)").register(registry);
+        this.queue = new SinkQueue(config.queueCapacity());
+        this.meters = new SinkMeters(name, registry, queue::size);
         this.guard = guard(config);
-    }
-
-    private Counter outcome(MeterRegistry registry, String outcome) {
-        return Counter.builder("sandstream.sink.deliveries").tag("sink", name).tag("outcome", outcome)
-                .description("Outbound deliveries by outcome; retried counts retries, the others count events")
-                .register(registry);
     }
 
     /**
@@ -117,7 +74,7 @@ final class SinkChannel {
                     .jitter(initial / 4, ChronoUnit.MILLIS)
                     .maxDuration(maxDuration, ChronoUnit.MILLIS)
                     .whenException(SinkChannel::worthRetrying)
-                    .beforeRetry(failure -> retried.increment())
+                    .beforeRetry(failure -> meters.retried.increment())
                     .withExponentialBackoff().factor(2).maxDelay(max, ChronoUnit.MILLIS).done()
                     .done()
                 .withCircuitBreaker()
@@ -133,7 +90,8 @@ final class SinkChannel {
         return failure instanceof DeliveryException d ? d.retryable() : failure instanceof CircuitBreakerOpenException;
     }
 
-    boolean wants(ResultDocument document) {
+    @Override
+    public boolean wants(ResultDocument document) {
         return wants(config, document);
     }
 
@@ -147,41 +105,27 @@ final class SinkChannel {
     }
 
     /** Enqueues and returns: never blocks, never does I/O on the publisher's thread. */
-    void offer(ResultDocument document) {
-        Pending oldest = null;
-        synchronized (this) {
-            if (stopped) {
-                return;
-            }
-            if (queue.size() >= config.queueCapacity()) {
-                oldest = queue.pollFirst();
-            }
-            queue.addLast(new Pending(document.executionId(), System.nanoTime(), Context.current()));
-        }
-        if (oldest != null) {
-            dropped.increment();
-            problem("queue full (" + config.queueCapacity() + "), dropped the oldest waiting event");
+    @Override
+    public void offer(ResultDocument document) {
+        if (!queue.offer(document.executionId())) {
+            meters.droppedOldest(queue.capacity());
         }
         executor.execute(this::pump);
     }
 
-    String name() {
+    @Override
+    public String name() {
         return name;
-    }
-
-    synchronized int queued() {
-        return queue.size();
     }
 
     /** Starts deliveries while there is room in flight; called again whenever one ends. */
     private void pump() {
         while (true) {
-            Pending next;
+            SinkQueue.Pending next;
             synchronized (this) {
-                if (stopped || inFlight >= config.concurrency() || queue.isEmpty()) {
+                if (inFlight >= config.inFlight() || (next = queue.poll()) == null) {
                     return;
                 }
-                next = queue.pollFirst();
                 inFlight++;
             }
             deliver(next).subscribe().with(ignored -> ended(), failure -> ended());
@@ -192,7 +136,7 @@ final class SinkChannel {
         synchronized (this) {
             inFlight--;
         }
-        if (!stopped) {
+        if (!queue.stopped()) {
             executor.execute(this::pump);
         }
     }
@@ -202,63 +146,38 @@ final class SinkChannel {
      * outcome. The event carries the publication's trace context; the request's own
      * {@code traceparent} header is this delivery's span.
      */
-    private Uni<Void> deliver(Pending pending) {
+    private Uni<Void> deliver(SinkQueue.Pending pending) {
         Span span = tracing.delivering(name, pending.trace());
-        return load(pending)
+        return pending.load(store)
                 .map(document -> client.prepare(events.of(document, TraceContext.of(pending.trace())),
                         TraceContext.of(Context.root().with(span))))
                 .flatMap(prepared -> guard.get(() -> attempt(prepared)))
-                .invoke(status -> succeeded(pending))
+                .invoke(status -> meters.delivered(pending.publishedNanos()))
                 .onFailure().invoke(this::gaveUp)
                 .onItemOrFailure().invoke((status, failure) -> ExecutionTracing.delivered(span, status, failure))
                 .onFailure().recoverWithNull()
                 .replaceWithVoid();
     }
 
-    private Uni<ResultDocument> load(Pending pending) {
-        return store.get(pending.executionId())
-                .map(stored -> stored.orElseThrow(() -> new DeliveryException("result no longer in the store", false))
-                        .document());
-    }
-
     private Uni<Integer> attempt(SinkClient.Prepared prepared) {
-        if (stopped) {
+        if (queue.stopped()) {
             return Uni.createFrom().failure(new DeliveryException("shutting down", false));
         }
         return client.send(prepared)
-                .onFailure().invoke(failure -> problem(failure.getMessage()));
-    }
-
-    private void succeeded(Pending pending) {
-        delivered.increment();
-        latency.record(System.nanoTime() - pending.publishedNanos(), TimeUnit.NANOSECONDS);
-        if (failing.compareAndSet(true, false)) {
-            LOG.infof("sink %s delivers again (%d problems while it failed)", name, problems.getAndSet(0));
-        }
+                .onFailure().invoke(failure -> meters.problem(failure.getMessage()));
     }
 
     private void gaveUp(Throwable failure) {
-        if (stopped) {
+        if (queue.stopped()) {
             return;
         }
         if (failure instanceof DeliveryException d && !d.retryable()) {
-            dropped.increment(); // refused by the receiver (or gone): sending it again cannot help
-            problem("dropped an event (" + d.getMessage() + "), not retried");
+            meters.dropped.increment(); // refused by the receiver (or gone): sending it again cannot help
+            meters.problem("dropped an event (" + d.getMessage() + "), not retried");
         } else {
-            failed.increment();
-            problem("gave up on an event after " + config.maxAttempts() + " attempts ("
+            meters.failed.increment();
+            meters.problem("gave up on an event after " + config.maxAttempts() + " attempts ("
                     + (failure instanceof CircuitBreakerOpenException ? "circuit open" : failure.getMessage()) + ")");
-        }
-    }
-
-    /** Logs the first problem of an outage as a warning and the rest at debug; names no URL (it may hold a key). */
-    private void problem(String what) {
-        problems.incrementAndGet();
-        if (failing.compareAndSet(false, true)) {
-            LOG.warnf("sink %s is failing: %s (results are stored regardless; further problems are logged at debug level"
-                    + " until it delivers again)", name, what);
-        } else {
-            LOG.debugf("sink %s: %s", name, what);
         }
     }
 
@@ -266,11 +185,9 @@ final class SinkChannel {
      * Drops what waits; deliveries in flight end at their next attempt (an attempt already sent
      * ends by its timeout at the latest).
      */
-    Uni<Void> stop() {
-        synchronized (this) {
-            stopped = true;
-            queue.clear();
-        }
+    @Override
+    public Uni<Void> stop() {
+        queue.stop();
         return client.close();
     }
 }

@@ -48,19 +48,19 @@ final class SinkClient {
         // Trace headers are set per request (see prepare), not by the client's instrumentation.
         this.http = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setTracingPolicy(TracingPolicy.IGNORE)
                 .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, sink.timeout().toMillis())),
-                new PoolOptions().setHttp1MaxSize(sink.concurrency()));
+                new PoolOptions().setHttp1MaxSize(sink.inFlight()));
     }
 
     /** The URL a sink's events go to: the configured one, plus {@code api-version} for an Event Grid topic without it. */
     static URI target(Sink sink) {
-        URI url = URI.create(sink.url());
+        URI url = URI.create(sink.url().orElseThrow(() -> new IllegalArgumentException("is required")));
         if (!"http".equalsIgnoreCase(url.getScheme()) && !"https".equalsIgnoreCase(url.getScheme())
                 || url.getHost() == null) {
             throw new IllegalArgumentException("must be an absolute http or https URL");
         }
         if (sink.kind() == Sink.Kind.EVENTGRID && (url.getRawQuery() == null || !url.getRawQuery().contains("api-version="))) {
             String query = url.getRawQuery() == null ? "" : url.getRawQuery() + "&";
-            return URI.create(sink.url().split("\\?", 2)[0] + "?" + query + "api-version=" + EVENT_GRID_API_VERSION);
+            return URI.create(sink.url().get().split("\\?", 2)[0] + "?" + query + "api-version=" + EVENT_GRID_API_VERSION);
         }
         return url;
     }

@@ -7,7 +7,9 @@ import java.util.Map;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Instance;
 
+import org.eclipse.microprofile.reactive.messaging.spi.Connector;
 import org.jboss.logging.Logger;
 
 import io.micrometer.core.instrument.MeterRegistry;
@@ -19,12 +21,14 @@ import io.sandstream.results.StoredResult;
 import io.sandstream.telemetry.ExecutionTracing;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.smallrye.mutiny.subscription.Cancellable;
+import io.smallrye.reactive.messaging.kafka.KafkaConnector;
 import io.vertx.mutiny.core.Vertx;
 
 /**
- * Hands every published result to the configured sinks ({@code sandstream.sinks.<name>.*}). It
- * subscribes to the result bus and only enqueues per sink, so a slow or dead receiver puts no
- * backpressure on the bus and never delays the dispatcher that publishes.
+ * Hands every published result to the configured sinks ({@code sandstream.sinks.<name>.*}): HTTP
+ * receivers and Event Grid topics ({@link SinkChannel}), Kafka topics and Event Hubs
+ * ({@link KafkaSinkChannel}). It subscribes to the result bus and only enqueues per sink, so a slow
+ * or dead receiver puts no backpressure on the bus and never delays the dispatcher that publishes.
  */
 @Startup
 @ApplicationScoped
@@ -33,22 +37,42 @@ public class Sinks {
     private static final Logger LOG = Logger.getLogger(Sinks.class);
 
     private final ResultBus bus;
-    private final List<SinkChannel> channels = new ArrayList<>();
+    private final List<Outlet> channels = new ArrayList<>();
     private Cancellable subscription;
 
     public Sinks(SandstreamConfig config, ResultBus bus, ResultEvents events, ResultStore store, Vertx vertx,
-            MeterRegistry registry, ExecutionTracing tracing) {
+            MeterRegistry registry, ExecutionTracing tracing,
+            @Connector(KafkaConnector.CONNECTOR_NAME) Instance<KafkaConnector> kafka) {
         this.bus = bus;
         for (Map.Entry<String, SandstreamConfig.Sink> entry : config.sinks().entrySet()) {
-            SandstreamConfig.Sink sink = check(entry.getKey(), entry.getValue());
-            channels.add(new SinkChannel(entry.getKey(), sink, events, store, new SinkClient(vertx, events, sink),
-                    Infrastructure.getDefaultWorkerPool(), registry, tracing));
+            SandstreamConfig.Sink sink = check(entry.getKey(), entry.getValue(), config.kafka());
+            channels.add(sink.kind() == SandstreamConfig.Sink.Kind.KAFKA
+                    ? new KafkaSinkChannel(entry.getKey(), sink, config.kafka(), events, store, kafka.get(),
+                            Infrastructure.getDefaultWorkerPool(), registry)
+                    : new SinkChannel(entry.getKey(), sink, events, store, new SinkClient(vertx, events, sink),
+                            Infrastructure.getDefaultWorkerPool(), registry, tracing));
         }
     }
 
     /** Refuses to start on a sink that could never deliver, rather than dropping everything it gets. */
-    private static SandstreamConfig.Sink check(String name, SandstreamConfig.Sink sink) {
+    private static SandstreamConfig.Sink check(String name, SandstreamConfig.Sink sink, SandstreamConfig.Kafka kafka) {
         String prefix = "sandstream.sinks." + name + ".";
+        if (sink.queueCapacity() < 1 || sink.inFlight() < 1) {
+            throw new IllegalStateException(prefix + "queue-capacity and concurrency must be at least 1");
+        }
+        if (sink.kind() == SandstreamConfig.Sink.Kind.KAFKA) {
+            if (sink.topic().filter(t -> !t.isBlank()).isEmpty()) {
+                throw new IllegalStateException(prefix + "topic is required for kind=kafka");
+            }
+            if (kafka.bootstrapServers().isEmpty() && !sink.properties().containsKey("bootstrap.servers")) {
+                throw new IllegalStateException(prefix + "kind=kafka needs brokers: sandstream.kafka.bootstrap-servers or "
+                        + prefix + "properties.\"bootstrap.servers\"");
+            }
+            if (kafka.auth() == SandstreamConfig.KafkaAuth.CONNECTION_STRING && kafka.connectionString().isEmpty()) {
+                throw new IllegalStateException("sandstream.kafka.auth=connection-string needs sandstream.kafka.connection-string");
+            }
+            return sink;
+        }
         try {
             SinkClient.target(sink);
         } catch (IllegalArgumentException e) {
@@ -57,8 +81,8 @@ public class Sinks {
         if (sink.kind() == SandstreamConfig.Sink.Kind.EVENTGRID && sink.key().filter(k -> !k.isBlank()).isEmpty()) {
             throw new IllegalStateException(prefix + "key is required for kind=eventgrid (the topic's access key)");
         }
-        if (sink.maxAttempts() < 1 || sink.queueCapacity() < 1 || sink.concurrency() < 1) {
-            throw new IllegalStateException(prefix + "max-attempts, queue-capacity and concurrency must be at least 1");
+        if (sink.maxAttempts() < 1) {
+            throw new IllegalStateException(prefix + "max-attempts must be at least 1");
         }
         return sink;
     }
@@ -77,7 +101,7 @@ public class Sinks {
      * subscriber that throws is cancelled and would never see another result.
      */
     private void publish(StoredResult result) {
-        for (SinkChannel channel : channels) {
+        for (Outlet channel : channels) {
             try {
                 if (channel.wants(result.document())) {
                     channel.offer(result.document());

@@ -102,8 +102,10 @@ public class StreamResource {
                             emitter.emit(o.output() == null ? status(sse, o.status()) : chunk(sse, o.output()));
                         }
                     });
+            // Run on another instance, the result may overtake its last chunks: they come first, as here.
             Cancellable result = bus.results().filter(r -> r.document().executionId().equals(executionId))
-                    .subscribe().with(r -> finish(emitter, done, sse, r));
+                    .subscribe().with(r -> bus.liveComplete(executionId).subscribe()
+                            .with(ignored -> finish(emitter, done, sse, r)));
             emitter.onTermination(() -> {
                 live.cancel();
                 result.cancel();

@@ -19,6 +19,7 @@ import io.sandstream.results.ResultStore;
 import io.sandstream.results.blob.AzureBlobResultStore;
 import io.sandstream.results.blob.StorageConnection;
 import io.sandstream.results.kafka.KafkaResultStore;
+import io.sandstream.results.kafka.LiveRelay;
 import io.sandstream.results.sqlite.SqliteResultStore;
 import io.sandstream.secrets.Secrets;
 
@@ -46,7 +47,8 @@ public class ResultStoreProducer {
             }
             SqliteResultStore copy = new SqliteResultStore(dataDirectory);
             copy.open();
-            KafkaResultStore store = new KafkaResultStore(kafka.get(), copy, bus);
+            LiveRelay live = config.kafka().live().enabled() ? new LiveRelay(kafka.get(), bus, registry) : null;
+            KafkaResultStore store = new KafkaResultStore(kafka.get(), copy, bus, live);
             store.start();
             return new MeteredResultStore(store, "kafka", registry);
         }

@@ -264,9 +264,12 @@ class ContainerAppsTemplatesTest {
         while (hub.find()) {
             hubs.put(hub.group(1), declaration(eventHubs, "resource " + hub.group(1) + " "));
         }
-        assertEquals(Set.of("lanes", "results", "sessions", "deadLetter"), hubs.keySet());
+        assertEquals(Set.of("lanes", "results", "sessions", "deadLetter", "live"), hubs.keySet());
         assertTrue(hubs.get("sessions").contains("name: '${topicPrefix}sessions'"), "the session directory");
         assertTrue(hubs.get("deadLetter").contains("name: '${topicPrefix}dead-letter'"), "the service does not create it here");
+        assertTrue(hubs.get("live").contains("name: '${topicPrefix}live'"));
+        assertTrue(hubs.get("live").contains("partitionCount: " + defaults.kafka().live().partitions() + "\n"),
+                "the app's live partitions");
         assertTrue(eventHubs.contains("'high'\n  'normal'\n  'low'\n]: {"), "one hub per lane: " + LANES);
         assertTrue(hubs.get("lanes").contains("name: '${topicPrefix}${lane}'"));
         assertTrue(hubs.get("lanes").contains("partitionCount: lanePartitions"));

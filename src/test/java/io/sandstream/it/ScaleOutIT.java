@@ -221,6 +221,97 @@ class ScaleOutIT {
         }
     }
 
+    /**
+     * A client of {@code GET /executions/{id}/events} cannot tell which instance runs the execution:
+     * the one that does not run it shows {@code Running}, the stdout chunks in order while the code
+     * runs, then the result with the same id as on the other instance (where the results stream
+     * resumes from it).
+     */
+    @Test
+    void everyInstanceStreamsRunningAndTheLiveOutputOfAnExecution() throws Exception {
+        try (ServiceProcess a = instance("live-", 6, Map.of()); ServiceProcess b = instance("live-", 7, Map.of())) {
+            String code = "import time\\ntime.sleep(1)\\nfor i in range(6):\\n    print('tick', i, flush=True)\\n    time.sleep(0.5)";
+            String id = post(a, List.of(event("live-1", code, "normal", null))).get(0);
+            CompletableFuture<List<SseEvent>> onA = executionEvents(a, id);
+            CompletableFuture<List<SseEvent>> onB = executionEvents(b, id);
+            List<SseEvent> eventsA = onA.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            List<SseEvent> eventsB = onB.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            boolean ranOnA = executions(a) == 1;
+            assertEquals(1, executions(a) + executions(b), 0.1, "it ran once");
+            ServiceProcess elsewhere = ranOnA ? b : a;
+            List<SseEvent> remote = ranOnA ? eventsB : eventsA;
+            List<SseEvent> local = ranOnA ? eventsA : eventsB;
+
+            String all = "tick 0\ntick 1\ntick 2\ntick 3\ntick 4\ntick 5\n";
+            for (List<SseEvent> events : List.of(remote, local)) {
+                String described = (events == remote ? "not running it: " : "running it: ") + events;
+                assertTrue(events.stream().anyMatch(e -> e.name().equals("status") && e.data().contains("Running")),
+                        "Running: " + described);
+                List<String> chunks = events.stream().filter(e -> e.name().equals("stdout"))
+                        .map(e -> parse(e.data()).get("text").asText()).toList();
+                // A stream gets what is printed after it subscribed (on a loaded host that may be after the first tick).
+                assertTrue(chunks.size() >= 2, "live chunks, not one block at the end: " + described);
+                assertTrue(all.endsWith(String.join("", chunks)), "the chunks, in order: " + described);
+                SseEvent last = events.get(events.size() - 1);
+                assertEquals("result", last.name(), described);
+                assertEquals(all, parse(last.data()).get("stdout").asText());
+                assertEquals(1, events.stream().filter(e -> e.name().equals("result")).count(), described);
+            }
+            String resultId = remote.get(remote.size() - 1).id();
+            assertEquals(local.get(local.size() - 1).id(), resultId, "the same result id on both instances");
+            // The id resumes the results stream on the instance that did not run it.
+            try (ResultStream resumed = ResultStream.open(elsewhere, Long.toString(Long.parseLong(resultId) - 1))) {
+                assertTrue(resumed.await(1, Duration.ofSeconds(30)).containsKey(id));
+                assertEquals(List.of(resultId), resumed.ids().subList(0, 1));
+            }
+            assertTrue(metric(elsewhere, "sandstream_live_records_total", "outcome=\"received\"") >= 3,
+                    "Running and the chunks came over the live topic");
+        }
+    }
+
+    private static JsonNode parse(String json) {
+        try {
+            return JSON.readTree(json);
+        } catch (java.io.IOException e) {
+            throw new AssertionError(json, e);
+        }
+    }
+
+    /** One server-sent event, and when it arrived (for failure messages). */
+    record SseEvent(String name, String id, String data, Instant at) {
+    }
+
+    /** {@code GET /executions/{id}/events} read to its end in the background. */
+    private static CompletableFuture<List<SseEvent>> executionEvents(ServiceProcess service, String executionId) {
+        HttpRequest request = HttpRequest.newBuilder(service.uri("/executions/" + executionId + "/events"))
+                .header("Authorization", READER).header("Accept", "text/event-stream").build();
+        return ServiceProcess.HTTP.sendAsync(request, HttpResponse.BodyHandlers.ofLines()).thenApply(response -> {
+            assertEquals(200, response.statusCode());
+            List<SseEvent> events = new ArrayList<>();
+            String[] event = {null, null, null};
+            response.body().forEach(line -> {
+                if (line.isEmpty()) {
+                    if (event[2] != null) {
+                        events.add(new SseEvent(event[0] == null ? "message" : event[0], event[1], event[2], Instant.now()));
+                    }
+                    event[0] = event[1] = event[2] = null;
+                } else if (line.startsWith("event:")) {
+                    event[0] = line.substring(6).trim();
+                } else if (line.startsWith("id:")) {
+                    event[1] = line.substring(3).trim();
+                } else if (line.startsWith("data:")) {
+                    event[2] = line.substring(5).trim();
+                }
+            });
+            return events;
+        });
+    }
+
+    private static double metric(ServiceProcess service, String name, String label) throws Exception {
+        return service.get("/q/metrics").body().lines().filter(l -> l.startsWith(name + "{") && l.contains(label))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
     private static Instant started(JsonNode result) {
         return Instant.parse(result.at("/timings/startedAt").asText());
     }

@@ -26,6 +26,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
+import io.cloudevents.CloudEvent;
+import io.cloudevents.kafka.CloudEventDeserializer;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
@@ -45,8 +47,30 @@ class KafkaPipelineTest {
     public static class KafkaJournalProfile implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("sandstream.data-dir", "target/test-data-kafka-" + UUID.randomUUID(),
-                    "sandstream.kafka.lane-partitions", "3");
+            Map<String, String> config = new HashMap<>();
+            config.put("sandstream.data-dir", "target/test-data-kafka-" + UUID.randomUUID());
+            config.put("sandstream.kafka.lane-partitions", "3");
+            // Result CloudEvents to Kafka topics on the same broker (resultsGoToKafkaSinks).
+            config.put("sandstream.sinks.ks.kind", "kafka");
+            config.put("sandstream.sinks.ks.topic", STRUCTURED);
+            config.put("sandstream.sinks.ks.subject-prefix", "kafka/sink/");
+            config.put("sandstream.sinks.kb.kind", "kafka");
+            config.put("sandstream.sinks.kb.topic", BINARY);
+            config.put("sandstream.sinks.kb.mode", "binary");
+            config.put("sandstream.sinks.kb.subject-prefix", "kafka/sink/");
+            config.put("sandstream.sinks.kb.status", "Failed");
+            // A cluster that does not answer: one record stuck in flight, a queue of one, the rest dropped.
+            config.put("sandstream.sinks.kdown.kind", "kafka");
+            config.put("sandstream.sinks.kdown.topic", "nowhere");
+            config.put("sandstream.sinks.kdown.subject-prefix", "kafka/sink/");
+            config.put("sandstream.sinks.kdown.concurrency", "1");
+            config.put("sandstream.sinks.kdown.queue-capacity", "1");
+            config.put("sandstream.sinks.kdown.properties.\"bootstrap.servers\"", "127.0.0.1:1");
+            config.put("sandstream.sinks.kdown.properties.\"max.block.ms\"", "30000");
+            config.put("sandstream.sinks.kdown.properties.\"reconnect.backoff.ms\"", "5000");
+            config.put("sandstream.sinks.kdown.properties.\"reconnect.backoff.max.ms\"", "30000");
+            config.put("sandstream.sinks.kdown.properties.\"close-timeout\"", "1000");
+            return config;
         }
 
         @Override
@@ -55,8 +79,93 @@ class KafkaPipelineTest {
         }
     }
 
+    static final String STRUCTURED = "results-structured";
+    static final String BINARY = "results-binary";
+
     @KafkaBrokerResource.InjectKafkaBroker
     KafkaBroker broker;
+
+    /**
+     * API.md §4's Kafka sink: each result as a CloudEvent record, decoded here by the CloudEvents
+     * SDK's Kafka deserializer as any consumer would, in structured and binary mode, keyed by
+     * session and filtered like the HTTP sinks; a cluster that does not answer drops (counted)
+     * instead of delaying anything.
+     */
+    @Test
+    void resultsGoToKafkaSinks() throws Exception {
+        broker.createTopic(STRUCTURED, 2);
+        broker.createTopic(BINARY, 1);
+        String ok = PipelineTest.post("{\"code\":\"print('to kafka')\",\"sessionId\":\"sink-session\"}", "kafka/sink/ok");
+        String failed = PipelineTest.post("{\"code\":\"raise ValueError('no')\"}", "kafka/sink/failed");
+        String elsewhere = PipelineTest.post("{\"code\":\"1\"}", "kafka/other/skipped");
+        List<String> more = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            more.add(PipelineTest.post("{\"code\":\"" + i + "\"}", "kafka/sink/more"));
+        }
+        for (String id : List.of(ok, failed, elsewhere)) {
+            PipelineTest.awaitResult(id, PipelineTest.READER); // never held up by the sinks, the dead one included
+        }
+        for (String id : more) {
+            PipelineTest.awaitResult(id, PipelineTest.READER);
+        }
+
+        Map<String, ConsumerRecord<String, CloudEvent>> structured = cloudEvents(STRUCTURED, 2 + more.size());
+        assertTrue(structured.containsKey(ok) && structured.containsKey(failed), structured.keySet().toString());
+        assertTrue(!structured.containsKey(elsewhere), "filtered by subject prefix");
+        ConsumerRecord<String, CloudEvent> record = structured.get(ok);
+        assertEquals("session:sink-session", record.key(), "keyed by session");
+        assertTrue(LaneRecords.header(record.headers(), "content-type").startsWith("application/cloudevents+json"),
+                "structured mode");
+        CloudEvent event = record.value();
+        assertEquals("io.sandstream.code.executed", event.getType());
+        assertEquals(ok, event.getId());
+        assertEquals("/tests/pipeline", event.getSource().toString());
+        assertEquals("kafka/sink/ok", event.getSubject());
+        assertEquals(ok, event.getExtension("executionid"));
+        JsonPath data = new JsonPath(new String(event.getData().toBytes(), java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals("Succeeded", data.getString("status"));
+        assertEquals("to kafka\n", data.getString("stdout"));
+
+        Map<String, ConsumerRecord<String, CloudEvent>> binary = cloudEvents(BINARY, 1);
+        assertEquals(java.util.Set.of(failed), binary.keySet(), "only what the status filter lets through");
+        ConsumerRecord<String, CloudEvent> failure = binary.get(failed);
+        assertEquals(failed, LaneRecords.header(failure.headers(), "ce_id"), "binary mode: ce_ headers");
+        assertEquals(failed, failure.key(), "without a session, keyed by execution");
+        assertEquals("application/json", failure.value().getDataContentType());
+        assertEquals("Failed", new JsonPath(new String(failure.value().getData().toBytes(),
+                java.nio.charset.StandardCharsets.UTF_8)).getString("status"));
+
+        assertTrue(metric("sandstream_sink_deliveries_total", "sink=\"ks\"", "outcome=\"delivered\"") >= 2);
+        assertTrue(metric("sandstream_sink_deliveries_total", "sink=\"kdown\"", "outcome=\"dropped\"") >= 1,
+                "a full queue drops and counts");
+    }
+
+    private static double metric(String name, String... labels) {
+        return given().get("/q/metrics").then().statusCode(200).extract().asString().lines()
+                .filter(l -> l.startsWith(name + "{") && java.util.Arrays.stream(labels).allMatch(l::contains))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    /** At least {@code count} records of the topic, decoded by the CloudEvents SDK, by event id. */
+    private Map<String, ConsumerRecord<String, CloudEvent>> cloudEvents(String topic, int count) {
+        Properties props = new Properties();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers());
+        props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, CloudEventDeserializer.class.getName());
+        Map<String, ConsumerRecord<String, CloudEvent>> events = new HashMap<>();
+        try (KafkaConsumer<String, CloudEvent> consumer = new KafkaConsumer<>(props)) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (events.size() < count && System.nanoTime() < deadline) {
+                consumer.poll(Duration.ofMillis(200)).forEach(r -> events.put(r.value().getId(), r));
+            }
+        }
+        assertTrue(events.size() >= count, "only " + events.size() + " of " + count + " events on " + topic);
+        return events;
+    }
 
     @Test
     void anEventRunsThroughTheLaneAndResultsTopics() throws Exception {

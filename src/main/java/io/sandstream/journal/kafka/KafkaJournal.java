@@ -164,8 +164,9 @@ public final class KafkaJournal implements Journal, AutoCloseable {
         if (held.isPresent()) {
             return Uni.createFrom().item(held);
         }
-        // Accepted here (and not taken yet), or accepted by another instance.
-        Optional<JournalEntry> known = appender.recent(executionId).or(() -> clients.accepted().find(executionId));
+        // Accepted here (and not taken yet), or accepted by another instance; running on another one perhaps.
+        Optional<JournalEntry> known = appender.recent(executionId).or(() -> clients.accepted().find(executionId))
+                .map(e -> clients.accepted().running(executionId) ? e.withState(JournalEntry.State.RUNNING) : e);
         return Uni.createFrom().item(known.map(e -> new JournalRecord(0, e, 0)));
     }
 

@@ -160,9 +160,7 @@ final class OffsetLedger {
             }
             JournalEntry e = held.record.entry();
             JournalEntry.State state = held.state == State.RUNNING ? JournalEntry.State.RUNNING : e.state();
-            return Optional.of(new JournalRecord(held.record.seq(), new JournalEntry(
-                    e.executionId(), e.eventId(), e.source(), e.type(), e.subject(), e.sessionId(), e.priority(),
-                    state, e.acceptedAt(), e.event(), e.rejection(), e.tenant()), held.record.attempt()));
+            return Optional.of(new JournalRecord(held.record.seq(), e.withState(state), held.record.attempt()));
         }
     }
 

@@ -44,10 +44,14 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(KafkaResultStore.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     static final String ORIGIN = "sandstream-origin";
+    /** On a result record: how many live records the instance that ran it sent (see {@link LiveRelay}). */
+    static final String LIVE_COUNT = "sandstream-live-count";
 
     private final KafkaClients clients;
     private final SqliteResultStore copy;
     private final ResultBus bus;
+    /** Null when the live topic is off. */
+    private final LiveRelay live;
     private final KafkaProducer<String, byte[]> producer;
     private final TopicPartition partition;
     /** Puts waiting for their offset to reach the copy, by offset. */
@@ -62,10 +66,11 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
     private KafkaConsumer<String, byte[]> consumer;
     private Thread reader;
 
-    public KafkaResultStore(KafkaClients clients, SqliteResultStore copy, ResultBus bus) {
+    public KafkaResultStore(KafkaClients clients, SqliteResultStore copy, ResultBus bus, LiveRelay live) {
         this.clients = clients;
         this.copy = copy;
         this.bus = bus;
+        this.live = live;
         this.partition = new TopicPartition(clients.resultsTopic(), 0);
         this.producer = clients.producer("results");
     }
@@ -80,12 +85,18 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
         running = true;
         reader = new Thread(this::readLoop, "kafka-results");
         reader.start();
+        if (live != null) {
+            live.start();
+        }
         caughtUp().subscribe().with(ignored -> current = true);
         LOG.infof("results topic %s, local copy from offset %d", clients.resultsTopic(), applied);
     }
 
     @Override
     public void close() {
+        if (live != null) {
+            live.close();
+        }
         running = false;
         if (consumer != null) {
             consumer.wakeup();
@@ -121,6 +132,9 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
             ProducerRecord<String, byte[]> record = new ProducerRecord<>(clients.resultsTopic(), 0, document.executionId(), value);
             record.headers().add(LaneRecords.CONTENT_TYPE, LaneRecords.bytes("application/json"));
             record.headers().add(ORIGIN, LaneRecords.bytes(clients.instanceId()));
+            if (live != null) {
+                record.headers().add(LIVE_COUNT, LaneRecords.bytes(Integer.toString(live.sent(document.executionId()))));
+            }
             producer.send(record, (metadata, failure) -> {
                 if (failure != null) {
                     sent.completeExceptionally(failure);
@@ -260,11 +274,28 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
             StoredResult result = stored.get(i);
             if (result != null && result.sequence() == records.get(i).offset() + 1) {
                 clients.accepted().finished(result.document().executionId());
+                expectLive(records.get(i), result.document().executionId());
                 bus.stored(result); // a later copy of an execution already stored is not news
             }
         }
         applied = records.get(records.size() - 1).offset() + 1;
         release();
+    }
+
+    /** Run elsewhere: a stream here sends the result once the live records it announces have been relayed. */
+    private void expectLive(ConsumerRecord<String, byte[]> record, String executionId) {
+        String count = LaneRecords.header(record.headers(), LIVE_COUNT);
+        if (clients.instanceId().equals(LaneRecords.header(record.headers(), ORIGIN))) {
+            if (live != null) {
+                live.finished(executionId);
+            }
+        } else if (count != null) {
+            try {
+                bus.expectLive(executionId, Integer.parseInt(count));
+            } catch (NumberFormatException e) {
+                // not ours to wait for
+            }
+        }
     }
 
     private static void sleep(long millis) {
