@@ -72,11 +72,12 @@ public class ExecutionsResource {
         }
         ApiSubmissions.Submission submission = submissions.prepare((ObjectNode) body, scope, SOURCE);
         String executionId = submission.executionId();
-        // Subscribed before the work is journalled, so a fast result cannot be missed.
-        Uni<StoredResult> waiter = wait != null && wait > 0 ? bus.next(executionId, Duration.ofSeconds(wait)) : null;
-        return submissions.ingest(submission, scope, IngressService.Endpoint.EXECUTIONS)
-                .flatMap(ignored -> waiter == null ? Uni.createFrom().nullItem() : waiter)
-                .map(result -> result != null ? Response.ok(result.document()).build()
+        // Deferred: the waiter is registered before the work is journalled, so a fast result cannot be missed.
+        Uni<IngressResponse> ingest = Uni.createFrom()
+                .deferred(() -> submissions.ingest(submission, scope, IngressService.Endpoint.EXECUTIONS));
+        Uni<StoredResult> answer = wait != null && wait > 0 ? bus.nextAfter(ingest, executionId, Duration.ofSeconds(wait))
+                : ingest.replaceWith((StoredResult) null);
+        return answer.map(result -> result != null ? Response.ok(result.document()).build()
                         : Response.accepted(Map.of("executionId", executionId, "status", ExecutionStatus.Queued))
                                 .location(URI.create("/executions/" + executionId)).build());
     }

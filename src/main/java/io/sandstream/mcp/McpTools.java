@@ -47,7 +47,6 @@ import io.sandstream.poolapi.RuntimeMetadata;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
 import io.sandstream.results.ResultBus;
-import io.sandstream.results.StoredResult;
 import io.sandstream.routing.RoutingRules;
 import io.sandstream.security.RateLimits;
 import io.sandstream.sessions.PoolFullException;
@@ -270,14 +269,12 @@ public class McpTools {
         ObjectNode fields = json(arguments);
         ApiSubmissions.Submission submission = submissions.prepare(fields, caller.scope(), SOURCE);
         String executionId = submission.executionId();
-        // Both subscribed before the work is journalled, so neither a fast result nor early output is missed.
-        Uni<StoredResult> waiter = bus.next(executionId, config.mcp().resultWait());
+        // The result waiter (nextAfter) and the progress subscription come before the work is journalled,
+        // so neither a fast result nor early output is missed.
         Cancellable progress = progress(caller, executionId);
-        Uni<McpSchema.CallToolResult> answer = Uni.createFrom()
-                .deferred(() -> submissions.ingest(submission, caller.scope(), IngressService.Endpoint.MCP))
-                // Refused (400, 429, 503): the waiter is cancelled, which lets the bus forget it.
-                .onFailure().invoke(refused -> waiter.subscribe().with(ignored -> { }).cancel())
-                .flatMap(ignored -> waiter)
+        Uni<McpSchema.CallToolResult> answer = bus.nextAfter(
+                        Uni.createFrom().deferred(() -> submissions.ingest(submission, caller.scope(), IngressService.Endpoint.MCP)),
+                        executionId, config.mcp().resultWait())
                 .map(result -> result == null
                         ? McpSchema.CallToolResult.builder().addTextContent("The run " + executionId + " has not finished within "
                                 + config.mcp().resultWait().toSeconds() + " s; its result will be at GET /executions/" + executionId

@@ -11,6 +11,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.model.ExecutionStatus;
@@ -52,6 +53,8 @@ public class ResultBus {
         this.incomplete = replicated ? Counter.builder("sandstream.live.incomplete")
                 .description("Execution streams that sent a result before all of its live output from another instance arrived")
                 .register(registry) : null;
+        Gauge.builder("sandstream.results.waiters", waiters, Map::size)
+                .description("Callers waiting for one execution's result (?wait=, MCP run_code)").register(registry);
     }
 
     /**
@@ -179,7 +182,21 @@ public class ResultBus {
 
     /** The result of one execution as soon as it is published; null after {@code timeout}. */
     public Uni<StoredResult> next(String executionId, Duration timeout) {
+        return await(executionId, waiters.computeIfAbsent(executionId, id -> new CompletableFuture<>()), timeout);
+    }
+
+    /**
+     * Waits for the result of what {@code submission} submits: the waiter is registered before the
+     * submission runs, so a fast result cannot be missed, and dropped again when the submission
+     * fails (refused, not journalled: no result will come), whose failure the caller then gets.
+     */
+    public Uni<StoredResult> nextAfter(Uni<?> submission, String executionId, Duration timeout) {
         CompletableFuture<StoredResult> waiter = waiters.computeIfAbsent(executionId, id -> new CompletableFuture<>());
+        return submission.onFailure().invoke(refused -> waiters.remove(executionId, waiter))
+                .flatMap(ignored -> await(executionId, waiter, timeout));
+    }
+
+    private Uni<StoredResult> await(String executionId, CompletableFuture<StoredResult> waiter, Duration timeout) {
         return Uni.createFrom().completionStage(waiter).ifNoItem().after(timeout).recoverWithItem((StoredResult) null)
                 .onTermination().invoke(() -> {
                     if (!waiter.isDone()) {

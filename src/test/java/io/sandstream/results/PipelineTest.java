@@ -6,14 +6,17 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.startsWith;
 import static org.hamcrest.Matchers.oneOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
+import java.util.Map;
 import java.util.UUID;
 
 import org.junit.jupiter.api.Test;
 
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
+import io.sandstream.telemetry.PrometheusText;
 
 /** From a CloudEvent to a stored result, over HTTP, through the real journal, scheduler and sandboxes. */
 @QuarkusTest
@@ -163,5 +166,22 @@ public class PipelineTest {
                 .queryParam("wait", 999).post("/executions").then().statusCode(400);
         given().header("Authorization", READER).get("/executions/nope").then().statusCode(404)
                 .body("status", oneOf(404));
+    }
+
+    /** A refused {@code ?wait} submission gets no result, so nothing may go on waiting for one. */
+    @Test
+    void aRefusedWaitingSubmissionLeavesNoWaiterBehind() {
+        double before = waiters();
+        for (int i = 0; i < 5; i++) {
+            given().header("Authorization", READER).contentType("application/json").body("{\"code\":\"1\",\"language\":\"cobol\"}")
+                    .queryParam("wait", 30).post("/executions").then().statusCode(400);
+        }
+        double after = waiters();
+        assertTrue(after <= before, before + " waiters before five refused submissions, " + after + " after");
+    }
+
+    private static double waiters() {
+        return PrometheusText.of(given().header("Authorization", READER).get("/q/metrics").then().statusCode(200).extract().asString())
+                .value("sandstream_results_waiters", Map.of());
     }
 }
