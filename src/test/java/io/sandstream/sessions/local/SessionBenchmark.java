@@ -47,6 +47,11 @@ class SessionBenchmark {
     @Test
     void measure() throws Exception {
         Map<String, String> languages = configuredPools();
+        // -Dbench.languages=python,javascript: only those pools' rows (a quick look at one runner).
+        String only = System.getProperty("bench.languages", "");
+        if (!only.isBlank()) {
+            languages.keySet().retainAll(List.of(only.split(",")));
+        }
         Map<String, String> properties = new HashMap<>(Map.of("sandstream.sessions.first-uid", Long.toString(FIRST_UID),
                 "sandstream.pools.python.ready-sessions", Integer.toString(READY),
                 "sandstream.pools.python.max-sessions", "40"));
