@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 
@@ -11,8 +12,11 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 import org.jboss.resteasy.reactive.multipart.FileUpload;
 
+import io.sandstream.routing.Drain;
 import io.sandstream.security.ApiKeys;
 import io.sandstream.security.RateLimits;
+import io.sandstream.sessions.ExecutionResult;
+import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.SessionFile;
 import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.SessionPool;
@@ -41,11 +45,13 @@ public class PoolApiGuard {
     private final ApiKeys keys;
     private final SessionPools pools;
     private final RateLimits limits;
+    private final Drain drain;
 
-    public PoolApiGuard(ApiKeys keys, SessionPools pools, RateLimits limits) {
+    public PoolApiGuard(ApiKeys keys, SessionPools pools, RateLimits limits, Drain drain) {
         this.keys = keys;
         this.pools = pools;
         this.limits = limits;
+        this.drain = drain;
     }
 
     /**
@@ -68,6 +74,20 @@ public class PoolApiGuard {
     /** A resource-contract call about the whole pool ({@code listSessions}, {@code metadata}). */
     public Call resource(String authorization, String pool, String apiVersion) {
         return pool(authorization, pool, apiVersion, RESOURCE_VERSIONS);
+    }
+
+    /**
+     * Runs code in the call's session; while this instance drains (it is stopping, see
+     * {@link Drain}) nothing new starts: a {@code 503} the client retries, by then on another
+     * instance. Executions already running finish before the instance leaves.
+     */
+    public Uni<ExecutionResult> run(Call call, ExecutionSpec spec) {
+        if (drain.active()) {
+            throw new PoolApiException(503, "ServiceUnavailable", "This instance is shutting down; nothing was run. Retry"
+                    + " shortly: another instance takes it.", Map.of("Retry-After",
+                            Integer.toString(PoolApiErrors.POOL_FULL_RETRY_AFTER_SECONDS)));
+        }
+        return call.pool().run(Optional.of(call.session()), spec);
     }
 
     /** True for the versions of the resource contract, whose {@code GET files} answers another shape. */

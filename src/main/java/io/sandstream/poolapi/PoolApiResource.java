@@ -69,7 +69,7 @@ public class PoolApiResource {
     private Uni<Response> run(PoolApiGuard.Call call, byte[] body, long received, Function<ExecutionResult, Object> answer) {
         LegacyExecuteRequest request = LegacyExecuteRequest.parse(body, limits.maxCodeBytes(), limits.maxTimeoutSeconds());
         int timeout = request.timeoutSeconds() != null ? request.timeoutSeconds() : limits.defaultTimeoutSeconds();
-        return call.pool().run(Optional.of(call.session()), new ExecutionSpec(request.code(), timeout, List.of()))
+        return guard.run(call, new ExecutionSpec(request.code(), timeout, List.of()))
                 .map(result -> ExecutionHeaders.add(Response.ok(answer.apply(result)), UUID.randomUUID().toString(),
                         received, result).build())
                 .onFailure().transform(PoolApiErrors::translate);

@@ -75,7 +75,7 @@ public class PoolResourceApiResource {
         ExecutionRequest request = ExecutionRequest.parse(body, limits.maxCodeBytes(), limits.maxTimeoutSeconds());
         int timeout = request.timeoutSeconds() != null ? request.timeoutSeconds() : limits.defaultTimeoutSeconds();
         String id = UUID.randomUUID().toString();
-        Uni<ExecutionResult> run = call.pool().run(Optional.of(call.session()), new ExecutionSpec(request.code(), timeout, List.of()));
+        Uni<ExecutionResult> run = guard.run(call, new ExecutionSpec(request.code(), timeout, List.of()));
         if (!request.asynchronous()) {
             int status = PoolApiGuard.ACCEPTED_VERSION.equals(apiVersion) ? 202 : 200;
             return run.map(result -> ExecutionHeaders.add(Response.status(status)

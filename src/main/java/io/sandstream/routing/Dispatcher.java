@@ -215,12 +215,12 @@ public class Dispatcher {
         }
         journal.stopTaking();
         Instant deadline = Instant.now().plus(shutdown.drainTimeout());
-        int running = unpersisted;
+        int running = running();
         if (running > 0) {
             LOG.infof("draining: %d executions still running here; waiting up to %s for them", running,
                     shutdown.drainTimeout());
         }
-        while ((running = unpersisted) > 0 && Instant.now().isBefore(deadline)) {
+        while ((running = running()) > 0 && Instant.now().isBefore(deadline)) {
             drain.inFlight(running);
             try {
                 Thread.sleep(50);
@@ -237,6 +237,15 @@ public class Dispatcher {
         } else {
             LOG.info("drained: every execution started here has its result stored");
         }
+    }
+
+    /**
+     * What a drain waits for: executions started here and not yet stored, and the pools' busy
+     * sessions, which also count what the pool API runs directly (its caller waits for the answer).
+     */
+    private int running() {
+        int busy = pools.all().values().stream().mapToInt(pool -> pool.stats().busy()).sum();
+        return Math.max(unpersisted, busy);
     }
 
     @PreDestroy

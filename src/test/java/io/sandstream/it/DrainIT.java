@@ -18,6 +18,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -40,6 +42,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.sandstream.kafka.KafkaBroker;
+import io.sandstream.telemetry.PrometheusText;
 
 /**
  * Stopping and crashing instances while they run work (issue 22, points 3 and 4): packaged
@@ -199,11 +202,23 @@ class DrainIT {
         int index = started++;
         String id;
         try (ServiceProcess single = start(index, Map.of())) {
+            // A pool API call waits for its answer: it finishes too, and a new one is refused meanwhile.
+            CompletableFuture<HttpResponse<String>> poolCall = poolExecute(single, "drain-pool-1",
+                    "import time\\ntime.sleep(4)\\nprint('pool finished')");
             id = post(single, List.of(event("drain-sqlite", "import time\\ntime.sleep(4)\\nprint('finished')", "normal",
                     null))).get(0);
             awaitRunning(single);
+            awaitBusySessions(single, 2);
             single.terminate();
             awaitStatus(single, "/q/health/ready", 503);
+            HttpResponse<String> refused = poolExecute(single, "drain-pool-2", "1").get(60, TimeUnit.SECONDS);
+            assertEquals(503, refused.statusCode(), refused.body());
+            assertEquals("ServiceUnavailable", refused.headers().firstValue("x-ms-error-code").orElse(null),
+                    refused.headers().map().toString());
+            assertTrue(refused.headers().firstValue("Retry-After").isPresent(), "a client is told when to retry");
+            HttpResponse<String> answered = poolCall.get(120, TimeUnit.SECONDS);
+            assertEquals(200, answered.statusCode(), answered.body());
+            assertEquals("pool finished\n", JSON.readTree(answered.body()).at("/properties/stdout").asText(), answered.body());
             assertTrue(single.awaitExit(Duration.ofSeconds(120)), "the drain ends");
             assertTrue(single.output().contains("drained: every execution started here has its result stored"),
                     single.output());
@@ -231,6 +246,25 @@ class DrainIT {
             Thread.sleep(100);
         }
         throw new AssertionError(id + " did not start on any instance");
+    }
+
+    /** A legacy pool API execution in session {@code identifier}, answered when it has run. */
+    private static CompletableFuture<HttpResponse<String>> poolExecute(ServiceProcess service, String identifier, String code) {
+        String body = "{\"properties\":{\"codeInputType\":\"inline\",\"executionType\":\"synchronous\",\"code\":\""
+                + code + "\"}}";
+        return ServiceProcess.HTTP.sendAsync(HttpRequest.newBuilder(service.uri("/pools/python/code/execute?api-version="
+                + "2024-02-02-preview&identifier=" + identifier)).header("Authorization", ScaleOutIT.READER)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static void awaitBusySessions(ServiceProcess service, int busy) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (PrometheusText.of(service.get("/q/metrics").body()).value("sandstream_pool_sessions",
+                Map.of("state", "busy")) < busy) {
+            assertTrue(System.nanoTime() < deadline, "fewer than " + busy + " sessions ran");
+            Thread.sleep(100);
+        }
     }
 
     private static void awaitRunning(ServiceProcess service) throws Exception {
