@@ -318,6 +318,24 @@ public final class KafkaClients {
         return config.replicationFactor() > 0 ? java.util.Optional.of(config.replicationFactor()) : java.util.Optional.empty();
     }
 
+    /**
+     * Ends a thread that polls {@code consumer}: wakes it out of its poll, then waits up to
+     * {@code patience} for it to finish (it closes its consumer on the way out). Either may be null
+     * when it never started.
+     */
+    public static void stopReader(KafkaConsumer<?, ?> consumer, Thread reader, Duration patience) {
+        if (consumer != null) {
+            consumer.wakeup();
+        }
+        if (reader != null) {
+            try {
+                reader.join(patience.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     public static Duration pollTimeout() {
         return Duration.ofMillis(50);
     }

@@ -148,12 +148,7 @@ public final class SessionDirectory implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        consumer.wakeup();
-        try {
-            reader.join(TimeUnit.SECONDS.toMillis(5));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        KafkaClients.stopReader(consumer, reader, Duration.ofSeconds(5));
         producer.close(Duration.ofSeconds(2));
     }
 }

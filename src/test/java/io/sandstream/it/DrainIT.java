@@ -60,6 +60,8 @@ import io.sandstream.telemetry.PrometheusText;
 class DrainIT {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** Sandbox uids of the instances: a range of their own (the other ITs start at 700,000 and 760,000). */
+    private static final int FIRST_UID = 820_000;
     private static final String PREFIX = "drain-";
     private static final int MAX_ATTEMPTS = 2;
     private static KafkaBroker broker;
@@ -93,14 +95,8 @@ class DrainIT {
     /** A new instance of the cluster (own data directory, own uid range, own log). */
     private static ServiceProcess instance() throws Exception {
         int index = started++;
-        Map<String, String> env = new HashMap<>();
-        env.put("SANDSTREAM_JOURNAL_KIND", "kafka");
-        env.put("SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
-        env.put("SANDSTREAM_KAFKA_TOPIC_PREFIX", PREFIX);
-        env.put("SANDSTREAM_KAFKA_GROUP_ID", PREFIX + "group");
-        env.put("SANDSTREAM_KAFKA_INSTANCE_ID", PREFIX + index);
+        Map<String, String> env = ServiceProcess.clusterEnv(broker.bootstrapServers(), PREFIX, index, FIRST_UID);
         env.put("SANDSTREAM_KAFKA_LANE_PARTITIONS", "4");
-        env.put("SANDSTREAM_KAFKA_SESSION_TIMEOUT", "6s");
         env.put("SANDSTREAM_ROUTING_MAX_ATTEMPTS", Integer.toString(MAX_ATTEMPTS));
         return start(index, env);
     }
@@ -109,7 +105,7 @@ class DrainIT {
         Map<String, String> env = new HashMap<>(extra);
         env.put("SANDSTREAM_INGRESS_KEYS", KEY);
         env.put("SANDSTREAM_API_KEYS", "it-reader@*");
-        env.put("SANDSTREAM_SESSIONS_FIRST_UID", Integer.toString(760_000 + index * 8192));
+        env.putIfAbsent("SANDSTREAM_SESSIONS_FIRST_UID", Integer.toString(FIRST_UID + index * 8192));
         env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "2");
         env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "1");
         env.put("SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS", "0");

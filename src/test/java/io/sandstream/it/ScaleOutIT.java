@@ -69,20 +69,11 @@ class ScaleOutIT {
 
     /** One instance of a cluster whose topics start with {@code prefix}; {@code index} picks its uid range. */
     private ServiceProcess instance(String prefix, int index, Map<String, String> extra) throws Exception {
-        Map<String, String> env = new HashMap<>();
-        env.put("SANDSTREAM_JOURNAL_KIND", "kafka");
-        env.put("SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
-        env.put("SANDSTREAM_KAFKA_TOPIC_PREFIX", prefix);
-        env.put("SANDSTREAM_KAFKA_GROUP_ID", prefix + "group");
-        env.put("SANDSTREAM_KAFKA_INSTANCE_ID", prefix + index);
-        env.put("SANDSTREAM_KAFKA_LANE_PARTITIONS", "6");
-        env.put("SANDSTREAM_KAFKA_SESSION_TIMEOUT", "6s");
+        Map<String, String> env = ServiceProcess.clusterEnv(broker.bootstrapServers(), prefix, index, 700_000);
         env.put("SANDSTREAM_INGRESS_KEYS", KEY);
         env.put("SANDSTREAM_API_KEYS", "it-reader@*");
-        env.put("SANDSTREAM_SESSIONS_FIRST_UID", Integer.toString(700_000 + index * 8192));
         env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "3");
         env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "2");
-        env.put("SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS", "0");
         env.putAll(extra);
         return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"));
     }

@@ -9,6 +9,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -35,6 +36,26 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     /** Starts the service with the given environment and waits until it reports ready. */
+    /**
+     * The environment of instance {@code index} of a cluster on {@code bootstrapServers}: topics and
+     * group under {@code prefix}, an instance id of its own, sandbox uids from
+     * {@code firstUid + index * 8192}, and no JavaScript sandboxes kept warm. Callers add their keys
+     * and pool sizes.
+     */
+    public static Map<String, String> clusterEnv(String bootstrapServers, String prefix, int index, int firstUid) {
+        Map<String, String> env = new HashMap<>();
+        env.put("SANDSTREAM_JOURNAL_KIND", "kafka");
+        env.put("SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS", bootstrapServers);
+        env.put("SANDSTREAM_KAFKA_TOPIC_PREFIX", prefix);
+        env.put("SANDSTREAM_KAFKA_GROUP_ID", prefix + "group");
+        env.put("SANDSTREAM_KAFKA_INSTANCE_ID", prefix + index);
+        env.put("SANDSTREAM_KAFKA_LANE_PARTITIONS", "6");
+        env.put("SANDSTREAM_KAFKA_SESSION_TIMEOUT", "6s");
+        env.put("SANDSTREAM_SESSIONS_FIRST_UID", Integer.toString(firstUid + index * 8192));
+        env.put("SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS", "0");
+        return env;
+    }
+
     public static ServiceProcess start(Path dataDir, Map<String, String> env, Path log) throws Exception {
         return start(dataDir, env, log, List.of());
     }

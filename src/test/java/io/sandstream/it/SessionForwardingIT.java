@@ -10,7 +10,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -45,20 +44,11 @@ class SessionForwardingIT {
     Path temp;
 
     private ServiceProcess instance(KafkaBroker broker, int index) throws Exception {
-        Map<String, String> env = new HashMap<>();
-        env.put("SANDSTREAM_JOURNAL_KIND", "kafka");
-        env.put("SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
-        env.put("SANDSTREAM_KAFKA_TOPIC_PREFIX", "fwd-");
-        env.put("SANDSTREAM_KAFKA_GROUP_ID", "fwd-group");
-        env.put("SANDSTREAM_KAFKA_INSTANCE_ID", "fwd-" + index);
-        env.put("SANDSTREAM_KAFKA_LANE_PARTITIONS", "6");
-        env.put("SANDSTREAM_KAFKA_SESSION_TIMEOUT", "6s");
+        Map<String, String> env = ServiceProcess.clusterEnv(broker.bootstrapServers(), "fwd-", index, 760_000);
         env.put("SANDSTREAM_INGRESS_KEYS", "fwd-ingress");
         env.put("SANDSTREAM_API_KEYS", "fwd-key@*");
-        env.put("SANDSTREAM_SESSIONS_FIRST_UID", Integer.toString(760_000 + index * 8192));
         env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "3");
         env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "1");
-        env.put("SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS", "0");
         return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"));
     }
 

@@ -6,7 +6,6 @@ import java.util.Collection;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -77,16 +76,7 @@ final class LaneConsumer {
     /** Stops the thread, which commits what it can and leaves the group. */
     void close() {
         running = false;
-        if (consumer != null) {
-            consumer.wakeup();
-        }
-        if (thread != null) {
-            try {
-                thread.join(TimeUnit.SECONDS.toMillis(15));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        KafkaClients.stopReader(consumer, thread, Duration.ofSeconds(15));
     }
 
     /** Commits on the next round (within a poll timeout), so a start is counted even if this instance dies soon. */

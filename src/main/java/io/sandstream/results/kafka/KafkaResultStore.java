@@ -8,7 +8,6 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.TimeUnit;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -98,16 +97,7 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
             live.close();
         }
         running = false;
-        if (consumer != null) {
-            consumer.wakeup();
-        }
-        if (reader != null) {
-            try {
-                reader.join(TimeUnit.SECONDS.toMillis(10));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        KafkaClients.stopReader(consumer, reader, Duration.ofSeconds(10));
         producer.close(Duration.ofSeconds(5));
         copy.close();
     }

@@ -4,7 +4,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -263,16 +262,7 @@ public final class LiveRelay implements AutoCloseable {
             subscription.cancel();
         }
         running = false;
-        if (consumer != null) {
-            consumer.wakeup();
-        }
-        if (reader != null) {
-            try {
-                reader.join(TimeUnit.SECONDS.toMillis(10));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        KafkaClients.stopReader(consumer, reader, Duration.ofSeconds(10));
         if (producer != null) {
             producer.close(Duration.ofSeconds(5));
         }
