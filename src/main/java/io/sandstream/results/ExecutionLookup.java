@@ -1,5 +1,6 @@
 package io.sandstream.results;
 
+import java.time.Duration;
 import java.util.Optional;
 
 import jakarta.enterprise.context.ApplicationScoped;
@@ -17,6 +18,9 @@ import io.smallrye.mutiny.Uni;
  */
 @ApplicationScoped
 public class ExecutionLookup {
+
+    /** The longest an unknown id waits for this instance to read what other instances stored. */
+    static final Duration CATCH_UP = Duration.ofSeconds(3);
 
     private final ResultStore store;
     private final Journal journal;
@@ -38,8 +42,21 @@ public class ExecutionLookup {
         }
     }
 
-    /** The execution as {@code scope} may see it; empty when it does not exist or is another tenant's. */
+    /**
+     * The execution as {@code scope} may see it; empty when it does not exist or is another tenant's.
+     * An id not known here is looked for again once this instance has read every result and
+     * acceptance stored before the call ({@link ResultStore#caughtUp}, at most {@link #CATCH_UP}):
+     * with several instances, work accepted by another one a moment ago is then found, so a client
+     * that reads right after its {@code 202} never meets a {@code 404} because it reached another
+     * instance. With one instance that is at once.
+     */
     public Uni<Optional<Visible>> find(String executionId, KeyScope scope) {
+        return known(executionId, scope).flatMap(found -> found.isPresent() ? Uni.createFrom().item(found)
+                : store.caughtUp().ifNoItem().after(CATCH_UP).recoverWithUni(Uni.createFrom().voidItem())
+                        .flatMap(ignored -> known(executionId, scope)));
+    }
+
+    private Uni<Optional<Visible>> known(String executionId, KeyScope scope) {
         return store.get(executionId).flatMap(stored -> {
             if (stored.isPresent()) {
                 ResultDocument doc = stored.get().document();
