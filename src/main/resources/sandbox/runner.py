@@ -21,12 +21,6 @@ sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", buffering=0), encoding="utf-8",
 user_globals = {"__name__": "__main__", "__builtins__": __builtins__}
 
 
-def send(message):
-    line = json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
-    with control_lock:
-        control.write(line)
-
-
 def reader():
     # Interrupts are handled here, at once, even while user code runs on the main thread.
     try:

@@ -1,10 +1,17 @@
 # The file operations of every Python-hosted runner (runner.py, script_runner.py): the service
 # compiles each runner together with this file into the one program the sandbox runs
 # (RuntimeDirectory), so there is one implementation and nothing more for a sandbox to load.
-# Never a symlink, only regular files, never outside /mnt/data. Answers go through the runner's send().
+# Never a symlink, only regular files, never outside /mnt/data. Answers go through send(), on the
+# control channel each runner opens (its globals control and control_lock).
 import binascii, json, os, stat
 
 DATA = "/mnt/data"
+
+
+def send(message):
+    line = json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
+    with control_lock:
+        control.write(line)
 
 
 def safe_name(name):

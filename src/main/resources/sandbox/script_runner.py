@@ -52,12 +52,6 @@ NODE_TYPES = ("declare module '*';\ndeclare var require: any, module: any, expor
               " Buffer: any, __dirname: string, __filename: string;\n")
 
 
-def send(message):
-    line = json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
-    with control_lock:
-        control.write(line)
-
-
 def reader():
     try:
         for line in requests:
