@@ -5,6 +5,7 @@ import java.util.Optional;
 
 import jakarta.enterprise.context.ApplicationScoped;
 
+import io.sandstream.config.SandstreamConfig;
 import io.sandstream.journal.Journal;
 import io.sandstream.model.ExecutionStatus;
 import io.sandstream.model.ResultDocument;
@@ -24,10 +25,13 @@ public class ExecutionLookup {
 
     private final ResultStore store;
     private final Journal journal;
+    /** With a Kafka journal other instances accept and store work too; else everything is here already. */
+    private final boolean shared;
 
-    public ExecutionLookup(ResultStore store, Journal journal) {
+    public ExecutionLookup(ResultStore store, Journal journal, SandstreamConfig config) {
         this.store = store;
         this.journal = journal;
+        this.shared = config.journal().kind() == SandstreamConfig.JournalKind.KAFKA;
     }
 
     /** What a caller sees of an execution: its status, and its result once it has one. */
@@ -48,10 +52,10 @@ public class ExecutionLookup {
      * acceptance stored before the call ({@link ResultStore#caughtUp}, at most {@link #CATCH_UP}):
      * with several instances, work accepted by another one a moment ago is then found, so a client
      * that reads right after its {@code 202} never meets a {@code 404} because it reached another
-     * instance. With one instance that is at once.
+     * instance. With one instance the first answer is final.
      */
     public Uni<Optional<Visible>> find(String executionId, KeyScope scope) {
-        return known(executionId, scope).flatMap(found -> found.isPresent() ? Uni.createFrom().item(found)
+        return known(executionId, scope).flatMap(found -> found.isPresent() || !shared ? Uni.createFrom().item(found)
                 : store.caughtUp().ifNoItem().after(CATCH_UP).recoverWithUni(Uni.createFrom().voidItem())
                         .flatMap(ignored -> known(executionId, scope)));
     }
