@@ -6,7 +6,6 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
 
@@ -43,6 +42,7 @@ import io.sandstream.ingress.IngressService;
 import io.sandstream.model.Language;
 import io.sandstream.poolapi.PoolApiException;
 import io.sandstream.poolapi.PoolApiGuard;
+import io.sandstream.poolapi.ResourceResponses;
 import io.sandstream.poolapi.RuntimeMetadata;
 import io.sandstream.problem.Problem;
 import io.sandstream.problem.ProblemException;
@@ -318,7 +318,7 @@ public class McpTools {
         Session session = session(caller, arguments);
         String name = PoolApiGuard.fileName(text(arguments, "name"));
         return mono(session.pool().downloadFile(session.key(), name).map(bytes -> {
-            String mime = mimeType(name);
+            String mime = ResourceResponses.contentType(name);
             String data = Base64.getEncoder().encodeToString(bytes);
             McpSchema.Content content = mime.equals("image/png") || mime.equals("image/jpeg")
                     ? new McpSchema.ImageContent(null, data, mime)
@@ -422,16 +422,6 @@ public class McpTools {
             throw ProblemException.badRequest("'" + name + "' is required (a string).", List.of(new Problem.FieldError("/" + name, "required")));
         }
         return text;
-    }
-
-    private static String mimeType(String name) {
-        String lower = name.toLowerCase();
-        Map<String, String> known = Map.of(".png", "image/png", ".jpg", "image/jpeg", ".jpeg", "image/jpeg",
-                ".csv", "text/csv", ".txt", "text/plain", ".json", "application/json", ".html", "text/html",
-                ".pdf", "application/pdf", ".svg", "image/svg+xml", ".xlsx",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
-        int dot = lower.lastIndexOf('.');
-        return Optional.ofNullable(dot < 0 ? null : known.get(lower.substring(dot))).orElse("application/octet-stream");
     }
 
     /** What a failed call tells the model: the problem's detail and field errors, or the pool's message. */

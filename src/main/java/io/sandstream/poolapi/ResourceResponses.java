@@ -102,9 +102,14 @@ public final class ResourceResponses {
 
     /** The content type is guessed from the name, the same way for an upload and a listing. */
     public static FileMetadata file(SessionFile file) {
-        String contentType = URLConnection.getFileNameMap().getContentTypeFor(file.name());
-        return new FileMetadata(file.name(), "File", contentType == null ? "application/octet-stream" : contentType,
-                file.size(), file.lastModified().truncatedTo(ChronoUnit.MILLIS).toString());
+        return new FileMetadata(file.name(), "File", contentType(file.name()), file.size(),
+                file.lastModified().truncatedTo(ChronoUnit.MILLIS).toString());
+    }
+
+    /** A file's content type by its name (the JDK's table of extensions); unknown ones are octet-stream. */
+    public static String contentType(String name) {
+        String guessed = URLConnection.getFileNameMap().getContentTypeFor(name);
+        return guessed == null ? "application/octet-stream" : guessed;
     }
 
     public static FileList files(SessionFiles listing) {
