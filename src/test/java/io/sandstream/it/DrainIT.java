@@ -19,6 +19,8 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 import org.junit.jupiter.api.AfterAll;
@@ -163,6 +165,8 @@ class DrainIT {
         String id = post(survivor, List.of(event("drain-poison", "import time\\ntime.sleep(600)", "normal", null))).get(0);
         for (int start = 1; start <= MAX_ATTEMPTS; start++) {
             int runs = runningOn(id);
+            // A start is counted once committed (within a poll of it): a crash sooner may go uncounted.
+            awaitStartCommitted(id, start);
             instances[runs].kill(); // what a poison event does to the instance that runs it
             instances[runs] = start < MAX_ATTEMPTS ? instance() : null; // the next one takes it over
         }
@@ -223,6 +227,19 @@ class DrainIT {
     }
 
     /** Which of the two instances runs the execution: the one with work running ({@code sandstream_results_unpersisted}). */
+    /** Waits until the lane group's committed offsets say {@code id} was started {@code starts} times. */
+    private static void awaitStartCommitted(String id, int starts) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, broker.bootstrapServers()))) {
+            while (admin.listConsumerGroupOffsets(PREFIX + "group").partitionsToOffsetAndMetadata().get().values().stream()
+                    .noneMatch(offset -> offset != null && offset.metadata() != null
+                            && List.of(offset.metadata().split(",")).contains(id + ":" + starts))) {
+                assertTrue(System.nanoTime() < deadline, "start " + starts + " of " + id + " was never committed");
+                Thread.sleep(50);
+            }
+        }
+    }
+
     private static int runningOn(String id) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (System.nanoTime() < deadline) {
