@@ -65,6 +65,15 @@ public interface Journal {
     Uni<Void> finish(String executionId);
 
     /**
+     * True when storing a result finishes its entry in the same commit (the SQLite journal and
+     * result store in one database), so {@link #finish} after a stored result would be a second,
+     * useless commit.
+     */
+    default boolean finishedByResultStore() {
+        return false;
+    }
+
+    /**
      * The instance is draining: take no more work from a shared journal (what this instance holds
      * and has not started goes to another instance when it leaves). The SQLite journal has nothing
      * to stop: the dispatcher starts nothing more.

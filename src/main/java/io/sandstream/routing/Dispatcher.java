@@ -537,7 +537,9 @@ public class Dispatcher {
         return store.put(document)
                 .onFailure().retry().withBackOff(Duration.ofMillis(100), Duration.ofSeconds(10)).indefinitely()
                 .invoke(stored -> tracing.publishing(document.executionId(), () -> bus.published(stored)))
-                .call(stored -> journal.finish(document.executionId()))
+                // One commit with the result when they share a database; else the finish is a commit of its own.
+                .call(stored -> journal.finishedByResultStore() ? Uni.createFrom().voidItem()
+                        : journal.finish(document.executionId()))
                 .onItemOrFailure().invoke((stored, failure) -> tracing.finished(document.executionId(), failure));
     }
 

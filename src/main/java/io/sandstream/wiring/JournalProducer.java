@@ -4,6 +4,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.inject.Produces;
+import jakarta.enterprise.inject.Typed;
 import jakarta.inject.Singleton;
 
 import java.net.InetAddress;
@@ -35,14 +36,26 @@ public class JournalProducer {
     @Produces
     @Startup
     @ApplicationScoped
-    Journal journal(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, ResultStore results,
-            Instance<KafkaClients> kafka, TenantQuotas quotas) {
+    Journal journal(SandstreamConfig config, MeterRegistry registry, ResultStore results,
+            Instance<KafkaClients> kafka, Instance<SqliteJournal> sqlite, TenantQuotas quotas) {
         if (config.journal().kind() == SandstreamConfig.JournalKind.KAFKA) {
             KafkaJournal journal = new KafkaJournal(kafka.get(), config, registry,
                     () -> results.caughtUp().subscribeAsCompletionStage(), quotas);
             journal.start();
             return journal;
         }
+        return sqlite.get();
+    }
+
+    /**
+     * Only resolved with the SQLite journal: the {@link Journal} bean, and the database the SQLite
+     * result store shares ({@code ResultStoreProducer}).
+     */
+    @Produces
+    @Singleton
+    @Typed(SqliteJournal.class)
+    SqliteJournal sqliteJournal(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry,
+            TenantQuotas quotas) {
         SqliteJournal journal = new SqliteJournal(config, dataDirectory, registry, quotas);
         journal.open();
         return journal;
@@ -87,10 +100,12 @@ public class JournalProducer {
     }
 
     void close(@Disposes Journal journal) {
-        if (journal instanceof SqliteJournal sqlite) {
-            sqlite.close();
-        } else if (journal instanceof KafkaJournal kafka) {
+        if (journal instanceof KafkaJournal kafka) {
             kafka.close();
         }
+    }
+
+    void close(@Disposes SqliteJournal journal) {
+        journal.close();
     }
 }

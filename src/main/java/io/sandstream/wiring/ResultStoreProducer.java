@@ -12,6 +12,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import io.sandstream.config.DataDirectory;
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.journal.sqlite.SqliteJournal;
 import io.sandstream.kafka.KafkaClients;
 import io.sandstream.results.MeteredResultStore;
 import io.sandstream.results.ResultBus;
@@ -25,9 +26,11 @@ import io.sandstream.secrets.Secrets;
 
 /**
  * The one {@link ResultStore} bean, chosen at run time by {@code sandstream.results.store} (a build
- * time switch would bake the choice into the jar). Exactly one SQLite file is opened in each
- * mode: it is the store itself, the blob store's index, or (with a Kafka journal) this instance's
- * copy of the results topic.
+ * time switch would bake the choice into the jar). With the SQLite journal and SQLite results,
+ * the store is a table of the journal's file, written by the journal's writer (one commit stores a
+ * result and finishes its entry); otherwise one SQLite file of its own, {@code results.db}, is
+ * opened: the blob store's index, or (with a Kafka journal) this instance's copy of the results
+ * topic.
  */
 @Singleton
 public class ResultStoreProducer {
@@ -38,7 +41,7 @@ public class ResultStoreProducer {
     @Startup
     @ApplicationScoped
     ResultStore resultStore(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, Secrets secrets,
-            ResultBus bus, Instance<KafkaClients> kafka) {
+            ResultBus bus, Instance<KafkaClients> kafka, Instance<SqliteJournal> sqliteJournal) {
         SandstreamConfig.Results results = config.results();
         if (config.journal().kind() == SandstreamConfig.JournalKind.KAFKA) {
             if (results.store() == SandstreamConfig.StoreKind.AZURE_BLOB) {
@@ -52,16 +55,19 @@ public class ResultStoreProducer {
             store.start();
             return new MeteredResultStore(store, "kafka", registry);
         }
+        if (results.store() == SandstreamConfig.StoreKind.SQLITE) {
+            // Both embedded: one database, one writer, a result and its journal finish in one commit.
+            SqliteJournal journal = sqliteJournal.get();
+            SqliteResultStore store = SqliteResultStore.shared(journal.file(), journal.writer(), journal::finishIn);
+            store.open();
+            journal.finishWithResults();
+            return new MeteredResultStore(store, "sqlite", registry);
+        }
         // Built before the index is opened: a configuration error then leaves nothing open.
-        var blobClient = results.store() == SandstreamConfig.StoreKind.AZURE_BLOB
-                ? AzureBlobResultStore.client(results.azure(), StorageConnection.watched(secrets,
-                        config.security().keyVault().storageConnectionStringSecret(), results.azure().connectionString()))
-                : null;
+        var blobClient = AzureBlobResultStore.client(results.azure(), StorageConnection.watched(secrets,
+                config.security().keyVault().storageConnectionStringSecret(), results.azure().connectionString()));
         SqliteResultStore sqlite = new SqliteResultStore(dataDirectory);
         sqlite.open();
-        if (blobClient == null) {
-            return new MeteredResultStore(sqlite, "sqlite", registry);
-        }
         AzureBlobResultStore blob = new AzureBlobResultStore(blobClient, results.azure(), sqlite);
         blob.start();
         LOG.infof("results stored in Azure Blob Storage at %s", blobClient.getAccountUrl());

@@ -49,6 +49,9 @@ public class SqliteJournal implements Journal {
 
     private static final Logger LOG = Logger.getLogger(SqliteJournal.class);
     private static final int FETCH_SIZE = 256;
+    private static final String FROM_RUNNABLE = "state IN ('QUEUED','RUNNING')";
+    /** A rejected event is finished once its Rejected result is stored; it never counted as pending. */
+    private static final String FROM_REJECTED = "state='REJECTED'";
     private static final String COLUMNS = "seq, execution_id, event_id, source, type, subject, session_id, priority, "
             + "state, accepted_at, event, rejection, attempt, tenant";
 
@@ -77,6 +80,9 @@ public class SqliteJournal implements Journal {
     private volatile long leftByPreviousRun;
     /** Completed by the next commit that appends, with its entries; see {@link #pending()}. */
     private volatile CompletableFuture<Committed> committed = new CompletableFuture<>();
+    /** Set once a result store shares this file and finishes entries as it stores their results. */
+    private volatile boolean finishedByResults;
+    private java.nio.file.Path file;
 
     public SqliteJournal(SandstreamConfig config, DataDirectory dataDirectory, MeterRegistry registry, TenantQuotas quotas) {
         this.config = config.journal();
@@ -86,7 +92,7 @@ public class SqliteJournal implements Journal {
     }
 
     public void open() {
-        java.nio.file.Path file = dataDirectory.root().resolve("journal.db");
+        file = dataDirectory.root().resolve("journal.db");
         Connection writeConnection = null;
         try {
             writeConnection = GroupCommitWriter.openForWriting(file);
@@ -167,6 +173,39 @@ public class SqliteJournal implements Journal {
         }
     }
 
+    /** The journal's file, which the SQLite result store shares when both are embedded. */
+    public java.nio.file.Path file() {
+        return file;
+    }
+
+    /** The one writer of {@link #file()}: whatever shares the file writes through it (one commit, one fsync). */
+    public GroupCommitWriter writer() {
+        return writer;
+    }
+
+    /**
+     * From now on a result store in this file finishes each entry in the transaction that stores its
+     * result ({@link #finishIn}), so the dispatcher does not finish it again.
+     */
+    public void finishWithResults() {
+        finishedByResults = true;
+    }
+
+    @Override
+    public boolean finishedByResultStore() {
+        return finishedByResults;
+    }
+
+    /**
+     * {@link #finish} as part of another request's transaction on {@link #writer()}: the result
+     * store's, so the result and the finish are one commit. Counted when that transaction commits.
+     */
+    public void finishIn(GroupCommitWriter.Transaction transaction, String executionId) throws SQLException {
+        if (new Transition(executionId, FROM_RUNNABLE, "FINISHED", false).write(transaction).changed == null) {
+            new Transition(executionId, FROM_REJECTED, "REJECTED_DONE", false).write(transaction);
+        }
+    }
+
     // ---- writes: all through the group committer --------------------------------------------------
 
     @Override
@@ -207,11 +246,10 @@ public class SqliteJournal implements Journal {
 
     @Override
     public Uni<Void> finish(String executionId) {
-        return submit(new Transition(executionId, "state IN ('QUEUED','RUNNING')", "FINISHED", false))
-                .flatMap(op -> op.changed != null ? Uni.createFrom().voidItem()
-                        // A rejected event is finished once its Rejected result is stored; it never counted as pending.
-                        : submit(new Transition(executionId, "state='REJECTED'", "REJECTED_DONE", false))
-                                .replaceWithVoid());
+        return submit(transaction -> {
+            finishIn(transaction, executionId);
+            return null;
+        }).replaceWithVoid();
     }
 
     @Override

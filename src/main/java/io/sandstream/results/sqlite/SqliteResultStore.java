@@ -1,6 +1,8 @@
 package io.sandstream.results.sqlite;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -13,6 +15,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
+import org.jboss.logging.Logger;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.sandstream.config.DataDirectory;
@@ -24,13 +28,22 @@ import io.smallrye.mutiny.Uni;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 
 /**
- * The embedded result store: an SQLite file (WAL) beside the journal, one row per execution with
- * its document, indexed by executionId; the row number orders the results stream. Writes go
- * through a {@link GroupCommitWriter} (its rules apply); reads use their own connection. Not a bean of its own:
- * the wiring's {@code ResultStoreProducer} opens it, as the store or as the blob store's local index.
+ * The embedded result store: a table in an SQLite file (WAL), one row per execution with its
+ * document, indexed by executionId; the row number orders the results stream. Writes go through a
+ * {@link GroupCommitWriter} (its rules apply); reads use their own connection. Not a bean of its
+ * own: the wiring's {@code ResultStoreProducer} opens it, as the store or as the blob store's local
+ * index.
+ *
+ * <p>Two layouts. On its own ({@link #SqliteResultStore(DataDirectory)}: the blob store's index, the
+ * Kafka results topic's copy) it is {@code results.db} with a writer of its own. Beside the SQLite
+ * journal ({@link #shared}) it is a table of the journal's file, written by the journal's writer,
+ * and each put also finishes the execution's journal entry in the same transaction: one commit
+ * (one fsync, shared with every other request of the group) where there were two. A
+ * {@code results.db} left by the older layout is copied into the shared file when it opens.
  */
 public class SqliteResultStore implements ResultStore, AutoCloseable {
 
+    private static final Logger LOG = Logger.getLogger(SqliteResultStore.class);
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Most puts folded into one transaction. */
     private static final int MAX_BATCH = 512;
@@ -41,41 +54,108 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
             INSERT INTO results(execution_id, subject, status, completed_at, document, seq) VALUES (?,?,?,?,?,?)
             ON CONFLICT DO NOTHING""";
 
-    private final DataDirectory dataDirectory;
+    private static final String CREATE = """
+            CREATE TABLE IF NOT EXISTS results (
+              seq INTEGER PRIMARY KEY AUTOINCREMENT,
+              execution_id TEXT NOT NULL UNIQUE,
+              subject TEXT, status TEXT NOT NULL, completed_at TEXT,
+              document TEXT NOT NULL)""";
+    /** The file of the layout with a results file of its own. */
+    private static final String OWN_FILE = "results.db";
+
+    /** Writes more, in the same transaction, once a result is stored: the journal's finish. */
+    @FunctionalInterface
+    public interface AfterPut {
+        void write(GroupCommitWriter.Transaction transaction, String executionId) throws SQLException;
+    }
+
+    private final Path file;
+    /** The writer of a shared file; null when this store has its own. */
+    private final GroupCommitWriter sharedWriter;
+    private final AfterPut afterPut;
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-reader"));
     private GroupCommitWriter writer;
     private Connection readConnection;
 
+    /** The store in {@code results.db} of the data directory, with a writer of its own. */
     public SqliteResultStore(DataDirectory dataDirectory) {
-        this.dataDirectory = dataDirectory;
+        this(dataDirectory.root().resolve(OWN_FILE), null, null);
+    }
+
+    private SqliteResultStore(Path file, GroupCommitWriter sharedWriter, AfterPut afterPut) {
+        this.file = file;
+        this.sharedWriter = sharedWriter;
+        this.afterPut = afterPut;
+    }
+
+    /**
+     * The store as a table of another database's {@code file}, written by that database's
+     * {@code writer}; {@code afterPut} runs in each put's transaction once the result is stored.
+     */
+    public static SqliteResultStore shared(Path file, GroupCommitWriter writer, AfterPut afterPut) {
+        return new SqliteResultStore(file, writer, afterPut);
     }
 
     public void open() {
-        java.nio.file.Path file = dataDirectory.root().resolve("results.db");
         try {
             Connection writeConnection = GroupCommitWriter.openForWriting(file);
             try (Statement s = writeConnection.createStatement()) {
-                s.execute("""
-                        CREATE TABLE IF NOT EXISTS results (
-                          seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                          execution_id TEXT NOT NULL UNIQUE,
-                          subject TEXT, status TEXT NOT NULL, completed_at TEXT,
-                          document TEXT NOT NULL)""");
+                s.execute(CREATE);
+                if (sharedWriter != null) {
+                    migrate(s);
+                }
             } catch (SQLException e) {
                 writeConnection.close();
                 throw e;
             }
             readConnection = GroupCommitWriter.open(file);
-            writer = GroupCommitWriter.start("results", writeConnection, MAX_BATCH,
-                    GroupCommitWriter.Meters.NONE, GroupCommitWriter.Batches.NONE);
+            if (sharedWriter != null) {
+                writeConnection.close(); // set-up only: the shared writer writes from now on
+                writer = sharedWriter;
+            } else {
+                writer = GroupCommitWriter.start("results", writeConnection, MAX_BATCH,
+                        GroupCommitWriter.Meters.NONE, GroupCommitWriter.Batches.NONE);
+            }
         } catch (SQLException e) {
             throw new IllegalStateException("cannot open the result store", e);
         }
     }
 
+    /**
+     * Copies the results of the older layout's own file into the shared one, sequence numbers kept
+     * (a results stream resumes at the same {@code Last-Event-ID}), then deletes that file. Runs
+     * before the service takes work. Idempotent: after a crash between the copy's commit and the
+     * deletion, the next start copies nothing twice.
+     */
+    private void migrate(Statement s) throws SQLException {
+        Path old = file.resolveSibling(OWN_FILE);
+        if (!Files.exists(old)) {
+            return;
+        }
+        s.execute("ATTACH DATABASE '" + old.toString().replace("'", "''") + "' AS old");
+        try {
+            int copied = s.executeUpdate("""
+                    INSERT INTO main.results(seq, execution_id, subject, status, completed_at, document)
+                    SELECT seq, execution_id, subject, status, completed_at, document FROM old.results WHERE true
+                    ON CONFLICT DO NOTHING""");
+            LOG.infof("result store: %d results of %s copied into %s", copied, old, file);
+        } finally {
+            s.execute("DETACH DATABASE old");
+        }
+        try {
+            for (String suffix : new String[] {"-wal", "-shm", ""}) {
+                Files.deleteIfExists(old.resolveSibling(OWN_FILE + suffix));
+            }
+        } catch (IOException e) {
+            LOG.warnf("%s could not be deleted (its results are copied; the next start copies nothing twice): %s", old, e);
+        }
+    }
+
     @Override
     public void close() {
-        writer.close(); // commits what is queued first
+        if (sharedWriter == null) {
+            writer.close(); // commits what is queued first
+        }
         reader.shutdown();
         try {
             readConnection.close();
@@ -117,8 +197,12 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                 }
             }
             // A new row is this document; an existing one (a replay) is read back: the first result wins.
-            return stored > 0 ? new StoredResult(stored, document)
+            StoredResult result = stored > 0 ? new StoredResult(stored, document)
                     : find(transaction.connection(), document.executionId()).orElse(null);
+            if (afterPut != null) {
+                afterPut.write(transaction, document.executionId());
+            }
+            return result;
         });
     }
 

@@ -1,0 +1,136 @@
+package io.sandstream.results.sqlite;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.sandstream.config.DataDirectory;
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.config.TestConfigs;
+import io.sandstream.journal.JournalEntry;
+import io.sandstream.journal.sqlite.SqliteJournal;
+import io.sandstream.model.ExecutionIds;
+import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
+import io.sandstream.model.Priority;
+import io.sandstream.model.ResultDocument;
+import io.sandstream.model.Tenant;
+import io.sandstream.results.StoredResult;
+import io.sandstream.tenancy.TenantQuotas;
+
+/**
+ * The result store as a table of the journal's file (the default): a put stores the result and
+ * finishes the journal entry in one commit, and a {@code results.db} of the older layout is taken
+ * over with its sequence numbers.
+ */
+class SqliteResultStoreTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(10);
+
+    @TempDir
+    Path dir;
+
+    private SimpleMeterRegistry registry;
+    private SqliteJournal journal;
+    private SqliteResultStore store;
+
+    private void open() {
+        SandstreamConfig config = TestConfigs.sandstream(Map.of("sandstream.data-dir", dir.toString()));
+        registry = new SimpleMeterRegistry();
+        journal = new SqliteJournal(config, new DataDirectory(config), registry, new TenantQuotas(config, registry));
+        journal.open();
+        store = SqliteResultStore.shared(journal.file(), journal.writer(), journal::finishIn);
+        store.open();
+        journal.finishWithResults();
+    }
+
+    @AfterEach
+    void close() {
+        if (store != null) {
+            store.close();
+            journal.close();
+        }
+    }
+
+    private long commits() {
+        return registry.get("sandstream.journal.commit").timer().count();
+    }
+
+    @Test
+    void aPutStoresTheResultAndFinishesItsEntryInOneCommit() {
+        open();
+        JournalEntry queued = entry("a", JournalEntry.State.QUEUED);
+        JournalEntry rejected = entry("bad", JournalEntry.State.REJECTED);
+        journal.append(List.of(queued, rejected)).await().atMost(WAIT);
+        assertEquals(1, journal.pendingCount());
+        assertTrue(journal.finishedByResultStore());
+
+        long before = commits();
+        StoredResult stored = store.put(result(queued.executionId())).await().atMost(WAIT);
+        assertEquals(before + 1, commits(), "one commit for the result and the finish");
+        assertEquals(0, journal.pendingCount(), "the entry is finished, counted when its commit returned");
+        assertEquals(JournalEntry.State.FINISHED, journal.load(queued.executionId()).await().atMost(WAIT).orElseThrow().entry().state());
+        assertEquals(stored.sequence(), store.get(queued.executionId()).await().atMost(WAIT).orElseThrow().sequence());
+
+        // A rejected event is done once its Rejected result is stored: the pending stream no longer hands it over.
+        store.put(result(rejected.executionId())).await().atMost(WAIT);
+        assertEquals(0, journal.pendingCount());
+        store.close();
+        journal.close();
+        open();
+        assertEquals(0, journal.pendingCount());
+        assertTrue(journal.pending().collect().asList().ifNoItem().after(Duration.ofMillis(500)).recoverWithItem(List.of())
+                .await().atMost(WAIT).isEmpty(), "nothing left to run after a restart");
+    }
+
+    @Test
+    void theOlderLayoutsResultsFileIsCopiedWithItsSequencesThenRemoved() {
+        SandstreamConfig config = TestConfigs.sandstream(Map.of("sandstream.data-dir", dir.toString()));
+        SqliteResultStore own = new SqliteResultStore(new DataDirectory(config));
+        own.open();
+        StoredResult first = own.put(result(ExecutionIds.of("/src", "old-1"))).await().atMost(WAIT);
+        StoredResult second = own.put(result(ExecutionIds.of("/src", "old-2"))).await().atMost(WAIT);
+        own.close();
+        assertTrue(Files.exists(dir.resolve("results.db")));
+
+        open();
+        assertFalse(Files.exists(dir.resolve("results.db")), "the old file is removed once copied");
+        List<StoredResult> copied = store.after(0, 10).await().atMost(WAIT);
+        assertEquals(List.of(first.sequence(), second.sequence()), copied.stream().map(StoredResult::sequence).toList(),
+                "same sequences");
+        assertEquals(List.of(first.document().executionId(), second.document().executionId()),
+                copied.stream().map(r -> r.document().executionId()).toList());
+        assertEquals(second.sequence(), store.latest().await().atMost(WAIT));
+        StoredResult next = store.put(result(ExecutionIds.of("/src", "new-1"))).await().atMost(WAIT);
+        assertTrue(next.sequence() > second.sequence(), "new results are numbered after the copied ones");
+        // Reopening copies nothing twice.
+        store.close();
+        journal.close();
+        open();
+        assertEquals(3, store.after(0, 10).await().atMost(WAIT).size());
+    }
+
+    private static JournalEntry entry(String eventId, JournalEntry.State state) {
+        return new JournalEntry(ExecutionIds.of("/src", eventId), eventId, "/src", "t", null, null, Priority.NORMAL, state,
+                Instant.now(), new byte[] {1}, state == JournalEntry.State.REJECTED ? "{\"status\":400}" : null, Tenant.SHARED);
+    }
+
+    private static ResultDocument result(String executionId) {
+        Instant now = Instant.now();
+        return ResultDocument.builder().executionId(executionId).event("e", "/src", null, "t")
+                .language(Language.PYTHON).priority(Priority.NORMAL).backend("local").status(ExecutionStatus.Succeeded)
+                .output("2\n", "").timings(ResultDocument.Timings.ran(now, now, now, 1)).attempt(1).build();
+    }
+}
