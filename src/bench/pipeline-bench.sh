@@ -32,7 +32,8 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; cp "$data/service.log" "${TM
 for _ in $(seq 1 150); do curl -fs "$url/q/health/ready" >/dev/null 2>&1 && break; sleep 0.2; done
 sleep 2 # let the warm pools fill
 
-metric() { curl -fs "$url/q/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $2; exit}'; }
+# awk reads to the end: were curl cut off (SIGPIPE), pipefail would end the script.
+metric() { curl -fs "$url/q/metrics" | awk -v m="$1" 'index($0, m) == 1 && !found {print $2; found = 1}'; }
 wrk_run() { wrk -t1 "$@" --timeout 60s -s src/bench/ingest.lua "$url" | sed -n 's/^RESULT //p'; }
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
@@ -83,10 +84,10 @@ ticks_after=$(ticks)
 ran=$(awk -v a="$(executed)" -v b="$done_before" 'BEGIN{printf "%d", a - b}')
 rate=$(awk -v n="$ran" -v a="$start" -v b="$end" 'BEGIN{printf "%.0f", n/(b-a)}')
 cpu=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$hz" -v n="$ran" 'BEGIN{printf "%.3f", t * 1000 / hz / n}')
-printf 'sustained: %s results persisted (pushed in %ss) after %.1fs: %s executions/s  (%s x per-run spawn at %d)\n' \
+printf 'sustained: %s results persisted (pushed in %ss) after %.1fs: %s executions/s  (%s per-run spawn at %d)\n' \
   "$ran" "$seconds" "$(echo "$end - $start" | awk '{print $1 - $3}')" "$rate" \
   "$(ratio "$rate" "$(field "$spawnN" executions_per_s)")" $concurrency
-printf '  JVM CPU per execution: %s ms  (%s x the CPU of one per-run spawn;  load: %s)\n' "$cpu" \
+printf '  JVM CPU per execution: %s ms  (%s the CPU of one per-run spawn;  load: %s)\n' "$cpu" \
   "$(ratio "$cpu" "$(field "$spawnN" cpu_ms_per_execution)")" "$(uptime | sed 's/.*load average: //')"
 echo "  service peak RSS so far: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' /proc/$pid/status)"
 [ -z "${BENCH_FLAMEGRAPH:-}" ] || { wait $flame; sed 's/^/  /' "$data/flamegraph.log"; }
