@@ -464,6 +464,19 @@ public class Dispatcher {
      * than staying queued forever. User-code failures are results, never retried.
      */
     private Uni<ResultDocument> attempt(Job job) {
+        if (stopping) {
+            return Uni.createFrom().failure(new IllegalStateException("stopping"));
+        }
+        // The first try runs bare: the retry machinery (the fault-tolerance guard's layers, the
+        // back-off's retry stream) was a fifth of the dispatching threads' CPU samples, paid by
+        // every execution, and almost every first try succeeds.
+        return runOnce(job).onFailure(failure -> noRoom(failure) || backendFailed(failure))
+                .recoverWithUni(failure -> Uni.createFrom().voidItem().onItem().delayIt().by(config.retryBackoff())
+                        .flatMap(ignored -> retried(job)));
+    }
+
+    /** {@link #attempt} after its first try failed for want of room or by the backend. */
+    private Uni<ResultDocument> retried(Job job) {
         return Uni.createFrom().deferred(() -> stopping ? Uni.createFrom().failure(new IllegalStateException("stopping"))
                         : backendRetry.get(() -> runOnce(job)))
                 .onFailure(Dispatcher::noRoom).retry()
@@ -534,8 +547,10 @@ public class Dispatcher {
      */
     private Uni<StoredResult> storeAndFinish(ResultDocument document) {
         tracing.persisting(document);
+        // Retried only once a put failed: a back-off retry is a stream of its own per execution.
         return store.put(document)
-                .onFailure().retry().withBackOff(Duration.ofMillis(100), Duration.ofSeconds(10)).indefinitely()
+                .onFailure().recoverWithUni(failure -> store.put(document)
+                        .onFailure().retry().withBackOff(Duration.ofMillis(100), Duration.ofSeconds(10)).indefinitely())
                 .invoke(stored -> tracing.publishing(document.executionId(), () -> bus.published(stored)))
                 // One commit with the result when they share a database; else the finish is a commit of its own.
                 .call(stored -> journal.finishedByResultStore() ? Uni.createFrom().voidItem()
