@@ -26,8 +26,11 @@ for pid in $(perf script -i "$data" -F pid 2>/dev/null | sort -u); do
     */java) jcmd "$pid" Compiler.perfmap >/dev/null 2>&1 && maps+=("/tmp/perf-$pid.map") || true ;;
   esac
 done
-# One frame per function: the offsets inside a function are cut off.
-perf script -i "$data" 2>/dev/null | sed -E 's/\+0x[0-9a-f]+ \(/ (/' >"$data.txt"
+# One frame per function: the offsets inside a function are cut off. A thread name with spaces
+# ("C2 CompilerThre") in a sample's header line is joined with underscores: the SVG tool recognises
+# perf's format by the first header line and gave up when it had a space.
+perf script -i "$data" 2>/dev/null | sed -E 's/\+0x[0-9a-f]+ \(/ (/' \
+  | perl -pe 's/^(\S.*?)(\s+\d+(?:\/\d+)?\s+(?:\[\d+\]\s+)?\d+\.\d+:)/(my $c = $1) =~ tr| |_|; $c . $2/e' >"$data.txt"
 mkdir -p "$(dirname "$out")"
 "$tools/node_modules/.bin/flamegraph" -t perf --titletext "$title" --countname samples <"$data.txt" >"$out"
 echo "flame graph: $out ($(grep -c 'cpu-clock' "$data.txt") samples in ${seconds}s)"

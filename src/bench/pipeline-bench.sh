@@ -69,9 +69,9 @@ printf '  vs bare HTTP round trip: p50 %s  p99 %s;  vs per-run spawn: p50 %s  p9
 
 executed() { metric 'sandstream_results_put_seconds_count{outcome="success",store="sqlite"}'; }
 drained() { while [ "$(metric 'sandstream_journal_pending ')" != "0.0" ]; do sleep 0.2; done; }
-# A short push first, drained before the phase: the CPU per execution is the steady state's, not
-# the JIT's first compilation of the batch path (the flame graph showed a third of the CPU in the
-# compilers without it).
+# A short push first, drained before the phase, so that the batch path's first compilations are
+# not counted in the CPU per execution (the JIT compilers were a third of phase 2's samples without
+# it, at a load of 30-40; they still are 29 % with it at that load).
 MODE=batch BATCH=50 KEY=bench-key CODE='1+1' wrk_run -c4 -d3s >/dev/null
 drained
 done_before=$(executed)
