@@ -77,10 +77,11 @@ drained
 done_before=$(executed)
 ticks_before=$(ticks)
 start=$(date +%s.%N)
-flame=
-[ -z "${BENCH_FLAMEGRAPH:-}" ] || src/bench/flamegraph.sh "$BENCH_FLAMEGRAPH" "$seconds" "$pid" \
-  "sandstream pipeline, sustained phase (service JVM only)" >"${BENCH_FLAMEGRAPH%.svg}.log" 2>&1 &
-flame=$!
+if [ -n "${BENCH_FLAMEGRAPH:-}" ]; then
+  src/bench/flamegraph.sh "$BENCH_FLAMEGRAPH" "$seconds" "$pid" \
+    "sandstream pipeline, sustained phase (service JVM only)" >"${BENCH_FLAMEGRAPH%.svg}.log" 2>&1 &
+  flame=$!
+fi
 # Pushed in batches of 50 (Event Grid delivers batches too), so that accepting the events does not
 # take the CPU the executions need.
 push=$(MODE=batch BATCH=50 KEY=bench-key CODE='1+1' wrk_run -c4 -d"${seconds}s")
