@@ -14,6 +14,7 @@ import javax.crypto.spec.SecretKeySpec;
 import org.jboss.logging.Logger;
 
 import io.sandstream.config.SandstreamConfig;
+import io.sandstream.poolapi.PeerSessions;
 
 /**
  * What marks a call as forwarded by another instance: an HMAC of its method, its request-target
@@ -23,7 +24,7 @@ import io.sandstream.config.SandstreamConfig;
  */
 final class HopToken {
 
-    static final String HEADER = "X-Sandstream-Hop";
+    static final String HEADER = PeerSessions.HOP_HEADER;
     private static final Logger LOG = Logger.getLogger(HopToken.class);
     private static final long LIFETIME_SECONDS = 60;
 

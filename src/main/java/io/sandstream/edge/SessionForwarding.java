@@ -1,6 +1,5 @@
 package io.sandstream.edge;
 
-import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -60,11 +59,11 @@ public class SessionForwarding {
     private static final Set<String> SESSION_CALLS = Set.of("code", "python", "files", "executions", "session");
 
     void register(@Observes Filters filters, SandstreamConfig config, Instance<KafkaClients> kafka,
-            Instance<SessionDirectory> directory, ApiKeys keys, SessionPools pools, Vertx vertx, MeterRegistry registry) {
+            Instance<SessionDirectory> directory, ApiKeys keys, SessionPools pools, Vertx vertx, MeterRegistry registry,
+            HopToken hop) {
         if (config.journal().kind() != SandstreamConfig.JournalKind.KAFKA) {
             return;
         }
-        HopToken hop = new HopToken(HopToken.secret(config), Clock.systemUTC());
         Forwarder forwarder = new Forwarder(config.cluster(), kafka.get().owners(), directory.get(), keys, pools, vertx, hop,
                 new OwnerProxy(vertx, config.cluster(), hop), registry);
         filters.register(forwarder::route, PRIORITY);

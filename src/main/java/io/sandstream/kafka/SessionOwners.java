@@ -43,6 +43,7 @@ public final class SessionOwners implements AutoCloseable {
     private final String advertisedUrl;
     private volatile Set<Integer> owned = Set.of();
     private volatile Map<Integer, String> others = Map.of();
+    private volatile Set<String> peers = Set.of();
     private volatile long describedAt;
     private Admin admin;
 
@@ -118,12 +119,30 @@ public final class SessionOwners implements AutoCloseable {
         }
     }
 
+    /**
+     * The URLs of the group's other instances, whether or not they hold partitions now; waits up to
+     * {@code wait} for a rebalance to end. Blocking (a call to the group coordinator).
+     */
+    public Set<String> peers(Duration wait) throws OwnerUnavailable, InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (System.nanoTime() - describedAt >= CACHE_NANOS) {
+            describe();
+            if (describedAt == 0) {
+                if (System.nanoTime() > deadline) {
+                    throw new OwnerUnavailable("the instances are rebalancing");
+                }
+                Thread.sleep(100);
+            }
+        }
+        return peers;
+    }
+
     /** Forgets what the group looked like: the owner it named did not answer. */
     public void stale() {
         describedAt = 0;
     }
 
-    /** Every other stable member's partitions of the normal lane, with its URL. */
+    /** Every other stable member's partitions of the normal lane, with its URL (and every other member's URL). */
     private synchronized Map<Integer, String> describe() throws OwnerUnavailable {
         if (System.nanoTime() - describedAt < CACHE_NANOS) {
             return others;
@@ -139,6 +158,7 @@ public final class SessionOwners implements AutoCloseable {
             throw new OwnerUnavailable("interrupted");
         }
         Map<Integer, String> found = new HashMap<>();
+        Set<String> urls = new HashSet<>();
         if (description.groupState() == GroupState.STABLE) {
             String lane = clients.laneTopic(Priority.NORMAL);
             for (MemberDescription member : description.members()) {
@@ -147,11 +167,13 @@ public final class SessionOwners implements AutoCloseable {
                     continue; // not a sandstream instance that publishes its URL, or this one
                 }
                 String url = member.clientId().substring(mark + URL_MARK.length());
+                urls.add(url);
                 member.assignment().topicPartitions().stream().filter(p -> p.topic().equals(lane))
                         .forEach(p -> found.put(p.partition(), url));
             }
         }
         others = Map.copyOf(found);
+        peers = Set.copyOf(urls);
         describedAt = description.groupState() == GroupState.STABLE ? System.nanoTime() : 0;
         return others;
     }

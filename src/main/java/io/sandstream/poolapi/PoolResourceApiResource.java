@@ -2,6 +2,8 @@ package io.sandstream.poolapi;
 
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
@@ -28,7 +30,6 @@ import io.sandstream.config.SandstreamConfig;
 import io.sandstream.model.Tenant;
 import io.sandstream.sessions.ExecutionResult;
 import io.sandstream.sessions.ExecutionSpec;
-import io.sandstream.sessions.SessionInfo;
 import io.sandstream.sessions.SessionPool;
 import io.smallrye.common.annotation.Blocking;
 import io.smallrye.mutiny.Uni;
@@ -45,14 +46,21 @@ public class PoolResourceApiResource {
     private static final String DATA_DIR = "/mnt/data";
     /** Sessions in one {@code listSessions} page; the spec leaves the size to the service. */
     static final int LIST_PAGE_SIZE = 100;
+    /** Oldest first, then by tenant and identifier: the same order on every instance and every page. */
+    private static final Comparator<ResourceResponses.Session> LISTING_ORDER = Comparator
+            .comparing((ResourceResponses.Session s) -> s.createdAt() == null ? null : Instant.parse(s.createdAt()),
+                    Comparator.nullsLast(Comparator.naturalOrder()))
+            .thenComparing(s -> s.tenant() == null ? "" : s.tenant()).thenComparing(ResourceResponses.Session::identifier);
 
     private final PoolApiGuard guard;
     private final SandstreamConfig config;
     private final AsyncExecutions executions;
     private final RuntimeMetadata metadata;
+    private final PeerSessions peers;
 
     public PoolResourceApiResource(PoolApiGuard guard, SandstreamConfig config, AsyncExecutions executions,
-            RuntimeMetadata metadata) {
+            RuntimeMetadata metadata, PeerSessions peers) {
+        this.peers = peers;
         this.guard = guard;
         this.config = config;
         this.executions = executions;
@@ -199,23 +207,27 @@ public class PoolResourceApiResource {
     /**
      * One page of the caller's sessions (the operator's: every tenant's, each with its tenant), oldest
      * first so that {@code skip} pages through a stable order; {@code nextLink} names the next page.
+     * With several instances the listing holds every instance's sessions ({@link PeerSessions}).
      */
     @GET
     @Path("/listSessions")
     public ResourceResponses.SessionList listSessions(@PathParam("pool") String pool,
             @QueryParam("api-version") String apiVersion, @QueryParam("skip") String skip,
-            @HeaderParam("Authorization") String authorization, @Context UriInfo uri) {
+            @HeaderParam("Authorization") String authorization, @HeaderParam(PeerSessions.HOP_HEADER) String hop,
+            @Context UriInfo uri) {
         PoolApiGuard.Call call = guard.resource(authorization, pool, apiVersion);
         int from = skip(skip);
         Tenant tenant = call.scope().poolTenant();
         boolean operator = call.scope().operator();
-        List<SessionInfo> visible = call.pool().sessions().stream()
+        List<ResourceResponses.Session> visible = new ArrayList<>(call.pool().sessions().stream()
                 .filter(s -> operator || s.key().tenant().equals(tenant))
-                .sorted(Comparator.comparing(SessionInfo::createdAt, Comparator.nullsLast(Comparator.naturalOrder()))
-                        .thenComparing(s -> s.key().tenant().id()).thenComparing(SessionInfo::identifier))
-                .toList();
-        List<ResourceResponses.Session> page = visible.stream().skip(from).limit(LIST_PAGE_SIZE)
-                .map(operator ? ResourceResponses::sessionWithTenant : ResourceResponses::session).toList();
+                .map(operator ? ResourceResponses::sessionWithTenant : ResourceResponses::session).toList());
+        String target = uri.getRequestUri().getRawPath() + "?" + uri.getRequestUri().getRawQuery();
+        if (call.pool().backend().equals("local") && !peers.fromPeer(hop, target)) {
+            visible.addAll(peers.list(pool, apiVersion, authorization));
+        }
+        visible.sort(LISTING_ORDER);
+        List<ResourceResponses.Session> page = visible.stream().skip(from).limit(LIST_PAGE_SIZE).toList();
         int next = from + page.size();
         String nextLink = next < visible.size() ? uri.getBaseUriBuilder().path("pools").path(pool).path("listSessions")
                 .build() + "?api-version=" + query(apiVersion) + "&skip=" + next : null;

@@ -10,6 +10,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -28,7 +29,8 @@ import io.sandstream.kafka.KafkaBroker;
  * Pool API sessions across two packaged instances on one real broker: whichever instance a call
  * reaches, it is served by the session's owner (relayed inside the service), so state and files
  * set through one are there through the other, by both pool contracts and by {@code /executions}
- * with a {@code sessionId}; the relay mark cannot be forged; and once the owner is killed the
+ * with a {@code sessionId}; {@code listSessions} lists both instances' sessions on either; the relay
+ * mark cannot be forged; and once the owner is killed the
  * session is reported lost, not silently restarted.
  */
 @Tag("packaged")
@@ -85,8 +87,20 @@ class SessionForwardingIT {
             assertEquals(200, downloaded.statusCode());
             assertArrayEquals(content, downloaded.body());
 
+            // One listing of the pool's sessions, whichever instance is asked and wherever the sessions live.
+            for (ServiceProcess to : List.of(a, b)) {
+                HttpResponse<String> list = send(to, HttpRequest.newBuilder(to.uri("/pools/python/listSessions?" + RESOURCE)).GET());
+                assertEquals(200, list.statusCode(), list.body());
+                List<String> identifiers = new ArrayList<>();
+                JSON.readTree(list.body()).get("sessions").forEach(session -> identifiers.add(session.get("identifier").asText()));
+                assertEquals(List.of("s-state", "s-files"), identifiers, list.body());
+            }
+
             // The relay mark: anybody else's is refused, with a valid key or without one.
             for (ServiceProcess to : List.of(a, b)) {
+                HttpResponse<String> listing = send(to, HttpRequest.newBuilder(to.uri("/pools/python/listSessions?" + RESOURCE))
+                        .header("X-Sandstream-Hop", (System.currentTimeMillis() / 1000 + 30) + ".AAAA").GET());
+                assertEquals(403, listing.statusCode(), listing.body());
                 HttpResponse<String> forged = send(to, HttpRequest.newBuilder(to.uri("/pools/python/code/execute?" + LEGACY
                         + "&identifier=s-state")).header("X-Sandstream-Hop", (System.currentTimeMillis() / 1000 + 30) + ".AAAA")
                         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(code("print(x)"))));
