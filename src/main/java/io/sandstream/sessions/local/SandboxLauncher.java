@@ -232,8 +232,8 @@ public final class SandboxLauncher implements AutoCloseable {
      * the supplementary groups, then sets the gid and the uid (real, effective and saved; leaving
      * uid 0 clears every capability) and executes the command. It takes numbers only: {@code setpriv}
      * first looks each numeric id up as a name (NSS: /etc/passwd, /etc/group, libnss_systemd's
-     * userdb probes) and loads libcap-ng, about half a millisecond of CPU more per sandbox start on a
-     * quiet machine (docs/benchmarks.md), for the same result.
+     * userdb probes) and loads libcap-ng: ≈ 3 ms of CPU more per sandbox start at a load of 30 on
+     * the 2 cores (docs/benchmarks.md), for the same result.
      */
     static List<String> uidSwitch(int uid) {
         return List.of("unshare", "--setgid=" + uid, "--setuid=" + uid, "--");
