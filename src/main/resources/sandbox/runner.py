@@ -5,8 +5,9 @@
 # The service compiles it, after runner_files.py (the file operations), into the bytecode the
 # sandbox runs. A sandbox's cold start waits for every import here (docs/benchmarks.md), so this
 # imports the modules beneath the usual ones where those cost startup time: _ast (not ast), binascii
-# (not base64, which imports re), _thread and _queue (not threading and queue), _signal (not signal);
-# traceback is imported where it is used (failures).
+# (not base64, which imports re), _thread and _queue (not threading and queue), _signal (not signal),
+# json's C parts (runner_files.py: not json, which imports re, enum and collections); traceback is
+# imported where it is used (failures).
 import _ast, _queue, _signal, _thread, binascii, builtins, os, sys, resource, io, site
 
 # The interpreter runs with -S (docs/sandboxes.md): the .pth files in the host's site directories
