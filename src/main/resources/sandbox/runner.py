@@ -12,9 +12,9 @@ import _ast, _queue, _signal, _thread, binascii, builtins, os, sys, resource, io
 
 # The interpreter runs with -S (docs/sandboxes.md): the .pth files in the host's site directories
 # run no code in the sandbox (Debian's and whatever else the host installed there; one of this
-# machine's tries to import certifi at every start). The site directories go on sys.path here, in the order
-# site puts them, without their .pth files; exit(), quit(), help() and friends as site defines them.
-# Under -S importing site runs nothing (the module is frozen: no file read).
+# machine's tries to import certifi at every start). The site directories go on sys.path here, in
+# the order site puts them, without their .pth files; exit(), quit(), help() and friends as site
+# defines them. Under -S importing site runs nothing (the module is frozen: no file read).
 sys.path.extend(directory for directory in site.getsitepackages() if os.path.isdir(directory))
 site.setquit()
 site.setcopyright()
