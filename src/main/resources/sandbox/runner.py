@@ -5,9 +5,20 @@
 # The service compiles it, after runner_files.py (the file operations), into the bytecode the
 # sandbox runs. A sandbox's cold start waits for every import here (docs/benchmarks.md), so this
 # imports the modules beneath the usual ones where those cost startup time: _ast (not ast), binascii
-# (not base64, which imports re), _thread and _queue (not threading and queue), _signal (not signal);
-# traceback is imported where it is used (failures).
-import _ast, _queue, _signal, _thread, binascii, builtins, json, os, sys, resource, io
+# (not base64, which imports re), _thread and _queue (not threading and queue), _signal (not signal),
+# json's C parts (runner_files.py: not json, which imports re, enum and collections); traceback is
+# imported where it is used (failures).
+import _ast, _queue, _signal, _thread, binascii, builtins, os, sys, resource, io, site
+
+# The interpreter runs with -S (docs/sandboxes.md): the .pth files in the host's site directories
+# run no code in the sandbox (Debian's and whatever else the host installed there; one of this
+# machine's tries to import certifi at every start). The site directories go on sys.path here, in
+# the order site puts them, without their .pth files; exit(), quit(), help() and friends as site
+# defines them. Under -S importing site runs nothing (the module is frozen: no file read).
+sys.path.extend(directory for directory in site.getsitepackages() if os.path.isdir(directory))
+site.setquit()
+site.setcopyright()
+site.sethelper()
 
 requests = os.fdopen(os.dup(0), "rb")
 devnull = os.open("/dev/null", os.O_RDONLY)
@@ -25,7 +36,7 @@ def reader():
     # Interrupts are handled here, at once, even while user code runs on the main thread.
     try:
         for line in requests:
-            message = json.loads(line)
+            message = json_loads(line)
             if message.get("op") == "interrupt":
                 if running:
                     os.kill(os.getpid(), _signal.SIGINT)
@@ -39,7 +50,7 @@ def to_json(value):
     if value is None:
         return None
     try:
-        json.dumps(value, allow_nan=False)
+        json_dumps(value, allow_nan=False)
         return value
     except (TypeError, ValueError):
         return repr(value)
@@ -68,7 +79,7 @@ class Outputs:
         self.items, self.size, self.cap, self.truncated = [], 0, cap, False
 
     def add(self, mime, data):
-        size = len(data) if isinstance(data, str) else len(json.dumps(data, default=str))
+        size = len(data) if isinstance(data, str) else len(json_dumps(data, default=str))
         if self.truncated or self.size + size > self.cap:
             self.truncated = True
             return False
@@ -144,7 +155,7 @@ def bundle(value):
                     continue
             elif mime == "application/json":
                 try:
-                    json.dumps(content, allow_nan=False)
+                    json_dumps(content, allow_nan=False)
                 except (TypeError, ValueError):
                     continue
             elif not isinstance(content, str):

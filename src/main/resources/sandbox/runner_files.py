@@ -3,13 +3,48 @@
 # (RuntimeDirectory), so there is one implementation and nothing more for a sandbox to load.
 # Never a symlink, only regular files, never outside /mnt/data. Answers go through send(), on the
 # control channel each runner opens (its globals control and control_lock).
-import binascii, json, os, stat
+import _json, binascii, os, stat
 
 DATA = "/mnt/data"
 
 
+# JSON by json's own C scanner and encoder (_json), which json.loads and json.dumps use too: json's
+# Python layer imports re, enum and collections, which were the larger part of a runner's own start
+# once the interpreter runs without site (docs/benchmarks.md). Same results as json's for the lines
+# of the protocol; user code that imports json gets the whole module as usual.
+class JsonDecoding:
+    # What _json.make_scanner reads from json.JSONDecoder, at json.loads's defaults.
+    strict = True
+    object_hook = object_pairs_hook = None
+    parse_float, parse_int = float, int
+    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}.__getitem__
+
+
+json_scan = _json.make_scanner(JsonDecoding())
+
+
+def json_loads(line):
+    """json.loads of one UTF-8 line; ValueError (or StopIteration) when it is not one JSON value."""
+    text = line.decode("utf-8").strip()
+    value, end = json_scan(text, 0)
+    if end != len(text):
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def json_unserializable(value):
+    raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
+
+
+def json_dumps(value, default=json_unserializable, allow_nan=True, separators=(", ", ": ")):
+    """json.dumps(value, default=, allow_nan=, separators=), ASCII and with the circular check as json.dumps has them."""
+    encode = _json.make_encoder({}, default, _json.encode_basestring_ascii, None, separators[1], separators[0],
+                                False, False, allow_nan)
+    return "".join(encode(value, 0))
+
+
 def send(message):
-    line = json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
+    line = json_dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
     with control_lock:
         control.write(line)
 
@@ -68,7 +103,7 @@ def file_op(op, message, directory, answer):
         entries, size, answer["truncated"] = [], 0, False
         for name, st in regular_entries(directory):
             entry = file_info(name, st)
-            size += len(json.dumps(entry)) + 1
+            size += len(json_dumps(entry)) + 1
             if len(entries) >= message["maxEntries"] or size > message["maxBytes"]:
                 answer["truncated"] = True
                 break

@@ -7,7 +7,11 @@
 # sit in the sandbox's memory cgroup, so both count against the execution's limits.
 # The service compiles it, after runner_files.py (the file operations, DATA), into the bytecode the
 # sandbox runs. Usage: script_runner.pyc LANGUAGE MEMORY_MIB
-import json, os, shutil, signal, subprocess, sys, threading, resource, queue
+# A sandbox's cold start waits for every import here (docs/benchmarks.md): children are started
+# with os.fork and os.execvpe rather than subprocess, and _thread, _queue and _signal stand in for
+# threading, queue and signal (together ≈ 20 ms of CPU per start); shutil is imported by the second
+# execution, the first with a build directory to clear.
+import _queue, _signal, _thread, os, sys, resource
 
 WORK = "/tmp/sandstream-build"
 LANGUAGE = sys.argv[1]
@@ -16,11 +20,13 @@ requests = os.fdopen(os.dup(0), "rb")
 devnull = os.open("/dev/null", os.O_RDONLY)
 os.dup2(devnull, 0)
 control = os.fdopen(3, "wb", buffering=0)
-control_lock = threading.Lock()
-work = queue.Queue()
-child_lock = threading.Lock()
-child = None
-interrupted = threading.Event()
+os.set_inheritable(3, False)  # no child gets the control channel
+control_lock = _thread.allocate_lock()
+work = _queue.SimpleQueue()
+child_lock = _thread.allocate_lock()
+child = None  # the pid of the running child, while it is not reaped (its process group stays ours)
+interrupted = False
+MAX_FD = os.sysconf("SC_OPEN_MAX")
 
 # Toolchain caches and temporary files in the session's writable space (the root is read-only).
 ENV = {
@@ -53,11 +59,12 @@ NODE_TYPES = ("declare module '*';\ndeclare var require: any, module: any, expor
 
 
 def reader():
+    global interrupted
     try:
         for line in requests:
-            message = json.loads(line)
+            message = json_loads(line)
             if message.get("op") == "interrupt":
-                interrupted.set()
+                interrupted = True
                 kill_child()
             else:
                 work.put(message)
@@ -68,9 +75,9 @@ def reader():
 
 def kill_child():
     with child_lock:
-        if child is not None and child.returncode is None:
+        if child is not None:
             try:
-                os.killpg(child.pid, signal.SIGKILL)
+                os.killpg(child, _signal.SIGKILL)
             except OSError:
                 pass
 
@@ -80,34 +87,68 @@ def children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+def spawn(argv, seconds, stdout):
+    """Starts argv as a child in a process group of its own, its CPU limited to seconds; its pid.
+    What subprocess.Popen(preexec_fn=..., close_fds=True) did, with exec errors raised here."""
+    errors, report = os.pipe()  # both close on exec: the child reports only a failure before its exec
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setpgid(0, 0)  # a group of its own: an interrupt kills the program and what it started
+            _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+            # SIGXCPU at the budget, SIGKILL a second later for runtimes that catch SIGXCPU (Go does).
+            cap = seconds + 1 if hard == resource.RLIM_INFINITY else min(seconds + 1, hard)
+            resource.setrlimit(resource.RLIMIT_CPU, (min(seconds, cap), cap))
+            # Python ignores these two; a program expects them at their defaults (SIGINT stays
+            # ignored, as the runner has it: interrupts come through the protocol).
+            for number in (_signal.SIGPIPE, _signal.SIGXFSZ):
+                _signal.signal(number, _signal.SIG_DFL)
+            os.dup2(devnull, 0)
+            if stdout != 1:
+                os.dup2(stdout, 1)
+            os.closerange(3, report)
+            os.closerange(report + 1, MAX_FD)
+            os.chdir(DATA)
+            os.execvpe(argv[0], argv, ENV)
+        except OSError as e:
+            os.write(report, b"%d" % (e.errno or 0))
+        finally:
+            os._exit(127)
+    os.close(report)
+    try:
+        failure = os.read(errors, 32)
+    finally:
+        os.close(errors)
+    if failure:
+        os.waitpid(pid, 0)
+        number = int(failure)
+        raise OSError(number, os.strerror(number), argv[0])
+    return pid
+
+
 def step(argv, budget, stdout):
     """Runs one child to its end within the remaining CPU budget (s); its exit status."""
     global child
     seconds = max(1, int(budget + 0.999))
-
-    def limits():
-        os.setpgid(0, 0)  # a group of its own: an interrupt kills the program and what it started
-        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        # SIGXCPU at the budget, SIGKILL a second later for runtimes that catch SIGXCPU (Go does).
-        cap = seconds + 1 if hard == resource.RLIM_INFINITY else min(seconds + 1, hard)
-        resource.setrlimit(resource.RLIMIT_CPU, (min(seconds, cap), cap))
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-
     with child_lock:
-        if interrupted.is_set():
+        if interrupted:
             return None
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, cwd=DATA, env=ENV, preexec_fn=limits,
-                                 close_fds=True)
+        child = spawn(argv, seconds, stdout)
     try:
-        return child.wait()
+        # Waited for without reaping it: until it is reaped its pid, and so its process group,
+        # cannot go to another process, so kill_child never hits one that is not ours.
+        os.waitid(os.P_PID, child, os.WEXITED | os.WNOWAIT)
     finally:
         kill_child()  # whatever the program left running in its group ends with it
         with child_lock:
+            _, status = os.waitpid(child, 0)
             child = None
+    return os.waitstatus_to_exitcode(status)
 
 
 def describe(code):
     if code < 0:
+        import signal  # the names, only for a child a signal ended
         try:
             return "killed by " + signal.Signals(-code).name
         except ValueError:
@@ -115,10 +156,17 @@ def describe(code):
     return "exit status %d" % code
 
 
+def clear_work():
+    if os.path.lexists(WORK):
+        import shutil  # from the second execution on: not on the cold start's path
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
 def execute(message):
+    global interrupted
     answer = {"id": message["id"], "status": "Succeeded", "result": None}
-    interrupted.clear()
-    shutil.rmtree(WORK, ignore_errors=True)
+    interrupted = False
+    clear_work()
     start = children_cpu()
     budget = float(message["cpuSeconds"])
     try:
@@ -134,10 +182,10 @@ def execute(message):
             # A compiler's diagnostics all go to stderr (tsc writes them to stdout).
             code = step([a.format(work=WORK) for a in argv], budget - (children_cpu() - start),
                         2 if phase == "compile" else 1)
-            if interrupted.is_set() or code is None:
+            if interrupted or code is None:
                 answer.update(status="Failed", error={"type": "KeyboardInterrupt", "message": "interrupted"})
                 break
-            if code in (-signal.SIGXCPU, -signal.SIGKILL) and children_cpu() - start >= budget - 0.05:
+            if code in (-_signal.SIGXCPU, -_signal.SIGKILL) and children_cpu() - start >= budget - 0.05:
                 answer.update(status="Failed", error={"type": "CpuLimitExceeded",
                                                       "message": "the CPU limit was reached during " + phase})
                 break
@@ -153,8 +201,8 @@ def execute(message):
     send(answer)
 
 
-threading.Thread(target=reader, daemon=True).start()
-signal.signal(signal.SIGINT, signal.SIG_IGN)
+_thread.start_new_thread(reader, ())
+_signal.signal(_signal.SIGINT, _signal.SIG_IGN)
 send({"ready": True, "runtime": LANGUAGE})
 while True:
     message = work.get()

@@ -463,8 +463,8 @@ public interface SandstreamConfig {
 
         /**
          * Program that runs each sandbox as its host uid, called as {@code HELPER UID -- COMMAND…}.
-         * Default: util-linux {@code setpriv} (the service runs as root, or setpriv holds the
-         * capabilities). The images set {@code sandstream-setuid} ({@code src/main/docker}), the
+         * Default: util-linux {@code unshare --setgid=UID --setuid=UID} (the service runs as root, or
+         * unshare holds the capabilities). The images set {@code sandstream-setuid} ({@code src/main/docker}), the
          * only file there with CAP_SETUID/CAP_SETGID, which refuses uids outside the sandbox range.
          */
         Optional<Path> uidHelper();

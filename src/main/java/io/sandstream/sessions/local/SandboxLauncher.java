@@ -200,16 +200,18 @@ public final class SandboxLauncher implements AutoCloseable {
                 fontCache.map(name -> runtime.file(RuntimeDirectory.FONT_CACHE).toString()).orElse("")));
         command.addAll(config.uidHelper()
                 .map(helper -> List.of(helper.toString(), Integer.toString(uid), "--"))
-                .orElse(List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--")));
+                .orElse(uidSwitch(uid)));
         command.addAll(bwrapArguments(limits, runner, fontCache));
         switch (kind) {
-            case PYTHON -> command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/" + runner));
+            // -S: no site, so no .pth file of the host runs code in the sandbox; runner.py puts the
+            // site directories on sys.path itself (docs/sandboxes.md).
+            case PYTHON -> command.addAll(List.of(config.python(), "-I", "-S", "-u", "/opt/sandstream/" + runner));
             // Node cannot dup: the requests move to fd 4 and fd 0 becomes /dev/null here, so user
             // code reading its standard input never reads the control channel (the Python runners dup it themselves).
             case NODE -> command.addAll(List.of("/bin/sh", "-c", "exec \"$0\" \"$@\" 4<&0 0</dev/null", config.node(),
                     "--max-old-space-size=" + Math.max(16, limits.memoryMib() * 3 / 4), "/opt/sandstream/runner.js"));
             // The script runner is told its language and the memory limit (runtimes like the JVM size their heaps by it).
-            default -> command.addAll(List.of(config.python(), "-I", "-u", "/opt/sandstream/" + runner,
+            default -> command.addAll(List.of(config.python(), "-I", "-S", "-u", "/opt/sandstream/" + runner,
                     kind.language.wireName(), Long.toString(limits.memoryMib())));
         }
         ProcessBuilder builder = new ProcessBuilder(command);
@@ -223,6 +225,18 @@ public final class SandboxLauncher implements AutoCloseable {
             throw e;
         }
         return process;
+    }
+
+    /**
+     * The default uid switch, as root: util-linux's {@code unshare} with no namespace to enter drops
+     * the supplementary groups, then sets the gid and the uid (real, effective and saved; leaving
+     * uid 0 clears every capability) and executes the command. It takes numbers only: {@code setpriv}
+     * first looks each numeric id up as a name (NSS: /etc/passwd, /etc/group, libnss_systemd's
+     * userdb probes) and loads libcap-ng: ≈ 3 ms of CPU more per sandbox start at a load of 30 on
+     * the 2 cores (docs/benchmarks.md), for the same result.
+     */
+    static List<String> uidSwitch(int uid) {
+        return List.of("unshare", "--setgid=" + uid, "--setuid=" + uid, "--");
     }
 
     /** A FIFO (mode 600) no sandbox has used, from the stock; one mkfifo refills it. */

@@ -135,6 +135,47 @@ class HostIsolationTest {
         assertEquals(List.of(), SandboxProcesses.inUidBlock(pools.launcher.firstUid()), "no sandbox process was started");
     }
 
+    /**
+     * The uid switch (unshare by default): every process of a sandbox (bwrap, its init, the
+     * runner) runs as the sandbox's own host uid and gid, real, effective, saved and filesystem
+     * alike, with no supplementary group and no capability; for both Python-hosted runners.
+     */
+    @Test
+    void aSandboxRunsAsItsOwnUidWithNoGroupsAndNoCapabilities() throws Exception {
+        try (PoolFixture pools = fixture(dir.resolve("data"), Map.of())) {
+            for (Runner runner : List.of(Runner.PYTHON, Runner.BASH)) {
+                Sandbox sandbox = Sandbox.start(pools.launcher, runner, pools.config.pools().get("python").limits(),
+                        Duration.ofSeconds(1), pools.timers, pools.registry.counter("test.output.read"));
+                try {
+                    List<ProcessHandle> processes = SandboxProcesses.handlesInUidBlock(pools.launcher.firstUid());
+                    assertTrue(processes.size() >= 3, "bwrap, its init and the runner: " + processes);
+                    String uid = null;
+                    for (ProcessHandle p : processes) {
+                        Map<String, String> status = new HashMap<>();
+                        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(p.pid()), "status"))) {
+                            String[] parts = line.split(":", 2);
+                            status.put(parts[0], parts.length > 1 ? parts[1].strip() : "");
+                        }
+                        uid = uid == null ? status.get("Uid").split("\\s+")[0] : uid;
+                        String four = String.join("\t", uid, uid, uid, uid);
+                        String what = runner + " process " + p.pid() + ": " + status;
+                        assertEquals(four, status.get("Uid"), what);
+                        assertEquals(four, status.get("Gid"), what);
+                        assertEquals("", status.get("Groups"), what);
+                        for (String set : List.of("CapInh", "CapPrm", "CapEff", "CapAmb")) {
+                            assertEquals("0000000000000000", status.get(set), set + " of " + what);
+                        }
+                    }
+                    assertTrue(Integer.parseInt(uid) >= pools.launcher.firstUid(), "a uid of the block: " + uid);
+                } finally {
+                    sandbox.kill(null);
+                }
+                assertTrue(SandboxProcesses.waitFor(() -> SandboxProcesses.inUidBlock(pools.launcher.firstUid()).isEmpty()),
+                        "the sandbox ended: " + SandboxProcesses.inUidBlock(pools.launcher.firstUid()));
+            }
+        }
+    }
+
     @Test
     void twoLaunchersOnOneHostGetDisjointUidBlocks() throws Exception {
         try (PoolFixture a = fixture(dir.resolve("a"), Map.of()); PoolFixture b = fixture(dir.resolve("b"), Map.of())) {

@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.sandstream.SandboxProcesses;
 import io.sandstream.sessions.ExecutionResult;
@@ -35,7 +38,7 @@ class PythonDataStackTest {
     /** Import name → what the README lists; one execution imports them all. */
     static final List<String> MODULES = List.of("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "scipy", "scipy.stats",
             "sklearn", "sklearn.linear_model", "seaborn", "statsmodels.api", "sympy", "networkx", "PIL.Image", "openpyxl",
-            "xlsxwriter", "docx", "reportlab", "bs4", "lxml.etree", "tabulate");
+            "xlsxwriter", "docx", "reportlab", "bs4", "lxml.etree", "tabulate", "mpl_toolkits.mplot3d");
     static final byte[] PNG_SIGNATURE = { (byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
 
     @TempDir
@@ -78,6 +81,41 @@ class PythonDataStackTest {
         // No warning about an unwritable config or cache directory, no fontconfig complaint from a
         // font scan: matplotlib found its directory and the shared font list.
         assertEquals("", result.stderr(), result.toString());
+    }
+
+    /**
+     * The sandboxes' interpreter runs without site ({@code -S}): no code from the host's .pth files
+     * (this machine has some that import modules at every interpreter start), while the site
+     * directories are on sys.path in site's order and site's builtins are there.
+     */
+    @Test
+    void theHostsPthFilesRunNoCodeInTheSandbox() throws Exception {
+        // On the host, the same interpreter: its site directories, and what site's .pth files import.
+        JsonNode host = new ObjectMapper().readTree(hostPython("import json, site, sys\n"
+                + "before = set(sys.modules)\n"
+                + "site.addsitepackages(set())\n"
+                + "print(json.dumps([[p for p in sys.path if p.endswith('-packages')], sorted(set(sys.modules) - before)]))"));
+        ExecutionResult result = inWarmSession("stack-no-site", "import sys\n"
+                + "[sys.flags.no_site, [p for p in sys.path if p.endswith('-packages')], sorted(sys.modules),\n"
+                + " all(callable(f) for f in (exit, quit, help))]");
+        assertEquals(Status.Succeeded, result.status(), result.toString());
+        JsonNode r = result.result();
+        assertEquals(1, r.get(0).asInt(), "python runs with -S: " + r);
+        assertEquals(host.get(0), r.get(1), "the site directories, in site's order");
+        List<String> pthImports = new ArrayList<>();
+        host.get(1).forEach(m -> pthImports.add(m.textValue()));
+        List<String> loaded = new ArrayList<>();
+        r.get(2).forEach(m -> loaded.add(m.textValue()));
+        List<String> leaked = pthImports.stream().filter(loaded::contains).toList();
+        assertEquals(List.of(), leaked, "imported by the host's .pth files (" + pthImports + ") yet loaded in the sandbox");
+        assertTrue(r.get(3).asBoolean(), "exit(), quit() and help() as site defines them");
+    }
+
+    private static String hostPython(String code) throws Exception {
+        Process p = new ProcessBuilder(pools.config.sessions().python(), "-I", "-S", "-c", code).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        return out;
     }
 
     @Test

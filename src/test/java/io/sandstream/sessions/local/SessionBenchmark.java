@@ -66,6 +66,7 @@ class SessionBenchmark {
             System.out.printf("machine: %d cores, load average %s; python pool, %d ready sandboxes%n",
                     Runtime.getRuntime().availableProcessors(), loadAverage(), READY);
             if (Boolean.getBoolean("bench.languages-only")) { // -Dbench.languages-only: the per-language table alone
+                System.out.printf("memory per idle ready sandbox:%s%n", memoryPerSandbox());
                 perLanguage(fixture, languages, dir);
                 return;
             }
@@ -97,7 +98,7 @@ class SessionBenchmark {
                             .reduce((a, b) -> a + "   " + b).orElse(""), allocation.count());
 
             awaitReady(pool);
-            System.out.printf("memory per idle ready sandbox: %s%n", memoryPerSandbox(READY));
+            System.out.printf("memory per idle ready sandbox:%s%n", memoryPerSandbox());
 
             double baseline = throughput(2, 5, worker -> {
                 Sandbox sandbox = Sandbox.start(fixture.launcher, Runner.PYTHON, limits(fixture), Duration.ofSeconds(1), fixture.timers,
@@ -155,7 +156,9 @@ class SessionBenchmark {
      */
     private static Baseline baseline(SandstreamConfig config, String language) {
         return switch (language) {
-            case "python" -> new Baseline("main.py", List.of(config.sessions().python(), "-I", "/src/main.py"));
+            // As the sandbox runs it (-S: no site, no .pth file); plain -I, which runs site and every
+            // .pth file of the host, is measured beside it (PYTHON_WITH_SITE).
+            case "python" -> new Baseline("main.py", List.of(config.sessions().python(), "-I", "-S", "/src/main.py"));
             case "javascript" -> new Baseline("main.js", List.of(config.sessions().node(), "/src/main.js"));
             case "bash" -> new Baseline("main.sh", List.of("/usr/bin/bash", "/src/main.sh"));
             case "ruby" -> new Baseline("main.rb", List.of("/usr/bin/ruby", "/src/main.rb"));
@@ -168,6 +171,11 @@ class SessionBenchmark {
                     + " --outDir /tmp/out /src/main.ts && node /tmp/out/main.js");
             default -> null;
         };
+    }
+
+    /** The Python baseline as most services run it: site and the host's .pth files included. */
+    private static List<String> pythonWithSite(SandstreamConfig config) {
+        return List.of(config.sessions().python(), "-I", "/src/main.py");
     }
 
     private record Baseline(String file, List<String> command) {
@@ -210,9 +218,13 @@ class SessionBenchmark {
             Files.writeString(source.resolve(baseline.file()), hello(language));
             List<Long> cold = new ArrayList<>();
             List<Long> bare = new ArrayList<>();
+            List<Long> withSite = new ArrayList<>();
             long phase = System.nanoTime();
             for (int i = 0; i < COLD_RUNS && (i < MIN_RUNS || System.nanoTime() - phase < PHASE_NANOS); i++) {
                 bare.add(plainBwrap(source, baseline.command()));
+                if (language.equals("python")) {
+                    withSite.add(plainBwrap(source, pythonWithSite(config)));
+                }
                 long t = System.nanoTime();
                 Sandbox sandbox = Sandbox.start(fixture.launcher, runner, poolConfig.limits(), Duration.ofSeconds(1),
                         fixture.timers, fixture.registry.counter("test.output.read"));
@@ -248,6 +260,12 @@ class SessionBenchmark {
                     language, percentile(cold, 0.5) / 1e6, percentile(cold, 0.99) / 1e6, percentile(warm, 0.5) / 1e6,
                     percentile(warm, 0.99) / 1e6, bareP50 / 1e6, percentile(bare, 0.99) / 1e6, percentile(cold, 0.5) / bareP50,
                     percentile(warm, 0.5) / bareP50, cold.size(), warm.size(), bare.size(), String.join(" ", baseline.command()));
+            if (!withSite.isEmpty()) {
+                double siteP50 = percentile(withSite, 0.5);
+                System.out.printf("%-11s   baseline with site and the host's .pth files: %7.1f / %7.1f ms; cold start %.2fx it; %d runs; %s%n",
+                        "", siteP50 / 1e6, percentile(withSite, 0.99) / 1e6, percentile(cold, 0.5) / siteP50, withSite.size(),
+                        String.join(" ", pythonWithSite(config)));
+            }
             if (failed != null) {
                 System.out.printf("%-11s   (the hello world did not succeed: %s)%n", "", failed.strip());
             }
@@ -331,31 +349,53 @@ class SessionBenchmark {
         }
     }
 
-    private static String memoryPerSandbox(int sandboxes) throws Exception {
-        long rss = 0;
-        long pss = 0;
+    /**
+     * RSS and PSS of the idle ready sandboxes, per runner: each sandbox is the processes of one
+     * sandbox uid (bwrap, its init, the runner); PSS shares the pages they have in common.
+     */
+    private static String memoryPerSandbox() throws Exception {
+        Map<Long, long[]> byUid = new HashMap<>(); // RSS, PSS of the bwrap processes, PSS of the runner (KiB)
+        Map<Long, String> runnerByUid = new HashMap<>();
         for (ProcessHandle p : ProcessHandle.allProcesses().toList()) {
-            Path status = Path.of("/proc/" + p.pid() + "/status");
             List<String> lines;
+            String[] argv;
+            long pss;
             try {
-                lines = Files.readAllLines(status);
+                lines = Files.readAllLines(Path.of("/proc/" + p.pid() + "/status"));
+                argv = new String(Files.readAllBytes(Path.of("/proc/" + p.pid() + "/cmdline"))).split("\0");
+                pss = kib(Files.readAllLines(Path.of("/proc/" + p.pid() + "/smaps_rollup")), "Pss:");
             } catch (Exception e) {
-                continue;
+                continue; // ended meanwhile
             }
             long uid = lines.stream().filter(l -> l.startsWith("Uid:")).mapToLong(l -> Long.parseLong(l.split("\\s+")[1]))
                     .findFirst().orElse(-1);
             if (uid < FIRST_UID || uid >= FIRST_UID + 4096) {
                 continue;
             }
-            rss += kib(lines, "VmRSS:");
-            try {
-                pss += kib(Files.readAllLines(Path.of("/proc/" + p.pid() + "/smaps_rollup")), "Pss:");
-            } catch (Exception e) {
-                // no smaps_rollup on this kernel
+            long[] memory = byUid.computeIfAbsent(uid, u -> new long[3]);
+            memory[0] += kib(lines, "VmRSS:");
+            boolean bwrap = argv[0].endsWith("bwrap");
+            memory[bwrap ? 1 : 2] += pss;
+            if (!bwrap) {
+                String runner = List.of(argv).contains("/opt/sandstream/runner.pyc") ? "python"
+                        : List.of(argv).contains("/opt/sandstream/runner.js") ? "javascript" : "script runner";
+                runnerByUid.putIfAbsent(uid, runner);
             }
         }
-        return String.format("RSS %.1f MiB, PSS %.1f MiB (bwrap, its init and the runner; PSS shares common pages)",
-                rss / 1024.0 / sandboxes, pss / 1024.0 / sandboxes);
+        Map<String, long[]> byRunner = new LinkedHashMap<>(); // sandboxes, RSS, PSS of bwrap, PSS of the runner
+        byUid.forEach((uid, memory) -> {
+            long[] sum = byRunner.computeIfAbsent(runnerByUid.getOrDefault(uid, "starting"), r -> new long[4]);
+            sum[0]++;
+            for (int i = 0; i < 3; i++) {
+                sum[i + 1] += memory[i];
+            }
+        });
+        StringBuilder out = new StringBuilder();
+        byRunner.forEach((runner, sum) -> out.append(String.format(
+                "%n  %-13s RSS %5.1f MiB, PSS %5.1f MiB (bwrap and its init %4.1f, the runner %4.1f), mean of %d",
+                runner, sum[1] / 1024.0 / sum[0], (sum[2] + sum[3]) / 1024.0 / sum[0], sum[2] / 1024.0 / sum[0],
+                sum[3] / 1024.0 / sum[0], sum[0])));
+        return out.toString();
     }
 
     private static long kib(List<String> lines, String key) {
