@@ -77,6 +77,8 @@ final class Sandbox {
     private volatile Run current;
     private volatile LimitHit killedFor;
     private volatile long runnerPid = -1;
+    /** Opened at the first execution, closed when the sandbox is gone. */
+    private volatile Cgroups.OomKillCount oomKillCount;
     /** Our end of the control FIFO; we hold it read-write, so its reader never sees end-of-file. */
     private volatile RandomAccessFile control;
     final Instant createdAt = Instant.now();
@@ -345,7 +347,15 @@ final class Sandbox {
 
     /** OOM kills in the sandbox's memory cgroup so far; 0 without one. */
     private long oomKills() {
-        return launcher.cgroup(id).map(Cgroups::oomKills).orElse(0L);
+        Cgroups.OomKillCount count = oomKillCount;
+        if (count == null) {
+            count = launcher.cgroup(id).map(Cgroups.OomKillCount::new).orElse(null);
+            if (count == null) {
+                return 0;
+            }
+            oomKillCount = count;
+        }
+        return count.read();
     }
 
     /** CPU time of the runner process in clock ticks (1/100 s), all threads. */
@@ -397,6 +407,9 @@ final class Sandbox {
 
     private void exited() {
         state = State.DEAD;
+        if (oomKillCount != null) {
+            oomKillCount.close();
+        }
         stdout.close();
         stderr.close();
         ready.completeExceptionally(new IOException("the sandbox exited"));
@@ -658,8 +671,11 @@ final class Sandbox {
 
         /** What background processes wrote since the last read; it was there before the request went out. */
         private void dropStale() {
-            byte[] buffer = new byte[CHUNK];
             try {
+                if (in.available() <= 0) {
+                    return; // as almost always: no buffer needed
+                }
+                byte[] buffer = new byte[CHUNK];
                 int dropped = 0;
                 int available;
                 while (dropped < MAX_STALE && (available = in.available()) > 0) {
