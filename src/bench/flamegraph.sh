@@ -8,6 +8,7 @@
 #   pid: that process and its threads, children excluded;
 #   all: every process on the machine (the service, its sandboxes, the load generator).
 # A benchmark script runs it over its main phase when BENCH_FLAMEGRAPH=<out.svg> is set.
+# FLAMEGRAPH_OPTS: more options of the flamegraph renderer (e.g. "--minwidth 1" for a smaller SVG).
 set -euo pipefail
 out=$1 seconds=$2 target=$3 title=${4:-$(basename "$out" .svg)}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,5 +30,6 @@ done
 # One frame per function: the offsets inside a function are cut off.
 perf script -i "$data" 2>/dev/null | sed -E 's/\+0x[0-9a-f]+ \(/ (/' >"$data.txt"
 mkdir -p "$(dirname "$out")"
-"$tools/node_modules/.bin/flamegraph" -t perf --titletext "$title" --countname samples <"$data.txt" >"$out"
+# shellcheck disable=SC2086
+"$tools/node_modules/.bin/flamegraph" -t perf --titletext "$title" --countname samples ${FLAMEGRAPH_OPTS:-} <"$data.txt" >"$out"
 echo "flame graph: $out ($(grep -c 'cpu-clock' "$data.txt") samples in ${seconds}s)"
