@@ -20,7 +20,9 @@ data=$(mktemp)
 maps=()
 trap 'rm -f "$data" "$data.txt" "${maps[@]}"' EXIT
 if [ "$target" = all ]; then scope=(-a); else scope=(-p "$target"); fi
-perf record -q -F 499 -g "${scope[@]}" -o "$data" -- sleep "$seconds" 2>/dev/null
+# A caller may end the recording early by killing its sleep (startup-bench.sh, at readiness): the
+# samples so far are kept, and a perf that failed leaves no data for perf script below.
+perf record -q -F 499 -g "${scope[@]}" -o "$data" -- sleep "$seconds" 2>/dev/null || true
 # Name the JIT-compiled frames: every JVM sampled writes its code cache map to /tmp/perf-<pid>.map.
 for pid in $(perf script -i "$data" -F pid 2>/dev/null | sort -u); do
   case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in
