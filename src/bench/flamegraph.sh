@@ -8,6 +8,7 @@
 #   pid: that process and its threads, children excluded;
 #   all: every process on the machine (the service, its sandboxes, the load generator).
 # A benchmark script runs it over its main phase when BENCH_FLAMEGRAPH=<out.svg> is set.
+# FLAMEGRAPH_OPTS: more options of the flamegraph renderer (e.g. "--minwidth 1" for a smaller SVG).
 set -euo pipefail
 out=$1 seconds=$2 target=$3 title=${4:-$(basename "$out" .svg)}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -19,7 +20,9 @@ data=$(mktemp)
 maps=()
 trap 'rm -f "$data" "$data.txt" "${maps[@]}"' EXIT
 if [ "$target" = all ]; then scope=(-a); else scope=(-p "$target"); fi
-perf record -q -F 499 -g "${scope[@]}" -o "$data" -- sleep "$seconds" 2>/dev/null
+# A caller may end the recording early by killing its sleep (startup-bench.sh, at readiness): the
+# samples so far are kept, and a perf that failed leaves no data for perf script below.
+perf record -q -F 499 -g "${scope[@]}" -o "$data" -- sleep "$seconds" 2>/dev/null || true
 # Name the JIT-compiled frames: every JVM sampled writes its code cache map to /tmp/perf-<pid>.map.
 for pid in $(perf script -i "$data" -F pid 2>/dev/null | sort -u); do
   case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in
@@ -32,5 +35,6 @@ done
 perf script -i "$data" 2>/dev/null | sed -E 's/\+0x[0-9a-f]+ \(/ (/' \
   | perl -pe 's/^(\S.*?)(\s+\d+(?:\/\d+)?\s+(?:\[\d+\]\s+)?\d+\.\d+:)/(my $c = $1) =~ tr| |_|; $c . $2/e' >"$data.txt"
 mkdir -p "$(dirname "$out")"
-"$tools/node_modules/.bin/flamegraph" -t perf --titletext "$title" --countname samples <"$data.txt" >"$out"
+# shellcheck disable=SC2086
+"$tools/node_modules/.bin/flamegraph" -t perf --titletext "$title" --countname samples ${FLAMEGRAPH_OPTS:-} <"$data.txt" >"$out"
 echo "flame graph: $out ($(grep -c 'cpu-clock' "$data.txt") samples in ${seconds}s)"

@@ -181,4 +181,26 @@ class ContainerImageTest {
             assertTrue(line.contains("--cap-drop ALL --cap-add SETUID --cap-add SETGID"), line);
         }
     }
+
+    /**
+     * The JVM image starts from JDK 25's AOT cache (issue 23 point 5), made in its own build by a
+     * training run of its own JVM on the very files it ships: the cache is refused by any other
+     * JVM or class path, and a cache made elsewhere would silently not be used.
+     */
+    @Test
+    void theJvmImageStartsFromAnAotCacheItsOwnBuildTrained() throws Exception {
+        String dockerfile = Files.readString(Path.of("src/main/docker/Dockerfile.jvm"));
+        // One line per instruction: continuation lines joined.
+        String finalStage = dockerfile.substring(dockerfile.lastIndexOf("\nFROM ")).replace("\\\n", " ");
+        Matcher training = Pattern.compile("(?m)^RUN .*-XX:AOTCacheOutput=app\\.aot.*$").matcher(finalStage);
+        assertTrue(training.find(), "a training run in the final stage writes app.aot");
+        String run = training.group();
+        assertTrue(run.contains("java -XX:AOTCacheOutput=app.aot -jar quarkus-run.jar"), "the image's own java, on the shipped jar: " + run);
+        assertTrue(run.contains("/q/health/ready") && run.contains("test -s app.aot"), "trained to readiness, and the build fails without a cache");
+        assertTrue(finalStage.indexOf("COPY target/quarkus-app/ /deployments/") < training.start(), "trained on the files it ships");
+        assertTrue(training.start() < finalStage.indexOf("\nUSER "), "made as root, so the service cannot rewrite it");
+        assertTrue(finalStage.contains("ENTRYPOINT [\"java\", \"-XX:AOTCache=app.aot\", \"-jar\", \"quarkus-run.jar\"]"), finalStage);
+        assertEquals(1, Pattern.compile("(?m)^FROM \\$\\{JRE_IMAGE}").matcher(dockerfile).results().count(),
+                "one JVM for training and running");
+    }
 }

@@ -77,7 +77,7 @@ public final class ServiceProcess implements AutoCloseable {
         builder.environment().putAll(env);
         builder.redirectErrorStream(true).redirectOutput(log.toFile());
         ServiceProcess service = new ServiceProcess(builder.start(), log, port);
-        service.awaitReady(Duration.ofSeconds(60));
+        service.awaitReady(Duration.ofSeconds(240)); // a loaded 2-core machine has taken 110 s
         return service;
     }
 

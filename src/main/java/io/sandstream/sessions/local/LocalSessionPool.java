@@ -13,6 +13,7 @@ import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.jboss.logging.Logger;
@@ -71,6 +72,7 @@ public final class LocalSessionPool implements SessionPool {
     private final ExecutorService workers;
     private final ScheduledExecutorService timers;
     private final ConcurrentLinkedDeque<Sandbox> warm = new ConcurrentLinkedDeque<>();
+    private final AtomicBoolean maintenanceStarted = new AtomicBoolean();
     private final Map<SessionKey, Session> sessions = new ConcurrentHashMap<>();
     private final AtomicInteger ephemeral = new AtomicInteger();
     /** Sessions with an operation running now, stateful and fresh ones alike. */
@@ -134,7 +136,17 @@ public final class LocalSessionPool implements SessionPool {
         this.outputRead = io.micrometer.core.instrument.Counter.builder("sandstream.pool.output.read").tag("pool", name)
                 .baseUnit("bytes").description("Bytes read from sandboxes' stdout and stderr (only while work runs)")
                 .register(registry);
-        timers.scheduleWithFixedDelay(this::maintain, 0, 1, TimeUnit.SECONDS);
+    }
+
+    /**
+     * Starts the background work: the warm sandboxes (refilled as they are taken), the cooldown
+     * and lifetime ends. Until then a new session starts its sandbox cold; the service calls this
+     * once it listens, so that warm-up does not compete with its own start for the cores.
+     */
+    public void startMaintenance() {
+        if (maintenanceStarted.compareAndSet(false, true)) {
+            timers.scheduleWithFixedDelay(this::maintain, 0, 1, TimeUnit.SECONDS);
+        }
     }
 
     @Override

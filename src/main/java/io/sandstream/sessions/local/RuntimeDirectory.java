@@ -76,6 +76,11 @@ final class RuntimeDirectory {
     private final CompletableFuture<Optional<String>> fontCacheName = new CompletableFuture<>();
     /** The font list's build while it runs: stopped by {@link #close()}. */
     private volatile Process fontCacheBuild;
+    /** Done once the runners and the filter are written and compiled ({@link #prepareInBackground}). */
+    private final CompletableFuture<Void> prepared = new CompletableFuture<>();
+    /** The thread writing and compiling them, while it runs, and its python run: stopped by {@link #close()}. */
+    private volatile Thread preparation;
+    private volatile Process compiling;
     private volatile boolean closed;
 
     private RuntimeDirectory(Path dir, Stat dirStat) {
@@ -102,8 +107,47 @@ final class RuntimeDirectory {
     }
 
     /**
+     * {@link #populate} off the service's start path: its two runs of the sandboxes' python (about
+     * 0.1 s of CPU each on a quiet machine, much more while the JVM starts beside them) no longer
+     * hold up readiness. Every sandbox start waits for it ({@link #awaitPrepared}); a failure (no
+     * python3-seccomp, say) fails each start, which the pools' readiness reports.
+     */
+    void prepareInBackground(String python) {
+        Thread thread = new Thread(() -> {
+            try {
+                populate(python);
+                prepared.complete(null);
+            } catch (RuntimeException e) {
+                prepared.completeExceptionally(e);
+                if (!closed) {
+                    LOG.errorf("no sandbox can start: %s", e.getMessage());
+                }
+            } finally {
+                preparation = null;
+            }
+        }, "sandbox-runtime");
+        thread.setDaemon(true);
+        preparation = thread;
+        thread.start();
+    }
+
+    /** Waits until the runners and the filter are in place; at most the two compiles' own time limits. */
+    void awaitPrepared() throws IOException {
+        try {
+            prepared.get(70, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while the sandbox runtime was prepared", e);
+        } catch (ExecutionException e) {
+            throw new IOException(e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IOException("the sandbox runtime in " + dir + " is still being prepared", e);
+        }
+    }
+
+    /**
      * Writes the runners and the filter's source, compiles the Python runners and the filter from
-     * what was written; matplotlib's font list is built later ({@link #buildFontCacheInBackground}).
+     * what was written; matplotlib's font list is built apart ({@link #buildFontCacheInBackground}).
      */
     void populate(String python) {
         try {
@@ -192,8 +236,15 @@ final class RuntimeDirectory {
     }
 
     /** Runs the sandboxes' interpreter ({@code -I}: no PYTHON* variables, no user site, no script directory on the path). */
-    private static void runPython(List<String> command, String what) throws IOException {
+    private void runPython(List<String> command, String what) throws IOException {
+        if (closed) {
+            throw new IllegalStateException("cannot " + what + ": the sandboxes are closed");
+        }
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        compiling = process;
+        if (closed) {
+            process.destroyForcibly();
+        }
         try {
             String output = new String(process.getInputStream().readAllBytes());
             if (!process.waitFor(30, TimeUnit.SECONDS) || process.exitValue() != 0) {
@@ -297,14 +348,24 @@ final class RuntimeDirectory {
         }
     }
 
-    /** Stops the font list's build if it still runs. */
+    /** Stops the font list's build if it still runs, and the preparation, which writes nothing after this returns. */
     void close() {
         closed = true;
-        Process build = fontCacheBuild;
-        if (build != null) {
-            build.destroyForcibly();
+        for (Process process : new Process[] { fontCacheBuild, compiling }) {
+            if (process != null) {
+                process.destroyForcibly();
+            }
         }
         fontCacheName.complete(Optional.empty());
+        Thread thread = preparation;
+        if (thread != null && thread != Thread.currentThread()) {
+            try {
+                thread.join(TimeUnit.SECONDS.toMillis(10));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        prepared.completeExceptionally(new IllegalStateException("the sandboxes are closed"));
     }
 
     /** By path, one stat: still our own directory, closed to everyone else. */

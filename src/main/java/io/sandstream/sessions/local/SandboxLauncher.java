@@ -69,7 +69,7 @@ public final class SandboxLauncher implements AutoCloseable {
             if (!runtimePath.startsWith(data)) {
                 held.add(lock(runtimePath.resolve("instance.lock"), "sandbox runtime directory", "sandstream.sessions.runtime-dir"));
             }
-            runtime.populate(config.python());
+            runtime.prepareInBackground(config.python());
             runtime.buildFontCacheInBackground(config.python());
             for (Path dir : List.of(controlDir, fifoStockDir)) {
                 Files.createDirectories(dir);
@@ -174,6 +174,8 @@ public final class SandboxLauncher implements AutoCloseable {
      * runtime files it opened are checked.
      */
     Process start(String id, int uid, Runner kind, SandstreamConfig.Limits limits) throws IOException {
+        // Waits only in the service's first moments, while the runners and the filter are compiled.
+        runtime.awaitPrepared();
         runtime.verifyDirectory();
         // Waits only in the service's first second or so, while the font list is built.
         Optional<String> fontCache = kind == Runner.PYTHON ? runtime.awaitFontCache() : Optional.empty();

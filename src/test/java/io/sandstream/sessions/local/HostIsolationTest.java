@@ -79,6 +79,7 @@ class HostIsolationTest {
             Path runtime = pools.launcher.runtimeDir();
             assertEquals(dir.resolve("data").resolve("runtime"), runtime);
             assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(runtime)));
+            assertEquals(Status.Succeeded, run(pools.python, "isolation-1", "1").status(), "written before a sandbox starts");
             for (String file : List.of("runner.py", "runner.pyc", "script_runner.pyc", "runner.js", "seccomp_filter.py", "seccomp.bpf")) {
                 assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(runtime.resolve(file))), file);
             }

@@ -49,6 +49,8 @@ final class PoolFixture implements AutoCloseable {
                 config.sessions().interruptGrace(), workers, timers, registry, new TenantQuotas(config, registry));
         javascript = new LocalSessionPool("javascript", config.pools().get("javascript"), launcher,
                 config.sessions().interruptGrace(), workers, timers, registry, new TenantQuotas(config, registry));
+        python.startMaintenance();
+        javascript.startMaintenance();
     }
 
     /** A session of the shared tenant. */

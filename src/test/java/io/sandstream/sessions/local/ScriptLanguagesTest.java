@@ -104,8 +104,10 @@ class ScriptLanguagesTest {
         fixture = new PoolFixture(dir, properties);
         TenantQuotas quotas = new TenantQuotas(fixture.config, fixture.registry);
         for (String language : CASES.keySet()) {
-            POOLS.put(language, new LocalSessionPool(language, fixture.config.pools().get(language), fixture.launcher,
-                    fixture.config.sessions().interruptGrace(), fixture.workers, fixture.timers, fixture.registry, quotas));
+            LocalSessionPool pool = new LocalSessionPool(language, fixture.config.pools().get(language), fixture.launcher,
+                    fixture.config.sessions().interruptGrace(), fixture.workers, fixture.timers, fixture.registry, quotas);
+            pool.startMaintenance();
+            POOLS.put(language, pool);
         }
     }
 

@@ -234,6 +234,7 @@ class SessionBenchmark {
             LocalSessionPool pool = name.equals("python") ? fixture.python : name.equals("javascript") ? fixture.javascript
                     : new LocalSessionPool(name, poolConfig, fixture.launcher, config.sessions().interruptGrace(), fixture.workers,
                             fixture.timers, fixture.registry, new TenantQuotas(config, fixture.registry));
+            pool.startMaintenance();
             List<Long> warm = new ArrayList<>();
             String code = hello(language);
             String failed = null;

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Start-up benchmark (not a test): what a scale-from-zero replica waits for. Builds the jar twice —
+# the fast-jar the tests and the image use (target/quarkus-app) and Quarkus' aot-jar
+# (target/quarkus-app-aot, every class on the JDK's own class loaders, so the AOT cache holds the
+# application's classes too) — then starts the packaged service RUNS times per variant, each on a
+# fresh data directory with the default pools and keys given (as a deployment has them), and times
+# exec to the first 200 of /q/health/ready. Variants, interleaved round by round so that a change
+# in the machine's load hits them alike:
+#   jdk17            JDK 17, fast-jar
+#   t25              Temurin 25, fast-jar
+#   t25+aot          Temurin 25, fast-jar, AOT cache from a training run (what Dockerfile.jvm does)
+#   t25+aot, aot-jar Temurin 25, aot-jar, AOT cache from a training run
+# The training run (made here, like the image's): start with -XX:AOTCacheOutput, wait for ready,
+# run one Python execution, stop; the JVM writes the cache as it exits.
+# Printed per variant: wall time to ready (p50, min), the JVM's CPU time until then (its own threads,
+# and the children it reaped), Quarkus' "started in"; each as a ratio to the jdk17 variant and to
+# the baseline measured in the same run, a bare JVM start (`java -version`, JDK 17). On a loaded
+# machine read the CPU columns and the ratios; wall times there are the load's.
+# BENCH_FLAMEGRAPH=<out.svg> (BENCH_FLAMEGRAPH_VARIANT, default jdk17) then records one more start of
+# that variant with src/bench/flamegraph.sh (perf, on-CPU, the JVM without its children).
+# Usage: [BENCH_NO_BUILD=1] src/bench/startup-bench.sh [runs per variant, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+runs=${1:-10}
+port=${BENCH_PORT:-18090}
+jdk17=${BENCH_JDK17:-/usr/lib/jvm/java-17-openjdk-amd64}
+jdk25=${BENCH_JDK25:-/usr/lib/jvm/temurin-25-jdk-amd64}
+hz=$(getconf CLK_TCK)
+
+if [ -z "${BENCH_NO_BUILD:-}" ]; then # BENCH_NO_BUILD=1: both directories are already built
+  ./mvnw -B -q package -DskipTests
+  ./mvnw -B -q package -DskipTests -Dquarkus.package.jar.type=aot-jar -Dquarkus.package.output-directory=quarkus-app-aot
+fi
+work=$(mktemp -d)
+pid=""
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+# Copies: the caches are written next to the jar they belong to, never into target/quarkus-app.
+cp -r target/quarkus-app "$work/fast"
+cp -r target/quarkus-app-aot "$work/aot"
+
+# start <java> <app dir> [jvm options...]: starts the service on a fresh data directory (sets $pid, $data).
+start() {
+  local java=$1 app=$2
+  shift 2
+  data=$(mktemp -d "$work/data.XXXX")
+  t0=$(date +%s%N)
+  (cd "$app" && SANDSTREAM_DATA_DIR=$data SANDSTREAM_INGRESS_KEYS=bench-ingress-key-0123456789 \
+    SANDSTREAM_API_KEYS='bench-api-key-0123456789@*' QUARKUS_HTTP_PORT=$port \
+    exec "$java" "$@" -jar quarkus-run.jar >"$data/service.log" 2>&1) &
+  pid=$!
+}
+
+# await_ready: polls readiness every 10 ms; sets $wall_ms, $cpu_ms (JVM threads) and $child_ms (reaped children).
+await_ready() {
+  until curl -fs -o /dev/null "http://127.0.0.1:$port/q/health/ready"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$data/service.log"; echo "the service died" >&2; exit 1; }
+    sleep 0.01
+  done
+  wall_ms=$((($(date +%s%N) - t0) / 1000000))
+  read -r cpu_ms child_ms < <(awk -v hz="$hz" '{printf "%d %d\n", ($14+$15)*1000/hz, ($16+$17)*1000/hz}' "/proc/$pid/stat")
+}
+
+stop() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pid=""
+}
+
+started_in() {
+  grep -o 'started in [0-9.]*s' "$data/service.log" | grep -o '[0-9.]*' | awk '{printf "%d", $1*1000}'
+}
+
+# The training runs, one per cache (none when only the JDK 17 flame graph is asked for: runs 0).
+flame_variant=${BENCH_FLAMEGRAPH_VARIANT:-jdk17}
+[ "$runs" -gt 0 ] || [[ $flame_variant == *aot* ]] || trained=no
+for app in fast aot; do
+  [ -z "${trained:-}" ] || break
+  start "$jdk25/bin/java" "$work/$app" -XX:AOTCacheOutput=app.aot
+  await_ready
+  curl -fs -o /dev/null -H 'Authorization: Bearer bench-api-key-0123456789' -H 'Content-Type: application/json' \
+    -d '{"code":"print(6*7)"}' "http://127.0.0.1:$port/executions?wait=30" || echo "training: the execution failed" >&2
+  stop
+  test -s "$work/$app/app.aot" || { echo "no AOT cache was written for $app" >&2; exit 1; }
+done
+
+declare -A java=([jdk17]=$jdk17/bin/java [t25]=$jdk25/bin/java [t25+aot]=$jdk25/bin/java ["t25+aot, aot-jar"]=$jdk25/bin/java)
+declare -A app=([jdk17]=fast [t25]=fast [t25+aot]=fast ["t25+aot, aot-jar"]=aot)
+declare -A opts=([jdk17]="" [t25]="" [t25+aot]="-XX:AOTCache=app.aot" ["t25+aot, aot-jar"]="-XX:AOTCache=app.aot")
+variants=(jdk17 t25 t25+aot "t25+aot, aot-jar")
+declare -A walls cpus children starts
+for round in $(seq 1 "$runs"); do
+  for v in "${variants[@]}"; do
+    # shellcheck disable=SC2086
+    start "${java[$v]}" "$work/${app[$v]}" ${opts[$v]}
+    await_ready
+    walls[$v]+="$wall_ms "
+    cpus[$v]+="$cpu_ms "
+    children[$v]+="$child_ms "
+    stop
+    starts[$v]+="$(started_in) "
+    rm -rf "$data"
+  done
+done
+bare_wall="" bare_cpu=""
+for _ in $(seq 1 "$runs"); do
+  /usr/bin/time -f '%e %U %S' -o "$work/bare" "$jdk17/bin/java" -version 2>/dev/null
+  read -r e u s <"$work/bare"
+  bare_wall+="$(awk -v e="$e" 'BEGIN{printf "%d", e*1000}') "
+  bare_cpu+="$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%d", (u+s)*1000}') "
+done
+
+if [ "$runs" -gt 0 ]; then
+p50() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+min() { tr ' ' '\n' | grep . | sort -n | head -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2fx", a/b; else printf "-" }'; }
+
+base_wall=$(echo "$bare_wall" | p50)
+base_cpu=$(echo "$bare_cpu" | p50)
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; $runs starts per variant"
+echo "baseline, a bare JVM start ($("$jdk17/bin/java" -version 2>&1 | head -1)): wall p50 $base_wall ms, CPU p50 $base_cpu ms"
+printf '%-18s %15s %15s %13s %10s %9s %9s %9s %9s\n' variant "ready p50/min" "CPU p50/min" "children p50" \
+  "started in" "ready/17" "CPU/17" "ready/JVM" "CPU/JVM"
+ref_wall=$(echo "${walls[jdk17]}" | p50)
+ref_cpu=$(echo "${cpus[jdk17]}" | p50)
+for v in "${variants[@]}"; do
+  w=$(echo "${walls[$v]}" | p50) c=$(echo "${cpus[$v]}" | p50)
+  printf '%-18s %7s/%5s ms %7s/%5s ms %10s ms %7s ms %9s %9s %9s %9s\n' "$v" "$w" "$(echo "${walls[$v]}" | min)" \
+    "$c" "$(echo "${cpus[$v]}" | min)" "$(echo "${children[$v]}" | p50)" "$(echo "${starts[$v]}" | p50)" \
+    "$(ratio "$w" "$ref_wall")" "$(ratio "$c" "$ref_cpu")" "$(ratio "$w" "$base_wall")" "$(ratio "$c" "$base_cpu")"
+done
+echo "goals (issue 23): ready <= 1000 ms with the AOT cache, <= 2000 ms on JDK 17 (on a quiet 2-core machine)"
+fi
+
+if [ -n "${BENCH_FLAMEGRAPH:-}" ]; then
+  v=$flame_variant
+  # shellcheck disable=SC2086
+  start "${java[$v]}" "$work/${app[$v]}" -XX:+PreserveFramePointer ${opts[$v]}
+  # Narrow frames left out (--minwidth 1 pixel): the SVG stays about a tenth of its size.
+  FLAMEGRAPH_OPTS="--minwidth 1" "$root/src/bench/flamegraph.sh" "$BENCH_FLAMEGRAPH" 600 "$pid" \
+    "sandstream start-up ($v): exec to /q/health/ready, on-CPU samples of the JVM" &
+  graph=$!
+  await_ready
+  echo "flame graph start: ready after $wall_ms ms, JVM CPU $cpu_ms ms"
+  # perf records for as long as its sleep runs: ended at readiness, so the graph is exec to ready.
+  recorder=$(pgrep -P "$graph" -x perf) && sleeper=$(pgrep -P "$recorder" -x sleep) && kill "$sleeper"
+  wait "$graph"
+  stop
+fi
