@@ -10,7 +10,8 @@
 # does wall-clock figures. Each Kafka set-up has topics and a consumer group of its own.
 # Usage: src/bench/scaleout-bench.sh [seconds per phase, default 15]
 # PHASES="sqlite kafka-1" runs only those set-ups; PROFILE=<dir> records a JFR of each service JVM's
-# sustained phase there (<set-up>-<instance>.jfr); SKIP_BUILD=1 uses the jar already built.
+# sustained phase there (<set-up>-<instance>.jfr); SKIP_BUILD=1 uses the jar already built; BENCH_PORT
+# (18091) is the first instance's HTTP port.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-15}
@@ -31,7 +32,8 @@ for _ in $(seq 1 600); do grep -qs '^BOOTSTRAP ' "$work/broker.out" && break; sl
 bootstrap=$(sed -n 's/^BOOTSTRAP //p' "$work/broker.out")
 [ -n "$bootstrap" ] || { echo "the Kafka broker did not start:" >&2; cat "$work/broker.log" >&2; exit 1; }
 
-url() { echo "http://127.0.0.1:$((18091 + $1))"; }
+port=${BENCH_PORT:-18091} # instance i listens on port + i
+url() { echo "http://127.0.0.1:$((port + $1))"; }
 # Sum of the samples of one metric on instance $1 whose line starts with $2 and holds $3 ("none" when it does not answer).
 metric() { curl -fs "$(url "$1")/q/metrics" | awk -v m="$2" -v f="${3:-}" 'index($0, m) == 1 && (f == "" || index($0, f)) {s += $2; n++} END {print n ? s : "none"}'; }
 total() { local i s=0; for i in $(seq 0 $(($1 - 1))); do s=$(awk -v a="$s" -v b="$(metric "$i" "$2" "${3:-}")" 'BEGIN{print a + b}'); done; echo "$s"; }
@@ -57,7 +59,7 @@ phase() {
     # Throughput, not limits, is measured: the rate limits are off and metrics are read without a key.
     env SANDSTREAM_SECURITY_RATE_LIMITS_INGRESS_RATE=0 SANDSTREAM_SECURITY_RATE_LIMITS_API_RATE=0 \
       SANDSTREAM_SECURITY_PUBLIC_METRICS=true SANDSTREAM_INGRESS_KEYS=bench-key SANDSTREAM_API_KEYS='bench-api@*' \
-      SANDSTREAM_JOURNAL_MAX_PENDING=1000000 SANDSTREAM_DATA_DIR="$work/$name-$i.data" QUARKUS_HTTP_PORT=$((18091 + i)) \
+      SANDSTREAM_JOURNAL_MAX_PENDING=1000000 SANDSTREAM_DATA_DIR="$work/$name-$i.data" QUARKUS_HTTP_PORT=$((port + i)) \
       SANDSTREAM_SESSIONS_FIRST_UID=$((600000 + 10000 * i)) \
       SANDSTREAM_KAFKA_INSTANCE_ID="$name-$i" "$@" \
       java ${BENCH_JAVA_OPTS:--Xmx512m} -jar target/quarkus-app/quarkus-run.jar >"$work/$name-$i.log" 2>&1 &
@@ -65,7 +67,7 @@ phase() {
   done
   for i in $(seq 0 $((n - 1))); do
     for _ in $(seq 1 300); do curl -fs "$(url "$i")/q/health/ready" >/dev/null 2>&1 && break; sleep 0.2; done
-    curl -fs "$(url "$i")/q/health/ready" >/dev/null || { echo "$name-$i not ready:" >&2; tail -30 "$work/$name-$i.log" >&2; exit 1; }
+    kill -0 "${services[$i]}" 2>/dev/null && curl -fs "$(url "$i")/q/health/ready" >/dev/null || { echo "$name-$i not ready:" >&2; tail -30 "$work/$name-$i.log" >&2; exit 1; }
   done
   if [ $# -gt 0 ]; then for _ in $(seq 1 300); do settled "$n" "$name" && break; sleep 0.2; done; fi
   sleep 2 # let the warm pools fill

@@ -42,12 +42,30 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
             ON CONFLICT DO NOTHING""";
 
     private final DataDirectory dataDirectory;
+    /** A copy of results stored elsewhere (see {@link #copyOf}): its commits need not wait for the disk. */
+    private final boolean copy;
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-reader"));
     private GroupCommitWriter writer;
     private Connection readConnection;
 
     public SqliteResultStore(DataDirectory dataDirectory) {
+        this(dataDirectory, false);
+    }
+
+    private SqliteResultStore(DataDirectory dataDirectory, boolean copy) {
         this.dataDirectory = dataDirectory;
+        this.copy = copy;
+    }
+
+    /**
+     * A local copy of results stored elsewhere (the Kafka results topic), which its owner fills
+     * with {@link #putAt} and reads again from the source after its {@link #lastSequence}: its
+     * commits skip the fsync ({@code synchronous=NORMAL} under WAL). A killed process loses nothing
+     * (the operating system has the writes); a lost machine may lose the last commits, which the
+     * copy then reads from the source again, and the file stays consistent either way.
+     */
+    public static SqliteResultStore copyOf(DataDirectory dataDirectory) {
+        return new SqliteResultStore(dataDirectory, true);
     }
 
     public void open() {
@@ -61,6 +79,9 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                           execution_id TEXT NOT NULL UNIQUE,
                           subject TEXT, status TEXT NOT NULL, completed_at TEXT,
                           document TEXT NOT NULL)""");
+                if (copy) {
+                    s.execute("PRAGMA synchronous=NORMAL");
+                }
             } catch (SQLException e) {
                 writeConnection.close();
                 throw e;
