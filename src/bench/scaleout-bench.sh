@@ -11,7 +11,8 @@
 # Usage: src/bench/scaleout-bench.sh [seconds per phase, default 15]
 # PHASES="sqlite kafka-1" runs only those set-ups; PROFILE=<dir> records a JFR of each service JVM's
 # sustained phase there (<set-up>-<instance>.jfr); SKIP_BUILD=1 uses the jar already built; BENCH_PORT
-# (18091) is the first instance's HTTP port.
+# (18091) is the first instance's HTTP port; BENCH_FLAMEGRAPH=<out.svg> draws a flame graph of the first
+# service JVM during each set-up's pushing (src/bench/flamegraph.sh), <out>-<set-up>.svg.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-15}
@@ -62,7 +63,7 @@ phase() {
       SANDSTREAM_JOURNAL_MAX_PENDING=1000000 SANDSTREAM_DATA_DIR="$work/$name-$i.data" QUARKUS_HTTP_PORT=$((port + i)) \
       SANDSTREAM_SESSIONS_FIRST_UID=$((600000 + 10000 * i)) \
       SANDSTREAM_KAFKA_INSTANCE_ID="$name-$i" "$@" \
-      java ${BENCH_JAVA_OPTS:--Xmx512m} -jar target/quarkus-app/quarkus-run.jar >"$work/$name-$i.log" 2>&1 &
+      java ${BENCH_JAVA_OPTS:--Xmx512m} ${BENCH_FLAMEGRAPH:+-XX:+PreserveFramePointer} -jar target/quarkus-app/quarkus-run.jar >"$work/$name-$i.log" 2>&1 &
     services+=($!)
   done
   for i in $(seq 0 $((n - 1))); do
@@ -76,7 +77,7 @@ phase() {
   local lat; lat=$(MODE=wait API=bench-api wrk_run "$(url 0)" -c1 -d"${seconds}s")
   p50[$name]=$(field "$lat" p50_ms)
 
-  local ran0 acc0 start end pushes=() before=() out=() ran acc cpu0=() bcpu0 scpu=0
+  local ran0 acc0 start end pushes=() before=() out=() ran acc cpu0=() bcpu0 scpu=0 flame=
   for i in $(seq 0 $((n - 1))); do before+=("$(metric "$i" 'sandstream_pool_executions_total{')"); done
   if [ -n "${PROFILE:-}" ]; then
     for i in $(seq 0 $((n - 1))); do jcmd "${services[$i]}" JFR.start name=bench settings=profile >/dev/null; done
@@ -90,7 +91,13 @@ phase() {
     MODE=batch BATCH=50 KEY=bench-key CODE='1+1' wrk_run "$(url "$i")" -c$((4 / n)) -d"${seconds}s" >"$work/push-$i" &
     pushes+=($!)
   done
+  if [ -n "${BENCH_FLAMEGRAPH:-}" ]; then
+    src/bench/flamegraph.sh "${BENCH_FLAMEGRAPH%.svg}-$name.svg" "$seconds" "${services[0]}" \
+      "sandstream $name, sustained phase ($(uptime | sed 's/.*load/load/'))" &
+    flame=$!
+  fi
   wait "${pushes[@]}"
+  [ -z "$flame" ] || wait "$flame"
   local deadline=$((SECONDS + 300))
   until drained "$n"; do
     [ $SECONDS -lt $deadline ] || { echo "$name: never drained, pending $(metric 0 'sandstream_journal_pending ')" >&2; break; }
