@@ -68,6 +68,7 @@ phase() {
   done
   for i in $(seq 0 $((n - 1))); do
     for _ in $(seq 1 300); do curl -fs "$(url "$i")/q/health/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+    # shellcheck disable=SC2015 # not ready: the process is gone or does not answer
     kill -0 "${services[$i]}" 2>/dev/null && curl -fs "$(url "$i")/q/health/ready" >/dev/null || { echo "$name-$i not ready:" >&2; tail -30 "$work/$name-$i.log" >&2; exit 1; }
   done
   if [ $# -gt 0 ]; then for _ in $(seq 1 300); do settled "$n" "$name" && break; sleep 0.2; done; fi
@@ -135,11 +136,10 @@ echo "machine: $(nproc) cores; wrk, the broker and the service(s) share them; Ka
 kafka() { echo SANDSTREAM_JOURNAL_KIND=kafka SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS="$bootstrap" \
   SANDSTREAM_KAFKA_TOPIC_PREFIX="bench-$1-" SANDSTREAM_KAFKA_GROUP_ID="bench-$1"; }
 for p in $phases; do
+  # shellcheck disable=SC2046 # the words of kafka's answer are separate assignments
   case $p in
     sqlite) phase sqlite 1 ;;
-    # shellcheck disable=SC2046 # the words of kafka's answer are separate assignments
     kafka-1) phase kafka-1 1 $(kafka kafka-1) ;;
-    # shellcheck disable=SC2046
     kafka-2) phase kafka-2 2 $(kafka kafka-2) ;;
     *) echo "unknown set-up $p (sqlite, kafka-1, kafka-2)" >&2; exit 2 ;;
   esac

@@ -35,8 +35,9 @@ import io.smallrye.mutiny.infrastructure.Infrastructure;
  * ({@code acks=all}); every instance reads the whole topic into its own SQLite copy, numbering each
  * result by its offset + 1. So {@code GET /executions/{id}}, the streams and {@code Last-Event-ID}
  * give the same answers on every instance, and the first result of an execution wins everywhere
- * (all copies see the topic in one order). {@link #put} completes once the result is in this
- * instance's copy, so the instance that ran it can read it at once.
+ * (all copies see the topic in one order). {@link #put} completes once the brokers acknowledged
+ * the result, without waiting for this instance's copy to read it back (a fetch and a commit); the
+ * instance that ran it answers it from memory meanwhile, so it can read it at once.
  */
 public final class KafkaResultStore implements ResultStore, AutoCloseable {
 
