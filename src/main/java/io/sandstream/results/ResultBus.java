@@ -85,11 +85,14 @@ public class ResultBus {
 
     /**
      * This instance stored the result of work it ran. It goes to the sinks (once, from the
-     * instance that ran it); to the streams too, unless they follow the results topic.
+     * instance that ran it) and to its waiters; to the streams too, unless they follow the results
+     * topic (with Kafka a waiter here need not wait for this instance's copy to read it back).
      */
     public void published(StoredResult result) {
         executedHere.onNext(result);
-        if (!replicated) {
+        if (replicated) {
+            answer(result);
+        } else {
             stored(result);
         }
     }
@@ -99,11 +102,15 @@ public class ResultBus {
      * waiters. With Kafka, called in the results topic's order, so stream ids only grow.
      */
     public void stored(StoredResult result) {
+        answer(result);
+        results.onNext(result);
+    }
+
+    private void answer(StoredResult result) {
         CompletableFuture<StoredResult> waiter = waiters.remove(result.document().executionId());
         if (waiter != null) {
             waiter.complete(result);
         }
-        results.onNext(result);
     }
 
     /** Results of work this instance ran: what the sinks deliver. */

@@ -185,6 +185,21 @@ class KafkaPipelineTest {
         assertEquals(1, results.stream().filter(r -> id.equals(r.key())).count(), "one result record");
     }
 
+    /**
+     * {@code ?wait} answers once the result is acknowledged by the brokers, before this instance's
+     * copy may have read it back: a read right after it still finds the result, not {@code Queued}.
+     */
+    @Test
+    void aResultAnsweredByWaitIsReadableAtOnce() {
+        for (int i = 0; i < 5; i++) {
+            String id = given().header("Authorization", PipelineTest.READER).contentType("application/json")
+                    .body("{\"code\":\"6 * 7\"}").post("/executions?wait=30").then().statusCode(200)
+                    .body("status", org.hamcrest.Matchers.equalTo("Succeeded")).extract().path("executionId");
+            given().header("Authorization", PipelineTest.READER).get("/executions/" + id).then().statusCode(200)
+                    .body("status", org.hamcrest.Matchers.equalTo("Succeeded")).body("result", org.hamcrest.Matchers.equalTo(42));
+        }
+    }
+
     @Test
     void aRedeliveredEventIsADuplicateAndRunsOnce() throws Exception {
         String eventId = UUID.randomUUID().toString();

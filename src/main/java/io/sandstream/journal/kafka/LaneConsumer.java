@@ -26,13 +26,16 @@ import io.sandstream.model.Priority;
 /**
  * The one thread that owns the lane consumer, because a Kafka consumer may only be used by one
  * thread: it polls the lanes, records what it takes in the ledger before handing it over, applies
- * the lane pauses before each poll, and commits what the ledger allows every 100 ms and once more
- * when it stops.
+ * the lane pauses before each poll, and commits what the ledger allows every 100 ms (a start within
+ * 20 ms, see {@link #commitSoon}) and once more when it stops. One commit is in flight at a time:
+ * under load the next one covers every start and finish since, instead of one commit per poll.
  */
 final class LaneConsumer {
 
     private static final Logger LOG = Logger.getLogger(LaneConsumer.class);
     private static final Duration COMMIT_INTERVAL = Duration.ofMillis(100);
+    /** Shortest time between two commits for starts: a burst of starts shares one commit. */
+    private static final Duration START_COMMIT_INTERVAL = Duration.ofMillis(20);
 
     private final KafkaClients clients;
     private final Map<String, Priority> lanesByTopic;
@@ -48,6 +51,8 @@ final class LaneConsumer {
     /** False once the instance drains: every partition stays paused, so nothing more is taken. */
     private volatile boolean taking = true;
     private volatile boolean failed;
+    /** An asynchronous commit has not answered yet (consumer thread only: its callback runs in poll). */
+    private boolean committing;
     private Thread thread;
     private KafkaConsumer<String, byte[]> consumer;
 
@@ -79,7 +84,10 @@ final class LaneConsumer {
         KafkaClients.stopReader(consumer, thread, Duration.ofSeconds(15));
     }
 
-    /** Commits on the next round (within a poll timeout), so a start is counted even if this instance dies soon. */
+    /**
+     * Commits on the next round (within a poll timeout, and 20 ms after the last commit), so a start
+     * is counted even if this instance dies soon.
+     */
     void commitSoon() {
         commitSoon = true;
     }
@@ -111,7 +119,9 @@ final class LaneConsumer {
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(KafkaClients.pollTimeout())) {
                     take(record);
                 }
-                if (commitSoon || Duration.between(lastCommit, Instant.now()).compareTo(COMMIT_INTERVAL) >= 0) {
+                Duration sinceCommit = Duration.between(lastCommit, Instant.now());
+                if (!committing && (sinceCommit.compareTo(COMMIT_INTERVAL) >= 0
+                        || commitSoon && sinceCommit.compareTo(START_COMMIT_INTERVAL) >= 0)) {
                     commitSoon = false;
                     commit(consumer.assignment(), false);
                     lastCommit = Instant.now();
@@ -164,7 +174,9 @@ final class LaneConsumer {
         if (handover) {
             consumer.commitSync(offsets, Duration.ofSeconds(10));
         } else {
+            committing = true;
             consumer.commitAsync(offsets, (committed, failure) -> {
+                committing = false;
                 if (failure != null) {
                     LOG.debugf("offset commit failed (the next one covers it): %s", failure.getMessage());
                 }

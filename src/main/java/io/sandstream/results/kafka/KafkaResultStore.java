@@ -7,7 +7,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ConcurrentSkipListMap;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -18,6 +17,7 @@ import org.apache.kafka.common.errors.WakeupException;
 import org.jboss.logging.Logger;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.github.benmanes.caffeine.cache.Caffeine;
 
 import io.sandstream.kafka.AcceptedIndex;
 import io.sandstream.kafka.KafkaClients;
@@ -35,8 +35,9 @@ import io.smallrye.mutiny.infrastructure.Infrastructure;
  * ({@code acks=all}); every instance reads the whole topic into its own SQLite copy, numbering each
  * result by its offset + 1. So {@code GET /executions/{id}}, the streams and {@code Last-Event-ID}
  * give the same answers on every instance, and the first result of an execution wins everywhere
- * (all copies see the topic in one order). {@link #put} completes once the result is in this
- * instance's copy, so the instance that ran it can read it at once.
+ * (all copies see the topic in one order). {@link #put} completes once the brokers acknowledged
+ * the result, without waiting for this instance's copy to read it back (a fetch and a commit); the
+ * instance that ran it answers it from memory meanwhile, so it can read it at once.
  */
 public final class KafkaResultStore implements ResultStore, AutoCloseable {
 
@@ -53,8 +54,12 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
     private final LiveRelay live;
     private final KafkaProducer<String, byte[]> producer;
     private final TopicPartition partition;
-    /** Puts waiting for their offset to reach the copy, by offset. */
-    private final ConcurrentSkipListMap<Long, List<CompletableFuture<Void>>> waiting = new ConcurrentSkipListMap<>();
+    /**
+     * Results this instance stored that the copy has not read back yet, by execution; bounded for
+     * when the reader is stuck (then {@link #get} finds an evicted one once the copy has it).
+     */
+    private final Map<String, StoredResult> unapplied = Caffeine.newBuilder().maximumSize(100_000)
+            .<String, StoredResult>build().asMap();
     private final ConcurrentLinkedQueue<CompletableFuture<Void>> catchUps = new ConcurrentLinkedQueue<>();
     /** The next offset the copy will apply. */
     private volatile long applied;
@@ -103,16 +108,16 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
     }
 
     /**
-     * Appends the result unless the copy holds one for the execution already, then waits until the
-     * copy has read up to it, and answers what the copy holds (the first result when two raced).
+     * Appends the result and completes once the brokers acknowledged it ({@code acks=all}: stored),
+     * with its offset + 1 as its sequence. The copy reads it back in the background; until then
+     * {@link #get} answers it from memory, so this instance reads what it stored at once, and the
+     * streams get it from the copy in the topic's order. Should two results of one execution race
+     * (two runs, which the journal's claims keep to crashes), the copy keeps the first everywhere.
+     * No read of the copy first: the dispatcher checked before it ran the execution.
      */
     @Override
     public Uni<StoredResult> put(ResultDocument document) {
-        return Uni.createFrom().deferred(() -> copy.get(document.executionId()).flatMap(existing -> {
-            if (existing.isPresent()) {
-                return Uni.createFrom().item(existing.get());
-            }
-            CompletableFuture<Long> sent = new CompletableFuture<>();
+        return Uni.createFrom().deferred(() -> {
             byte[] value;
             try {
                 value = JSON.writeValueAsBytes(document);
@@ -125,41 +130,27 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
             if (live != null) {
                 record.headers().add(LIVE_COUNT, LaneRecords.bytes(Integer.toString(live.sent(document.executionId()))));
             }
+            CompletableFuture<StoredResult> stored = new CompletableFuture<>();
             producer.send(record, (metadata, failure) -> {
                 if (failure != null) {
-                    sent.completeExceptionally(failure);
+                    stored.completeExceptionally(failure);
                 } else {
-                    sent.complete(metadata.offset());
+                    stored.complete(acknowledged(new StoredResult(metadata.offset() + 1, document)));
                 }
             });
-            return Uni.createFrom().completionStage(sent.thenCompose(this::appliedThrough))
-                    .ifNoItem().after(clients.config().sendTimeout()).fail()
-                    .flatMap(ignored -> copy.get(document.executionId()))
-                    .map(stored -> stored.orElseThrow(() -> new IllegalStateException(
-                            "result of " + document.executionId() + " not in the local copy after its offset")));
-        })).emitOn(Infrastructure.getDefaultExecutor());
+            return Uni.createFrom().completionStage(stored).ifNoItem().after(clients.config().sendTimeout()).fail();
+        }).emitOn(Infrastructure.getDefaultExecutor());
     }
 
-    /** Completes once the copy has applied {@code offset}. */
-    private CompletableFuture<Void> appliedThrough(long offset) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        waiting.computeIfAbsent(offset, o -> java.util.Collections.synchronizedList(new ArrayList<>())).add(done);
-        if (applied > offset) {
-            // Applied already: the reader may have released this offset's list just before we joined it.
-            done.complete(null);
-            release();
+    /** Kept in memory until the copy has applied it (see {@link #applyBatch}, which removes it). */
+    private StoredResult acknowledged(StoredResult result) {
+        String executionId = result.document().executionId();
+        unapplied.put(executionId, result);
+        if (applied >= result.sequence()) {
+            // Applied already: the reader may have looked for it just before it was there.
+            unapplied.remove(executionId, result);
         }
-        return done;
-    }
-
-    private void release() {
-        Map<Long, List<CompletableFuture<Void>>> due = waiting.headMap(applied);
-        for (Long offset : new ArrayList<>(due.keySet())) {
-            List<CompletableFuture<Void>> list = waiting.remove(offset);
-            if (list != null) {
-                list.forEach(f -> f.complete(null));
-            }
-        }
+        return result;
     }
 
     @Override
@@ -171,7 +162,8 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
 
     @Override
     public Uni<Optional<StoredResult>> get(String executionId) {
-        return copy.get(executionId);
+        StoredResult mine = unapplied.get(executionId);
+        return mine != null ? Uni.createFrom().item(Optional.of(mine)) : copy.get(executionId);
     }
 
     @Override
@@ -268,8 +260,13 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
                 bus.stored(result); // a later copy of an execution already stored is not news
             }
         }
+        // First the offset, then the results held in memory: one acknowledged meanwhile sees it applied.
         applied = records.get(records.size() - 1).offset() + 1;
-        release();
+        for (ConsumerRecord<String, byte[]> record : records) {
+            if (record.key() != null) {
+                unapplied.computeIfPresent(record.key(), (id, mine) -> mine.sequence() <= applied ? null : mine);
+            }
+        }
     }
 
     /** Run elsewhere: a stream here sends the result once the live records it announces have been relayed. */

@@ -73,19 +73,22 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     /** The writer of a shared file; null when this store has its own. */
     private final GroupCommitWriter sharedWriter;
     private final AfterPut afterPut;
+    /** A copy of results stored elsewhere (see {@link #copyOf}): its commits need not wait for the disk. */
+    private final boolean copy;
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-reader"));
     private GroupCommitWriter writer;
     private Connection readConnection;
 
     /** The store in {@code results.db} of the data directory, with a writer of its own. */
     public SqliteResultStore(DataDirectory dataDirectory) {
-        this(dataDirectory.root().resolve(OWN_FILE), null, null);
+        this(dataDirectory.root().resolve(OWN_FILE), null, null, false);
     }
 
-    private SqliteResultStore(Path file, GroupCommitWriter sharedWriter, AfterPut afterPut) {
+    private SqliteResultStore(Path file, GroupCommitWriter sharedWriter, AfterPut afterPut, boolean copy) {
         this.file = file;
         this.sharedWriter = sharedWriter;
         this.afterPut = afterPut;
+        this.copy = copy;
     }
 
     /**
@@ -93,7 +96,18 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
      * {@code writer}; {@code afterPut} runs in each put's transaction once the result is stored.
      */
     public static SqliteResultStore shared(Path file, GroupCommitWriter writer, AfterPut afterPut) {
-        return new SqliteResultStore(file, writer, afterPut);
+        return new SqliteResultStore(file, writer, afterPut, false);
+    }
+
+    /**
+     * A local copy of results stored elsewhere (the Kafka results topic), which its owner fills
+     * with {@link #putAt} and reads again from the source after its {@link #lastSequence}: its
+     * commits skip the fsync ({@code synchronous=NORMAL} under WAL). A killed process loses nothing
+     * (the operating system has the writes); a lost machine may lose the last commits, which the
+     * copy then reads from the source again, and the file stays consistent either way.
+     */
+    public static SqliteResultStore copyOf(DataDirectory dataDirectory) {
+        return new SqliteResultStore(dataDirectory.root().resolve(OWN_FILE), null, null, true);
     }
 
     public void open() {
@@ -103,6 +117,9 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                 s.execute(CREATE);
                 if (sharedWriter != null) {
                     migrate(s);
+                }
+                if (copy) {
+                    s.execute("PRAGMA synchronous=NORMAL");
                 }
             } catch (SQLException e) {
                 writeConnection.close();
