@@ -25,17 +25,18 @@ public final class ServiceProcess implements AutoCloseable {
 
     private final Process process;
     private final Path log;
+    private final String host;
     private final int port;
     /** Its sandboxes when it was last killed or stopped: what must be gone afterwards. */
     private List<ProcessHandle> sandboxesAtEnd = List.of();
 
-    private ServiceProcess(Process process, Path log, int port) {
+    private ServiceProcess(Process process, Path log, String host, int port) {
         this.process = process;
         this.log = log;
+        this.host = host;
         this.port = port;
     }
 
-    /** Starts the service with the given environment and waits until it reports ready. */
     /**
      * The environment of instance {@code index} of a cluster on {@code bootstrapServers}: topics and
      * group under {@code prefix}, an instance id of its own, sandbox uids from
@@ -56,6 +57,7 @@ public final class ServiceProcess implements AutoCloseable {
         return env;
     }
 
+    /** Starts the service with the given environment and waits until it reports ready. */
     public static ServiceProcess start(Path dataDir, Map<String, String> env, Path log) throws Exception {
         return start(dataDir, env, log, List.of());
     }
@@ -63,9 +65,25 @@ public final class ServiceProcess implements AutoCloseable {
     /** The same, run through {@code wrapper} (a command that ends by executing its arguments). */
     public static ServiceProcess start(Path dataDir, Map<String, String> env, Path log, List<String> wrapper)
             throws Exception {
+        return start(dataDir, env, log, wrapper, "127.0.0.1", freePort());
+    }
+
+    /**
+     * The same, on {@code node} (a network namespace of its own) as a host of a cluster: on port 8080
+     * of the node's address, which it advertises to the other instances
+     * ({@code sandstream.cluster.advertised-url}).
+     */
+    public static ServiceProcess start(Path dataDir, Map<String, String> env, Path log, NetworkNamespaces.Node node)
+            throws Exception {
+        Map<String, String> onNode = new HashMap<>(env);
+        onNode.put("SANDSTREAM_CLUSTER_ADVERTISED_URL", "http://" + node.address() + ":8080");
+        return start(dataDir, onNode, log, node.enter(), node.address(), 8080);
+    }
+
+    private static ServiceProcess start(Path dataDir, Map<String, String> env, Path log, List<String> wrapper,
+            String host, int port) throws Exception {
         String jar = System.getProperty("sandstream.it.jar", "target/quarkus-app/quarkus-run.jar");
         String nativeExecutable = System.getProperty("sandstream.it.native", "");
-        int port = freePort();
         ProcessBuilder builder = nativeExecutable.isBlank()
                 ? new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-jar", jar)
                 : new ProcessBuilder(nativeExecutable, "-Xmx256m"); // -Pnative: the same tests against the native executable
@@ -76,7 +94,7 @@ public final class ServiceProcess implements AutoCloseable {
         builder.environment().put("SANDSTREAM_SECURITY_PUBLIC_METRICS", "true"); // the tests read /q/metrics without a key
         builder.environment().putAll(env);
         builder.redirectErrorStream(true).redirectOutput(log.toFile());
-        ServiceProcess service = new ServiceProcess(builder.start(), log, port);
+        ServiceProcess service = new ServiceProcess(builder.start(), log, host, port);
         service.awaitReady(Duration.ofSeconds(60));
         return service;
     }
@@ -100,7 +118,7 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     public URI uri(String pathAndQuery) {
-        return URI.create("http://127.0.0.1:" + port + pathAndQuery);
+        return URI.create("http://" + host + ":" + port + pathAndQuery);
     }
 
     public HttpResponse<String> get(String path) throws IOException, InterruptedException {
