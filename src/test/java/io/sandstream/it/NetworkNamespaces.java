@@ -69,8 +69,16 @@ public final class NetworkNamespaces implements AutoCloseable {
         return network;
     }
 
-    /** A new node named {@code name} (unique within this network), up and reachable from the test JVM. */
+    /**
+     * The node named {@code name}, up and reachable from the test JVM: a new one, or the one of that
+     * name made before (a host a service restarts on keeps its address).
+     */
     public synchronized Node node(String name) {
+        for (Node node : nodes) {
+            if (node.namespace().equals(NAMESPACE_PREFIX + name)) {
+                return node;
+            }
+        }
         int index = nodes.size();
         Node node = new Node(NAMESPACE_PREFIX + name, subnet + (index + 2), LINK_PREFIX + "n" + index);
         nodes.add(node);
