@@ -141,12 +141,35 @@ public final class NetworkNamespaces implements AutoCloseable {
         signal("STOP", processes);
         List<ProcessHandle> all = processes.stream().flatMap(p -> Stream.concat(Stream.of(p), p.descendants())).toList();
         signal("KILL", all);
+        // Not onExit(): for a process that is not this JVM's child it polls at 300 ms and more, and
+        // an orphan's zombie (dead, waiting for init) still counts as alive there.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         for (ProcessHandle process : all) {
-            try {
-                process.onExit().get(10, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                throw new IllegalStateException("process " + process.pid() + " on " + node.namespace() + " survived SIGKILL", e);
+            while (!dead(process)) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("process " + process.pid() + " on " + node.namespace() + " survived SIGKILL");
+                }
+                sleep(10);
             }
+        }
+    }
+
+    /** Gone, or a zombie: it runs nothing any more. */
+    private static boolean dead(ProcessHandle process) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(process.pid()), "stat"));
+            return !process.isAlive() || stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+        } catch (IOException gone) {
+            return true;
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
         }
     }
 
