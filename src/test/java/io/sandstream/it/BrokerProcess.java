@@ -18,7 +18,7 @@ import io.sandstream.kafka.KafkaBroker;
  */
 final class BrokerProcess implements AutoCloseable {
 
-    private static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(300);
 
     private final Process process;
     private final String bootstrapServers;

@@ -95,7 +95,7 @@ public final class ServiceProcess implements AutoCloseable {
         builder.environment().putAll(env);
         builder.redirectErrorStream(true).redirectOutput(log.toFile());
         ServiceProcess service = new ServiceProcess(builder.start(), log, host, port);
-        service.awaitReady(Duration.ofSeconds(60));
+        service.awaitReady(Duration.ofSeconds(180)); // generous: only a failure waits it out, and CI machines are shared
         return service;
     }
 
