@@ -41,8 +41,8 @@ import io.sandstream.telemetry.PrometheusText;
 /**
  * Stopping and crashing instances while they run work (issue 22, points 3 and 4): packaged
  * services on one real KRaft broker, each on a host (network namespace) of its own, reused from
- * test to test (in order: each test goes on with
- * the instances the previous one left, starting as few as it can).
+ * test to test (in order: each test goes on with the instances the previous one left, starting as
+ * few as it can).
  * SIGTERM drains: the running execution finishes where it runs, the stopping instance refuses new
  * work and is not ready meanwhile, and no other instance runs it again. SIGKILL moves the work on,
  * its start counted. An execution whose instance dies every time it runs it (a poison event, here

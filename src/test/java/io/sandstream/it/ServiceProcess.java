@@ -17,7 +17,8 @@ import io.sandstream.SandboxProcesses;
 
 /**
  * The packaged service ({@code target/quarkus-app/quarkus-run.jar}) run as a real separate process,
- * so tests can stop, kill and restart it on the same data directory.
+ * so tests can stop, kill and restart it on the same data directory; the multi-instance tests run
+ * each on a host of its own ({@link NetworkNamespaces}).
  */
 public final class ServiceProcess implements AutoCloseable {
 
@@ -25,15 +26,16 @@ public final class ServiceProcess implements AutoCloseable {
 
     private final Process process;
     private final Path log;
-    private final String host;
+    /** The host it runs on; null: this machine's loopback. */
+    private final NetworkNamespaces.Node node;
     private final int port;
     /** Its sandboxes when it was last killed or stopped: what must be gone afterwards. */
     private List<ProcessHandle> sandboxesAtEnd = List.of();
 
-    private ServiceProcess(Process process, Path log, String host, int port) {
+    private ServiceProcess(Process process, Path log, NetworkNamespaces.Node node, int port) {
         this.process = process;
         this.log = log;
-        this.host = host;
+        this.node = node;
         this.port = port;
     }
 
@@ -65,7 +67,7 @@ public final class ServiceProcess implements AutoCloseable {
     /** The same, run through {@code wrapper} (a command that ends by executing its arguments). */
     public static ServiceProcess start(Path dataDir, Map<String, String> env, Path log, List<String> wrapper)
             throws Exception {
-        return start(dataDir, env, log, wrapper, "127.0.0.1", freePort());
+        return start(dataDir, env, log, wrapper, null, freePort());
     }
 
     /**
@@ -77,11 +79,11 @@ public final class ServiceProcess implements AutoCloseable {
             throws Exception {
         Map<String, String> onNode = new HashMap<>(env);
         onNode.put("SANDSTREAM_CLUSTER_ADVERTISED_URL", "http://" + node.address() + ":8080");
-        return start(dataDir, onNode, log, node.enter(), node.address(), 8080);
+        return start(dataDir, onNode, log, node.enter(), node, 8080);
     }
 
     private static ServiceProcess start(Path dataDir, Map<String, String> env, Path log, List<String> wrapper,
-            String host, int port) throws Exception {
+            NetworkNamespaces.Node node, int port) throws Exception {
         String jar = System.getProperty("sandstream.it.jar", "target/quarkus-app/quarkus-run.jar");
         String nativeExecutable = System.getProperty("sandstream.it.native", "");
         ProcessBuilder builder = nativeExecutable.isBlank()
@@ -94,7 +96,7 @@ public final class ServiceProcess implements AutoCloseable {
         builder.environment().put("SANDSTREAM_SECURITY_PUBLIC_METRICS", "true"); // the tests read /q/metrics without a key
         builder.environment().putAll(env);
         builder.redirectErrorStream(true).redirectOutput(log.toFile());
-        ServiceProcess service = new ServiceProcess(builder.start(), log, host, port);
+        ServiceProcess service = new ServiceProcess(builder.start(), log, node, port);
         service.awaitReady(Duration.ofSeconds(180)); // generous: only a failure waits it out, and CI machines are shared
         return service;
     }
@@ -118,7 +120,12 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     public URI uri(String pathAndQuery) {
-        return URI.create("http://" + host + ":" + port + pathAndQuery);
+        return URI.create("http://" + (node == null ? "127.0.0.1" : node.address()) + ":" + port + pathAndQuery);
+    }
+
+    /** The host (network namespace) it runs on, for a node loss; null when it runs on this machine's loopback. */
+    public NetworkNamespaces.Node node() {
+        return node;
     }
 
     public HttpResponse<String> get(String path) throws IOException, InterruptedException {
