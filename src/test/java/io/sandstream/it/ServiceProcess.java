@@ -135,7 +135,9 @@ public final class ServiceProcess implements AutoCloseable {
 
     public HttpResponse<String> post(String pathAndQuery, String contentType, String body)
             throws IOException, InterruptedException {
-        return HTTP.send(HttpRequest.newBuilder(uri(pathAndQuery)).timeout(Duration.ofSeconds(10))
+        // 60 s: a batch is answered once the broker acknowledged it, which a loaded 2-core machine
+        // (load average 35-42 on 2026-12-05) has taken more than 10 s to do
+        return HTTP.send(HttpRequest.newBuilder(uri(pathAndQuery)).timeout(Duration.ofSeconds(60))
                 .header("Content-Type", contentType).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofString());
     }
