@@ -36,13 +36,13 @@ import org.junit.jupiter.api.io.TempDir;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import io.sandstream.kafka.KafkaBroker;
 import io.sandstream.telemetry.PrometheusText;
 
 /**
  * Stopping and crashing instances while they run work (issue 22, points 3 and 4): packaged
- * services on one real KRaft broker, reused from test to test (in order: each test goes on with
- * the instances the previous one left, starting as few as it can).
+ * services on one real KRaft broker, each on a host (network namespace) of its own, reused from
+ * test to test (in order: each test goes on with the instances the previous one left, starting as
+ * few as it can).
  * SIGTERM drains: the running execution finishes where it runs, the stopping instance refuses new
  * work and is not ready meanwhile, and no other instance runs it again. SIGKILL moves the work on,
  * its start counted. An execution whose instance dies every time it runs it (a poison event, here
@@ -59,31 +59,35 @@ class DrainIT {
     private static final int FIRST_UID = 820_000;
     private static final String PREFIX = "drain-";
     private static final int MAX_ATTEMPTS = 2;
-    private static KafkaBroker broker;
+    private static NetworkNamespaces network;
+    private static BrokerProcess broker;
     /** The cluster's two instances; a test that stops one starts another in its place. */
     private static final ServiceProcess[] instances = new ServiceProcess[2];
     private static int started;
 
-    /** Kept when a test fails: the instances' logs are in it. */
+    /** Kept when a test fails: the instances' and the broker's logs are in it. */
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     static Path temp;
 
     @BeforeAll
     static void startCluster() throws Exception {
-        broker = KafkaBroker.start();
+        network = NetworkNamespaces.create();
+        broker = BrokerProcess.start(network.node("broker"), temp.resolve("broker.log"));
         instances[0] = instance();
         instances[1] = instance();
     }
 
     @AfterAll
     static void stopCluster() throws Exception {
-        for (ServiceProcess instance : instances) {
-            if (instance != null) {
-                instance.close();
+        try (NetworkNamespaces closing = network) {
+            for (ServiceProcess instance : instances) {
+                if (instance != null) {
+                    instance.close();
+                }
             }
-        }
-        if (broker != null) {
-            broker.close();
+            if (broker != null) {
+                broker.close();
+            }
         }
     }
 
@@ -104,7 +108,8 @@ class DrainIT {
         env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "2");
         env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "1");
         env.put("SANDSTREAM_POOLS_JAVASCRIPT_READY_SESSIONS", "0");
-        return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"));
+        return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"),
+                network.node("instance-" + index));
     }
 
     @Test
@@ -291,7 +296,7 @@ class DrainIT {
     }
 
     /** The result document once it is stored (read on {@code service}, which may not know the execution yet). */
-    private static JsonNode awaitResult(ServiceProcess service, String id) throws Exception {
+    static JsonNode awaitResult(ServiceProcess service, String id) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
         while (true) {
             HttpResponse<String> response = ServiceProcess.HTTP.send(HttpRequest.newBuilder(service.uri("/executions/" + id))

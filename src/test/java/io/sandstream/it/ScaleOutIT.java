@@ -30,13 +30,13 @@ import org.junit.jupiter.api.io.TempDir;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import io.sandstream.kafka.KafkaBroker;
 import io.sandstream.telemetry.PrometheusText;
 
 /**
  * Two packaged services (separate JVMs, separate data directories, separate sandbox uid ranges)
- * sharing one real KRaft broker with {@code sandstream.journal.kind=kafka}: work spreads over both,
- * either one streams every result, a crash loses nothing and runs nothing twice, and priority holds.
+ * sharing one real KRaft broker with {@code sandstream.journal.kind=kafka}, each instance and the
+ * broker on a host (network namespace) of its own: work spreads over both, either one streams
+ * every result, a crash loses nothing and runs nothing twice, and priority holds.
  */
 @Tag("packaged")
 class ScaleOutIT {
@@ -44,21 +44,25 @@ class ScaleOutIT {
     private static final ObjectMapper JSON = new ObjectMapper();
     static final String KEY = "it-key";
     static final String READER = "Bearer it-reader";
-    private static KafkaBroker broker;
+    private static NetworkNamespaces network;
+    private static BrokerProcess broker;
 
-    /** Kept when a test fails: the instances' logs are in it. */
+    /** Kept when a test fails: the instances' and the broker's logs are in it. */
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path temp;
+    static Path temp;
 
     @BeforeAll
-    static void startBroker() {
-        broker = KafkaBroker.start();
+    static void startBroker() throws Exception {
+        network = NetworkNamespaces.create();
+        broker = BrokerProcess.start(network.node("broker"), temp.resolve("broker.log"));
     }
 
     @AfterAll
-    static void stopBroker() {
-        if (broker != null) {
-            broker.close();
+    static void stopBroker() throws Exception {
+        try (NetworkNamespaces closing = network) {
+            if (broker != null) {
+                broker.close();
+            }
         }
     }
 
@@ -70,7 +74,8 @@ class ScaleOutIT {
         env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "3");
         env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "2");
         env.putAll(extra);
-        return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"));
+        return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"),
+                network.node("instance-" + index));
     }
 
     static String event(String id, String code, String priority, String sessionId) {

@@ -17,7 +17,8 @@ import io.sandstream.SandboxProcesses;
 
 /**
  * The packaged service ({@code target/quarkus-app/quarkus-run.jar}) run as a real separate process,
- * so tests can stop, kill and restart it on the same data directory.
+ * so tests can stop, kill and restart it on the same data directory; the multi-instance tests run
+ * each on a host of its own ({@link NetworkNamespaces}).
  */
 public final class ServiceProcess implements AutoCloseable {
 
@@ -25,17 +26,19 @@ public final class ServiceProcess implements AutoCloseable {
 
     private final Process process;
     private final Path log;
+    /** The host it runs on; null: this machine's loopback. */
+    private final NetworkNamespaces.Node node;
     private final int port;
     /** Its sandboxes when it was last killed or stopped: what must be gone afterwards. */
     private List<ProcessHandle> sandboxesAtEnd = List.of();
 
-    private ServiceProcess(Process process, Path log, int port) {
+    private ServiceProcess(Process process, Path log, NetworkNamespaces.Node node, int port) {
         this.process = process;
         this.log = log;
+        this.node = node;
         this.port = port;
     }
 
-    /** Starts the service with the given environment and waits until it reports ready. */
     /**
      * The environment of instance {@code index} of a cluster on {@code bootstrapServers}: topics and
      * group under {@code prefix}, an instance id of its own, sandbox uids from
@@ -56,6 +59,7 @@ public final class ServiceProcess implements AutoCloseable {
         return env;
     }
 
+    /** Starts the service with the given environment and waits until it reports ready. */
     public static ServiceProcess start(Path dataDir, Map<String, String> env, Path log) throws Exception {
         return start(dataDir, env, log, List.of());
     }
@@ -63,9 +67,25 @@ public final class ServiceProcess implements AutoCloseable {
     /** The same, run through {@code wrapper} (a command that ends by executing its arguments). */
     public static ServiceProcess start(Path dataDir, Map<String, String> env, Path log, List<String> wrapper)
             throws Exception {
+        return start(dataDir, env, log, wrapper, null, freePort());
+    }
+
+    /**
+     * The same, on {@code node} (a network namespace of its own) as a host of a cluster: on port 8080
+     * of the node's address, which it advertises to the other instances
+     * ({@code sandstream.cluster.advertised-url}).
+     */
+    public static ServiceProcess start(Path dataDir, Map<String, String> env, Path log, NetworkNamespaces.Node node)
+            throws Exception {
+        Map<String, String> onNode = new HashMap<>(env);
+        onNode.put("SANDSTREAM_CLUSTER_ADVERTISED_URL", "http://" + node.address() + ":8080");
+        return start(dataDir, onNode, log, node.enter(), node, 8080);
+    }
+
+    private static ServiceProcess start(Path dataDir, Map<String, String> env, Path log, List<String> wrapper,
+            NetworkNamespaces.Node node, int port) throws Exception {
         String jar = System.getProperty("sandstream.it.jar", "target/quarkus-app/quarkus-run.jar");
         String nativeExecutable = System.getProperty("sandstream.it.native", "");
-        int port = freePort();
         ProcessBuilder builder = nativeExecutable.isBlank()
                 ? new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m", "-jar", jar)
                 : new ProcessBuilder(nativeExecutable, "-Xmx256m"); // -Pnative: the same tests against the native executable
@@ -76,8 +96,8 @@ public final class ServiceProcess implements AutoCloseable {
         builder.environment().put("SANDSTREAM_SECURITY_PUBLIC_METRICS", "true"); // the tests read /q/metrics without a key
         builder.environment().putAll(env);
         builder.redirectErrorStream(true).redirectOutput(log.toFile());
-        ServiceProcess service = new ServiceProcess(builder.start(), log, port);
-        service.awaitReady(Duration.ofSeconds(240)); // a loaded 2-core machine has taken 110 s
+        ServiceProcess service = new ServiceProcess(builder.start(), log, node, port);
+        service.awaitReady(Duration.ofSeconds(240)); // generous: only a failure waits it out; a loaded 2-core machine has taken 110 s
         return service;
     }
 
@@ -100,7 +120,12 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     public URI uri(String pathAndQuery) {
-        return URI.create("http://127.0.0.1:" + port + pathAndQuery);
+        return URI.create("http://" + (node == null ? "127.0.0.1" : node.address()) + ":" + port + pathAndQuery);
+    }
+
+    /** The host (network namespace) it runs on, for a node loss; null when it runs on this machine's loopback. */
+    public NetworkNamespaces.Node node() {
+        return node;
     }
 
     public HttpResponse<String> get(String path) throws IOException, InterruptedException {
@@ -110,7 +135,9 @@ public final class ServiceProcess implements AutoCloseable {
 
     public HttpResponse<String> post(String pathAndQuery, String contentType, String body)
             throws IOException, InterruptedException {
-        return HTTP.send(HttpRequest.newBuilder(uri(pathAndQuery)).timeout(Duration.ofSeconds(10))
+        // 60 s: a batch is answered once the broker acknowledged it, which a loaded 2-core machine
+        // (load average 35-42 on 2026-12-05) has taken more than 10 s to do
+        return HTTP.send(HttpRequest.newBuilder(uri(pathAndQuery)).timeout(Duration.ofSeconds(60))
                 .header("Content-Type", contentType).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                 HttpResponse.BodyHandlers.ofString());
     }

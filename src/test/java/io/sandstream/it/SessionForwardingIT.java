@@ -14,7 +14,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.Collectors;
 
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
@@ -23,15 +25,17 @@ import org.junit.jupiter.api.io.TempDir;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import io.sandstream.kafka.KafkaBroker;
+import io.sandstream.telemetry.PrometheusText;
 
 /**
- * Pool API sessions across two packaged instances on one real broker: whichever instance a call
- * reaches, it is served by the session's owner (relayed inside the service), so state and files
- * set through one are there through the other, by both pool contracts and by {@code /executions}
- * with a {@code sessionId}; {@code listSessions} lists both instances' sessions on either; the relay
- * mark cannot be forged; and once the owner is killed the
- * session is reported lost, not silently restarted.
+ * Pool API sessions across two packaged instances on one real broker, each on a host (network
+ * namespace) of its own: whichever instance a call reaches, it is served by the session's owner
+ * (relayed inside the service over the network), so state and files set through one are there
+ * through the other, by both pool contracts and by {@code /executions} with a {@code sessionId};
+ * {@code listSessions} lists both instances' sessions on either; the relay mark cannot be forged;
+ * and once the owner's whole host is lost while work runs, the session is reported lost, not
+ * silently restarted, and every acknowledged event still has exactly one result, readable on the
+ * survivor.
  */
 @Tag("packaged")
 class SessionForwardingIT {
@@ -45,19 +49,21 @@ class SessionForwardingIT {
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path temp;
 
-    private ServiceProcess instance(KafkaBroker broker, int index) throws Exception {
+    private ServiceProcess instance(BrokerProcess broker, NetworkNamespaces.Node node, int index) throws Exception {
         Map<String, String> env = ServiceProcess.clusterEnv(broker.bootstrapServers(), "fwd-", index, 760_000);
-        env.put("SANDSTREAM_INGRESS_KEYS", "fwd-ingress");
-        env.put("SANDSTREAM_API_KEYS", "fwd-key@*");
+        env.put("SANDSTREAM_INGRESS_KEYS", ScaleOutIT.KEY);
+        env.put("SANDSTREAM_API_KEYS", "fwd-key@*,it-reader@*"); // it-reader: ScaleOutIT's and DrainIT's helpers
         env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "3");
         env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "1");
-        return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"));
+        return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"), node);
     }
 
     @Test
     void aSessionIsOneSessionWhicheverInstanceIsCalledAndIsLostWithItsOwner() throws Exception {
-        try (KafkaBroker broker = KafkaBroker.start(); ServiceProcess a = instance(broker, 0);
-                ServiceProcess b = instance(broker, 1)) {
+        try (NetworkNamespaces network = NetworkNamespaces.create();
+                BrokerProcess broker = BrokerProcess.start(network.node("broker"), temp.resolve("broker.log"));
+                ServiceProcess a = instance(broker, network.node("a"), 0);
+                ServiceProcess b = instance(broker, network.node("b"), 1)) {
             // State: set through A by the legacy contract, read through B by both contracts and /executions.
             assertEquals("", stdout(legacy(a, "s-state", "x = 41")));
             assertEquals("42\n", stdout(legacy(b, "s-state", "print(x + 1)")));
@@ -108,11 +114,27 @@ class SessionForwardingIT {
                 assertEquals("ForwardRefused", forged.headers().firstValue("x-ms-error-code").orElse(""));
             }
 
-            // The owner dies: the session is lost, and said so, until a new one starts with the identifier.
+            // Node loss while events run on both: the owner's host vanishes from the network (no
+            // connection is closed) and everything on it dies. The session is lost, and said so, until
+            // a new one starts with the identifier; no acknowledged event is lost or run twice.
             boolean aOwns = forwarded(b, "relayed") > 0;
             ServiceProcess owner = aOwns ? a : b;
             ServiceProcess survivor = aOwns ? b : a;
-            owner.kill();
+            List<String> events = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                events.add(ScaleOutIT.event("loss-" + i, "import time\\ntime.sleep(1.5)\\nprint('loss-" + i + "')",
+                        "normal", null));
+            }
+            List<String> ids = ScaleOutIT.post(survivor, events);
+            long started = System.nanoTime();
+            while (PrometheusText.of(owner.get("/q/metrics").body()).value("sandstream_results_unpersisted", Map.of()) == 0) {
+                assertTrue(System.nanoTime() - started < Duration.ofSeconds(60).toNanos(), "the owner ran none of it");
+                Thread.sleep(50); // until it runs some: work in flight on the owner when it goes
+            }
+            network.lose(owner.node());
+            long done = broker.records("fwd-results").stream().filter(r -> ids.contains(r.key())).count();
+            System.out.printf("SessionForwardingIT: node loss with %d of %d events done%n", done, ids.size());
+            assertTrue(done < ids.size(), "lost mid-load: " + done + " of " + ids.size() + " done");
             HttpResponse<String> next = legacyCall(survivor, "s-state", "print(x)");
             assertNotEquals(200, next.statusCode(), "no silent fresh session: " + next.body());
             String code = next.headers().firstValue("x-ms-error-code").orElse("");
@@ -128,6 +150,17 @@ class SessionForwardingIT {
             assertEquals("SessionLost", code, next.body());
             JsonNode fresh = legacy(survivor, "s-state", "print('x' in globals())");
             assertEquals("False\n", stdout(fresh), "after the error, the identifier starts a new session");
+
+            for (int i = 0; i < ids.size(); i++) {
+                JsonNode result = DrainIT.awaitResult(survivor, ids.get(i));
+                assertEquals("Succeeded", result.get("status").asText(), result.toString());
+                assertEquals("loss-" + i + "\n", result.get("stdout").asText(), "one run's output: " + result);
+            }
+            Map<String, Long> records = broker.records("fwd-results").stream().filter(r -> r.key() != null) // markers
+                    .collect(Collectors.groupingBy(ConsumerRecord::key, Collectors.counting()));
+            for (String id : ids) {
+                assertEquals(1, records.getOrDefault(id, 0L), "exactly one result record for " + id);
+            }
         }
     }
 

@@ -43,11 +43,13 @@ import kafka.server.KafkaRaftServer;
 /**
  * A real single-node Apache Kafka (KRaft, broker and controller in one) run inside the test JVM, on
  * loopback ports and a temporary directory of its own. Nothing is shared between two instances.
+ * {@link #main} runs one in a JVM of its own, listening on a given address.
  */
 public final class KafkaBroker implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(KafkaBroker.class);
     private static final int NODE_ID = 1;
+    private static final String LOOPBACK = "127.0.0.1";
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
     private static final int START_ATTEMPTS = 3;
@@ -94,11 +96,13 @@ public final class KafkaBroker implements AutoCloseable {
     }
 
     /**
-     * Runs a broker in a JVM of its own (for src/bench/scaleout-bench.sh): prints one line
-     * {@code BOOTSTRAP host:port} once clients can use it, and runs until the process is ended.
+     * Runs a broker in a JVM of its own (for src/bench/scaleout-bench.sh, and the multi-instance ITs,
+     * which run it in a network namespace of its own): prints one line {@code BOOTSTRAP host:port}
+     * once clients can use it, and runs until the process is ended. Its clients' listener is on
+     * {@code args[0]} when given (that address, advertised), else on 127.0.0.1.
      */
     public static void main(String[] args) throws InterruptedException {
-        KafkaBroker broker = start();
+        KafkaBroker broker = start(args.length > 0 ? args[0] : LOOPBACK);
         Runtime.getRuntime().addShutdownHook(new Thread(broker::close, "kafka-broker-shutdown"));
         System.out.println("BOOTSTRAP " + broker.bootstrapServers());
         System.out.flush();
@@ -107,9 +111,13 @@ public final class KafkaBroker implements AutoCloseable {
 
     /** Formats a fresh temporary directory, starts the broker and returns once clients can use it. */
     public static KafkaBroker start() {
+        return start(LOOPBACK);
+    }
+
+    private static KafkaBroker start(String host) {
         for (int attempt = 1;; attempt++) {
             try {
-                return startOnce();
+                return startOnce(host);
             } catch (RuntimeException e) {
                 // The free ports are only free when chosen; another process may take one before Kafka binds.
                 if (attempt == START_ATTEMPTS || !causedByBind(e)) {
@@ -120,16 +128,16 @@ public final class KafkaBroker implements AutoCloseable {
         }
     }
 
-    private static KafkaBroker startOnce() {
+    private static KafkaBroker startOnce(String host) {
         long started = System.nanoTime();
         Path dir = createTempDir();
         KafkaRaftServer server = null;
         Admin admin = null;
         try {
             int[] ports = freePorts(2);
-            String bootstrapServers = "127.0.0.1:" + ports[0];
+            String bootstrapServers = host + ":" + ports[0];
             Path logDir = dir.resolve("log");
-            KafkaConfig config = new KafkaConfig(brokerProperties(ports[0], ports[1], logDir), false);
+            KafkaConfig config = new KafkaConfig(brokerProperties(host, ports[0], ports[1], logDir), false);
             format(config, logDir);
             server = new KafkaRaftServer(config, Time.SYSTEM);
             server.startup();
@@ -146,13 +154,14 @@ public final class KafkaBroker implements AutoCloseable {
         }
     }
 
-    private static Properties brokerProperties(int brokerPort, int controllerPort, Path logDir) {
+    /** The clients' listener on {@code host}; the controller's, which only the broker itself uses, on loopback. */
+    private static Properties brokerProperties(String host, int brokerPort, int controllerPort, Path logDir) {
         Properties props = new Properties();
         props.put("process.roles", "broker,controller");
         props.put("node.id", Integer.toString(NODE_ID));
         props.put("controller.quorum.voters", NODE_ID + "@127.0.0.1:" + controllerPort);
-        props.put("listeners", "PLAINTEXT://127.0.0.1:" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
-        props.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + brokerPort);
+        props.put("listeners", "PLAINTEXT://" + host + ":" + brokerPort + ",CONTROLLER://127.0.0.1:" + controllerPort);
+        props.put("advertised.listeners", "PLAINTEXT://" + host + ":" + brokerPort);
         props.put("controller.listener.names", "CONTROLLER");
         props.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
         props.put("inter.broker.listener.name", "PLAINTEXT");
@@ -226,6 +235,11 @@ public final class KafkaBroker implements AutoCloseable {
 
     /** Every record of partition 0 of {@code topic}, from its start to its end as of now. */
     public List<ConsumerRecord<String, byte[]>> records(String topic) {
+        return records(bootstrapServers, topic);
+    }
+
+    /** The same, of a broker elsewhere (one {@link #main} runs). */
+    public static List<ConsumerRecord<String, byte[]>> records(String bootstrapServers, String topic) {
         Properties props = new Properties();
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
