@@ -2,6 +2,7 @@ package io.sandstream.edge;
 
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 import io.sandstream.config.SandstreamConfig;
@@ -10,6 +11,7 @@ import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
@@ -50,8 +52,27 @@ final class OwnerProxy {
         this.hop = hop;
     }
 
+    /** One relayed call in flight. */
+    static final class Relay {
+        private final AtomicBoolean answered = new AtomicBoolean();
+        private volatile HttpClientRequest out;
+
+        /**
+         * Gives up on a call whose owner has not started to answer (it is UNREACHABLE then): a
+         * pooled connection to a host that vanished gets no reset, so only the caller's side can
+         * tell that the call will never be answered.
+         */
+        void abort() {
+            HttpClientRequest sent = out;
+            if (sent != null && !answered.get()) {
+                sent.reset();
+            }
+        }
+    }
+
     /** Relays {@code request} to {@code ownerUrl}; {@code done} gets the outcome (the caller is answered unless UNREACHABLE). */
-    void relay(HttpServerRequest request, HttpServerResponse response, String ownerUrl, Consumer<Outcome> done) {
+    Relay relay(HttpServerRequest request, HttpServerResponse response, String ownerUrl, Consumer<Outcome> done) {
+        Relay relay = new Relay();
         RequestOptions options = new RequestOptions().setMethod(request.method())
                 .setAbsoluteURI(ownerUrl + request.uri())
                 .setConnectTimeout(config.forwardConnectTimeout().toMillis())
@@ -61,9 +82,16 @@ final class OwnerProxy {
         boolean hasBody = request.headers().contains(HttpHeaders.CONTENT_LENGTH)
                 || request.headers().contains(HttpHeaders.TRANSFER_ENCODING);
         client.request(options)
-                .compose(out -> hasBody ? out.send(request) : out.send())
+                .compose(out -> {
+                    relay.out = out;
+                    return hasBody ? out.send(request) : out.send();
+                })
                 .onFailure(failure -> done.accept(Outcome.UNREACHABLE))
-                .onSuccess(answer -> answer(answer, response, done));
+                .onSuccess(answer -> {
+                    relay.answered.set(true);
+                    answer(answer, response, done);
+                });
+        return relay;
     }
 
     private static MultiMap setHeaders(RequestOptions options) {

@@ -1,5 +1,6 @@
 package io.sandstream.edge;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -56,6 +57,8 @@ public class SessionForwarding {
     /** After the credential (150) and size (100) guards: a call that they refuse is refused here, not relayed. */
     private static final int PRIORITY = 90;
     /** What follows {@code /pools/{pool}/} on calls about one session ({@code listSessions}, {@code metadata}: the pool). */
+    /** How often a relayed call that has no answer yet checks that its owner still holds the session. */
+    private static final Duration OWNER_CHECK = Duration.ofSeconds(2);
     private static final Set<String> SESSION_CALLS = Set.of("code", "python", "files", "executions", "session");
 
     void register(@Observes Filters filters, SandstreamConfig config, Instance<KafkaClients> kafka,
@@ -149,13 +152,16 @@ public class SessionForwarding {
                 } else if (found.result().isEmpty()) {
                     serveHere(rc, call.get().pool(), session);
                 } else {
-                    forward(rc, found.result().get());
+                    forward(rc, found.result().get(), partition);
                 }
             });
         }
 
-        private void forward(RoutingContext rc, String owner) {
-            proxy.relay(rc.request(), rc.response(), owner, outcome -> {
+        private void forward(RoutingContext rc, String owner, int partition) {
+            OwnerWatch watch = new OwnerWatch(owner, partition);
+            watch.timer = vertx.setPeriodic(OWNER_CHECK.toMillis(), id -> watch.check()); // first: the relay may end at once
+            watch.relay = proxy.relay(rc.request(), rc.response(), owner, outcome -> {
+                vertx.cancelTimer(watch.timer);
                 count(outcome.name().toLowerCase());
                 if (outcome == OwnerProxy.Outcome.UNREACHABLE) {
                     owners.stale();
@@ -165,6 +171,33 @@ public class SessionForwarding {
                             + " new one. Retry.", Map.of("Retry-After", "5"));
                 }
             });
+        }
+
+        /**
+         * While a relayed call waits for the owner's answer: once the group gives the session's
+         * partition to another instance (the owner stopped answering the group too), the call is
+         * given up at once rather than after {@code forward-idle-timeout}. A host that vanished
+         * never resets the connection, and a synchronous execution may rightly take minutes, so
+         * only the group can tell the two apart.
+         */
+        private final class OwnerWatch {
+            private final String owner;
+            private final int partition;
+            private volatile OwnerProxy.Relay relay;
+            private volatile long timer;
+
+            OwnerWatch(String owner, int partition) {
+                this.owner = owner;
+                this.partition = partition;
+            }
+
+            void check() {
+                vertx.executeBlocking(() -> owners.owner(partition, Duration.ZERO), false).onSuccess(now -> {
+                    if (!now.equals(Optional.of(owner)) && relay != null) {
+                        relay.abort(); // another instance (or this one) holds the partition now
+                    }
+                }); // no owner at all (a rebalance): keep waiting
+            }
         }
 
         /**
