@@ -4,11 +4,13 @@
 # accepted events/s, request latency and the service's peak RSS. The baseline, measured in the same
 # run, is the bare HTTP round trip of OPTIONS /events (same server, no parsing, no journal).
 # Usage: src/bench/ingest-bench.sh [seconds per phase, default 15]
+#   BENCH_FLAMEGRAPH=<out.svg>: a flame graph of the service over the single-events phase (src/bench/flamegraph.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-15}
 port=${BENCH_PORT:-18080}
 java_opts=${BENCH_JAVA_OPTS:--Xmx256m -XX:+UseSerialGC}
+[ -z "${BENCH_FLAMEGRAPH:-}" ] || java_opts="$java_opts -XX:+PreserveFramePointer"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 ./mvnw -B -q package -DskipTests
 data=$(mktemp -d)
@@ -34,7 +36,14 @@ echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), service: $java_o
 printf '%-34s %10s %10s %8s %8s %6s %10s\n' phase events/s req/s p50_ms p99_ms errors ev/base
 base=""
 while IFS='|' read -r name mode conns batch; do
+  flame=''
+  if [ -n "${BENCH_FLAMEGRAPH:-}" ] && [ "$mode" = single ]; then
+    src/bench/flamegraph.sh "$BENCH_FLAMEGRAPH" "$seconds" "$pid" "sandstream ingest, single events (service JVM only)" \
+      >"${BENCH_FLAMEGRAPH%.svg}.log" 2>&1 &
+    flame=$!
+  fi
   line=$(phase "$name" "$mode" "$conns" "$batch")
+  [ -z "$flame" ] || wait "$flame" || true
   eval "$(echo "$line" | tr ' ' '\n' | sed 's/^/r_/')"
   # Ratio: events (requests, for the baseline) per second against the baseline's requests per second.
   if [ -z "$base" ]; then base=$r_requests_per_s; r_events_per_s_cmp=$r_requests_per_s; else r_events_per_s_cmp=$r_events_per_s; fi

@@ -131,7 +131,7 @@ public class PoolResourceApiTest {
     void asynchronousIsRunningThenPolledToItsEnd() throws Exception {
         String id = newIdentifier();
         Response submitted = call(LATEST, id).contentType("application/json")
-                .body(flat("import time\ntime.sleep(1)\nprint('done late')\n'value'", "Asynchronous")).post("/pools/python/executions");
+                .body(flat("import time\ntime.sleep(3)\nprint('done late')\n'value'", "Asynchronous")).post("/pools/python/executions");
         assertEquals(202, submitted.statusCode(), submitted.asString());
         JsonNode running = JSON.readTree(submitted.asString());
         assertEquals(Set.of("id", "identifier", "sessionId", "executionType", "status"), names(running), running.toString());
