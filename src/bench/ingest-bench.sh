@@ -5,9 +5,10 @@
 # run, is the bare HTTP round trip of OPTIONS /events (same server, no parsing, no journal).
 # The events are real work: the service's dispatcher follows the journal and the default python
 # pool runs each accepted event as it arrives, on the same cores as ingress and wrk. The figures
-# are therefore ingest while executing; each phase also prints the executions finished during it
-# and the service's CPU (JVM and sandboxes, utime + stime) per accepted event. The service has no
-# way to accept without executing, so no ingest-only figure is printed (docs/benchmarks.md: the
+# are therefore ingest while executing; each phase also prints the executions finished per second
+# during it and the CPU (utime + stime) the service and its sandboxes used during it per event
+# accepted in it (what is still queued at its end runs after it, uncounted). No setting makes the
+# service accept without executing, so no ingest-only figure is printed (docs/benchmarks.md: the
 # fall from 7,413 single events/s, measured before the dispatcher existed, is this).
 # Every phase starts on a drained journal, so it is not charged for the previous phase's events.
 # Usage: src/bench/ingest-bench.sh [seconds per phase, default 15]
@@ -57,7 +58,7 @@ MODE=single KEY=bench-key wrk -t1 -c16 -d3s -s src/bench/ingest.lua "http://127.
 drained
 
 echo "machine: $(nproc) cores, $(java -version 2>&1 | head -1), service: $java_opts, wrk on the same cores; $(uptime | sed 's/.*load/load/')"
-echo "every accepted event is also executed (default python pool) during its phase or just after"
+echo "every accepted event is also executed (default python pool); cpu_ms/ev: service + sandboxes during the phase per event accepted in it"
 printf '%-34s %10s %10s %8s %8s %6s %10s %11s %10s\n' phase events/s req/s p50_ms p99_ms errors ev/base executed/s cpu_ms/ev
 base=""
 while IFS='|' read -r name mode conns batch; do
