@@ -8,8 +8,9 @@
 # are therefore ingest while executing; each phase also prints the executions finished per second
 # during it and the CPU (utime + stime) the service and its sandboxes used during it per event
 # accepted in it (what is still queued at its end runs after it, uncounted). No setting makes the
-# service accept without executing, so no ingest-only figure is printed (docs/benchmarks.md: the
-# fall from 7,413 single events/s, measured before the dispatcher existed, is this).
+# service only accept (every journalled event goes on to the dispatcher and a stored result), so no
+# ingest-only figure is printed (docs/benchmarks.md: the fall from 7,413 single events/s, measured
+# before the dispatcher existed, is this).
 # Every phase starts on a drained journal, so it is not charged for the previous phase's events.
 # Usage: src/bench/ingest-bench.sh [seconds per phase, default 15]
 #   BENCH_FLAMEGRAPH=<out.svg>: a flame graph of the service over the single-events phase (src/bench/flamegraph.sh).
