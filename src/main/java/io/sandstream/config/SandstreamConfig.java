@@ -705,6 +705,17 @@ public interface SandstreamConfig {
         Duration sendTimeout();
 
         /**
+         * How long the acknowledged producers (the journal's, the results', the session directory's)
+         * hold a record to batch it with later ones (Kafka's {@code linger.ms}; the live topic's
+         * producer lingers 5 ms, nobody waits for it). Every accepted event and every result waits
+         * for its send, so at low load any linger is latency added twice per {@code ?wait}; under
+         * load records batch anyway while earlier sends are in flight. Raise it to trade latency for
+         * fewer requests.
+         */
+        @WithDefault("0ms")
+        Duration linger();
+
+        /**
          * How long a silent instance keeps its partitions: after a crash, its unfinished work moves
          * to the others after this (Kafka's {@code session.timeout.ms}; Event Hubs allows 6–300 s).
          */

@@ -116,11 +116,16 @@ public final class KafkaClients {
      * or reordering: a 202 then means the event is in Kafka.
      */
     public KafkaProducer<String, byte[]> producer(String role) {
+        return new KafkaProducer<>(producerProperties(role));
+    }
+
+    /** What {@link #producer} is made with; the linger is {@code linger} (none by default: see there). */
+    Map<String, Object> producerProperties(String role) {
         Map<String, Object> props = common(role);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);
-        props.put(ProducerConfig.LINGER_MS_CONFIG, 1);
+        props.put(ProducerConfig.LINGER_MS_CONFIG, (int) config.linger().toMillis());
         int send = (int) Math.max(config.sendTimeout().toMillis(), 2_000);
         props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, send);
         props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, Math.min(send - 1_000, 30_000));
@@ -128,7 +133,7 @@ public final class KafkaClients {
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         props.putAll(config.properties());
-        return new KafkaProducer<>(props);
+        return props;
     }
 
     /**

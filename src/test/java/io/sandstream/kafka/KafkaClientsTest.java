@@ -70,6 +70,17 @@ class KafkaClientsTest {
         assertEquals(connection, options.get("password"));
     }
 
+    /** Each accepted event and each result waits for its send: no linger unless configured. */
+    @Test
+    void theAcknowledgedProducersSendAtOnceUnlessALingerIsConfigured() {
+        Map<String, Object> props = clients(Map.of()).producerProperties("journal");
+        assertEquals(0, props.get("linger.ms"));
+        assertEquals("all", props.get("acks"));
+        assertEquals(5, clients(Map.of("sandstream.kafka.linger", "5ms")).producerProperties("results").get("linger.ms"));
+        assertEquals("20", clients(Map.of("sandstream.kafka.properties.\"linger.ms\"", "20")).producerProperties("results")
+                .get("linger.ms"));
+    }
+
     @Test
     void misconfigurationStopsTheStart() {
         assertThrows(IllegalStateException.class, () -> clients(Map.of("sandstream.kafka.auth", "connection-string")));
