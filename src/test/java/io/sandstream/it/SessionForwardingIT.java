@@ -101,7 +101,7 @@ class SessionForwardingIT {
                 assertEquals(200, list.statusCode(), list.body());
                 List<String> identifiers = new ArrayList<>();
                 JSON.readTree(list.body()).get("sessions").forEach(session -> identifiers.add(session.get("identifier").asText()));
-                assertEquals(List.of("s-state", "s-files"), identifiers, list.body());
+                assertEquals(List.of("s-state", opened, "s-files"), identifiers, list.body());
             }
 
             // The relay mark: anybody else's is refused, with a valid key or without one.
