@@ -9,7 +9,8 @@
 # them as a ratio. Also: the JVM's CPU per execution over the sustained phase (utime + stime ticks of
 # /proc/<pid>/stat, sandboxes excluded) and the service's peak RSS.
 # Usage: src/bench/pipeline-bench.sh [seconds per phase, default 15]
-#   BENCH_JAVA_OPTS: the JVM's options (default -Xmx512m); BENCH_SKIP_BUILD=1: run the jar built already
+#   BENCH_JAVA_OPTS: the JVM's options (default -Xmx256m: the heap a 1 GiB container gets from the image's
+#   MaxRAMPercentage=25; about 36 MB of it is live under this load, and G1 grows into whatever it may); BENCH_SKIP_BUILD=1: run the jar built already
 #   (BENCH_JAR: which one, default target/quarkus-app/quarkus-run.jar);
 #   BENCH_FLAMEGRAPH=<out.svg>: a flame graph of the service over the sustained phase (src/bench/flamegraph.sh).
 set -euo pipefail
@@ -19,7 +20,7 @@ port=${BENCH_PORT:-18081}
 url="http://127.0.0.1:$port"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 [ -n "${BENCH_SKIP_BUILD:-}" ] || ./mvnw -B -q package -DskipTests
-java_opts=${BENCH_JAVA_OPTS:--Xmx512m}
+java_opts=${BENCH_JAVA_OPTS:--Xmx256m}
 [ -z "${BENCH_FLAMEGRAPH:-}" ] || java_opts="$java_opts -XX:+PreserveFramePointer"
 data=$(mktemp -d)
 # Throughput, not limits, is measured: the rate limits are off and metrics are read without a key.
@@ -44,7 +45,7 @@ hz=$(getconf CLK_TCK)
 # Sustained executions run in 16 sessions at once (the wrk script's SESSION_COUNT).
 concurrency=16
 
-echo "machine: $(nproc) cores; wrk, the service and its sandboxes share them; $(uptime | sed 's/.*load/load/')"
+echo "machine: $(nproc) cores; wrk, the service and its sandboxes share them; service: $java_opts; $(uptime | sed 's/.*load/load/')"
 base=$(MODE=options KEY=bench-key wrk_run -c8 -d"${seconds}s")
 printf 'baseline OPTIONS /events, 8 connections:        %8s req/s\n' "$(field "$base" requests_per_s)"
 base1=$(MODE=options KEY=bench-key wrk_run -c1 -d"${seconds}s")

@@ -205,7 +205,7 @@ public class SessionForwarding {
          * first (blocking, only when a session is new or lost): lost answers 410 once.
          */
         private void serveHere(RoutingContext rc, SessionPool pool, SessionKey session) {
-            if (pool.sessions().stream().anyMatch(s -> s.key().equals(session))) {
+            if (pool.holds(session)) {
                 rc.next();
                 return;
             }

@@ -91,6 +91,7 @@ public class Dispatcher {
     private final SandstreamConfig.Routing config;
     private final MeterRegistry registry;
     private final ExecutionTracing tracing;
+    private final LostSessions lostSessions;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> new Thread(r, "dispatcher"));
     private final LaneScheduler<Job> scheduler;
     private final TypedGuard<Uni<ResultDocument>> backendRetry;
@@ -113,8 +114,10 @@ public class Dispatcher {
     private final SandstreamConfig.Shutdown shutdown;
 
     public Dispatcher(Journal journal, SessionPools pools, ResultStore store, ResultBus bus, ExecutionLoader loader,
-            RoutingRules rules, SandstreamConfig config, MeterRegistry registry, ExecutionTracing tracing, Drain drain) {
+            RoutingRules rules, SandstreamConfig config, MeterRegistry registry, ExecutionTracing tracing, Drain drain,
+            LostSessions lostSessions) {
         this.rules = rules;
+        this.lostSessions = lostSessions;
         this.drain = drain;
         this.shutdown = config.shutdown();
         this.tracing = tracing;
@@ -489,28 +492,38 @@ public class Dispatcher {
     private Uni<ResultDocument> runOnce(Job job) {
         SessionPool pool = pools.all().get(job.pool());
         return prepared(job).flatMap(prepared -> {
-            ExecuteRequest request = prepared.request();
-            Instant startedAt = Instant.now();
-            bus.status(job.executionId(), ExecutionStatus.Running);
-            tracing.allocating(job.executionId());
-            Optional<SessionKey> session = request.sessionId()
+            Optional<SessionKey> session = prepared.request().sessionId()
                     .map(id -> new SessionKey(prepared.record().entry().tenant(), id));
-            return pool.execute(session, new ExecutionSpec(request.code(), request.timeoutSeconds(), request.files()))
-                    .onItem().invoke(update -> {
-                        if (update instanceof ExecutionUpdate.Output output) {
-                            bus.output(job.executionId(), output);
-                        } else if (update instanceof ExecutionUpdate.Allocated allocated) {
-                            tracing.allocated(job.executionId(), allocated.kind());
-                        } else if (update instanceof ExecutionUpdate.Completed completed) {
-                            tracing.executed(job.executionId(), completed.result());
-                        }
-                    })
-                    .onFailure().invoke(failure -> tracing.failed(job.executionId(), failure))
-                    .select().where(update -> update instanceof ExecutionUpdate.Completed)
-                    .toUni()
-                    .map(update -> loader.completed(prepared.record(), request, pool.backend(),
-                            ((ExecutionUpdate.Completed) update).result(), startedAt, job.attempt()));
+            if (session.isPresent() && lostSessions.mayBeLost(pool, session.get())) {
+                return lostSessions.lost(pool, session.get()).flatMap(lost -> lost
+                        ? Uni.createFrom().item(loader.sessionLost(prepared.record(), prepared.request(), pool.backend(),
+                                job.attempt()))
+                        : execute(job, pool, prepared, session));
+            }
+            return execute(job, pool, prepared, session);
         });
+    }
+
+    private Uni<ResultDocument> execute(Job job, SessionPool pool, Prepared prepared, Optional<SessionKey> session) {
+        ExecuteRequest request = prepared.request();
+        Instant startedAt = Instant.now();
+        bus.status(job.executionId(), ExecutionStatus.Running);
+        tracing.allocating(job.executionId());
+        return pool.execute(session, new ExecutionSpec(request.code(), request.timeoutSeconds(), request.files()))
+                .onItem().invoke(update -> {
+                    if (update instanceof ExecutionUpdate.Output output) {
+                        bus.output(job.executionId(), output);
+                    } else if (update instanceof ExecutionUpdate.Allocated allocated) {
+                        tracing.allocated(job.executionId(), allocated.kind());
+                    } else if (update instanceof ExecutionUpdate.Completed completed) {
+                        tracing.executed(job.executionId(), completed.result());
+                    }
+                })
+                .onFailure().invoke(failure -> tracing.failed(job.executionId(), failure))
+                .select().where(update -> update instanceof ExecutionUpdate.Completed)
+                .toUni()
+                .map(update -> loader.completed(prepared.record(), request, pool.backend(),
+                        ((ExecutionUpdate.Completed) update).result(), startedAt, job.attempt()));
     }
 
     /** The journalled event and its request: kept from when it was queued, or read again when it was large. */

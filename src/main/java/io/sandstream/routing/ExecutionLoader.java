@@ -106,6 +106,27 @@ public class ExecutionLoader {
         return document.build();
     }
 
+    /**
+     * An execution for a session that died with the instance that held it (more than one
+     * instance only, see {@link LostSessions}): not run, so that code written for that session's
+     * state never runs without it. The next execution with the identifier starts a new session.
+     */
+    public ResultDocument sessionLost(JournalRecord record, ExecuteRequest request, String backend, int attempt) {
+        JournalEntry e = record.entry();
+        return from(e)
+                .priority(e.priority())
+                .sessionId(request.sessionId().orElse(null))
+                .language(request.language())
+                .backend(backend)
+                .status(ExecutionStatus.Failed)
+                .error("SessionLost", "session '" + request.sessionId().orElse("") + "' lived on an instance that stopped"
+                        + " (or handed it over); its variables and files are gone, and this code did not run."
+                        + " The next execution with this sessionId starts a new session.")
+                .timings(ResultDocument.Timings.neverStarted(e.acceptedAt(), Instant.now()))
+                .attempt(attempt)
+                .build();
+    }
+
     /** What every result of a journalled event carries, even a rejected one: the event's identity. */
     private static ResultDocument.Builder from(JournalEntry e) {
         return ResultDocument.builder().executionId(e.executionId()).event(e.eventId(), e.source(), e.subject(), e.type());

@@ -62,5 +62,10 @@ public interface SessionPool {
     /** Every tenant's sessions; callers show a tenant its own only. */
     List<SessionInfo> sessions();
 
+    /** Whether the pool holds this session now (it is among {@link #sessions()}). */
+    default boolean holds(SessionKey session) {
+        return sessions().stream().anyMatch(s -> s.key().equals(session));
+    }
+
     PoolStats stats();
 }

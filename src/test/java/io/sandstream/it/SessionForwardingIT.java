@@ -17,6 +17,7 @@ import java.util.Random;
 import java.util.stream.Collectors;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
@@ -53,7 +54,7 @@ class SessionForwardingIT {
         Map<String, String> env = ServiceProcess.clusterEnv(broker.bootstrapServers(), "fwd-", index, 760_000);
         env.put("SANDSTREAM_INGRESS_KEYS", ScaleOutIT.KEY);
         env.put("SANDSTREAM_API_KEYS", "fwd-key@*,it-reader@*"); // it-reader: ScaleOutIT's and DrainIT's helpers
-        env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "3");
+        env.put("SANDSTREAM_POOLS_PYTHON_MAX_SESSIONS", "4"); // s-state, s-files, an event's session, and work
         env.put("SANDSTREAM_POOLS_PYTHON_READY_SESSIONS", "1");
         return ServiceProcess.start(temp.resolve("data-" + index), env, temp.resolve("instance-" + index + ".log"), node);
     }
@@ -69,11 +70,12 @@ class SessionForwardingIT {
             assertEquals("42\n", stdout(legacy(b, "s-state", "print(x + 1)")));
             assertEquals("41\n", stdout(resource(b, "s-state", "print(x)")));
             assertEquals("41\n", stdout(resource(a, "s-state", "print(x)")));
-            HttpResponse<String> submitted = send(b, HttpRequest.newBuilder(b.uri("/executions?wait=60"))
-                    .header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString("{\"code\":\"print(x * 2)\",\"sessionId\":\"s-state\"}")));
-            assertEquals(200, submitted.statusCode(), submitted.body());
-            assertEquals("82\n", JSON.readTree(submitted.body()).get("stdout").asText(), submitted.body());
+            JsonNode submitted = execution(b, "s-state", "print(x * 2)");
+            assertEquals("82\n", submitted.get("stdout").asText(), submitted.toString());
+            // A session opened by an execution, not by the pool API, on the same partition as s-state.
+            String opened = sameOwnerAs("s-state");
+            assertEquals("Succeeded", execution(a, opened, "y = 5").get("status").asText());
+            assertEquals("5\n", execution(b, opened, "print(y)").get("stdout").asText());
             double relayed = forwarded(a, "relayed") + forwarded(b, "relayed");
             assertTrue(relayed >= 2, "one of the two instances relayed its calls: " + relayed);
 
@@ -99,7 +101,7 @@ class SessionForwardingIT {
                 assertEquals(200, list.statusCode(), list.body());
                 List<String> identifiers = new ArrayList<>();
                 JSON.readTree(list.body()).get("sessions").forEach(session -> identifiers.add(session.get("identifier").asText()));
-                assertEquals(List.of("s-state", "s-files"), identifiers, list.body());
+                assertEquals(List.of("s-state", opened, "s-files"), identifiers, list.body());
             }
 
             // The relay mark: anybody else's is refused, with a valid key or without one.
@@ -156,6 +158,13 @@ class SessionForwardingIT {
             }
             assertEquals(200, fresh.statusCode(), fresh.body());
             assertEquals("False\n", stdout(JSON.readTree(fresh.body())), "after the error, the identifier starts a new session");
+            // The session an execution opened is lost with it too, said once in the next execution's result.
+            JsonNode lost = execution(survivor, opened, "print(y)");
+            assertEquals("Failed", lost.get("status").asText(), lost.toString());
+            assertEquals("SessionLost", lost.path("error").path("type").asText(), lost.toString());
+            assertTrue(lost.path("stdout").asText().isEmpty(), "the code did not run: " + lost);
+            JsonNode restarted = execution(survivor, opened, "print('y' in globals())");
+            assertEquals("False\n", restarted.get("stdout").asText(), "then a new session: " + restarted);
 
             for (int i = 0; i < ids.size(); i++) {
                 JsonNode result = DrainIT.awaitResult(survivor, ids.get(i));
@@ -168,6 +177,35 @@ class SessionForwardingIT {
                 assertEquals(1, records.getOrDefault(id, 0L), "exactly one result record for " + id);
             }
         }
+    }
+
+    /** {@code POST /executions?wait} in a session: the journal takes it to the session's owner. */
+    private static JsonNode execution(ServiceProcess to, String sessionId, String code) throws Exception {
+        HttpResponse<String> response = send(to, HttpRequest.newBuilder(to.uri("/executions?wait=60"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(Map.of("code", code, "sessionId", sessionId)))));
+        assertEquals(200, response.statusCode(), response.body());
+        return JSON.readTree(response.body());
+    }
+
+    /**
+     * An identifier whose session lives on the same lane partition as {@code identifier}'s, hence
+     * on the same instance: Kafka's default partitioner over the session key (the operator's key
+     * acts as the shared tenant, whose id is empty) and the 6 lane partitions of
+     * {@link ServiceProcess#clusterEnv}.
+     */
+    private static String sameOwnerAs(String identifier) {
+        int partition = partition(identifier);
+        for (int i = 0;; i++) {
+            if (partition(identifier + "-ev" + i) == partition) {
+                return identifier + "-ev" + i;
+            }
+        }
+    }
+
+    private static int partition(String identifier) {
+        byte[] key = ("session:" + identifier + "@").getBytes(StandardCharsets.UTF_8);
+        return Utils.toPositive(Utils.murmur2(key)) % 6;
     }
 
     private static String code(String code) throws Exception {

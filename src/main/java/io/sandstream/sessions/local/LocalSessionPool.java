@@ -632,6 +632,11 @@ public final class LocalSessionPool implements SessionPool {
     }
 
     @Override
+    public boolean holds(SessionKey session) {
+        return sessions.containsKey(session);
+    }
+
+    @Override
     public List<SessionInfo> sessions() {
         return sessions.values().stream().map(s -> new SessionInfo(s.key, s.createdAt, s.lastUsedAt,
                 expiresAt(s), s.users > 0)).toList();
