@@ -3,9 +3,9 @@
 # the packaged form the tests and the image use (target/quarkus-app: Quarkus' aot-jar, every class
 # on the JDK's own class loaders, so the AOT cache holds the application's classes too) and the
 # fast-jar (target/quarkus-app-fast, Quarkus' own class loader) — then starts the packaged service
-# RUNS times per variant, each on a fresh data directory with the default pools and keys given (as a deployment has them), and times
-# exec to the first 200 of /q/health/ready. Variants, interleaved round by round so that a change
-# in the machine's load hits them alike:
+# RUNS times per variant, each on a fresh data directory with the default pools and keys given (as
+# a deployment has them), and times exec to the first 200 of /q/health/ready. Variants, interleaved
+# round by round so that a change in the machine's load hits them alike:
 #   jdk17            JDK 17, fast-jar (its class index makes it the faster form without a cache)
 #   jdk17, aot-jar   JDK 17, aot-jar
 #   t25              Temurin 25, fast-jar
