@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Start-up benchmark (not a test): what a scale-from-zero replica waits for. Builds the jar twice —
-# the fast-jar the tests and the image use (target/quarkus-app) and Quarkus' aot-jar
-# (target/quarkus-app-aot, every class on the JDK's own class loaders, so the AOT cache holds the
-# application's classes too) — then starts the packaged service RUNS times per variant, each on a
-# fresh data directory with the default pools and keys given (as a deployment has them), and times
-# exec to the first 200 of /q/health/ready. Variants, interleaved round by round so that a change
-# in the machine's load hits them alike:
-#   jdk17            JDK 17, fast-jar
+# the packaged form the tests and the image use (target/quarkus-app: Quarkus' aot-jar, every class
+# on the JDK's own class loaders, so the AOT cache holds the application's classes too) and the
+# fast-jar (target/quarkus-app-fast, Quarkus' own class loader) — then starts the packaged service
+# RUNS times per variant, each on a fresh data directory with the default pools and keys given (as
+# a deployment has them), and times exec to the first 200 of /q/health/ready. Variants, interleaved
+# round by round so that a change in the machine's load hits them alike:
+#   jdk17            JDK 17, fast-jar (its class index makes it the faster form without a cache)
+#   jdk17, aot-jar   JDK 17, aot-jar
 #   t25              Temurin 25, fast-jar
-#   t25+aot          Temurin 25, fast-jar, AOT cache from a training run (what Dockerfile.jvm does)
-#   t25+aot, aot-jar Temurin 25, aot-jar, AOT cache from a training run
+#   t25+aot          Temurin 25, fast-jar, AOT cache from a training run
+#   image            what Dockerfile.jvm runs: Temurin 25, aot-jar, AOT cache from a training run,
+#                    sqlite-jdbc's native library taken out of its jar beforehand
 # The training run (made here, like the image's): start with -XX:AOTCacheOutput, wait for ready,
 # run one Python execution, stop; the JVM writes the cache as it exits.
 # Printed per variant: wall time to ready (p50, min), the JVM's CPU time until then (its own threads,
@@ -29,15 +31,20 @@ jdk25=${BENCH_JDK25:-/usr/lib/jvm/temurin-25-jdk-amd64}
 hz=$(getconf CLK_TCK)
 
 if [ -z "${BENCH_NO_BUILD:-}" ]; then # BENCH_NO_BUILD=1: both directories are already built
+  ./mvnw -B -q package -DskipTests -Dquarkus.package.jar.type=fast-jar -Dquarkus.package.output-directory=quarkus-app-fast
   ./mvnw -B -q package -DskipTests
-  ./mvnw -B -q package -DskipTests -Dquarkus.package.jar.type=aot-jar -Dquarkus.package.output-directory=quarkus-app-aot
 fi
 work=$(mktemp -d)
 pid=""
 trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 # Copies: the caches are written next to the jar they belong to, never into target/quarkus-app.
-cp -r target/quarkus-app "$work/fast"
-cp -r target/quarkus-app-aot "$work/aot"
+cp -r target/quarkus-app-fast "$work/fast"
+cp -r target/quarkus-app "$work/aot"
+# As the image does (Dockerfile.jvm): the native library out of sqlite-jdbc's jar, named by system properties.
+mkdir "$work/aot/native"
+unzip -p "$work"/aot/lib/main/org.xerial.sqlite-jdbc-*.jar "org/sqlite/native/Linux/$(uname -m)/libsqlitejdbc.so" \
+  >"$work/aot/native/libsqlitejdbc.so"
+sqlite_lib="-Dorg.sqlite.lib.path=native -Dorg.sqlite.lib.name=libsqlitejdbc.so"
 
 # start <java> <app dir> [jvm options...]: starts the service on a fresh data directory (sets $pid, $data).
 start() {
@@ -73,10 +80,12 @@ started_in() {
 
 # The training runs, one per cache (none when only the JDK 17 flame graph is asked for: runs 0).
 flame_variant=${BENCH_FLAMEGRAPH_VARIANT:-jdk17}
-[ "$runs" -gt 0 ] || [[ $flame_variant == *aot* ]] || trained=no
+[ "$runs" -gt 0 ] || [[ $flame_variant == t25+aot || $flame_variant == image ]] || trained=no
+declare -A train_opts=([fast]="" [aot]="$sqlite_lib")
 for app in fast aot; do
   [ -z "${trained:-}" ] || break
-  start "$jdk25/bin/java" "$work/$app" -XX:AOTCacheOutput=app.aot
+  # shellcheck disable=SC2086
+  start "$jdk25/bin/java" "$work/$app" -XX:AOTCacheOutput=app.aot ${train_opts[$app]}
   await_ready
   curl -fs -o /dev/null -H 'Authorization: Bearer bench-api-key-0123456789' -H 'Content-Type: application/json' \
     -d '{"code":"print(6*7)"}' "http://127.0.0.1:$port/executions?wait=30" || echo "training: the execution failed" >&2
@@ -84,10 +93,11 @@ for app in fast aot; do
   test -s "$work/$app/app.aot" || { echo "no AOT cache was written for $app" >&2; exit 1; }
 done
 
-declare -A java=([jdk17]=$jdk17/bin/java [t25]=$jdk25/bin/java [t25+aot]=$jdk25/bin/java ["t25+aot, aot-jar"]=$jdk25/bin/java)
-declare -A app=([jdk17]=fast [t25]=fast [t25+aot]=fast ["t25+aot, aot-jar"]=aot)
-declare -A opts=([jdk17]="" [t25]="" [t25+aot]="-XX:AOTCache=app.aot" ["t25+aot, aot-jar"]="-XX:AOTCache=app.aot")
-variants=(jdk17 t25 t25+aot "t25+aot, aot-jar")
+declare -A java=([jdk17]=$jdk17/bin/java ["jdk17, aot-jar"]=$jdk17/bin/java [t25]=$jdk25/bin/java [t25+aot]=$jdk25/bin/java
+  [image]=$jdk25/bin/java)
+declare -A app=([jdk17]=fast ["jdk17, aot-jar"]=aot [t25]=fast [t25+aot]=fast [image]=aot)
+declare -A opts=([jdk17]="" ["jdk17, aot-jar"]="" [t25]="" [t25+aot]="-XX:AOTCache=app.aot" [image]="-XX:AOTCache=app.aot $sqlite_lib")
+variants=(jdk17 "jdk17, aot-jar" t25 t25+aot image)
 declare -A walls cpus children starts
 for round in $(seq 1 "$runs"); do
   for v in "${variants[@]}"; do

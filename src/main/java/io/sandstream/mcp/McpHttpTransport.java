@@ -11,6 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Instance;
 
 import org.jboss.logging.Logger;
 
@@ -97,10 +98,14 @@ public class McpHttpTransport implements McpStreamableServerTransportProvider {
     private final long maxBody;
     private final Map<String, Held> sessions = new ConcurrentHashMap<>();
     private volatile McpStreamableServerSession.Factory factory;
+    /** The tools and the SDK's server, built by the first {@code initialize}. */
+    private final Instance<McpTools> tools;
 
     public McpHttpTransport(ApiKeys keys, McpJsonMapper json, SandstreamConfig config, MeterRegistry registry,
-            @ConfigProperty(name = "quarkus.http.limits.max-body-size", defaultValue = "10240K") MemorySize maxBody) {
+            @ConfigProperty(name = "quarkus.http.limits.max-body-size", defaultValue = "10240K") MemorySize maxBody,
+            Instance<McpTools> tools) {
         this.keys = keys;
+        this.tools = tools;
         this.json = json;
         this.config = config.mcp();
         this.maxBody = maxBody.asLongValue();
@@ -219,6 +224,23 @@ public class McpHttpTransport implements McpStreamableServerTransportProvider {
     }
 
     private void initialize(RoutingContext rc, KeyScope scope, McpSchema.JSONRPCRequest request) {
+        if (factory != null) {
+            startSession(rc, scope, request);
+            return;
+        }
+        // The first initialize builds the SDK's server (McpTools), off the event loop; it hands this
+        // transport its session factory.
+        rc.vertx().executeBlocking(tools::get).onComplete(built -> {
+            if (built.failed()) {
+                LOG.errorf(built.cause(), "the MCP server did not start");
+                jsonRpcError(rc, 500, McpSchema.ErrorCodes.INTERNAL_ERROR, "The MCP server did not start.");
+            } else {
+                startSession(rc, scope, request);
+            }
+        });
+    }
+
+    private void startSession(RoutingContext rc, KeyScope scope, McpSchema.JSONRPCRequest request) {
         if (factory == null) {
             jsonRpcError(rc, 503, McpSchema.ErrorCodes.INTERNAL_ERROR, "The MCP server is starting; retry shortly.");
             return;

@@ -11,7 +11,6 @@ import java.util.function.BiFunction;
 
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
-import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 
@@ -35,7 +34,6 @@ import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Scope;
-import io.quarkus.runtime.Startup;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.ingress.ApiSubmissions;
 import io.sandstream.ingress.IngressService;
@@ -70,9 +68,12 @@ import reactor.core.publisher.Mono;
  * routed by priority, stored, visible on {@code /executions} and the SSE streams), and the file and
  * session tools reach the same session a run with that {@code sessionId} uses (the tenant's, in the
  * pool the dispatcher picks). Failures are tool results with {@code isError: true}.
+ * <p>
+ * Built by the first MCP {@code initialize} ({@link McpHttpTransport}), not with the service: the
+ * SDK's server and its JSON schema validator cost a few percent of a start that most replicas
+ * never need them in.
  */
-@Startup
-@ApplicationScoped
+@Singleton
 public class McpTools {
 
     static final String SOURCE = "/mcp";

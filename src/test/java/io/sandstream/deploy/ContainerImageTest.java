@@ -202,5 +202,12 @@ class ContainerImageTest {
         assertTrue(finalStage.contains("ENTRYPOINT [\"java\", \"-XX:AOTCache=app.aot\", \"-jar\", \"quarkus-run.jar\"]"), finalStage);
         assertEquals(1, Pattern.compile("(?m)^FROM \\$\\{JRE_IMAGE}").matcher(dockerfile).results().count(),
                 "one JVM for training and running");
+        // The shipped form is the aot-jar: the fast-jar's own class loader keeps the application's classes out of the cache.
+        assertTrue(Files.readString(Path.of("src/main/resources/application.properties")).contains("\nquarkus.package.jar.type=aot-jar\n"),
+                "target/quarkus-app is the aot-jar");
+        // sqlite-jdbc's native library is taken out of its jar at build time, before the training run, not on every start.
+        int extracted = finalStage.indexOf("open(\"native/libsqlitejdbc.so\", \"wb\")");
+        assertTrue(extracted > finalStage.indexOf("COPY target/quarkus-app/ /deployments/") && extracted < training.start(), finalStage);
+        assertTrue(finalStage.contains("-Dorg.sqlite.lib.path=/deployments/native -Dorg.sqlite.lib.name=libsqlitejdbc.so"), finalStage);
     }
 }
