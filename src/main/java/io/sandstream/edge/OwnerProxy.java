@@ -9,6 +9,7 @@ import io.sandstream.config.SandstreamConfig;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
@@ -72,19 +73,31 @@ final class OwnerProxy {
 
     /** Relays {@code request} to {@code ownerUrl}; {@code done} gets the outcome (the caller is answered unless UNREACHABLE). */
     Relay relay(HttpServerRequest request, HttpServerResponse response, String ownerUrl, Consumer<Outcome> done) {
+        return relay(request, request.uri(), null, response, ownerUrl, done);
+    }
+
+    /**
+     * Relays {@code request} as {@code uri} (its own, or the same with a parameter added) with
+     * {@code body} when it was read already (else the body streams from the request).
+     */
+    Relay relay(HttpServerRequest request, String uri, Buffer body, HttpServerResponse response, String ownerUrl,
+            Consumer<Outcome> done) {
         Relay relay = new Relay();
         RequestOptions options = new RequestOptions().setMethod(request.method())
-                .setAbsoluteURI(ownerUrl + request.uri())
+                .setAbsoluteURI(ownerUrl + uri)
                 .setConnectTimeout(config.forwardConnectTimeout().toMillis())
                 .setIdleTimeout(config.forwardIdleTimeout().toMillis());
         copy(request.headers(), options.getHeaders() == null ? setHeaders(options) : options.getHeaders());
-        options.putHeader(HopToken.HEADER, hop.sign(request.method().name(), request.uri()));
+        options.putHeader(HopToken.HEADER, hop.sign(request.method().name(), uri));
+        if (body != null) {
+            options.getHeaders().set(HttpHeaders.CONTENT_LENGTH, Integer.toString(body.length()));
+        }
         boolean hasBody = request.headers().contains(HttpHeaders.CONTENT_LENGTH)
                 || request.headers().contains(HttpHeaders.TRANSFER_ENCODING);
         client.request(options)
                 .compose(out -> {
                     relay.out = out;
-                    return hasBody ? out.send(request) : out.send();
+                    return body != null ? out.send(body) : hasBody ? out.send(request) : out.send();
                 })
                 .onFailure(failure -> done.accept(Outcome.UNREACHABLE))
                 .onSuccess(answer -> {

@@ -1,5 +1,7 @@
 package io.sandstream.edge;
 
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -11,15 +13,18 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
 
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.configuration.MemorySize;
 import io.quarkus.vertx.http.runtime.filters.Filters;
 import io.sandstream.config.SandstreamConfig;
 import io.sandstream.kafka.KafkaClients;
 import io.sandstream.kafka.SessionDirectory;
 import io.sandstream.kafka.SessionOwners;
+import io.sandstream.poolapi.LegacyExecuteRequest;
 import io.sandstream.problem.ErrorShapes;
 import io.sandstream.security.ApiKeys;
 import io.sandstream.sessions.SessionKey;
@@ -28,7 +33,9 @@ import io.sandstream.sessions.SessionPools;
 import io.sandstream.tenancy.KeyScope;
 import io.sandstream.validation.ExecuteRequestValidator;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.RoutingContext;
 
@@ -56,20 +63,34 @@ public class SessionForwarding {
     private static final Logger LOG = Logger.getLogger(SessionForwarding.class);
     /** After the credential (150) and size (100) guards: a call that they refuse is refused here, not relayed. */
     private static final int PRIORITY = 90;
-    /** What follows {@code /pools/{pool}/} on calls about one session ({@code listSessions}, {@code metadata}: the pool). */
     /** How often a relayed call that has no answer yet checks that its owner still holds the session. */
     private static final Duration OWNER_CHECK = Duration.ofSeconds(2);
+    /** What follows {@code /pools/{pool}/} on calls about one session ({@code listSessions}, {@code metadata}: the pool). */
     private static final Set<String> SESSION_CALLS = Set.of("code", "python", "files", "executions", "session");
 
     void register(@Observes Filters filters, SandstreamConfig config, Instance<KafkaClients> kafka,
             Instance<SessionDirectory> directory, ApiKeys keys, SessionPools pools, Vertx vertx, MeterRegistry registry,
-            HopToken hop) {
+            HopToken hop, @ConfigProperty(name = "quarkus.http.limits.max-body-size", defaultValue = "10240K") MemorySize maxBody) {
         if (config.journal().kind() != SandstreamConfig.JournalKind.KAFKA) {
             return;
         }
         Forwarder forwarder = new Forwarder(config.cluster(), kafka.get().owners(), directory.get(), keys, pools, vertx, hop,
-                new OwnerProxy(vertx, config.cluster(), hop), registry);
+                new OwnerProxy(vertx, config.cluster(), hop), registry, maxBody.asLongValue());
         filters.register(forwarder::route, PRIORITY);
+    }
+
+    /**
+     * Semantic Kernel .NET's {@code POST /pools/{pool}/python/execute} (legacy contract) with no
+     * {@code identifier} in the query: the identifier may sit in the body's {@code properties}, so
+     * the body is read here (bounded) before the call can be routed.
+     */
+    static Optional<SessionPool> bodyIdentified(RoutingContext rc, SessionPools pools) {
+        List<String> path = CredentialGuard.segments(rc.normalizedPath());
+        if (rc.request().method() != HttpMethod.POST || path.size() != 4 || !path.get(0).equals("pools")
+                || !path.get(2).equals("python") || !path.get(3).equals("execute") || rc.queryParams().contains("identifier")) {
+            return Optional.empty();
+        }
+        return pools.pool(path.get(1)).filter(p -> p.backend().equals("local"));
     }
 
     /** A call about one session of a local pool: which pool, which identifier. */
@@ -99,9 +120,11 @@ public class SessionForwarding {
         private final OwnerProxy proxy;
         private final MeterRegistry registry;
         private final Counter lost;
+        private final long maxBody;
 
         Forwarder(SandstreamConfig.Cluster config, SessionOwners owners, SessionDirectory directory, ApiKeys keys,
-                SessionPools pools, Vertx vertx, HopToken hop, OwnerProxy proxy, MeterRegistry registry) {
+                SessionPools pools, Vertx vertx, HopToken hop, OwnerProxy proxy, MeterRegistry registry, long maxBody) {
+            this.maxBody = maxBody;
             this.config = config;
             this.owners = owners;
             this.directory = directory;
@@ -117,6 +140,11 @@ public class SessionForwarding {
         }
 
         void route(RoutingContext rc) {
+            if (rc.request().getHeader(HopToken.HEADER) == null && bodyIdentified(rc, pools).isPresent()
+                    && keys.scopeOf(rc.request().getHeader("Authorization")).isPresent()) {
+                routeByBody(rc, keys.scopeOf(rc.request().getHeader("Authorization")).get());
+                return;
+            }
             Optional<SessionCall> call = SessionCall.of(rc, pools);
             Optional<KeyScope> scope = call.isEmpty() ? Optional.empty()
                     : keys.scopeOf(rc.request().getHeader("Authorization"));
@@ -157,11 +185,67 @@ public class SessionForwarding {
             });
         }
 
+        /**
+         * A call whose session is named in its body ({@link #bodyIdentified}): the body is read
+         * (up to the transport's limit), then the call goes on as if the identifier were in the
+         * query: to the owner, or to this very instance when it owns the session or when the body
+         * names none (the resource then answers what it answers any such call). It is relayed
+         * either way, since the body has been read: the relayed copy carries it, and the
+         * identifier as a query parameter, which the resource prefers anyway.
+         */
+        private void routeByBody(RoutingContext rc, KeyScope scope) {
+            Buffer body = Buffer.buffer();
+            HttpServerRequest request = rc.request();
+            request.exceptionHandler(failure -> request.connection().close());
+            request.handler(chunk -> {
+                if (body.length() + chunk.length() > maxBody) {
+                    request.handler(null);
+                    request.endHandler(null);
+                    refuse(rc, 413, "PayloadTooLarge", "A request may carry at most " + maxBody + " bytes.");
+                } else {
+                    body.appendBuffer(chunk);
+                }
+            });
+            request.endHandler(ended -> {
+                String identifier = LegacyExecuteRequest.bodyIdentifier(body.getBytes());
+                if (identifier == null || !ExecuteRequestValidator.SESSION_ID.matcher(identifier).matches()) {
+                    forward(rc, owners.advertisedUrl(), -1, request.uri(), body);
+                    return;
+                }
+                String uri = request.uri() + (request.uri().contains("?") ? "&" : "?") + "identifier="
+                        + URLEncoder.encode(identifier, StandardCharsets.UTF_8);
+                int partition = owners.partition(identifier, scope.poolTenant());
+                if (owners.owns(partition)) {
+                    forward(rc, owners.advertisedUrl(), partition, uri, body);
+                    return;
+                }
+                vertx.executeBlocking(() -> owners.owner(partition, config.ownerWait()), false).onComplete(found -> {
+                    if (found.failed()) {
+                        count("no-owner");
+                        refuse(rc, 503, "SessionOwnerUnavailable", "No instance holds this session right now ("
+                                + found.cause().getMessage() + "); retry.", Map.of("Retry-After", "5"));
+                    } else {
+                        forward(rc, found.result().orElse(owners.advertisedUrl()), partition, uri, body);
+                    }
+                });
+            });
+            request.resume();
+        }
+
         private void forward(RoutingContext rc, String owner, int partition) {
+            forward(rc, owner, partition, rc.request().uri(), null);
+        }
+
+        /** {@code partition} negative: a call that names no session (no owner to watch); {@code body} null: it streams. */
+        private void forward(RoutingContext rc, String owner, int partition, String uri, Buffer body) {
             OwnerWatch watch = new OwnerWatch(owner, partition);
-            watch.timer = vertx.setPeriodic(OWNER_CHECK.toMillis(), id -> watch.check()); // first: the relay may end at once
-            watch.relay = proxy.relay(rc.request(), rc.response(), owner, outcome -> {
-                vertx.cancelTimer(watch.timer);
+            if (partition >= 0) {
+                watch.timer = vertx.setPeriodic(OWNER_CHECK.toMillis(), id -> watch.check()); // first: the relay may end at once
+            }
+            watch.relay = proxy.relay(rc.request(), uri, body, rc.response(), owner, outcome -> {
+                if (partition >= 0) {
+                    vertx.cancelTimer(watch.timer);
+                }
                 count(outcome.name().toLowerCase());
                 if (outcome == OwnerProxy.Outcome.UNREACHABLE) {
                     owners.stale();

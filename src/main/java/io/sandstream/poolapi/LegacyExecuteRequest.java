@@ -40,7 +40,7 @@ public record LegacyExecuteRequest(String code, Integer timeoutSeconds) {
      * The {@code properties.identifier} of a body, where {@code python/execute} carried the session
      * identifier; null when there is none or the body is not JSON ({@link #parse} reports that).
      */
-    static String bodyIdentifier(byte[] body) {
+    public static String bodyIdentifier(byte[] body) {
         JsonNode root;
         try {
             root = body == null || body.length == 0 ? null : JSON.readTree(body);

@@ -70,6 +70,20 @@ class SessionForwardingIT {
             assertEquals("42\n", stdout(legacy(b, "s-state", "print(x + 1)")));
             assertEquals("41\n", stdout(resource(b, "s-state", "print(x)")));
             assertEquals("41\n", stdout(resource(a, "s-state", "print(x)")));
+            // Semantic Kernel .NET's python/execute names the session in the body only, through either instance.
+            for (ServiceProcess to : List.of(a, b)) {
+                HttpResponse<String> sk = send(to, HttpRequest.newBuilder(to.uri("/pools/python/python/execute?" + LEGACY))
+                        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(
+                                Map.of("properties", Map.of("identifier", "s-state", "codeInputType", "inline",
+                                        "executionType", "synchronous", "pythonCode", "print(x + 2)"))))));
+                assertEquals(200, sk.statusCode(), sk.body());
+                assertEquals("43\n", stdout(JSON.readTree(sk.body())), sk.body());
+                HttpResponse<String> none = send(to, HttpRequest.newBuilder(to.uri("/pools/python/python/execute?" + LEGACY))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"properties\":{\"pythonCode\":\"1\"}}")));
+                assertEquals(400, none.statusCode(), none.body());
+                assertEquals("InvalidIdentifier", none.headers().firstValue("x-ms-error-code").orElse(""), none.body());
+            }
             JsonNode submitted = execution(b, "s-state", "print(x * 2)");
             assertEquals("82\n", submitted.get("stdout").asText(), submitted.toString());
             // A session opened by an execution, not by the pool API, on the same partition as s-state.
