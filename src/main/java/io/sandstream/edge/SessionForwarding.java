@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -172,15 +173,28 @@ public class SessionForwarding {
                 serveHere(rc, call.get().pool(), session);
                 return;
             }
+            withOwner(rc, partition, owner -> {
+                if (owner.isEmpty()) {
+                    serveHere(rc, call.get().pool(), session);
+                } else {
+                    forward(rc, owner.get(), partition);
+                }
+            });
+        }
+
+        /**
+         * Asks the group who holds {@code partition} (blocking: off the event loop, waiting up to
+         * {@code owner-wait} during a rebalance), then {@code then} with it (empty: this instance
+         * may serve); no answer in time is a 503 to the caller.
+         */
+        private void withOwner(RoutingContext rc, int partition, Consumer<Optional<String>> then) {
             vertx.executeBlocking(() -> owners.owner(partition, config.ownerWait()), false).onComplete(found -> {
                 if (found.failed()) {
                     count("no-owner");
                     refuse(rc, 503, "SessionOwnerUnavailable", "No instance holds this session right now ("
                             + found.cause().getMessage() + "); retry.", Map.of("Retry-After", "5"));
-                } else if (found.result().isEmpty()) {
-                    serveHere(rc, call.get().pool(), session);
                 } else {
-                    forward(rc, found.result().get(), partition);
+                    then.accept(found.result());
                 }
             });
         }
@@ -219,15 +233,7 @@ public class SessionForwarding {
                     forward(rc, owners.advertisedUrl(), partition, uri, body);
                     return;
                 }
-                vertx.executeBlocking(() -> owners.owner(partition, config.ownerWait()), false).onComplete(found -> {
-                    if (found.failed()) {
-                        count("no-owner");
-                        refuse(rc, 503, "SessionOwnerUnavailable", "No instance holds this session right now ("
-                                + found.cause().getMessage() + "); retry.", Map.of("Retry-After", "5"));
-                    } else {
-                        forward(rc, found.result().orElse(owners.advertisedUrl()), partition, uri, body);
-                    }
-                });
+                withOwner(rc, partition, owner -> forward(rc, owner.orElse(owners.advertisedUrl()), partition, uri, body));
             });
             request.resume();
         }
