@@ -27,6 +27,7 @@ import io.sandstream.kafka.SessionDirectory;
 import io.sandstream.kafka.SessionOwners;
 import io.sandstream.poolapi.LegacyExecuteRequest;
 import io.sandstream.problem.ErrorShapes;
+import io.sandstream.routing.LostSessions;
 import io.sandstream.security.ApiKeys;
 import io.sandstream.sessions.SessionKey;
 import io.sandstream.sessions.SessionPool;
@@ -85,13 +86,11 @@ public class SessionForwarding {
      * {@code identifier} in the query: the identifier may sit in the body's {@code properties}, so
      * the body is read here (bounded) before the call can be routed.
      */
-    static Optional<SessionPool> bodyIdentified(RoutingContext rc, SessionPools pools) {
+    static boolean bodyIdentified(RoutingContext rc, SessionPools pools) {
         List<String> path = CredentialGuard.segments(rc.normalizedPath());
-        if (rc.request().method() != HttpMethod.POST || path.size() != 4 || !path.get(0).equals("pools")
-                || !path.get(2).equals("python") || !path.get(3).equals("execute") || rc.queryParams().contains("identifier")) {
-            return Optional.empty();
-        }
-        return pools.pool(path.get(1)).filter(p -> p.backend().equals("local"));
+        return rc.request().method() == HttpMethod.POST && path.size() == 4 && path.get(0).equals("pools")
+                && path.get(2).equals("python") && path.get(3).equals("execute") && !rc.queryParams().contains("identifier")
+                && pools.pool(path.get(1)).filter(p -> p.backend().equals("local")).isPresent();
     }
 
     /** A call about one session of a local pool: which pool, which identifier. */
@@ -135,16 +134,16 @@ public class SessionForwarding {
             this.hop = hop;
             this.proxy = proxy;
             this.registry = registry;
-            this.lost = Counter.builder("sandstream.cluster.sessions.lost")
-                    .description("Session calls answered SessionLost: the session's owner died or its partition moved")
-                    .register(registry);
+            this.lost = LostSessions.counter(registry);
         }
 
         void route(RoutingContext rc) {
-            if (rc.request().getHeader(HopToken.HEADER) == null && bodyIdentified(rc, pools).isPresent()
-                    && keys.scopeOf(rc.request().getHeader("Authorization")).isPresent()) {
-                routeByBody(rc, keys.scopeOf(rc.request().getHeader("Authorization")).get());
-                return;
+            if (rc.request().getHeader(HopToken.HEADER) == null && bodyIdentified(rc, pools)) {
+                Optional<KeyScope> caller = keys.scopeOf(rc.request().getHeader("Authorization"));
+                if (caller.isPresent()) { // else the resource answers 401 as for any call
+                    routeByBody(rc, caller.get());
+                    return;
+                }
             }
             Optional<SessionCall> call = SessionCall.of(rc, pools);
             Optional<KeyScope> scope = call.isEmpty() ? Optional.empty()

@@ -37,9 +37,14 @@ public class LostSessions {
     LostSessions(SandstreamConfig config, Instance<SessionDirectory> directory, MeterRegistry registry) {
         this.directory = config.journal().kind() == SandstreamConfig.JournalKind.KAFKA ? directory.get() : null;
         this.wait = config.cluster().ownerWait();
-        // The pool API's counter too: one figure for every session found lost, whichever path found it.
-        this.lost = Counter.builder("sandstream.cluster.sessions.lost")
-                .description("Session calls answered SessionLost: the session's owner died or its partition moved")
+        this.lost = counter(registry);
+    }
+
+    /** {@code sandstream_cluster_sessions_lost_total}: one figure for the pool API's calls and the executions. */
+    public static Counter counter(MeterRegistry registry) {
+        return Counter.builder("sandstream.cluster.sessions.lost")
+                .description("Session calls answered SessionLost and executions given a SessionLost result:"
+                        + " the session's owner died or its partition moved")
                 .register(registry);
     }
 
