@@ -43,22 +43,12 @@ public interface Journal {
     boolean claim(String executionId);
 
     /**
-     * True when {@link #pending()} may hand over work whose result is already stored (another
-     * instance finished it before the work moved here): the dispatcher then checks the result
-     * store before running anything.
-     */
-    default boolean redelivers() {
-        return false;
-    }
-
-    /**
      * True when the record's result may be stored already, so the dispatcher must look before it
      * runs it: the result is stored before the entry is finished, and the mark of a start may
-     * reach the disk after the result does. Everything a previous run left qualifies, and with
-     * {@link #redelivers()} everything.
+     * reach the disk after the result does. Everything a previous run left qualifies.
      */
     default boolean mayHaveResult(JournalRecord record) {
-        return record.attempt() > 0 || redelivers();
+        return record.attempt() > 0;
     }
 
     /** Marks an entry as done (its result is stored elsewhere): QUEUED/RUNNING → FINISHED, REJECTED → done. */

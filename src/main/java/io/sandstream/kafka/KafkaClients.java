@@ -46,6 +46,7 @@ public final class KafkaClients {
     private final AcceptedIndex accepted = new AcceptedIndex();
     private final SessionOwners owners;
     private volatile int lanePartitions;
+    private volatile int allLanePartitions;
 
     public KafkaClients(SandstreamConfig.Kafka config) {
         this(config, null);
@@ -57,6 +58,7 @@ public final class KafkaClients {
         this.instanceId = config.instanceId().orElseGet(KafkaClients::hostName);
         this.owners = new SessionOwners(this, advertisedUrl);
         this.lanePartitions = config.lanePartitions();
+        this.allLanePartitions = config.lanePartitions() * Priority.values().length;
         if (config.bootstrapServers().isEmpty()) {
             throw new IllegalStateException("sandstream.journal.kind=kafka needs sandstream.kafka.bootstrap-servers");
         }
@@ -86,6 +88,11 @@ public final class KafkaClients {
     /** Partitions of the normal lane as found at start ({@code lane-partitions} when this instance created it). */
     public int lanePartitions() {
         return lanePartitions;
+    }
+
+    /** Partitions of all lane topics together, as found at start. */
+    public int allLanePartitions() {
+        return allLanePartitions;
     }
 
     /** The compacted directory of sessions opened through the pool API ({@link SessionDirectory}). */
@@ -288,6 +295,8 @@ public final class KafkaClients {
                 laneCounts.add(found.get(laneTopic(lane)).partitions().size());
             }
             lanePartitions = found.get(laneTopic(Priority.NORMAL)).partitions().size();
+            allLanePartitions = java.util.Arrays.stream(Priority.values())
+                    .mapToInt(lane -> found.get(laneTopic(lane)).partitions().size()).sum();
             if (laneCounts.size() > 1) {
                 LOG.warnf("the lane topics have different partition counts %s: a session's events of different lanes "
                         + "may then reach different instances", laneCounts);

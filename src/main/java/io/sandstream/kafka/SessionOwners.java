@@ -42,6 +42,8 @@ public final class SessionOwners implements AutoCloseable {
     private final KafkaClients clients;
     private final String advertisedUrl;
     private volatile Set<Integer> owned = Set.of();
+    /** The same, as partitions of the lane topics. */
+    private volatile Set<TopicPartition> ownedLanes = Set.of();
     private volatile Map<Integer, String> others = Map.of();
     private volatile Set<String> peers = Set.of();
     private volatile long describedAt;
@@ -79,6 +81,9 @@ public final class SessionOwners implements AutoCloseable {
         Set<Integer> now = new HashSet<>(owned);
         partitions.forEach(p -> now.add(p.partition()));
         owned = Set.copyOf(now);
+        Set<TopicPartition> lanes = new HashSet<>(ownedLanes);
+        lanes.addAll(partitions);
+        ownedLanes = Set.copyOf(lanes);
         describedAt = 0;
     }
 
@@ -87,11 +92,23 @@ public final class SessionOwners implements AutoCloseable {
         Set<Integer> now = new HashSet<>(owned);
         partitions.forEach(p -> now.remove(p.partition()));
         owned = Set.copyOf(now);
+        Set<TopicPartition> lanes = new HashSet<>(ownedLanes);
+        lanes.removeAll(partitions);
+        ownedLanes = Set.copyOf(lanes);
         describedAt = 0;
     }
 
     public boolean owns(int partition) {
         return owned.contains(partition);
+    }
+
+    /**
+     * True while this instance holds every lane partition: no other instance takes work from the
+     * group now (the range assignor gives each member its share), so none streams what runs here
+     * either. False before the first assignment and during a rebalance.
+     */
+    public boolean alone() {
+        return ownedLanes.size() >= clients.allLanePartitions();
     }
 
     /**

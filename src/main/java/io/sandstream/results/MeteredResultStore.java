@@ -55,6 +55,11 @@ public final class MeteredResultStore implements ResultStore, AutoCloseable {
     }
 
     @Override
+    public boolean storedNow(String executionId) {
+        return delegate.storedNow(executionId);
+    }
+
+    @Override
     public Uni<List<StoredResult>> after(long sequence, int limit) {
         return delegate.after(sequence, limit);
     }

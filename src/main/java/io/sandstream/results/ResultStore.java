@@ -19,6 +19,16 @@ public interface ResultStore {
 
     Uni<Optional<StoredResult>> get(String executionId);
 
+    /**
+     * Whether a result of the execution is stored, answered on the caller's thread. The Kafka
+     * journal asks for each lane record it takes, on its consumer's thread (a redelivered or
+     * re-accepted event must not run twice), where a hop to a reader thread and back would cost
+     * more than the read.
+     */
+    default boolean storedNow(String executionId) {
+        return get(executionId).await().indefinitely().isPresent();
+    }
+
     /** Results stored after {@code sequence}, oldest first, at most {@code limit}. */
     Uni<List<StoredResult>> after(long sequence, int limit);
 

@@ -40,7 +40,7 @@ public class JournalProducer {
             Instance<KafkaClients> kafka, Instance<SqliteJournal> sqlite, TenantQuotas quotas) {
         if (config.journal().kind() == SandstreamConfig.JournalKind.KAFKA) {
             KafkaJournal journal = new KafkaJournal(kafka.get(), config, registry,
-                    () -> results.caughtUp().subscribeAsCompletionStage(), quotas);
+                    () -> results.caughtUp().subscribeAsCompletionStage(), results::storedNow, quotas);
             journal.start();
             return journal;
         }

@@ -231,6 +231,8 @@ class ScaleOutIT {
     @Test
     void everyInstanceStreamsRunningAndTheLiveOutputOfAnExecution() throws Exception {
         try (ServiceProcess a = instance("live-", 6, Map.of()); ServiceProcess b = instance("live-", 7, Map.of())) {
+            // An instance alone in the group shares nothing live: wait until the group is the two of them.
+            awaitShares(a, b);
             String code = "import time\\ntime.sleep(1)\\nfor i in range(6):\\n    print('tick', i, flush=True)\\n    time.sleep(0.5)";
             String id = post(a, List.of(event("live-1", code, "normal", null))).get(0);
             CompletableFuture<List<SseEvent>> onA = executionEvents(a, id);
@@ -267,6 +269,27 @@ class ScaleOutIT {
             }
             assertTrue(metric(elsewhere, "sandstream_live_records_total", "outcome=\"received\"") >= 3,
                     "Running and the chunks came over the live topic");
+        }
+    }
+
+    /** Until every instance's last word on the group is that it took a share of the partitions (none holds them all). */
+    private static void awaitShares(ServiceProcess... instances) throws Exception {
+        java.util.regex.Pattern word = java.util.regex.Pattern.compile("took (\\d+) partitions|gave up|lost \\d+ partitions");
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        for (ServiceProcess instance : instances) {
+            while (true) {
+                java.util.regex.Matcher m = word.matcher(instance.output());
+                String last = null;
+                while (m.find()) {
+                    last = m.group(1);
+                }
+                // Three lanes of six partitions each (ServiceProcess.clusterEnv): a share is fewer than 18.
+                if (last != null && Integer.parseInt(last) > 0 && Integer.parseInt(last) < 3 * 6) {
+                    break;
+                }
+                assertTrue(System.nanoTime() < deadline, "the group did not settle with both instances: " + instance.output());
+                Thread.sleep(100);
+            }
         }
     }
 

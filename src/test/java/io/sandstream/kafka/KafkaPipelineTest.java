@@ -183,6 +183,8 @@ class KafkaPipelineTest {
                 "the event is a record of the normal lane");
         List<ConsumerRecord<String, byte[]>> results = readAll("sandstream-results");
         assertEquals(1, results.stream().filter(r -> id.equals(r.key())).count(), "one result record");
+        // Running and "hi" are not shared while no other instance is in the group (ScaleOutIT: with one, they are).
+        assertEquals(0, readAll("sandstream-live").stream().filter(r -> id.equals(r.key())).count(), "no live record");
     }
 
     /**

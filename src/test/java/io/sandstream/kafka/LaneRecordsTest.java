@@ -1,15 +1,19 @@
 package io.sandstream.kafka;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.record.TimestampType;
 import org.junit.jupiter.api.Test;
 
@@ -71,5 +75,28 @@ class LaneRecordsTest {
             seen.add(produced);
         }
         assertEquals(6, seen.size(), "sessions spread over the partitions");
+    }
+
+    /** Alone only while holding every partition of every lane: before the first assignment and after a revocation, not. */
+    @Test
+    void anInstanceIsAloneOnlyWhileItHoldsEveryLanePartition() {
+        KafkaClients clients = new KafkaClients(io.sandstream.config.TestConfigs.sandstream(java.util.Map.of(
+                "sandstream.journal.kind", "kafka", "sandstream.kafka.bootstrap-servers", "localhost:1",
+                "sandstream.kafka.lane-partitions", "2")).kafka());
+        SessionOwners owners = clients.owners();
+        assertFalse(owners.alone(), "before the first assignment");
+        List<TopicPartition> all = new ArrayList<>();
+        for (Priority lane : Priority.values()) {
+            for (int p = 0; p < 2; p++) {
+                all.add(new TopicPartition(clients.laneTopic(lane), p));
+            }
+        }
+        // Every partition number of the high lane only, as with a second instance holding the rest: not alone.
+        owners.assigned(all.stream().filter(p -> p.topic().equals(clients.laneTopic(Priority.HIGH))).toList());
+        assertFalse(owners.alone(), "the other lanes' partitions are held elsewhere");
+        owners.assigned(all);
+        assertTrue(owners.alone());
+        owners.revoked(all.subList(0, 1));
+        assertFalse(owners.alone(), "a rebalance began");
     }
 }

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 import org.jboss.logging.Logger;
@@ -53,8 +54,12 @@ public final class KafkaJournal implements Journal, AutoCloseable {
 
     private volatile MultiEmitter<? super JournalRecord> emitter;
 
+    /**
+     * @param resultsCaughtUp completes once this instance's results copy holds every result stored before the call
+     * @param stored whether an execution's result is stored, answered on the caller's thread
+     */
     public KafkaJournal(KafkaClients clients, SandstreamConfig config, MeterRegistry registry,
-            Supplier<CompletableFuture<Void>> resultsCaughtUp, TenantQuotas quotas) {
+            Supplier<CompletableFuture<Void>> resultsCaughtUp, Predicate<String> stored, TenantQuotas quotas) {
         this.clients = clients;
         for (Priority lane : Priority.values()) {
             lanesByTopic.put(clients.laneTopic(lane), lane);
@@ -64,7 +69,8 @@ public final class KafkaJournal implements Journal, AutoCloseable {
         this.appender = new LaneAppender(clients, config.journal(), quotas, backlog);
         Counter skipped = Counter.builder("sandstream.kafka.skipped").description("Lane records that were not sandstream events")
                 .register(registry);
-        this.lanes = new LaneConsumer(clients, lanesByTopic, ledger, pauses, resultsCaughtUp, this::handOver, skipped);
+        this.lanes = new LaneConsumer(clients, lanesByTopic, ledger, pauses, resultsCaughtUp, stored, this::handOver,
+                skipped);
         Gauge.builder("sandstream.journal.pending", backlog, GroupBacklog::get)
                 .description("Accepted executions not finished yet (Kafka: the group's lag on the lane topics)")
                 .register(registry);
@@ -119,9 +125,13 @@ public final class KafkaJournal implements Journal, AutoCloseable {
         }
     }
 
+    /**
+     * Never by the time the dispatcher gets a record, although a partition's records may come back
+     * after another instance ran them: the lane consumer checked each as it took it.
+     */
     @Override
-    public boolean redelivers() {
-        return true;
+    public boolean mayHaveResult(JournalRecord record) {
+        return false;
     }
 
     /**

@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 import java.util.function.Supplier;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -42,6 +43,7 @@ final class LaneConsumer {
     private final OffsetLedger ledger;
     private final LanePauses pauses;
     private final Supplier<CompletableFuture<Void>> resultsCaughtUp;
+    private final Predicate<String> stored;
     private final Consumer<JournalRecord> handOver;
     private final Counter skipped;
 
@@ -57,16 +59,19 @@ final class LaneConsumer {
     private KafkaConsumer<String, byte[]> consumer;
 
     /**
+     * @param stored whether an execution's result is stored already, asked on the consumer thread
      * @param handOver gets each record to run, on the consumer thread
      * @param skipped counts lane records that were not sandstream events
      */
     LaneConsumer(KafkaClients clients, Map<String, Priority> lanesByTopic, OffsetLedger ledger, LanePauses pauses,
-            Supplier<CompletableFuture<Void>> resultsCaughtUp, Consumer<JournalRecord> handOver, Counter skipped) {
+            Supplier<CompletableFuture<Void>> resultsCaughtUp, Predicate<String> stored, Consumer<JournalRecord> handOver,
+            Counter skipped) {
         this.clients = clients;
         this.lanesByTopic = lanesByTopic;
         this.ledger = ledger;
         this.pauses = pauses;
         this.resultsCaughtUp = resultsCaughtUp;
+        this.stored = stored;
         this.handOver = handOver;
         this.skipped = skipped;
     }
@@ -149,7 +154,27 @@ final class LaneConsumer {
             skipped.increment();
         }
         ledger.take(new TopicPartition(record.topic(), record.partition()), record.offset(),
-                lanesByTopic.get(record.topic()), entry).ifPresent(handOver);
+                lanesByTopic.get(record.topic()), entry).filter(this::notStoredYet).ifPresent(handOver);
+    }
+
+    /**
+     * False, and the record finished, when its result is stored already: another instance ran it
+     * before the partition moved here, or the same event was accepted twice. Partitions are taken
+     * only once the results copy has caught up ({@link LaneRebalance}), so the copy knows. Asked
+     * here rather than by the dispatcher: one indexed read on this thread, no hop to a reader.
+     */
+    private boolean notStoredYet(JournalRecord taken) {
+        String executionId = taken.entry().executionId();
+        try {
+            if (stored.test(executionId)) {
+                ledger.finish(executionId);
+                return false;
+            }
+        } catch (RuntimeException e) {
+            // Cannot tell: run it rather than lose it (the result store keeps the first result).
+            LOG.warnf("could not check whether %s has a result already: %s", executionId, e.getMessage());
+        }
+        return true;
     }
 
     /** On the consumer thread (rebalances run inside {@code poll}). */

@@ -167,6 +167,11 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
     }
 
     @Override
+    public boolean storedNow(String executionId) {
+        return unapplied.containsKey(executionId) || copy.storedNow(executionId);
+    }
+
+    @Override
     public Uni<List<StoredResult>> after(long sequence, int limit) {
         return copy.after(sequence, limit);
     }

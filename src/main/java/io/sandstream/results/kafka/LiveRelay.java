@@ -39,6 +39,10 @@ import io.smallrye.mutiny.subscription.Cancellable;
  * carries how many were sent ({@link #sent}), so a stream on another instance can wait for the
  * last chunks before it sends the result. Bounded: chunks are split at {@code max-chunk-bytes},
  * and beyond {@code max-bytes-per-second} they are dropped from the topic (never from the result).
+ * While this instance is the only one in the group ({@link io.sandstream.kafka.SessionOwners#alone})
+ * nothing is sent: no other instance could stream it, and a send cost this instance, the brokers
+ * and its own reader about a third of the Kafka path's work per execution. An instance that joins
+ * ends that with the rebalance it causes; it streams what is printed from then on.
  */
 public final class LiveRelay implements AutoCloseable {
 
@@ -57,6 +61,7 @@ public final class LiveRelay implements AutoCloseable {
     private final Counter sent;
     private final Counter dropped;
     private final Counter failed;
+    private final Counter unneeded;
     private final Counter received;
     private final Counter bytesSent;
     private final Counter bytesReceived;
@@ -79,6 +84,7 @@ public final class LiveRelay implements AutoCloseable {
         this.sent = records(registry, "sent");
         this.dropped = records(registry, "dropped");
         this.failed = records(registry, "failed");
+        this.unneeded = records(registry, "unneeded");
         this.received = records(registry, "received");
         this.bytesSent = Counter.builder("sandstream.live.bytes").tag("direction", "sent")
                 .description("Output bytes through the live topic").register(registry);
@@ -88,7 +94,8 @@ public final class LiveRelay implements AutoCloseable {
 
     private static Counter records(MeterRegistry registry, String outcome) {
         return Counter.builder("sandstream.live.records").tag("outcome", outcome)
-                .description("Live topic records: sent, dropped (rate cap), failed (send) by this instance; received from others")
+                .description("Live topic records: sent, dropped (rate cap), failed (send), unneeded (no other instance) by this "
+                        + "instance; received from others")
                 .register(registry);
     }
 
@@ -151,6 +158,10 @@ public final class LiveRelay implements AutoCloseable {
 
     /** On the thread that produced the output: never blocks (the producer fails a send at once when full). */
     private void send(ResultBus.LiveOutput live) {
+        if (clients.owners().alone()) {
+            unneeded.increment();
+            return;
+        }
         try {
             if (live.output() == null) {
                 send(live.executionId(), STATUS, live.status().name().getBytes(StandardCharsets.UTF_8));

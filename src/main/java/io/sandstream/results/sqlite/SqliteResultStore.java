@@ -78,6 +78,8 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-reader"));
     private GroupCommitWriter writer;
     private Connection readConnection;
+    /** {@link #storedNow}'s own connection, opened by its first call; guarded by {@code this}. */
+    private Connection checkConnection;
 
     /** The store in {@code results.db} of the data directory, with a writer of its own. */
     public SqliteResultStore(DataDirectory dataDirectory) {
@@ -176,6 +178,11 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         reader.shutdown();
         try {
             readConnection.close();
+            synchronized (this) {
+                if (checkConnection != null) {
+                    checkConnection.close();
+                }
+            }
         } catch (SQLException e) {
             // closing anyway
         }
@@ -248,6 +255,24 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     @Override
     public Uni<Optional<StoredResult>> get(String executionId) {
         return call(() -> find(readConnection, executionId)).runSubscriptionOn(reader);
+    }
+
+    /** An indexed read of the execution id on the caller's thread, through a connection of its own. */
+    @Override
+    public synchronized boolean storedNow(String executionId) {
+        try {
+            if (checkConnection == null) {
+                checkConnection = GroupCommitWriter.open(file);
+            }
+            try (PreparedStatement query = checkConnection.prepareStatement("SELECT 1 FROM results WHERE execution_id = ?")) {
+                query.setString(1, executionId);
+                try (ResultSet rs = query.executeQuery()) {
+                    return rs.next();
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot read the result store", e);
+        }
     }
 
     @Override

@@ -54,8 +54,13 @@ class KafkaJournalTest {
         broker.close();
     }
 
-    /** One journal (instance) of a group whose topics start with {@code prefix}. */
+    /** One journal (instance) of a group whose topics start with {@code prefix}, with no result stored. */
     private static KafkaJournal journal(String prefix, String instance) {
+        return journal(prefix, instance, Set.of());
+    }
+
+    /** One journal whose result store holds the results of {@code stored}. */
+    private static KafkaJournal journal(String prefix, String instance, Set<String> stored) {
         KafkaClients clients = new KafkaClients(TestConfigs.sandstream(Map.of("sandstream.journal.kind", "kafka",
                 "sandstream.kafka.bootstrap-servers", broker.bootstrapServers(),
                 "sandstream.kafka.topic-prefix", prefix, "sandstream.kafka.group-id", prefix + "group",
@@ -64,7 +69,7 @@ class KafkaJournalTest {
         clients.ensureTopics();
         var config = TestConfigs.sandstream(Map.of());
         KafkaJournal journal = new KafkaJournal(clients, config, new SimpleMeterRegistry(),
-                () -> CompletableFuture.completedFuture(null), new TenantQuotas(config, new SimpleMeterRegistry()));
+                () -> CompletableFuture.completedFuture(null), stored::contains, new TenantQuotas(config, new SimpleMeterRegistry()));
         journal.start();
         return journal;
     }
@@ -80,6 +85,25 @@ class KafkaJournalTest {
         while (!condition.getAsBoolean()) {
             assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
             Thread.sleep(50);
+        }
+    }
+
+    @Test
+    void aRecordWhoseResultIsStoredIsCommittedWithoutBeingHandedOver() throws Exception {
+        // Another instance ran it and stored its result before the partition moved here.
+        String done = UUID.randomUUID().toString();
+        String fresh = UUID.randomUUID().toString();
+        try (KafkaJournal journal = journal("stored-", "a", Set.of(done))) {
+            List<JournalRecord> handed = new CopyOnWriteArrayList<>();
+            Cancellable dispatcher = journal.pending().subscribe().with(handed::add);
+            journal.append(List.of(entry(done), entry(fresh))).await().atMost(Duration.ofSeconds(30));
+            await(() -> handed.size() == 1 && journal.held(Priority.NORMAL) == 1, "the records are taken");
+            assertEquals(fresh, handed.get(0).entry().executionId(), "only the record without a result is handed over");
+            assertFalse(journal.mayHaveResult(handed.get(0)), "checked already: the dispatcher need not look");
+            assertTrue(journal.claim(fresh));
+            journal.finish(fresh).await().indefinitely();
+            await(() -> journal.pendingCount() == 0 && journal.held(Priority.NORMAL) == 0, "both are committed");
+            dispatcher.cancel();
         }
     }
 
