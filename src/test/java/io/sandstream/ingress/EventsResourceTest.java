@@ -5,6 +5,7 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.empty;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.hasKey;
 import static org.hamcrest.Matchers.hasSize;
 import static org.hamcrest.Matchers.lessThan;
 import static org.hamcrest.Matchers.not;
@@ -429,7 +430,7 @@ class EventsResourceTest {
     // ---- operations --------------------------------------------------------------------------------
 
     @Test
-    void metricsHealthAndOpenApiAreServed() {
+    void metricsAndHealthAreServed() {
         post(CE_JSON, event(id(), "{\"code\":\"1\"}")).statusCode(202);
         given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("sandstream_events_received_total{endpoint=\"events\",outcome=\"accepted\"}"))
@@ -439,7 +440,26 @@ class EventsResourceTest {
         given().get("/q/health/ready").then().statusCode(200).body("status", equalTo("UP"))
                 .body("checks.name", hasItem("journal"));
         given().get("/q/health/live").then().statusCode(200);
-        given().accept("application/json").get("/q/openapi").then().statusCode(200)
-                .body(containsString("/events"));
+    }
+
+    /**
+     * The OpenAPI document as clients fetch it, JSON and YAML (the packaged service, which prepares
+     * it on the first request: PackagedServiceIT).
+     */
+    @Test
+    void openApiDocumentIsServedAsJsonAndYaml() {
+        for (ValidatableResponse json : List.of(given().queryParam("format", "json").get("/q/openapi").then(),
+                given().accept("application/json").get("/q/openapi").then())) {
+            json.statusCode(200).contentType(startsWith("application/json"))
+                    .body("openapi", startsWith("3."))
+                    .body("info.title", equalTo("sandstream"))
+                    .body("paths", hasKey("/events"));
+        }
+        for (ValidatableResponse yaml : List.of(given().get("/q/openapi").then(),
+                given().queryParam("format", "yaml").get("/q/openapi").then())) {
+            yaml.statusCode(200).contentType(startsWith("application/yaml"))
+                    .body(containsString("openapi: 3."))
+                    .body(containsString("\n  /events:\n"));
+        }
     }
 }

@@ -58,6 +58,7 @@ class PackagedServiceIT {
         try (ServiceProcess service = ServiceProcess.start(temp.resolve("data"), imageEnvironment(), temp.resolve("service.log"))) {
             assertTrue(service.output().contains("Profile prod activated"), service.output());
             assertProbesAndExecutions(service);
+            assertOpenApiDocumentServed(service);
         }
     }
 
@@ -147,6 +148,29 @@ class PackagedServiceIT {
             assertEquals("1000\n", result.get("stdout").asText(), "the sandbox's own uid inside");
             assertEquals(42, result.get("result").asInt());
         }
+    }
+
+    /**
+     * The OpenAPI document, which the packaged service prepares on the first request for it rather
+     * than at start (LazyOpenApiDocumentService), in both formats and both ways of asking for JSON.
+     */
+    private static void assertOpenApiDocumentServed(ServiceProcess service) throws Exception {
+        Map<String, HttpResponse<String>> responses = new HashMap<>();
+        for (String[] ask : List.of(new String[] { "json", "/q/openapi?format=json", "*/*" },
+                new String[] { "json", "/q/openapi", "application/json" }, new String[] { "yaml", "/q/openapi", "*/*" },
+                new String[] { "yaml", "/q/openapi?format=yaml", "*/*" })) {
+            HttpResponse<String> response = ServiceProcess.HTTP.send(HttpRequest.newBuilder(service.uri(ask[1]))
+                    .timeout(Duration.ofSeconds(40)).header("Accept", ask[2]).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, response.statusCode(), ask[1] + ": " + response.body());
+            assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("application/" + ask[0]),
+                    ask[1] + " " + ask[2] + ": " + response.headers().map());
+            JsonNode document = ask[0].equals("json") ? JSON.readTree(response.body()) : new YAMLMapper().readTree(response.body());
+            assertEquals("sandstream", document.at("/info/title").asText(), response.body());
+            assertTrue(document.at("/paths").has("/events"), response.body());
+            responses.put(ask[0], response);
+        }
+        assertEquals(JSON.readTree(responses.get("json").body()), new YAMLMapper().readTree(responses.get("yaml").body()),
+                "one document in two formats");
     }
 
     /** The liveness and readiness paths of the Kubernetes StatefulSet: the service must answer them. */

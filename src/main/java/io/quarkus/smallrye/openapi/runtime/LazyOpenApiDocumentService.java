@@ -9,6 +9,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Alternative;
 
 import io.quarkus.arc.Unremovable;
+import io.quarkus.arc.profile.IfBuildProfile;
 import io.quarkus.smallrye.openapi.OpenApiFilter.RunStage;
 import io.quarkus.smallrye.openapi.runtime.filter.AutoSecurityFilter;
 import io.smallrye.openapi.runtime.io.Format;
@@ -24,6 +25,12 @@ import io.smallrye.openapi.runtime.io.Format;
  * Quarkus' own. Quarkus serves the document on a blocking route, so that first request prepares
  * it on a worker thread, not on the event loop.
  * <p>
+ * A packaged service only ({@code prod} build profile): the override needs this class and Quarkus'
+ * in one class loader, as in the jars {@code target/quarkus-app} holds. Dev and test mode load the
+ * application and its dependencies through two, where a package-private method is not overridden
+ * at all, so there Quarkus prepares its document at start as before ({@code PackagedServiceIT}
+ * fetches it from the packaged service; {@code LazyOpenApiDocumentServiceTest} shows the deferral).
+ * <p>
  * Upstream made the document lazy the same way (quarkusio/quarkus#55538, eager only with a
  * {@code RUNTIME_STARTUP} filter, which this service has none of): on a Quarkus release that
  * contains it, delete this class. It sits in Quarkus' package because the step it defers is
@@ -32,6 +39,7 @@ import io.smallrye.openapi.runtime.io.Format;
 @Alternative
 @Priority(1)
 @Unremovable
+@IfBuildProfile("prod")
 @ApplicationScoped
 public class LazyOpenApiDocumentService extends OpenApiDocumentService {
 
