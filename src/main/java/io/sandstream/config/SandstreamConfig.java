@@ -651,6 +651,15 @@ public interface SandstreamConfig {
         /** How long a request waits for its commit before it is answered 503. */
         @WithDefault("30s")
         Duration commitTimeout();
+
+        /**
+         * Page cache of the SQLite journal's writer connection (SQLite's {@code cache_size}), in
+         * MiB. Every append, start and result looks up a random page of the executionId indexes;
+         * on SQLite's default (2 MiB) most of those were a read from the file
+         * (docs/benchmarks.md). The cache fills only as far as the file's hot pages need.
+         */
+        @WithDefault("32")
+        int cacheMib();
     }
 
     /** How a {@code kafka} journal authenticates to the brokers. */

@@ -94,10 +94,14 @@ public class SqliteJournal implements Journal {
 
     public void open() {
         file = dataDirectory.root().resolve("journal.db");
+        if (config.cacheMib() < 1) {
+            throw new IllegalStateException("sandstream.journal.cache-mib must be at least 1: " + config.cacheMib());
+        }
         Connection writeConnection = null;
         try {
             writeConnection = GroupCommitWriter.openForWriting(file);
             try (Statement s = writeConnection.createStatement()) {
+                s.execute("PRAGMA cache_size=" + -1024L * config.cacheMib()); // negative: KiB, not pages
                 s.execute("""
                         CREATE TABLE IF NOT EXISTS journal (
                           seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -139,6 +143,8 @@ public class SqliteJournal implements Journal {
                 .description("Accepted executions not finished yet").register(registry);
         Gauge.builder("sandstream.journal.pending.limit", config, SandstreamConfig.Journal::maxPending)
                 .description("Most pending executions before ingress answers 429").register(registry);
+        Gauge.builder("sandstream.journal.cache.limit", config, c -> c.cacheMib() * 1024.0 * 1024)
+                .description("Page cache of the journal's writer connection").baseUnit("bytes").register(registry);
         writer = GroupCommitWriter.start("journal", writeConnection, config.maxGroupCommit(),
                 new GroupCommitWriter.Meters(commitTimer, commitOps), new Group());
     }

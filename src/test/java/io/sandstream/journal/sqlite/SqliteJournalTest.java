@@ -44,8 +44,13 @@ class SqliteJournalTest {
     private SimpleMeterRegistry registry;
 
     private SqliteJournal open(long maxPending) {
-        SandstreamConfig config = TestConfigs.sandstream(Map.of(
-                "sandstream.data-dir", dir.toString(), "sandstream.journal.max-pending", Long.toString(maxPending)));
+        return open(Map.of("sandstream.journal.max-pending", Long.toString(maxPending)));
+    }
+
+    private SqliteJournal open(Map<String, String> settings) {
+        Map<String, String> all = new java.util.HashMap<>(settings);
+        all.put("sandstream.data-dir", dir.toString());
+        SandstreamConfig config = TestConfigs.sandstream(all);
         registry = new SimpleMeterRegistry();
         SqliteJournal journal = new SqliteJournal(config, new DataDirectory(config), registry, new TenantQuotas(config, registry));
         journal.open();
@@ -202,5 +207,21 @@ class SqliteJournalTest {
         assertTrue(largestGroup > 1, "at least one commit folded several appends");
         assertTrue(commits < 400, "fewer commits than appends: " + commits);
         assertTrue(journal.healthy());
+    }
+
+    @Test
+    void theWriterKeepsTheConfiguredPageCache() throws Exception {
+        SqliteJournal journal = open(Map.of("sandstream.journal.cache-mib", "48"));
+        long cacheSize = journal.writer().submit(transaction -> {
+            try (var s = transaction.connection().createStatement(); var rs = s.executeQuery("PRAGMA cache_size")) {
+                return rs.getLong(1);
+            }
+        }).get();
+        assertEquals(-48 * 1024, cacheSize, "negative: KiB");
+        assertEquals(48.0 * 1024 * 1024, registry.get("sandstream.journal.cache.limit").gauge().value());
+        restart(journal);
+        IllegalStateException refused = assertThrows(IllegalStateException.class,
+                () -> open(Map.of("sandstream.journal.cache-mib", "0")));
+        assertTrue(refused.getMessage().contains("cache-mib"), refused.getMessage());
     }
 }
