@@ -660,6 +660,16 @@ public interface SandstreamConfig {
          */
         @WithDefault("32")
         int cacheMib();
+
+        /**
+         * WAL size, in MiB, past which a commit of the SQLite journal's writer copies the WAL into
+         * the database file (SQLite's {@code wal_autocheckpoint}, in pages). A checkpoint writes
+         * each page changed since the last one once, however often it changed: on SQLite's 4 MiB
+         * default the writer copied about half the pages it wrote (docs/benchmarks.md). The WAL
+         * file stays this large on disk.
+         */
+        @WithDefault("32")
+        int checkpointMib();
     }
 
     /** How a {@code kafka} journal authenticates to the brokers. */

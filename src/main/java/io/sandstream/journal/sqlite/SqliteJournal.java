@@ -94,14 +94,18 @@ public class SqliteJournal implements Journal {
 
     public void open() {
         file = dataDirectory.root().resolve("journal.db");
-        if (config.cacheMib() < 1) {
-            throw new IllegalStateException("sandstream.journal.cache-mib must be at least 1: " + config.cacheMib());
+        if (config.cacheMib() < 1 || config.checkpointMib() < 1) {
+            throw new IllegalStateException("sandstream.journal.cache-mib and checkpoint-mib must be at least 1: "
+                    + config.cacheMib() + ", " + config.checkpointMib());
         }
         Connection writeConnection = null;
         try {
             writeConnection = GroupCommitWriter.openForWriting(file);
             try (Statement s = writeConnection.createStatement()) {
                 s.execute("PRAGMA cache_size=" + -1024L * config.cacheMib()); // negative: KiB, not pages
+                try (ResultSet rs = s.executeQuery("PRAGMA page_size")) {
+                    s.execute("PRAGMA wal_autocheckpoint=" + config.checkpointMib() * 1024L * 1024 / rs.getLong(1));
+                }
                 s.execute("""
                         CREATE TABLE IF NOT EXISTS journal (
                           seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -145,6 +149,8 @@ public class SqliteJournal implements Journal {
                 .description("Most pending executions before ingress answers 429").register(registry);
         Gauge.builder("sandstream.journal.cache.limit", config, c -> c.cacheMib() * 1024.0 * 1024)
                 .description("Page cache of the journal's writer connection").baseUnit("bytes").register(registry);
+        Gauge.builder("sandstream.journal.checkpoint.limit", config, c -> c.checkpointMib() * 1024.0 * 1024)
+                .description("WAL size past which a journal commit checkpoints").baseUnit("bytes").register(registry);
         writer = GroupCommitWriter.start("journal", writeConnection, config.maxGroupCommit(),
                 new GroupCommitWriter.Meters(commitTimer, commitOps), new Group());
     }

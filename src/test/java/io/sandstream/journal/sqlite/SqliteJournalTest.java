@@ -210,18 +210,23 @@ class SqliteJournalTest {
     }
 
     @Test
-    void theWriterKeepsTheConfiguredPageCache() throws Exception {
-        SqliteJournal journal = open(Map.of("sandstream.journal.cache-mib", "48"));
-        long cacheSize = journal.writer().submit(transaction -> {
-            try (var s = transaction.connection().createStatement(); var rs = s.executeQuery("PRAGMA cache_size")) {
-                return rs.getLong(1);
-            }
-        }).get();
-        assertEquals(-48 * 1024, cacheSize, "negative: KiB");
+    void theWriterKeepsTheConfiguredPageCacheAndCheckpointSize() throws Exception {
+        SqliteJournal journal = open(Map.of("sandstream.journal.cache-mib", "48", "sandstream.journal.checkpoint-mib", "8"));
+        assertEquals(-48 * 1024, writerPragma(journal, "cache_size"), "negative: KiB");
+        assertEquals(8 * 1024 * 1024 / writerPragma(journal, "page_size"), writerPragma(journal, "wal_autocheckpoint"), "pages");
         assertEquals(48.0 * 1024 * 1024, registry.get("sandstream.journal.cache.limit").gauge().value());
+        assertEquals(8.0 * 1024 * 1024, registry.get("sandstream.journal.checkpoint.limit").gauge().value());
         restart(journal);
         IllegalStateException refused = assertThrows(IllegalStateException.class,
                 () -> open(Map.of("sandstream.journal.cache-mib", "0")));
         assertTrue(refused.getMessage().contains("cache-mib"), refused.getMessage());
+    }
+
+    private static long writerPragma(SqliteJournal journal, String pragma) throws Exception {
+        return journal.writer().submit(transaction -> {
+            try (var s = transaction.connection().createStatement(); var rs = s.executeQuery("PRAGMA " + pragma)) {
+                return rs.getLong(1);
+            }
+        }).get();
     }
 }
