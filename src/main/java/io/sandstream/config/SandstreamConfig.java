@@ -735,6 +735,17 @@ public interface SandstreamConfig {
         Duration linger();
 
         /**
+         * Requests each acknowledged producer keeps in flight to a broker (Kafka's
+         * {@code max.in.flight.requests.per.connection}, 1–5 with idempotence). One: while a request
+         * waits for its acknowledgement, the records sent meanwhile gather into the next request,
+         * as the SQLite journal's group commit does. Under load that means fewer, larger requests
+         * (in the scale-out benchmark 1.1–1.5× the executions/s, with 0.65–0.85× the service's and
+         * the broker's CPU per execution, against 5); a lone request is sent at once either way.
+         */
+        @WithDefault("1")
+        int sendsInFlight();
+
+        /**
          * How long a silent instance keeps its partitions: after a crash, its unfinished work moves
          * to the others after this (Kafka's {@code session.timeout.ms}; Event Hubs allows 6–300 s).
          */

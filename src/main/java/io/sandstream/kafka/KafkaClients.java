@@ -62,6 +62,10 @@ public final class KafkaClients {
         if (config.bootstrapServers().isEmpty()) {
             throw new IllegalStateException("sandstream.journal.kind=kafka needs sandstream.kafka.bootstrap-servers");
         }
+        if (config.sendsInFlight() < 1 || config.sendsInFlight() > 5) {
+            throw new IllegalStateException("sandstream.kafka.sends-in-flight must be 1 to 5 (an idempotent producer "
+                    + "keeps at most 5 requests in flight): " + config.sendsInFlight());
+        }
         if (config.auth() == SandstreamConfig.KafkaAuth.CONNECTION_STRING && config.connectionString().isEmpty()) {
             throw new IllegalStateException("sandstream.kafka.auth=connection-string needs sandstream.kafka.connection-string");
         }
@@ -131,7 +135,7 @@ public final class KafkaClients {
         Map<String, Object> props = common(role);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);
+        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, config.sendsInFlight());
         props.put(ProducerConfig.LINGER_MS_CONFIG, (int) config.linger().toMillis());
         int send = (int) Math.max(config.sendTimeout().toMillis(), 2_000);
         props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, send);

@@ -81,6 +81,17 @@ class KafkaClientsTest {
                 .get("linger.ms"));
     }
 
+    /** One request in flight: what is sent while it waits for its acknowledgement batches into the next. */
+    @Test
+    void theAcknowledgedProducersKeepOneRequestInFlightUnlessConfigured() {
+        assertEquals(1, clients(Map.of()).producerProperties("journal").get("max.in.flight.requests.per.connection"));
+        assertEquals(true, clients(Map.of()).producerProperties("journal").get("enable.idempotence"));
+        assertEquals(5, clients(Map.of("sandstream.kafka.sends-in-flight", "5")).producerProperties("results")
+                .get("max.in.flight.requests.per.connection"));
+        assertThrows(IllegalStateException.class, () -> clients(Map.of("sandstream.kafka.sends-in-flight", "6")));
+        assertThrows(IllegalStateException.class, () -> clients(Map.of("sandstream.kafka.sends-in-flight", "0")));
+    }
+
     @Test
     void misconfigurationStopsTheStart() {
         assertThrows(IllegalStateException.class, () -> clients(Map.of("sandstream.kafka.auth", "connection-string")));
