@@ -12,10 +12,11 @@
 # PHASES="sqlite kafka-1" runs only those set-ups; PROFILE=<dir> records a JFR of each service JVM's
 # sustained phase there (<set-up>-<instance>.jfr); SKIP_BUILD=1 uses the jar already built; BENCH_PORT
 # (18091) is the first instance's HTTP port; BENCH_FLAMEGRAPH=<out.svg> draws a flame graph of the first
-# service JVM during each set-up's pushing (src/bench/flamegraph.sh), <out>-<set-up>.svg. WARMUP (10) is
+# service JVM during each set-up's pushing (src/bench/flamegraph.sh), <out>-<set-up>.svg. WARMUP (60) is
 # the seconds of submit+wait before the latency is measured: a JVM just started runs the Kafka clients'
-# code interpreted for its first thousand or so requests (the p50 falls to a third over them), which
-# is the JIT, not the path. LATENCY_ONLY=1 measures the latency only (no sustained phase).
+# code interpreted for its first thousand or so requests (the p50 falls to a third over them), and C2
+# is still busy after a minute on two cores, which is the JIT, not the path (10 s of warm-up left
+# Kafka-1 at 2.8x SQLite's p50, 60 s at 1.4-1.6x, docs/scale-out.md). LATENCY_ONLY=1 measures the latency only (no sustained phase).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-15}
@@ -77,12 +78,12 @@ phase() {
   if [ $# -gt 0 ]; then for _ in $(seq 1 300); do settled "$n" "$name" && break; sleep 0.2; done; fi
   sleep 2 # let the warm pools fill
 
-  MODE=wait API=bench-api wrk_run "$(url 0)" -c1 -d"${WARMUP:-10}s" >/dev/null # warm-up
+  MODE=wait API=bench-api wrk_run "$(url 0)" -c1 -d"${WARMUP:-60}s" >/dev/null # warm-up
   local lat; lat=$(MODE=wait API=bench-api wrk_run "$(url 0)" -c1 -d"${seconds}s")
   p50[$name]=$(field "$lat" p50_ms)
   if [ -n "${LATENCY_ONLY:-}" ]; then
     printf '%-8s %d instance(s): submit+wait p50 %6s ms  p99 %6s ms (after %ss of warm-up; %s)\n' "$name" "$n" "${p50[$name]}" \
-      "$(field "$lat" p99_ms)" "${WARMUP:-10}" "$(uptime | sed 's/.*load/load/')"
+      "$(field "$lat" p99_ms)" "${WARMUP:-60}" "$(uptime | sed 's/.*load/load/')"
     stop "${services[@]}"
     services=()
     return
