@@ -41,9 +41,9 @@ public final class SessionOwners implements AutoCloseable {
 
     private final KafkaClients clients;
     private final String advertisedUrl;
-    private volatile Set<Integer> owned = Set.of();
-    /** The same, as partitions of the lane topics. */
+    /** The lane partitions this instance holds, and their numbers (derived from them). */
     private volatile Set<TopicPartition> ownedLanes = Set.of();
+    private volatile Set<Integer> owned = Set.of();
     private volatile Map<Integer, String> others = Map.of();
     private volatile Set<String> peers = Set.of();
     private volatile long describedAt;
@@ -78,23 +78,21 @@ public final class SessionOwners implements AutoCloseable {
 
     /** From the lane consumer's rebalance listener: partitions of any lane, by number. */
     public void assigned(Collection<TopicPartition> partitions) {
-        Set<Integer> now = new HashSet<>(owned);
-        partitions.forEach(p -> now.add(p.partition()));
-        owned = Set.copyOf(now);
         Set<TopicPartition> lanes = new HashSet<>(ownedLanes);
         lanes.addAll(partitions);
-        ownedLanes = Set.copyOf(lanes);
-        describedAt = 0;
+        own(lanes);
     }
 
     /** Before a rebalance gives partitions away (or they were lost): they are not this instance's any more. */
     public void revoked(Collection<TopicPartition> partitions) {
-        Set<Integer> now = new HashSet<>(owned);
-        partitions.forEach(p -> now.remove(p.partition()));
-        owned = Set.copyOf(now);
         Set<TopicPartition> lanes = new HashSet<>(ownedLanes);
         lanes.removeAll(partitions);
+        own(lanes);
+    }
+
+    private void own(Set<TopicPartition> lanes) {
         ownedLanes = Set.copyOf(lanes);
+        owned = lanes.stream().map(TopicPartition::partition).collect(java.util.stream.Collectors.toUnmodifiableSet());
         describedAt = 0;
     }
 
