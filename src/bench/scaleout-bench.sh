@@ -17,6 +17,10 @@
 # code interpreted for its first thousand or so requests (the p50 falls to a third over them), and C2
 # is still busy after a minute on two cores, which is the JIT, not the path (10 s of warm-up left
 # Kafka-1 at 2.8x SQLite's p50, 60 s at 1.4-1.6x, docs/scale-out.md). LATENCY_ONLY=1 measures the latency only (no sustained phase).
+# PUSH_WARMUP (the phase's seconds; 0: none) pushes the same batches unmeasured and drains them before
+# the measured sustained phase: the batch path is other code than submit+wait, and its first phase on
+# a fresh JVM spent as much CPU in C2 as in the path itself (Kafka-1: 0.94 of 2.47 ms per execution,
+# then 0.10 of 1.23 in the next phase; docs/scale-out.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-15}
@@ -53,6 +57,13 @@ rss() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 # Every Kafka instance's last word on the group is "took N partitions" (no rebalance under way).
 settled() { local i; for i in $(seq 0 $(($1 - 1))); do grep -E 'took [0-9]+ partitions|gave up|lost [0-9]+' "$work/$2-$i.log" | tail -1 | grep -q took || return 1; done; }
 drained() { local i; for i in $(seq 0 $(($1 - 1))); do [ "$(metric "$i" 'sandstream_journal_pending ')" = 0 ] || return 1; done; }
+await_drained() { # instances, set-up name
+  local deadline=$((SECONDS + 300))
+  until drained "$1"; do
+    [ $SECONDS -lt $deadline ] || { echo "$2: never drained, pending $(metric 0 'sandstream_journal_pending ')" >&2; break; }
+    sleep 0.2
+  done
+}
 
 declare -A p50 rate cpu
 # phase NAME INSTANCES [ENV=VALUE...]: starts the set-up, measures it, prints one line, stops it.
@@ -90,6 +101,15 @@ phase() {
   fi
 
   local ran0 acc0 start end pushes=() before=() out=() ran acc cpu0=() bcpu0 scpu=0 flame=
+  if [ "${PUSH_WARMUP:-$seconds}" -gt 0 ]; then # the same pushing, unmeasured, then drained: the JIT's share
+    for i in $(seq 0 $((n - 1))); do
+      MODE=batch BATCH=50 KEY=bench-key CODE='1+1' wrk_run "$(url "$i")" -c$((4 / n)) -d"${PUSH_WARMUP:-$seconds}s" >/dev/null &
+      pushes+=($!)
+    done
+    wait "${pushes[@]}"
+    pushes=()
+    await_drained "$n" "$name"
+  fi
   for i in $(seq 0 $((n - 1))); do before+=("$(metric "$i" 'sandstream_pool_executions_total{')"); done
   if [ -n "${PROFILE:-}" ]; then
     for i in $(seq 0 $((n - 1))); do jcmd "${services[$i]}" JFR.start name=bench settings=profile >/dev/null; done
@@ -110,11 +130,7 @@ phase() {
   fi
   wait "${pushes[@]}"
   [ -z "$flame" ] || wait "$flame"
-  local deadline=$((SECONDS + 300))
-  until drained "$n"; do
-    [ $SECONDS -lt $deadline ] || { echo "$name: never drained, pending $(metric 0 'sandstream_journal_pending ')" >&2; break; }
-    sleep 0.2
-  done
+  await_drained "$n" "$name"
   end=$(date +%s.%N)
   for i in $(seq 0 $((n - 1))); do scpu=$((scpu + $(ticks "${services[$i]}") - ${cpu0[$i]})); done
   local bcpu=$(($(ticks "$broker") - bcpu0))
