@@ -47,6 +47,8 @@ public final class KafkaClients {
     private final SessionOwners owners;
     private volatile int lanePartitions;
     private volatile int allLanePartitions;
+    private KafkaProducer<String, byte[]> shared;
+    private int sharedUsers;
 
     public KafkaClients(SandstreamConfig.Kafka config) {
         this(config, null);
@@ -128,6 +130,32 @@ public final class KafkaClients {
      */
     public KafkaProducer<String, byte[]> producer(String role) {
         return new KafkaProducer<>(producerProperties(role));
+    }
+
+    /**
+     * This instance's one acknowledged producer, shared by the journal, the results store and the
+     * session directory: one connection and one sender thread, and with one request in flight
+     * (sends-in-flight) whatever they send while it waits goes out together in the next request, an
+     * event's lane record, its accepted marker and other executions' results alike. Each user gives it
+     * back with {@link #release}; the last one closes it.
+     */
+    public synchronized KafkaProducer<String, byte[]> sharedProducer() {
+        if (shared == null) {
+            shared = producer("acknowledged");
+        }
+        sharedUsers++;
+        return shared;
+    }
+
+    /** Gives back what {@link #sharedProducer} lent; the last user closes it, waiting up to {@code timeout} for its sends. */
+    public void release(KafkaProducer<String, byte[]> producer, Duration timeout) {
+        synchronized (this) {
+            if (producer != shared || --sharedUsers > 0) {
+                return;
+            }
+            shared = null;
+        }
+        producer.close(timeout);
     }
 
     /** What {@link #producer} is made with; the linger is {@code linger} (none by default: see there). */

@@ -50,7 +50,7 @@ public final class SessionDirectory implements AutoCloseable {
 
     public SessionDirectory(KafkaClients clients) {
         this.clients = clients;
-        this.producer = clients.producer("sessions");
+        this.producer = clients.sharedProducer();
         this.consumer = clients.readAll("sessions");
         this.reader = new Thread(this::read, "kafka-sessions");
         reader.setDaemon(true);
@@ -149,6 +149,6 @@ public final class SessionDirectory implements AutoCloseable {
     public void close() {
         running = false;
         KafkaClients.stopReader(consumer, reader, Duration.ofSeconds(5));
-        producer.close(Duration.ofSeconds(2));
+        clients.release(producer, Duration.ofSeconds(2));
     }
 }

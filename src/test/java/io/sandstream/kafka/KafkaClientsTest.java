@@ -2,9 +2,12 @@ package io.sandstream.kafka;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,6 +16,8 @@ import java.util.Set;
 
 import javax.security.auth.callback.Callback;
 
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.security.oauthbearer.OAuthBearerTokenCallback;
 import org.junit.jupiter.api.Test;
 
@@ -90,6 +95,23 @@ class KafkaClientsTest {
                 .get("max.in.flight.requests.per.connection"));
         assertThrows(IllegalStateException.class, () -> clients(Map.of("sandstream.kafka.sends-in-flight", "6")));
         assertThrows(IllegalStateException.class, () -> clients(Map.of("sandstream.kafka.sends-in-flight", "0")));
+    }
+
+    /** One producer for the journal, the results and the session directory; the last to give it back closes it. */
+    @Test
+    void theAcknowledgedProducerIsSharedUntilItsLastUserGivesItBack() {
+        KafkaClients clients = clients(Map.of("sandstream.kafka.bootstrap-servers", "127.0.0.1:1"));
+        KafkaProducer<String, byte[]> journal = clients.sharedProducer();
+        KafkaProducer<String, byte[]> results = clients.sharedProducer();
+        assertSame(journal, results);
+        clients.release(journal, Duration.ZERO);
+        assertSame(results, clients.sharedProducer()); // still open: another user holds it
+        clients.release(results, Duration.ZERO);
+        clients.release(results, Duration.ZERO);
+        assertThrows(IllegalStateException.class, () -> results.send(new ProducerRecord<>("t", new byte[0])));
+        KafkaProducer<String, byte[]> next = clients.sharedProducer();
+        assertNotSame(results, next);
+        clients.release(next, Duration.ZERO);
     }
 
     @Test

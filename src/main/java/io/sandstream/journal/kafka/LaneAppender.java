@@ -56,7 +56,7 @@ final class LaneAppender implements AutoCloseable {
         this.journalConfig = journalConfig;
         this.quotas = quotas;
         this.backlog = backlog;
-        this.producer = clients.producer("journal");
+        this.producer = clients.sharedProducer();
     }
 
     void start() {
@@ -180,6 +180,6 @@ final class LaneAppender implements AutoCloseable {
 
     @Override
     public void close() {
-        producer.close(Duration.ofSeconds(5));
+        clients.release(producer, Duration.ofSeconds(5));
     }
 }

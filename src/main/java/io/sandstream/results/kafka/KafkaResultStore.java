@@ -76,7 +76,7 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
         this.bus = bus;
         this.live = live;
         this.partition = new TopicPartition(clients.resultsTopic(), 0);
-        this.producer = clients.producer("results");
+        this.producer = clients.sharedProducer();
     }
 
     /** Starts reading the topic after what the copy holds. */
@@ -103,7 +103,7 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
         }
         running = false;
         KafkaClients.stopReader(consumer, reader, Duration.ofSeconds(10));
-        producer.close(Duration.ofSeconds(5));
+        clients.release(producer, Duration.ofSeconds(5));
         copy.close();
     }
 
