@@ -480,6 +480,15 @@ public interface SandstreamConfig {
         /** Time an interrupted execution gets to stop before its sandbox is killed. */
         @WithDefault("2s")
         Duration interruptGrace();
+
+        /**
+         * When the local pools start their warm sandboxes if no readiness check comes first: this
+         * long after the HTTP server listens. The first readiness check starts them at once, after
+         * its answer is made, so that a probe's first answer does not wait for a dozen sandbox
+         * starts on the same cores. Until then sessions start their sandboxes cold.
+         */
+        @WithDefault("1s")
+        Duration warmUpDelay();
     }
 
     /** One local pool: the knobs of an Azure dynamic sessions pool plus per-execution limits. */

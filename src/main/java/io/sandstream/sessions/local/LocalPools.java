@@ -7,6 +7,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import jakarta.annotation.PostConstruct;
@@ -27,8 +28,10 @@ import io.sandstream.tenancy.TenantQuotas;
 /**
  * The configured local pools, started with the service and destroyed with it. A crash needs no
  * cleanup here: every sandbox dies with its parent (bubblewrap's {@code --die-with-parent}).
- * Their warm sandboxes start once the HTTP server listens: started beside the JVM's own start they
- * took the cores it needed (a dozen sandboxes at once), and a service that answers ready runs an
+ * Their warm sandboxes start after the first readiness check, or {@code sessions.warm-up-delay}
+ * after the HTTP server listens when no probe comes first: started beside the JVM's own start they
+ * took the cores it needed (17 sandboxes at once with the default pools), and started as the server
+ * listened they still delayed the first probe's answer. A service that answers ready runs an
  * execution before then too, in a sandbox started cold (about 70 ms).
  */
 @Startup
@@ -88,7 +91,12 @@ public class LocalPools {
         });
     }
 
-    void warmUp(@ObservesAsync HttpServerStart started) {
+    void listening(@ObservesAsync HttpServerStart started) {
+        timers.schedule(this::warmUp, config.sessions().warmUpDelay().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Starts every pool's warm sandboxes and their upkeep; the first call does, later ones return. */
+    void warmUp() {
         pools.values().forEach(LocalSessionPool::startMaintenance);
     }
 

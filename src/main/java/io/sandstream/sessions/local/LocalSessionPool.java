@@ -141,7 +141,8 @@ public final class LocalSessionPool implements SessionPool {
     /**
      * Starts the background work: the warm sandboxes (refilled as they are taken), the cooldown
      * and lifetime ends. Until then a new session starts its sandbox cold; the service calls this
-     * once it listens, so that warm-up does not compete with its own start for the cores.
+     * after its first readiness check or a moment after it listens ({@link LocalPools}), so that
+     * warm-up does not compete with its own start for the cores.
      */
     public void startMaintenance() {
         if (maintenanceStarted.compareAndSet(false, true)) {

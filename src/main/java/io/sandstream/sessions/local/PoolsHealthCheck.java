@@ -30,9 +30,12 @@ public class PoolsHealthCheck implements HealthCheck {
         this.pools = pools;
     }
 
+    /** The first call also starts the pools' warm-up (see {@link LocalPools}): after its own answer is made. */
     @Override
     public HealthCheckResponse call() {
-        return check(pools.all());
+        HealthCheckResponse response = check(pools.all());
+        pools.warmUp();
+        return response;
     }
 
     static HealthCheckResponse check(Map<String, LocalSessionPool> pools) {
