@@ -8,13 +8,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.junit.jupiter.api.Test;
 
 import io.sandstream.sessions.PoolStats;
 
-/** Readiness per pool, on real pools: one whose sandboxes start, one whose interpreter is missing. */
+/** Readiness per pool, on real pools: one whose sandboxes start, one whose interpreter is missing; the warm-up it starts. */
 class PoolsHealthCheckTest {
 
     @Test
@@ -38,6 +39,19 @@ class PoolsHealthCheckTest {
 
             assertEquals(HealthCheckResponse.Status.UP, PoolsHealthCheck.check(Map.of("python", pools.python)).getStatus());
         }
+    }
+
+    @Test
+    void aReadinessCheckStartsTheWarmUp() {
+        AtomicInteger warmUps = new AtomicInteger();
+        LocalPools pools = new LocalPools(null, null, null, null) {
+            @Override
+            void warmUp() {
+                warmUps.incrementAndGet();
+            }
+        };
+        assertEquals(HealthCheckResponse.Status.UP, new PoolsHealthCheck(pools).call().getStatus());
+        assertEquals(1, warmUps.get(), "the first readiness check starts the pools' warm sandboxes");
     }
 
     @Test
