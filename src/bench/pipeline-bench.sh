@@ -12,7 +12,9 @@
 #   BENCH_JAVA_OPTS: the JVM's options (default -Xmx256m: the heap a 1 GiB container gets from the image's
 #   MaxRAMPercentage=25; about 36 MB of it is live under this load, and G1 grows into whatever it may); BENCH_SKIP_BUILD=1: run the jar built already
 #   (BENCH_JAR: which one, default target/quarkus-app/quarkus-run.jar);
-#   BENCH_FLAMEGRAPH=<out.svg>: a flame graph of the service over the sustained phase (src/bench/flamegraph.sh).
+#   BENCH_FLAMEGRAPH=<out.svg>: a flame graph of the service over the sustained phase (src/bench/flamegraph.sh);
+#   WARMUP (60): seconds of submit+wait before its latency is measured; PUSH_WARMUP (the phase's seconds):
+#   seconds of unmeasured pushing, drained, before the sustained phase.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-15}
@@ -59,7 +61,9 @@ printf 'baseline per-run spawn (bwrap + python3), %d at a time: p50 %s ms  p99 %
   $concurrency "$(field "$spawnN" p50_ms)" "$(field "$spawnN" p99_ms)" "$(field "$spawnN" executions_per_s)" \
   "$(field "$spawnN" cpu_ms_per_execution)"
 
-MODE=wait API=bench-api wrk_run -c1 -d3s >/dev/null # warm-up
+# WARMUP (60) seconds of the same requests first: the latency of a service that has run a while.
+# With 3 s, its p50 was 3.2-5.0 ms; after 45-60 s, 1.7-2.0 ms (C2 compiles the path over the first minute).
+MODE=wait API=bench-api wrk_run -c1 -d"${WARMUP:-60}s" >/dev/null
 lat=$(MODE=wait API=bench-api wrk_run -c1 -d"${seconds}s")
 printf 'submit + wait for the persisted result (1 client): p50 %s ms  p99 %s ms  (%s executions/s)\n' \
   "$(field "$lat" p50_ms)" "$(field "$lat" p99_ms)" "$(field "$lat" requests_per_s)"
@@ -70,10 +74,10 @@ printf '  vs bare HTTP round trip: p50 %s  p99 %s;  vs per-run spawn: p50 %s  p9
 
 executed() { metric 'sandstream_results_put_seconds_count{outcome="success",store="sqlite"}'; }
 drained() { while [ "$(metric 'sandstream_journal_pending ')" != "0.0" ]; do sleep 0.2; done; }
-# A short push first, drained before the phase, so that the batch path's first compilations are
-# not counted in the CPU per execution (the JIT compilers were a third of phase 2's samples without
-# it, at a load of 30-40; they still are 29 % with it at that load).
-MODE=batch BATCH=50 KEY=bench-key CODE='1+1' wrk_run -c4 -d3s >/dev/null
+# The same push first, unmeasured and drained before the phase, so that the batch path's
+# compilations are not counted in the CPU per execution (PUSH_WARMUP seconds, default the phase's).
+# With 3 s of it, C2 was still 0.32 ms of 0.96 ms per execution in the next push at load 15.
+MODE=batch BATCH=50 KEY=bench-key CODE='1+1' wrk_run -c4 -d"${PUSH_WARMUP:-$seconds}s" >/dev/null
 drained
 done_before=$(executed)
 ticks_before=$(ticks)
