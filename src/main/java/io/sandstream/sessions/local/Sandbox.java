@@ -625,10 +625,13 @@ final class Sandbox {
     }
 
     /**
-     * Moves one output stream's bytes to the execution in flight, up to its marker. While no
-     * execution (or file operation) runs, nothing is read: a background process of an earlier
-     * execution that keeps writing fills the pipe and blocks, instead of costing the service a
-     * read per chunk. What it left in the pipe is dropped when the next execution begins.
+     * Moves one output stream's bytes to the execution in flight, up to its marker. Between
+     * executions the pump waits in its read, so the next execution's output (at least its marker)
+     * costs one wake-up, not a notify and then a read. Output that arrives while no execution (or
+     * file operation) runs is a background process of an earlier one: it is dropped, and the pump
+     * then stops reading until the next execution begins, so a process that keeps writing fills the
+     * pipe and blocks, instead of costing the service a read per chunk. What it left in the pipe is
+     * dropped when the next execution begins.
      */
     private final class OutputRouter {
         /** Most bytes dropped at an execution's start: a pipe holds at most 1 MiB (pipe-max-size). */
@@ -639,6 +642,8 @@ final class Sandbox {
         private byte[] held = new byte[0];
         /** File operations in flight: output is read (and dropped) meanwhile. */
         private int draining;
+        /** Output came with no execution to take it: the pump stops reading until one begins. */
+        private boolean idleOutput;
         /** True while the pump waits for work (and so does not touch the stream). */
         private boolean parked;
         private boolean closed;
@@ -655,7 +660,10 @@ final class Sandbox {
                 dropStale();
             }
             this.run = run;
-            notifyAll();
+            idleOutput = false;
+            if (parked) {
+                notifyAll();
+            }
         }
 
         synchronized void drain(boolean on) {
@@ -694,7 +702,7 @@ final class Sandbox {
         private synchronized boolean awaitWork() throws InterruptedException {
             parked = true;
             try {
-                while (run == null && draining == 0 && !closed) {
+                while (idleOutput && run == null && draining == 0 && !closed) {
                     wait();
                 }
             } finally {
@@ -725,6 +733,7 @@ final class Sandbox {
 
         private synchronized void accept(byte[] buffer, int n) {
             if (run == null) {
+                idleOutput = draining == 0; // dropped; read no more of it until work begins
                 return;
             }
             byte[] data = new byte[held.length + n];

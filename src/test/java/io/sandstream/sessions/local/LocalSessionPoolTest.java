@@ -94,6 +94,27 @@ class LocalSessionPoolTest {
                 "periodic timers: " + periodicTimers() + ", before: " + before);
     }
 
+    /**
+     * The output pumps wait in their read between executions: what a background process writes
+     * then is read with no execution in flight and dropped, on both streams; the pumps stop, and the
+     * next executions (output and all) still run.
+     */
+    @Test
+    void outputWrittenBetweenExecutionsGoesToNone() throws InterruptedException {
+        ExecutionResult started = run(pools.python, "py-between", """
+                import subprocess, sys
+                subprocess.Popen([sys.executable, '-c', 'import os, time\\ntime.sleep(0.3)\\nos.write(1, b"late-out")\\nos.write(2, b"late-err")'])
+                'started'""");
+        assertEquals(Status.Succeeded, started.status(), started.toString());
+        Thread.sleep(1500); // the child wrote and exited
+        for (int i = 0; i < 3; i++) {
+            ExecutionResult next = run(pools.python, "py-between", "import sys\nprint('out', " + i + ")\nprint('err', file=sys.stderr)");
+            assertEquals(Status.Succeeded, next.status(), next.toString());
+            assertEquals("out " + i + "\n", next.stdout(), next.toString());
+            assertEquals("err\n", next.stderr(), next.toString());
+        }
+    }
+
     static long periodicTimers() {
         return pools.timers.getQueue().stream()
                 .filter(task -> ((java.util.concurrent.RunnableScheduledFuture<?>) task).isPeriodic()).count();
