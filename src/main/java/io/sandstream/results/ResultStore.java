@@ -14,7 +14,10 @@ import io.smallrye.mutiny.Uni;
  */
 public interface ResultStore {
 
-    /** Stores the result durably; the stored one (the earlier one when it existed already). */
+    /**
+     * Stores the result durably; the stored one (the earlier one when it existed already). May
+     * complete on the store's own thread (SQLite's writer): the caller moves its work off it.
+     */
     Uni<StoredResult> put(ResultDocument document);
 
     Uni<Optional<StoredResult>> get(String executionId);

@@ -404,7 +404,7 @@ public class Dispatcher {
         tracing.started(job.executionId());
         attempt(job).subscribe().with(document -> {
             // Storing starts from the thread that completed the execution: one hop less before readers see it.
-            storeAndFinish(document).emitOn(thread).subscribe().with(stored -> persisted(job), failure -> {
+            storeAndFinish(document).subscribe().with(stored -> persisted(job), failure -> {
                 LOG.errorf(failure, "storing the result of %s failed; it stays journalled", job.executionId());
                 persisted(job);
             });
@@ -547,7 +547,7 @@ public class Dispatcher {
     }
 
     private void persist(ResultDocument document, String executionId) {
-        storeAndFinish(document).emitOn(thread).subscribe().with(ignored -> started.remove(executionId), failure -> {
+        storeAndFinish(document).subscribe().with(ignored -> started.remove(executionId), failure -> {
             LOG.errorf(failure, "storing the result of %s failed; it stays journalled", executionId);
             started.remove(executionId);
         });
@@ -557,6 +557,9 @@ public class Dispatcher {
      * Stores (retrying while the store is down), publishes, then finishes the journal entry. Readers
      * get the result as soon as it is stored; should the service stop before the finish, the
      * restart finds the stored result and does not run the execution again (see {@link #accept}).
+     * Completes on the dispatcher thread, which also publishes: the store completes a put on its
+     * own thread (SQLite's writer), and publishing only hands the result on (waiters, streams and
+     * sinks queue it), so it takes no pool thread of its own.
      */
     private Uni<StoredResult> storeAndFinish(ResultDocument document) {
         tracing.persisting(document);
@@ -564,10 +567,11 @@ public class Dispatcher {
         return store.put(document)
                 .onFailure().recoverWithUni(failure -> store.put(document)
                         .onFailure().retry().withBackOff(Duration.ofMillis(100), Duration.ofSeconds(10)).indefinitely())
+                .emitOn(thread)
                 .invoke(stored -> tracing.publishing(document.executionId(), () -> bus.published(stored)))
                 // One commit with the result when they share a database; else the finish is a commit of its own.
                 .call(stored -> journal.finishedByResultStore() ? Uni.createFrom().voidItem()
-                        : journal.finish(document.executionId()))
+                        : journal.finish(document.executionId()).emitOn(thread))
                 .onItemOrFailure().invoke((stored, failure) -> tracing.finished(document.executionId(), failure));
     }
 

@@ -25,7 +25,6 @@ import io.sandstream.results.ResultStore;
 import io.sandstream.results.StoredResult;
 import io.sandstream.sqlite.GroupCommitWriter;
 import io.smallrye.mutiny.Uni;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
 
 /**
  * The embedded result store: a table in an SQLite file (WAL), one row per execution with its
@@ -192,8 +191,9 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     public Uni<StoredResult> put(ResultDocument document) {
         // Deferred: a caller that retries (the dispatcher does, forever) resubscribes, and each
         // subscription must queue a new write rather than replay the first one's failure.
-        return Uni.createFrom().deferred(() -> Uni.createFrom().completionStage(putAt(0, document)))
-                .emitOn(Infrastructure.getDefaultExecutor());
+        // Completes on the writer thread: the caller moves off it (the dispatcher to its own thread;
+        // a hop to a worker pool first was one more thread woken per execution).
+        return Uni.createFrom().deferred(() -> Uni.createFrom().completionStage(putAt(0, document)));
     }
 
     /**

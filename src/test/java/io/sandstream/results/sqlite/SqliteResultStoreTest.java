@@ -85,7 +85,10 @@ class SqliteResultStoreTest {
         assertEquals(stored.sequence(), store.get(queued.executionId()).await().atMost(WAIT).orElseThrow().sequence());
 
         // A rejected event is done once its Rejected result is stored: the pending stream no longer hands it over.
-        store.put(result(rejected.executionId())).await().atMost(WAIT);
+        // The put completes on the writer thread, with no pool thread woken in between: its caller moves on itself.
+        String completedOn = store.put(result(rejected.executionId())).map(ignored -> Thread.currentThread().getName())
+                .await().atMost(WAIT);
+        assertTrue(completedOn.endsWith("-writer"), completedOn);
         assertEquals(0, journal.pendingCount());
         store.close();
         journal.close();
