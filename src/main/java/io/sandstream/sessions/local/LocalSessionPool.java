@@ -231,13 +231,16 @@ public final class LocalSessionPool implements SessionPool {
             java.util.function.Function<Sandbox, CompletableFuture<T>> work) {
         CompletableFuture<T> result;
         synchronized (session) {
+            // Taking the sandbox (which may start one) and the work's first step (writing its request,
+            // which a runner that stops reading its stdin can block) both run on the worker. Chained
+            // after the hop instead, the work ran on the caller's thread (the dispatcher's) whenever the
+            // worker had taken the sandbox before the caller chained on it.
             result = session.tail.handle((ignored, failure) -> null)
-                    .thenComposeAsync(ignored -> sandboxOf(session), workers)
-                    .thenCompose(sandbox -> {
+                    .thenComposeAsync(ignored -> sandboxOf(session).thenCompose(sandbox -> {
                         session.mustEndBy = Instant.now().plus(budget).plus(WEDGED_MARGIN);
                         active.add(session);
                         return work.apply(sandbox);
-                    });
+                    }), workers);
             session.tail = result;
         }
         return result.whenComplete((value, failure) -> {

@@ -15,7 +15,12 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.AbstractExecutorService;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -30,6 +35,7 @@ import io.sandstream.sessions.ExecutionSpec;
 import io.sandstream.sessions.ExecutionUpdate;
 import io.sandstream.sessions.PoolFullException;
 import io.sandstream.sessions.SessionFileException;
+import io.sandstream.tenancy.TenantQuotas;
 
 /** The local pool on real bubblewrap sandboxes: state, languages, output, files, limits. */
 class LocalSessionPoolTest {
@@ -112,6 +118,74 @@ class LocalSessionPoolTest {
             assertEquals(Status.Succeeded, next.status(), next.toString());
             assertEquals("out " + i + "\n", next.stdout(), next.toString());
             assertEquals("err\n", next.stderr(), next.toString());
+        }
+    }
+
+    /**
+     * An execution's request is written on a pool worker, never on the caller's thread (the
+     * dispatcher's or an event loop), which a runner that stops reading its stdin could block: also
+     * when the worker has taken the session's sandbox before the caller chained on it (here always:
+     * the executor returns only once the worker is done).
+     */
+    @Test
+    void theWorkStartsOnAWorkerEvenWhenTheWorkerWinsTheRace() throws InterruptedException {
+        ExecutorService inner = Executors.newCachedThreadPool(r -> new Thread(r, "test-worker"));
+        ExecutorService workerFirst = new AbstractExecutorService() {
+            @Override
+            public void execute(Runnable task) {
+                try {
+                    inner.submit(task).get();
+                } catch (InterruptedException | ExecutionException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+
+            @Override
+            public void shutdown() {
+                inner.shutdown();
+            }
+
+            @Override
+            public List<Runnable> shutdownNow() {
+                return inner.shutdownNow();
+            }
+
+            @Override
+            public boolean isShutdown() {
+                return inner.isShutdown();
+            }
+
+            @Override
+            public boolean isTerminated() {
+                return inner.isTerminated();
+            }
+
+            @Override
+            public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
+                return inner.awaitTermination(timeout, unit);
+            }
+        };
+        LocalSessionPool pool = new LocalSessionPool("python", pools.config.pools().get("python"), pools.launcher,
+                pools.config.sessions().interruptGrace(), workerFirst, pools.timers, pools.registry,
+                new TenantQuotas(pools.config, pools.registry));
+        try {
+            for (int i = 0; i < 3; i++) {
+                List<String> threads = new CopyOnWriteArrayList<>();
+                List<ExecutionUpdate> all = pool.execute(Optional.of(PoolFixture.key("py-worker-first")),
+                        new ExecutionSpec(i + " + 1", 20, List.of()))
+                        .onItem().invoke(update -> {
+                            if (update instanceof ExecutionUpdate.Allocated) {
+                                threads.add(Thread.currentThread().getName());
+                            }
+                        })
+                        .collect().asList().await().atMost(WAIT);
+                ExecutionResult result = ((ExecutionUpdate.Completed) all.get(all.size() - 1)).result();
+                assertEquals(i + 1, result.result().asInt(), result.toString());
+                assertEquals(List.of("test-worker"), threads, "the thread the work started on");
+            }
+        } finally {
+            pool.shutdown();
+            inner.shutdownNow();
         }
     }
 
