@@ -13,7 +13,7 @@ per build, and the load average beside every figure.
 
 Usage: src/bench/cpu-split.py SECONDS ROUNDS APP_DIR [APP_DIR...]
   APP_DIR: a copy of target/quarkus-app (one per build). CPU_SPLIT_PORT: first port (18300);
-  CPU_SPLIT_WARMUP: seconds of the warm-up push per build (30); BENCH_JAVA_OPTS as pipeline-bench.sh.
+  CPU_SPLIT_WARMUP: seconds of the warm-up push per build (45); BENCH_JAVA_OPTS as pipeline-bench.sh.
 """
 import os
 import re
@@ -34,7 +34,6 @@ GROUPS = [
     ("sandbox ctl readers", r"^sandbox-.*-ctl$"),
     ("sandbox out readers", r"^sandbox-.*-out$"),
     ("sandbox err readers", r"^sandbox-.*-err$"),
-    ("sandbox I/O", r"^sandbox-.*-io$"),
     ("sandbox workers", r"^sandbox-worker-"),
     ("sandbox timers", r"^sandbox-timer-"),
     ("process reaper", r"process reaper"),
@@ -164,7 +163,7 @@ class Service:
 def main():
     seconds, rounds, apps = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
     port = int(os.environ.get("CPU_SPLIT_PORT", "18300"))
-    warmup = int(os.environ.get("CPU_SPLIT_WARMUP", "30"))
+    warmup = int(os.environ.get("CPU_SPLIT_WARMUP", "45"))
     services = [Service(app, port + i) for i, app in enumerate(apps)]
     try:
         print(f"machine: {os.cpu_count()} cores; {len(apps)} build(s): " + ", ".join(
