@@ -113,7 +113,10 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
      * {@link #get} answers it from memory, so this instance reads what it stored at once, and the
      * streams get it from the copy in the topic's order. Should two results of one execution race
      * (two runs, which the journal's claims keep to crashes), the copy keeps the first everywhere.
-     * No read of the copy first: the dispatcher checked before it ran the execution.
+     * No read of the copy first: the dispatcher checked before it ran the execution. A success
+     * completes on the producer's network thread, which the caller leaves at once (the dispatcher
+     * for its own thread): a hop to a worker pool here first was one more thread woken per
+     * execution. A failure completes on a worker, since a retry sends again.
      */
     @Override
     public Uni<StoredResult> put(ResultDocument document) {
@@ -133,13 +136,14 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
             CompletableFuture<StoredResult> stored = new CompletableFuture<>();
             producer.send(record, (metadata, failure) -> {
                 if (failure != null) {
-                    stored.completeExceptionally(failure);
+                    // Off the network thread: the caller's retry sends again, which must not block it.
+                    Infrastructure.getDefaultExecutor().execute(() -> stored.completeExceptionally(failure));
                 } else {
                     stored.complete(acknowledged(new StoredResult(metadata.offset() + 1, document)));
                 }
             });
             return Uni.createFrom().completionStage(stored).ifNoItem().after(clients.config().sendTimeout()).fail();
-        }).emitOn(Infrastructure.getDefaultExecutor());
+        });
     }
 
     /** Kept in memory until the copy has applied it (see {@link #applyBatch}, which removes it). */

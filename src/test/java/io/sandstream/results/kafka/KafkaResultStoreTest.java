@@ -1,0 +1,98 @@
+package io.sandstream.results.kafka;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
+import org.apache.kafka.common.config.ConfigResource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.sandstream.config.DataDirectory;
+import io.sandstream.config.SandstreamConfig;
+import io.sandstream.config.TestConfigs;
+import io.sandstream.kafka.KafkaBroker;
+import io.sandstream.kafka.KafkaClients;
+import io.sandstream.model.ExecutionStatus;
+import io.sandstream.model.Language;
+import io.sandstream.model.Priority;
+import io.sandstream.model.ResultDocument;
+import io.sandstream.results.ResultBus;
+import io.sandstream.results.sqlite.SqliteResultStore;
+
+/** The results topic as the store, against a real broker: on which thread a put completes. */
+@Tag("kafka")
+class KafkaResultStoreTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static KafkaBroker broker;
+
+    @BeforeAll
+    static void start() {
+        broker = KafkaBroker.start();
+    }
+
+    @AfterAll
+    static void stop() {
+        broker.close();
+    }
+
+    /**
+     * An acknowledged result completes on the producer's network thread, with no pool thread woken
+     * in between (the dispatcher moves to its own thread). A result the broker refuses completes
+     * elsewhere: the dispatcher's retry sends again, and a send must not block that thread.
+     */
+    @Test
+    void anAcknowledgedPutCompletesOnTheNetworkThreadAndARefusedOneOffIt() throws Exception {
+        String prefix = "rs-" + UUID.randomUUID().toString().substring(0, 8) + "-";
+        SandstreamConfig config = TestConfigs.sandstream(Map.of("sandstream.journal.kind", "kafka",
+                "sandstream.data-dir", Files.createTempDirectory("kafka-results").toString(),
+                "sandstream.kafka.bootstrap-servers", broker.bootstrapServers(), "sandstream.kafka.topic-prefix", prefix,
+                "sandstream.kafka.group-id", prefix + "group", "sandstream.kafka.instance-id", "a",
+                "sandstream.kafka.send-timeout", "20s"));
+        KafkaClients clients = new KafkaClients(config.kafka());
+        clients.ensureTopics();
+        SqliteResultStore copy = SqliteResultStore.copyOf(new DataDirectory(config));
+        copy.open();
+        KafkaResultStore store = new KafkaResultStore(clients, copy, new ResultBus(config, new SimpleMeterRegistry()), null);
+        store.start();
+        try {
+            String completedOn = store.put(result("small", "2\n")).map(ignored -> Thread.currentThread().getName())
+                    .await().atMost(WAIT);
+            assertTrue(completedOn.startsWith("kafka-producer-network-thread"), completedOn);
+
+            // The broker refuses records above the topic's max.message.bytes: the refusal comes back on the network thread.
+            try (Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrapServers()))) {
+                admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.TOPIC, clients.resultsTopic()),
+                        List.of(new AlterConfigOp(new ConfigEntry("max.message.bytes", "2000"), AlterConfigOp.OpType.SET))))
+                        .all().get();
+            }
+            String failedOn = store.put(result("large", "x".repeat(20_000))).map(ignored -> "stored")
+                    .onFailure().recoverWithItem(failure -> Thread.currentThread().getName()).await().atMost(WAIT);
+            assertFalse(failedOn.equals("stored"), "the broker should refuse a record above max.message.bytes");
+            assertFalse(failedOn.startsWith("kafka-producer-network-thread"), failedOn);
+            assertTrue(store.get("small").await().atMost(WAIT).isPresent(), "the acknowledged result is readable");
+        } finally {
+            store.close();
+        }
+    }
+
+    private static ResultDocument result(String executionId, String stdout) {
+        Instant now = Instant.now();
+        return ResultDocument.builder().executionId(executionId).event("e", "/src", null, "t")
+                .language(Language.PYTHON).priority(Priority.NORMAL).backend("local").status(ExecutionStatus.Succeeded)
+                .output(stdout, "").timings(ResultDocument.Timings.ran(now, now, now, 1)).attempt(1).build();
+    }
+}
