@@ -733,18 +733,18 @@ public interface SandstreamConfig {
         Duration sendTimeout();
 
         /**
-         * How long the acknowledged producers (the journal's, the results', the session directory's)
-         * hold a record to batch it with later ones (Kafka's {@code linger.ms}; the live topic's
-         * producer lingers 5 ms, nobody waits for it). Every accepted event and every result waits
-         * for its send, so at low load any linger is latency added twice per {@code ?wait}; under
-         * load records batch anyway while earlier sends are in flight. Raise it to trade latency for
-         * fewer requests.
+         * How long the acknowledged producer (one per instance, shared by the journal, the results
+         * and the session directory) holds a record to batch it with later ones (Kafka's
+         * {@code linger.ms}; the live topic's producer lingers 5 ms, nobody waits for it). Every
+         * accepted event and every result waits for its send, so at low load any linger is latency
+         * added twice per {@code ?wait}; under load records batch anyway while earlier sends are in
+         * flight. Raise it to trade latency for fewer requests.
          */
         @WithDefault("0ms")
         Duration linger();
 
         /**
-         * Requests each acknowledged producer keeps in flight to a broker (Kafka's
+         * Requests the acknowledged producer keeps in flight to a broker (Kafka's
          * {@code max.in.flight.requests.per.connection}, 1–5 with idempotence). One: while a request
          * waits for its acknowledgement, the records sent meanwhile gather into the next request,
          * as the SQLite journal's group commit does. Under load that means fewer, larger requests

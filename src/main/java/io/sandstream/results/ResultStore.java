@@ -16,7 +16,8 @@ public interface ResultStore {
 
     /**
      * Stores the result durably; the stored one (the earlier one when it existed already). May
-     * complete on the store's own thread (SQLite's writer): the caller moves its work off it.
+     * complete on the store's own thread (SQLite's writer, Kafka's producer network thread): the
+     * caller moves its work off it.
      */
     Uni<StoredResult> put(ResultDocument document);
 

@@ -558,8 +558,8 @@ public class Dispatcher {
      * get the result as soon as it is stored; should the service stop before the finish, the
      * restart finds the stored result and does not run the execution again (see {@link #accept}).
      * Completes on the dispatcher thread, which also publishes: the store completes a put on its
-     * own thread (SQLite's writer), and publishing only hands the result on (waiters, streams and
-     * sinks queue it), so it takes no pool thread of its own.
+     * own thread (SQLite's writer, Kafka's producer network thread), and publishing only hands the
+     * result on (waiters, streams and sinks queue it), so it takes no pool thread of its own.
      */
     private Uni<StoredResult> storeAndFinish(ResultDocument document) {
         tracing.persisting(document);

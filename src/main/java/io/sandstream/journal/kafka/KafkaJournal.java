@@ -77,7 +77,7 @@ public final class KafkaJournal implements Journal, AutoCloseable {
         Gauge.builder("sandstream.journal.pending.limit", config.journal(), SandstreamConfig.Journal::maxPending)
                 .description("Most pending executions before ingress answers 429").register(registry);
         Gauge.builder("sandstream.kafka.sends.in.flight.limit", clients.config(), SandstreamConfig.Kafka::sendsInFlight)
-                .description("Requests each acknowledged producer keeps in flight to a broker").register(registry);
+                .description("Requests the acknowledged producer keeps in flight to a broker").register(registry);
         for (Priority lane : Priority.values()) {
             Gauge.builder("sandstream.kafka.held", ledger, l -> l.count(lane).held()).tag("lane", lane.wireName())
                     .description("Lane records this instance took and has not finished").register(registry);
