@@ -14,6 +14,8 @@ per build, and the load average beside every figure.
 Usage: src/bench/cpu-split.py SECONDS ROUNDS APP_DIR [APP_DIR...]
   APP_DIR: a copy of target/quarkus-app (one per build). CPU_SPLIT_PORT: first port (18300);
   CPU_SPLIT_WARMUP: seconds of the warm-up push per build (45); BENCH_JAVA_OPTS as pipeline-bench.sh.
+  The Kafka path: SANDSTREAM_JOURNAL_KIND=kafka and SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS in the environment
+  (each build gets topics and a group of its own), CPU_SPLIT_BROKER=<the broker's pid> to add its CPU.
 """
 import os
 import re
@@ -39,6 +41,10 @@ GROUPS = [
     ("process reaper", r"process reaper"),
     ("sqlite writer", r"-writer$"),
     ("journal reader", r"^journal-reader$"),
+    ("kafka lane consumer", r"^kafka-lanes$"),
+    ("kafka results reader", r"^kafka-results$"),
+    ("kafka producer", r"^kafka-producer-network-thread"),
+    ("kafka other", r"^kafka-"),
     ("JIT", r"Compiler|C1 |C2 "),
     ("GC", r"^G1 |^GC |GC Thread|G1 Conc|G1 Refine|G1 Service"),
     ("VM", r"^VM "),
@@ -89,8 +95,12 @@ def metric(port, name):
     return 0.0
 
 
+STORE = "kafka" if os.environ.get("SANDSTREAM_JOURNAL_KIND") == "kafka" else "sqlite"
+BROKER = int(os.environ["CPU_SPLIT_BROKER"]) if os.environ.get("CPU_SPLIT_BROKER") else None
+
+
 def executed(port):
-    return metric(port, 'sandstream_results_put_seconds_count{outcome="success",store="sqlite"}')
+    return metric(port, f'sandstream_results_put_seconds_count{{outcome="success",store="{STORE}"}}')
 
 
 def drained(port):
@@ -117,7 +127,9 @@ class Service:
                    SANDSTREAM_SECURITY_RATE_LIMITS_API_RATE="0", SANDSTREAM_SECURITY_PUBLIC_METRICS="true",
                    SANDSTREAM_DATA_DIR=self.data, SANDSTREAM_INGRESS_KEYS="bench-key",
                    SANDSTREAM_API_KEYS="bench-api@*", SANDSTREAM_JOURNAL_MAX_PENDING="1000000",
-                   QUARKUS_HTTP_PORT=str(port))
+                   QUARKUS_HTTP_PORT=str(port), SANDSTREAM_KAFKA_TOPIC_PREFIX=f"cpu-split-{port}-{os.getpid()}-",
+                   SANDSTREAM_KAFKA_GROUP_ID=f"cpu-split-{port}-{os.getpid()}",
+                   SANDSTREAM_SESSIONS_FIRST_UID=str(700000 + 10000 * (port % 50)))
         opts = os.environ.get("BENCH_JAVA_OPTS", "-Xmx256m").split()
         self.log = open(os.path.join(self.data, "service.log"), "w")
         self.proc = subprocess.Popen(["java", *opts, "-jar", os.path.join(app, "quarkus-run.jar")], env=env,
@@ -134,11 +146,13 @@ class Service:
     def measure(self, seconds):
         names = thread_names(self.pid)
         before, total_before, done_before = thread_ticks(self.pid), process_ticks(self.pid), executed(self.port)
+        broker_before = process_ticks(BROKER) if BROKER else 0
         start = time.time()
         push(self.port, seconds)
         drained(self.port)
         elapsed = time.time() - start
         after, total_after, done_after = thread_ticks(self.pid), process_ticks(self.pid), executed(self.port)
+        broker_after = process_ticks(BROKER) if BROKER else 0
         names.update(thread_names(self.pid))
         ran = done_after - done_before
         per = lambda ticks: ticks * 1000.0 / HZ / ran
@@ -149,6 +163,8 @@ class Service:
         groups["ended threads"] = (total_after - total_before) - sum(groups.values())
         split = {g: per(t) for g, t in groups.items()}
         split["total"] = per(total_after - total_before)
+        if BROKER:
+            split["broker (other JVM)"] = per(broker_after - broker_before)
         return ran, ran / elapsed, split
 
     def stop(self):
@@ -181,7 +197,7 @@ def main():
                 results[i].append(split)
                 print(f"round {r + 1} {chr(65 + i)}: {ran:.0f} executions, {rate:.0f}/s, JVM CPU "
                       f"{split['total']:.3f} ms/execution (load {load()})", flush=True)
-        names = ["total"] + [g for g, _ in GROUPS] + ["other", "ended threads"]
+        names = ["total"] + [g for g, _ in GROUPS] + ["other", "ended threads", "broker (other JVM)"]
         print("median ms of JVM CPU per execution, by thread group, over " + f"{rounds} rounds:")
         print(f"{'group':22}" + "".join(f"{chr(65 + i):>9}" for i in range(len(services))))
         for g in names:

@@ -755,6 +755,18 @@ public interface SandstreamConfig {
         int sendsInFlight();
 
         /**
+         * Longest a lane fetch waits at the broker for records to arrive (Kafka's
+         * {@code fetch.max.wait.ms}, for the lane consumer only). New records end the wait at once,
+         * so this is not the latency of new work. It is how long a lane that held
+         * {@code max-in-flight} records waits before its next fetch, since meanwhile the consumer
+         * has a fetch in flight for the other lanes, often empty ones (Kafka's 500 ms left the
+         * dispatcher's queue empty for half the time in the scale-out benchmark). Idle, each
+         * instance sends a fetch this often.
+         */
+        @WithDefault("20ms")
+        Duration fetchWait();
+
+        /**
          * How long a silent instance keeps its partitions: after a crash, its unfinished work moves
          * to the others after this (Kafka's {@code session.timeout.ms}; Event Hubs allows 6–300 s).
          */

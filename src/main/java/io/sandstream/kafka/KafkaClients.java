@@ -181,6 +181,10 @@ public final class KafkaClients {
      * (keyed by session) reach one instance whatever their lane.
      */
     public KafkaConsumer<String, byte[]> laneConsumer(int maxRecords) {
+        return new KafkaConsumer<>(laneConsumerProperties(maxRecords));
+    }
+
+    Map<String, Object> laneConsumerProperties(int maxRecords) {
         Map<String, Object> props = common("lanes");
         props.put(CommonClientConfigs.CLIENT_ID_CONFIG, props.get(CommonClientConfigs.CLIENT_ID_CONFIG) + owners.clientIdSuffix());
         props.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
@@ -188,6 +192,7 @@ public final class KafkaClients {
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         props.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, RangeAssignor.class.getName());
         props.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, maxRecords);
+        props.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, (int) config.fetchWait().toMillis());
         // A rebalance waits up to revoke-wait for this instance's running executions, inside poll().
         props.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG, (int) config.revokeWait().plusSeconds(60).toMillis());
         props.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, (int) config.sessionTimeout().toMillis());
@@ -195,7 +200,7 @@ public final class KafkaClients {
         props.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         props.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         props.putAll(config.properties());
-        return new KafkaConsumer<>(props);
+        return props;
     }
 
     /**

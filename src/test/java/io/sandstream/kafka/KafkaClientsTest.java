@@ -97,6 +97,18 @@ class KafkaClientsTest {
         assertThrows(IllegalStateException.class, () -> clients(Map.of("sandstream.kafka.sends-in-flight", "0")));
     }
 
+    /**
+     * A lane that held all it may resumes once some of its work finished; the lane consumer's fetch
+     * for the other lanes, in flight meanwhile, must not hold it back for Kafka's 500 ms.
+     */
+    @Test
+    void theLaneConsumerWaitsBrieflyForRecordsUnlessConfigured() {
+        assertEquals(20, clients(Map.of()).laneConsumerProperties(256).get("fetch.max.wait.ms"));
+        assertEquals(256, clients(Map.of()).laneConsumerProperties(256).get("max.poll.records"));
+        assertEquals(100, clients(Map.of("sandstream.kafka.fetch-wait", "100ms")).laneConsumerProperties(256)
+                .get("fetch.max.wait.ms"));
+    }
+
     /** One producer for the journal, the results and the session directory; the last to give it back closes it. */
     @Test
     void theAcknowledgedProducerIsSharedUntilItsLastUserGivesItBack() {

@@ -78,6 +78,8 @@ public final class KafkaJournal implements Journal, AutoCloseable {
                 .description("Most pending executions before ingress answers 429").register(registry);
         Gauge.builder("sandstream.kafka.sends.in.flight.limit", clients.config(), SandstreamConfig.Kafka::sendsInFlight)
                 .description("Requests the acknowledged producer keeps in flight to a broker").register(registry);
+        Gauge.builder("sandstream.kafka.fetch.wait.limit", clients.config(), c -> c.fetchWait().toMillis())
+                .baseUnit("milliseconds").description("Longest a lane fetch waits at the broker for records").register(registry);
         for (Priority lane : Priority.values()) {
             Gauge.builder("sandstream.kafka.held", ledger, l -> l.count(lane).held()).tag("lane", lane.wireName())
                     .description("Lane records this instance took and has not finished").register(registry);

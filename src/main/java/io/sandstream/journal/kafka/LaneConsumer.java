@@ -35,6 +35,8 @@ final class LaneConsumer {
 
     private static final Logger LOG = Logger.getLogger(LaneConsumer.class);
     private static final Duration COMMIT_INTERVAL = Duration.ofMillis(100);
+    /** How long a poll waits while a lane holds all it may: how soon it sees room again. */
+    private static final Duration FULL_POLL = Duration.ofMillis(2);
     /** Shortest time between two commits for starts: a burst of starts shares one commit. */
     private static final Duration START_COMMIT_INTERVAL = Duration.ofMillis(20);
 
@@ -116,12 +118,15 @@ final class LaneConsumer {
             consumer.subscribe(lanesByTopic.keySet(), new LaneRebalance(this, ledger, pauses, resultsCaughtUp,
                     clients.config().revokeWait(), clients.owners()));
             while (running) {
+                boolean full = false;
                 if (taking) {
-                    pauses.apply(consumer);
+                    full = pauses.apply(consumer);
                 } else {
                     consumer.pause(consumer.assignment());
                 }
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(KafkaClients.pollTimeout())) {
+                // A full lane resumes when one of its records finishes: a long poll here left the
+                // dispatcher's queue empty for the rest of it, then for a fetch (a third of the time).
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(full ? FULL_POLL : KafkaClients.pollTimeout())) {
                     take(record);
                 }
                 Duration sinceCommit = Duration.between(lastCommit, Instant.now());

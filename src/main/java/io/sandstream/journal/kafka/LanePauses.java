@@ -56,12 +56,18 @@ final class LanePauses {
         return pausedSince.containsKey(lane);
     }
 
-    /** Pauses and resumes the consumer's partitions for the next poll. */
-    void apply(Consumer<String, byte[]> consumer) {
+    /**
+     * Pauses and resumes the consumer's partitions for the next poll.
+     *
+     * @return whether a lane is paused for holding {@code max-in-flight} records: it resumes as soon
+     *         as one of them finishes, which the next poll only sees once it returns
+     */
+    boolean apply(Consumer<String, byte[]> consumer) {
         Set<TopicPartition> assigned = consumer.assignment();
         if (assigned.isEmpty()) {
-            return;
+            return false;
         }
+        boolean anyFull = false;
         Instant now = Instant.now();
         List<TopicPartition> pause = new ArrayList<>();
         List<TopicPartition> resume = new ArrayList<>();
@@ -69,7 +75,9 @@ final class LanePauses {
         for (Priority lane : Priority.values()) {
             List<TopicPartition> partitions = assigned.stream().filter(p -> lanesByTopic.get(p.topic()) == lane).toList();
             OffsetLedger.LaneCount count = ledger.count(lane);
-            boolean paused = paused(lane, count.held() >= maxInFlight, higherBacklog, now);
+            boolean full = count.held() >= maxInFlight && !partitions.isEmpty();
+            anyFull |= full;
+            boolean paused = paused(lane, full, higherBacklog, now);
             for (TopicPartition p : partitions) {
                 (paused || awaitingCatchUp.contains(p) ? pause : resume).add(p);
             }
@@ -81,6 +89,7 @@ final class LanePauses {
         if (!resume.isEmpty()) {
             consumer.resume(resume);
         }
+        return anyFull;
     }
 
     /**

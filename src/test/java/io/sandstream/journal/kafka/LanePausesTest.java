@@ -65,7 +65,7 @@ class LanePausesTest {
         consumer.updateBeginningOffsets(Map.of(HIGH, 0L, NORMAL, 0L, LOW, 0L));
         consumer.updateEndOffsets(Map.of(HIGH, 0L, NORMAL, 0L, LOW, 0L));
 
-        pauses.apply(consumer);
+        assertFalse(pauses.apply(consumer));
         assertEquals(Set.of(), consumer.paused(), "no backlog anywhere: every lane fetches");
 
         ledger.take(NORMAL, 0, Priority.NORMAL, entry("n1"));
@@ -75,13 +75,13 @@ class LanePausesTest {
         ledger.take(NORMAL, 1, Priority.NORMAL, entry("n2"));
         ledger.claim("n1", started -> { });
         ledger.claim("n2", started -> { });
-        pauses.apply(consumer);
+        assertTrue(pauses.apply(consumer), "a full lane: the consumer polls briefly, to see room soon");
         assertEquals(Set.of(NORMAL), consumer.paused(), "normal holds max-in-flight and nothing waits: low fetches");
 
         ledger.finish("n1");
         ledger.finish("n2");
         consumer.updateEndOffsets(Map.of(HIGH, 3L));
-        pauses.apply(consumer);
+        assertFalse(pauses.apply(consumer), "room again; paused only to yield");
         assertEquals(Set.of(NORMAL, LOW), consumer.paused(), "high has lag in Kafka: the lower lanes yield");
 
         consumer.updateEndOffsets(Map.of(HIGH, 0L));
