@@ -723,7 +723,9 @@ public interface SandstreamConfig {
 
         /**
          * Most lane records this instance holds taken and not yet finished (queued here, running or
-         * being stored). The rest stays in Kafka for other instances to take.
+         * being stored). The rest stays in Kafka for other instances to take. Of them, one partition
+         * may have at most its share (this over the lane's partitions held here) waiting to start:
+         * a partition carries the sessions keyed to it, whose events run one after another.
          */
         @WithDefault("256")
         int maxInFlight();

@@ -1,5 +1,7 @@
 package io.sandstream.journal.kafka;
 
+import org.apache.kafka.common.TopicPartition;
+
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.model.Priority;
 
@@ -18,10 +20,12 @@ final class HeldRecord {
     /** Null for a record with nothing to run (not ours, or a copy of finished work). */
     final JournalRecord record;
     final Priority lane;
+    final TopicPartition partition;
     State state = State.QUEUED;
 
-    HeldRecord(JournalRecord record, Priority lane) {
+    HeldRecord(JournalRecord record, Priority lane, TopicPartition partition) {
         this.record = record;
         this.lane = lane;
+        this.partition = partition;
     }
 }

@@ -35,7 +35,7 @@ final class LaneConsumer {
 
     private static final Logger LOG = Logger.getLogger(LaneConsumer.class);
     private static final Duration COMMIT_INTERVAL = Duration.ofMillis(100);
-    /** How long a poll waits while a lane holds all it may: how soon it sees room again. */
+    /** How long a poll waits while a lane or partition holds all it may: how soon it sees room again. */
     private static final Duration FULL_POLL = Duration.ofMillis(2);
     /** Shortest time between two commits for starts: a burst of starts shares one commit. */
     private static final Duration START_COMMIT_INTERVAL = Duration.ofMillis(20);
@@ -79,7 +79,9 @@ final class LaneConsumer {
     }
 
     void start() {
-        consumer = clients.laneConsumer(Math.min(500, clients.config().maxInFlight()));
+        // A poll's records come a partition at a time: at most a partition's share, so that one
+        // session's backlog does not fill the lane before the other partitions are seen (LanePauses).
+        consumer = clients.laneConsumer(Math.min(500, pauses.share(clients.config().lanePartitions())));
         running = true;
         thread = new Thread(this::consumeLoop, "kafka-lanes");
         thread.start();
@@ -124,8 +126,8 @@ final class LaneConsumer {
                 } else {
                     consumer.pause(consumer.assignment());
                 }
-                // A full lane resumes when one of its records finishes: a long poll here left the
-                // dispatcher's queue empty for the rest of it, then for a fetch (a third of the time).
+                // A full lane (or partition) resumes when one of its records starts or finishes: a
+                // long poll here left the dispatcher's queue empty for the rest of it.
                 for (ConsumerRecord<String, byte[]> record : consumer.poll(full ? FULL_POLL : KafkaClients.pollTimeout())) {
                     take(record);
                 }

@@ -20,7 +20,8 @@ import io.sandstream.model.Priority;
  * Which lane partitions the consumer fetches from. Priority is decided here, before the records
  * are fetched: a lane is paused while a higher lane has work waiting here or lag in Kafka, but
  * never longer than {@code aging} at once (then one fetch goes through, and the scheduler's aging
- * promotes what came); a lane holding {@code max-in-flight} records is paused until some finish;
+ * promotes what came); a lane holding {@code max-in-flight} records is paused until some finish,
+ * and so is a partition with its share of them waiting to start ({@link #share});
  * new partitions stay paused until the results copy caught up, so work another instance finished
  * is recognised and not run again.
  *
@@ -59,8 +60,8 @@ final class LanePauses {
     /**
      * Pauses and resumes the consumer's partitions for the next poll.
      *
-     * @return whether a lane is paused for holding {@code max-in-flight} records: it resumes as soon
-     *         as one of them finishes, which the next poll only sees once it returns
+     * @return whether a lane or a partition is paused for holding its most records: it resumes as
+     *         soon as one of them starts or finishes, which the next poll only sees once it returns
      */
     boolean apply(Consumer<String, byte[]> consumer) {
         Set<TopicPartition> assigned = consumer.assignment();
@@ -76,11 +77,14 @@ final class LanePauses {
             List<TopicPartition> partitions = assigned.stream().filter(p -> lanesByTopic.get(p.topic()) == lane).toList();
             OffsetLedger.LaneCount count = ledger.count(lane);
             boolean full = count.held() >= maxInFlight && !partitions.isEmpty();
-            anyFull |= full;
             boolean paused = paused(lane, full, higherBacklog, now);
+            int share = share(partitions.size());
             for (TopicPartition p : partitions) {
-                (paused || awaitingCatchUp.contains(p) ? pause : resume).add(p);
+                boolean fullShare = !paused && ledger.queued(p) >= share;
+                full |= fullShare;
+                (paused || fullShare || awaitingCatchUp.contains(p) ? pause : resume).add(p);
             }
+            anyFull |= full;
             higherBacklog = higherBacklog || count.queued() > 0 || partitions.stream().anyMatch(p -> hasLag(consumer, p));
         }
         if (!pause.isEmpty()) {
@@ -90,6 +94,16 @@ final class LanePauses {
             consumer.resume(resume);
         }
         return anyFull;
+    }
+
+    /**
+     * Most records one partition of a lane may have waiting to start here: its share of
+     * {@code max-in-flight}. A partition holds the events of the sessions keyed to it, which run one
+     * after another; without a share, one session's backlog filled the lane's {@code max-in-flight}
+     * and the lane's other sessions (and work without one) waited behind it, with the pool idle.
+     */
+    int share(int partitions) {
+        return Math.max(1, (maxInFlight + partitions - 1) / Math.max(1, partitions));
     }
 
     /**

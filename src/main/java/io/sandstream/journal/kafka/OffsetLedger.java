@@ -48,6 +48,7 @@ final class OffsetLedger {
     private final Map<TopicPartition, TreeMap<Long, HeldRecord>> byPartition = new HashMap<>();
     private final int[] heldByLane = new int[Priority.values().length];
     private final int[] queuedByLane = new int[Priority.values().length];
+    private final Map<TopicPartition, Integer> queuedByPartition = new HashMap<>();
     /** A record finished or started since the last commit: the next commit has news. */
     private boolean changedSinceCommit;
     /**
@@ -75,7 +76,7 @@ final class OffsetLedger {
             TreeMap<Long, HeldRecord> positions = byPartition.computeIfAbsent(partition, p -> new TreeMap<>());
             if (entry.isEmpty() || finished.getIfPresent(entry.get().executionId()) != null) {
                 // Not ours, or a copy of work whose result is stored: nothing to do but commit past it.
-                HeldRecord done = new HeldRecord(null, lane);
+                HeldRecord done = new HeldRecord(null, lane, partition);
                 done.state = State.DONE;
                 positions.put(offset, done);
                 changedSinceCommit = true;
@@ -87,11 +88,12 @@ final class OffsetLedger {
                 return Optional.empty();
             }
             Integer before = carried.getIfPresent(entry.get().executionId());
-            HeldRecord held = new HeldRecord(new JournalRecord(offset, entry.get(), before == null ? 0 : before), lane);
+            HeldRecord held = new HeldRecord(new JournalRecord(offset, entry.get(), before == null ? 0 : before), lane, partition);
             byExecution.put(entry.get().executionId(), held);
             positions.put(offset, held);
             heldByLane[lane.ordinal()]++;
             queuedByLane[lane.ordinal()]++;
+            queuedByPartition.merge(partition, 1, Integer::sum);
             return Optional.of(held.record);
         }
     }
@@ -121,8 +123,8 @@ final class OffsetLedger {
                 return false;
             }
             if (held.state == State.QUEUED) {
+                unqueue(held);
                 held.state = State.RUNNING;
-                queuedByLane[held.lane.ordinal()]--;
                 started = held.record;
                 changedSinceCommit = true;
             }
@@ -141,7 +143,7 @@ final class OffsetLedger {
             carried.invalidate(executionId);
             if (held != null) {
                 if (held.state == State.QUEUED) {
-                    queuedByLane[held.lane.ordinal()]--;
+                    unqueue(held);
                 }
                 held.state = State.DONE;
                 heldByLane[held.lane.ordinal()]--;
@@ -168,6 +170,19 @@ final class OffsetLedger {
         synchronized (lock) {
             return new LaneCount(heldByLane[lane.ordinal()], queuedByLane[lane.ordinal()]);
         }
+    }
+
+    /** How many records taken from the partition have not started (queued here, or parked behind their session). */
+    int queued(TopicPartition partition) {
+        synchronized (lock) {
+            return queuedByPartition.getOrDefault(partition, 0);
+        }
+    }
+
+    /** Caller holds the lock; {@code held} is queued. */
+    private void unqueue(HeldRecord held) {
+        queuedByLane[held.lane.ordinal()]--;
+        queuedByPartition.computeIfPresent(held.partition, (p, n) -> n > 1 ? n - 1 : null);
     }
 
     /**
@@ -264,8 +279,8 @@ final class OffsetLedger {
                 }
                 for (HeldRecord held : positions.values()) {
                     if (held.state == State.QUEUED) {
+                        unqueue(held);
                         held.state = State.WITHDRAWN;
-                        queuedByLane[held.lane.ordinal()]--;
                         heldByLane[held.lane.ordinal()]--;
                         byExecution.remove(held.record.entry().executionId(), held);
                         withdrawn++;

@@ -61,11 +61,18 @@ class KafkaJournalTest {
 
     /** One journal whose result store holds the results of {@code stored}. */
     private static KafkaJournal journal(String prefix, String instance, Set<String> stored) {
-        KafkaClients clients = new KafkaClients(TestConfigs.sandstream(Map.of("sandstream.journal.kind", "kafka",
+        return journal(prefix, instance, stored, Map.of());
+    }
+
+    /** One journal with more settings ({@code sandstream.kafka.*}). */
+    private static KafkaJournal journal(String prefix, String instance, Set<String> stored, Map<String, String> settings) {
+        Map<String, String> all = new java.util.HashMap<>(Map.of("sandstream.journal.kind", "kafka",
                 "sandstream.kafka.bootstrap-servers", broker.bootstrapServers(),
                 "sandstream.kafka.topic-prefix", prefix, "sandstream.kafka.group-id", prefix + "group",
                 "sandstream.kafka.instance-id", instance, "sandstream.kafka.lane-partitions", "4",
-                "sandstream.kafka.session-timeout", "6s")).kafka());
+                "sandstream.kafka.session-timeout", "6s"));
+        all.putAll(settings);
+        KafkaClients clients = new KafkaClients(TestConfigs.sandstream(all).kafka());
         clients.ensureTopics();
         var config = TestConfigs.sandstream(Map.of());
         KafkaJournal journal = new KafkaJournal(clients, config, new SimpleMeterRegistry(),
@@ -77,6 +84,12 @@ class KafkaJournalTest {
     private static JournalEntry entry(String executionId) {
         return new JournalEntry(executionId, UUID.randomUUID().toString(), "/tests/kafka-journal", "io.sandstream.code.execute",
                 null, null, Priority.NORMAL, JournalEntry.State.QUEUED, Instant.now(),
+                "{\"specversion\":\"1.0\"}".getBytes(StandardCharsets.UTF_8), null, Tenant.SHARED);
+    }
+
+    private static JournalEntry inSession(String executionId, String sessionId) {
+        return new JournalEntry(executionId, UUID.randomUUID().toString(), "/tests/kafka-journal", "io.sandstream.code.execute",
+                null, sessionId, Priority.NORMAL, JournalEntry.State.QUEUED, Instant.now(),
                 "{\"specversion\":\"1.0\"}".getBytes(StandardCharsets.UTF_8), null, Tenant.SHARED);
     }
 
@@ -128,6 +141,37 @@ class KafkaJournalTest {
             await(() -> journal.pendingCount() == 0 && journal.held(Priority.NORMAL) == 0, "the copy is committed");
             Thread.sleep(500);
             assertEquals(1, handed.size(), "the copy was not handed over again");
+            dispatcher.cancel();
+        }
+    }
+
+    /**
+     * A session's events are keyed to one partition and run one after another. Its backlog must not
+     * take the whole lane's max-in-flight: the lane's other partitions (other sessions, work without
+     * one) are still fetched while the session's queued records wait.
+     */
+    @Test
+    void oneSessionsBacklogDoesNotHoldBackTheRestOfItsLane() throws Exception {
+        try (KafkaJournal journal = journal("share-", "a", Set.of(), Map.of("sandstream.kafka.max-in-flight", "8"))) {
+            List<JournalRecord> handed = new CopyOnWriteArrayList<>();
+            Cancellable dispatcher = journal.pending().subscribe().with(handed::add);
+            KafkaClients clients = new KafkaClients(TestConfigs.sandstream(Map.of("sandstream.journal.kind", "kafka",
+                    "sandstream.kafka.bootstrap-servers", broker.bootstrapServers())).kafka());
+            try (KafkaProducer<String, byte[]> producer = clients.producer("test")) {
+                for (int i = 0; i < 40; i++) { // partition 0: one busy session's backlog, none of it started
+                    var hot = LaneRecords.record("share-normal", inSession(UUID.randomUUID().toString(), "hot"));
+                    producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(hot.topic(), 0, hot.key(), hot.value(),
+                            hot.headers())).get();
+                }
+                await(() -> journal.held(Priority.NORMAL) >= 2, "the session's first records are taken");
+                String cold = UUID.randomUUID().toString();
+                var other = LaneRecords.record("share-normal", inSession(cold, "cold"));
+                producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(other.topic(), 1, other.key(), other.value(),
+                        other.headers())).get();
+                await(() -> handed.stream().anyMatch(r -> r.entry().executionId().equals(cold)),
+                        "the other session's event is taken while the busy session's backlog waits");
+                assertTrue(journal.held(Priority.NORMAL) < 8, "the busy session holds its partition's share, not the lane");
+            }
             dispatcher.cancel();
         }
     }

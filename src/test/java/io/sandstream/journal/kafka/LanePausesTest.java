@@ -93,6 +93,24 @@ class LanePausesTest {
         assertEquals(Set.of(), consumer.paused());
     }
 
+    @Test
+    void aPartitionWithItsShareWaitingIsPausedWhileTheLanesOtherPartitionsFetch() {
+        TopicPartition normal1 = new TopicPartition("normal", 1);
+        MockConsumer<String, byte[]> consumer = new MockConsumer<>("earliest");
+        consumer.assign(List.of(NORMAL, normal1));
+        consumer.updateBeginningOffsets(Map.of(NORMAL, 0L, normal1, 0L));
+        consumer.updateEndOffsets(Map.of(NORMAL, 5L, normal1, 0L));
+        assertEquals(1, pauses.share(2), "max-in-flight 2 over two partitions");
+
+        ledger.take(NORMAL, 0, Priority.NORMAL, entry("s1")); // a session's next event, parked behind its running one
+        assertTrue(pauses.apply(consumer), "a partition holds its share: the consumer polls briefly, to see room soon");
+        assertEquals(Set.of(NORMAL), consumer.paused(), "the lane's other partition still fetches");
+
+        ledger.claim("s1", started -> { });
+        assertFalse(pauses.apply(consumer));
+        assertEquals(Set.of(), consumer.paused(), "started: the partition fetches again");
+    }
+
     private static Optional<JournalEntry> entry(String executionId) {
         return Optional.of(new JournalEntry(executionId, executionId, "/tests/lane-pauses", "io.sandstream.code.execute",
                 null, null, null, JournalEntry.State.QUEUED, Instant.now(), "{}".getBytes(StandardCharsets.UTF_8), null,
