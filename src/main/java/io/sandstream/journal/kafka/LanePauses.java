@@ -68,7 +68,7 @@ final class LanePauses {
         if (assigned.isEmpty()) {
             return false;
         }
-        boolean anyFull = false;
+        boolean waitingForRoom = false;
         Instant now = Instant.now();
         List<TopicPartition> pause = new ArrayList<>();
         List<TopicPartition> resume = new ArrayList<>();
@@ -76,15 +76,15 @@ final class LanePauses {
         for (Priority lane : Priority.values()) {
             List<TopicPartition> partitions = assigned.stream().filter(p -> lanesByTopic.get(p.topic()) == lane).toList();
             OffsetLedger.LaneCount count = ledger.count(lane);
-            boolean full = count.held() >= maxInFlight && !partitions.isEmpty();
-            boolean paused = paused(lane, full, higherBacklog, now);
+            boolean laneFull = count.held() >= maxInFlight && !partitions.isEmpty();
+            boolean paused = paused(lane, laneFull, higherBacklog, now);
+            waitingForRoom |= laneFull;
             int share = share(partitions.size());
             for (TopicPartition p : partitions) {
-                boolean fullShare = !paused && ledger.queued(p) >= share;
-                full |= fullShare;
-                (paused || fullShare || awaitingCatchUp.contains(p) ? pause : resume).add(p);
+                boolean shareFull = !paused && ledger.queued(p) >= share;
+                waitingForRoom |= shareFull;
+                (paused || shareFull || awaitingCatchUp.contains(p) ? pause : resume).add(p);
             }
-            anyFull |= full;
             higherBacklog = higherBacklog || count.queued() > 0 || partitions.stream().anyMatch(p -> hasLag(consumer, p));
         }
         if (!pause.isEmpty()) {
@@ -93,7 +93,7 @@ final class LanePauses {
         if (!resume.isEmpty()) {
             consumer.resume(resume);
         }
-        return anyFull;
+        return waitingForRoom;
     }
 
     /**

@@ -18,6 +18,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BooleanSupplier;
 
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -160,13 +161,13 @@ class KafkaJournalTest {
             try (KafkaProducer<String, byte[]> producer = clients.producer("test")) {
                 for (int i = 0; i < 40; i++) { // partition 0: one busy session's backlog, none of it started
                     var hot = LaneRecords.record("share-normal", inSession(UUID.randomUUID().toString(), "hot"));
-                    producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(hot.topic(), 0, hot.key(), hot.value(),
+                    producer.send(new ProducerRecord<>(hot.topic(), 0, hot.key(), hot.value(),
                             hot.headers())).get();
                 }
                 await(() -> journal.held(Priority.NORMAL) >= 2, "the session's first records are taken");
                 String cold = UUID.randomUUID().toString();
                 var other = LaneRecords.record("share-normal", inSession(cold, "cold"));
-                producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(other.topic(), 1, other.key(), other.value(),
+                producer.send(new ProducerRecord<>(other.topic(), 1, other.key(), other.value(),
                         other.headers())).get();
                 await(() -> handed.stream().anyMatch(r -> r.entry().executionId().equals(cold)),
                         "the other session's event is taken while the busy session's backlog waits");
