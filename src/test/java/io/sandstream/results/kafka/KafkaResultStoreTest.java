@@ -1,5 +1,6 @@
 package io.sandstream.results.kafka;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -30,6 +31,7 @@ import io.sandstream.model.Language;
 import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.results.ResultBus;
+import io.sandstream.results.StoredResult;
 import io.sandstream.results.sqlite.SqliteResultStore;
 
 /** The results topic as the store, against a real broker: on which thread a put completes. */
@@ -37,6 +39,7 @@ import io.sandstream.results.sqlite.SqliteResultStore;
 class KafkaResultStoreTest {
 
     private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
     private static KafkaBroker broker;
 
     @BeforeAll
@@ -57,17 +60,7 @@ class KafkaResultStoreTest {
     @Test
     void anAcknowledgedPutCompletesOnTheNetworkThreadAndARefusedOneOffIt() throws Exception {
         String prefix = "rs-" + UUID.randomUUID().toString().substring(0, 8) + "-";
-        SandstreamConfig config = TestConfigs.sandstream(Map.of("sandstream.journal.kind", "kafka",
-                "sandstream.data-dir", Files.createTempDirectory("kafka-results").toString(),
-                "sandstream.kafka.bootstrap-servers", broker.bootstrapServers(), "sandstream.kafka.topic-prefix", prefix,
-                "sandstream.kafka.group-id", prefix + "group", "sandstream.kafka.instance-id", "a",
-                "sandstream.kafka.send-timeout", "20s"));
-        KafkaClients clients = new KafkaClients(config.kafka());
-        clients.ensureTopics();
-        SqliteResultStore copy = SqliteResultStore.copyOf(new DataDirectory(config));
-        copy.open();
-        KafkaResultStore store = new KafkaResultStore(clients, copy, new ResultBus(config, new SimpleMeterRegistry()), null);
-        store.start();
+        KafkaResultStore store = store(prefix, "a");
         try {
             String completedOn = store.put(result("small", "2\n")).map(ignored -> Thread.currentThread().getName())
                     .await().atMost(WAIT);
@@ -75,7 +68,7 @@ class KafkaResultStoreTest {
 
             // The broker refuses records above the topic's max.message.bytes: the refusal comes back on the network thread.
             try (Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrapServers()))) {
-                admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.TOPIC, clients.resultsTopic()),
+                admin.incrementalAlterConfigs(Map.of(new ConfigResource(ConfigResource.Type.TOPIC, prefix + "results"),
                         List.of(new AlterConfigOp(new ConfigEntry("max.message.bytes", "2000"), AlterConfigOp.OpType.SET))))
                         .all().get();
             }
@@ -87,6 +80,49 @@ class KafkaResultStoreTest {
         } finally {
             store.close();
         }
+    }
+
+    /** Every instance's copy holds each result as it was sent, whichever instance stored it, in the topic's order. */
+    @Test
+    void eachCopyHoldsBothInstancesResultsAsTheyWereSent() throws Exception {
+        String prefix = "copy-" + UUID.randomUUID().toString().substring(0, 8) + "-";
+        KafkaResultStore a = store(prefix, "a");
+        KafkaResultStore b = store(prefix, "b");
+        try {
+            ResultDocument fromA = result("from-a", "1\n");
+            ResultDocument fromB = result("from-b", "2\n");
+            a.put(fromA).await().atMost(WAIT);
+            b.put(fromB).await().atMost(WAIT);
+            for (KafkaResultStore store : List.of(a, b)) {
+                long deadline = System.nanoTime() + WAIT.toNanos();
+                List<StoredResult> copied;
+                while ((copied = store.after(0, 10).await().atMost(WAIT)).size() < 2) {
+                    assertTrue(System.nanoTime() < deadline, "the copy reads both results");
+                    Thread.sleep(50);
+                }
+                assertEquals(JSON.writeValueAsString(List.of(fromA, fromB)),
+                        JSON.writeValueAsString(copied.stream().map(StoredResult::document).toList()));
+            }
+        } finally {
+            a.close();
+            b.close();
+        }
+    }
+
+    /** One instance's results store (a copy of its own) on the topics starting with {@code prefix}. */
+    private static KafkaResultStore store(String prefix, String instance) throws Exception {
+        SandstreamConfig config = TestConfigs.sandstream(Map.of("sandstream.journal.kind", "kafka",
+                "sandstream.data-dir", Files.createTempDirectory("kafka-results").toString(),
+                "sandstream.kafka.bootstrap-servers", broker.bootstrapServers(), "sandstream.kafka.topic-prefix", prefix,
+                "sandstream.kafka.group-id", prefix + "group", "sandstream.kafka.instance-id", instance,
+                "sandstream.kafka.send-timeout", "20s"));
+        KafkaClients clients = new KafkaClients(config.kafka());
+        clients.ensureTopics();
+        SqliteResultStore copy = SqliteResultStore.copyOf(new DataDirectory(config));
+        copy.open();
+        KafkaResultStore store = new KafkaResultStore(clients, copy, new ResultBus(config, new SimpleMeterRegistry()), null);
+        store.start();
+        return store;
     }
 
     private static ResultDocument result(String executionId, String stdout) {
