@@ -128,8 +128,7 @@ class Service:
                    SANDSTREAM_DATA_DIR=self.data, SANDSTREAM_INGRESS_KEYS="bench-key",
                    SANDSTREAM_API_KEYS="bench-api@*", SANDSTREAM_JOURNAL_MAX_PENDING="1000000",
                    QUARKUS_HTTP_PORT=str(port), SANDSTREAM_KAFKA_TOPIC_PREFIX=f"cpu-split-{port}-{os.getpid()}-",
-                   SANDSTREAM_KAFKA_GROUP_ID=f"cpu-split-{port}-{os.getpid()}",
-                   SANDSTREAM_SESSIONS_FIRST_UID=str(700000 + 10000 * (port % 50)))
+                   SANDSTREAM_KAFKA_GROUP_ID=f"cpu-split-{port}-{os.getpid()}")
         opts = os.environ.get("BENCH_JAVA_OPTS", "-Xmx256m").split()
         self.log = open(os.path.join(self.data, "service.log"), "w")
         self.proc = subprocess.Popen(["java", *opts, "-jar", os.path.join(app, "quarkus-run.jar")], env=env,

@@ -120,15 +120,15 @@ final class LaneConsumer {
             consumer.subscribe(lanesByTopic.keySet(), new LaneRebalance(this, ledger, pauses, resultsCaughtUp,
                     clients.config().revokeWait(), clients.owners()));
             while (running) {
-                boolean full = false;
+                boolean waitingForRoom = false;
                 if (taking) {
-                    full = pauses.apply(consumer);
+                    waitingForRoom = pauses.apply(consumer);
                 } else {
                     consumer.pause(consumer.assignment());
                 }
                 // A full lane (or partition) resumes when one of its records starts or finishes: a
                 // long poll here left the dispatcher's queue empty for the rest of it.
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(full ? FULL_POLL : KafkaClients.pollTimeout())) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(waitingForRoom ? FULL_POLL : KafkaClients.pollTimeout())) {
                     take(record);
                 }
                 Duration sinceCommit = Duration.between(lastCommit, Instant.now());
