@@ -51,6 +51,8 @@ final class OffsetLedger {
     private final Map<TopicPartition, Integer> queuedByPartition = new HashMap<>();
     /** A record finished or started since the last commit: the next commit has news. */
     private boolean changedSinceCommit;
+    /** How many records started or finished so far: each may make room in a full lane or partition. */
+    private long moves;
     /**
      * Starts of executions other instances began and did not finish, read from the committed
      * offsets' metadata of partitions this instance took (see {@link #committable}).
@@ -127,6 +129,7 @@ final class OffsetLedger {
                 held.state = State.RUNNING;
                 started = held.record;
                 changedSinceCommit = true;
+                moves++;
             }
         }
         if (started != null) {
@@ -148,6 +151,7 @@ final class OffsetLedger {
                 held.state = State.DONE;
                 heldByLane[held.lane.ordinal()]--;
                 changedSinceCommit = true;
+                moves++;
                 lock.notifyAll();
             }
         }
@@ -169,6 +173,13 @@ final class OffsetLedger {
     LaneCount count(Priority lane) {
         synchronized (lock) {
             return new LaneCount(heldByLane[lane.ordinal()], queuedByLane[lane.ordinal()]);
+        }
+    }
+
+    /** How many records started or finished so far; a change means a full lane or partition may have room. */
+    long moves() {
+        synchronized (lock) {
+            return moves;
         }
     }
 
