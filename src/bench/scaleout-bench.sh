@@ -9,7 +9,8 @@
 # in that phase (utime + stime from /proc/<pid>/stat), which load on the machine does not inflate as it
 # does wall-clock figures. Each Kafka set-up has topics and a consumer group of its own.
 # Usage: src/bench/scaleout-bench.sh [seconds per phase, default 15]
-# PHASES="sqlite kafka-1" runs only those set-ups; PROFILE=<dir> records a JFR of each service JVM's
+# PHASES="sqlite kafka-1" runs only those set-ups; ROUNDS=N (1) runs them N times in turn and prints the
+# median of the rounds' ratios (the machine's speed drifts over minutes; each round compares its own pair); PROFILE=<dir> records a JFR of each service JVM's
 # sustained phase there (<set-up>-<instance>.jfr); SKIP_BUILD=1 uses the jar already built; BENCH_PORT
 # (18091) is the first instance's HTTP port; BENCH_FLAMEGRAPH=<out.svg> draws a flame graph of the first
 # service JVM during each set-up's pushing (src/bench/flamegraph.sh), <out>-<set-up>.svg. WARMUP (60) is
@@ -97,6 +98,7 @@ phase() {
       "$(field "$lat" p99_ms)" "${WARMUP:-60}" "$(uptime | sed 's/.*load/load/')"
     stop "${services[@]}"
     services=()
+    rm -rf "$work/$name"-*.data
     return
   fi
 
@@ -157,29 +159,41 @@ phase() {
   grep -h -o 'errors=[1-9][0-9]*' "$work"/push-* | sed "s/^/  push $name: /" || true
   stop "${services[@]}"
   services=()
+  rm -rf "$work/$name"-*.data # the next round starts on empty data directories
 }
 
 echo "machine: $(nproc) cores; wrk, the broker and the service(s) share them; Kafka at $bootstrap; $(uptime)"
 kafka() { echo SANDSTREAM_JOURNAL_KIND=kafka SANDSTREAM_KAFKA_BOOTSTRAP_SERVERS="$bootstrap" \
-  SANDSTREAM_KAFKA_TOPIC_PREFIX="bench-$1-" SANDSTREAM_KAFKA_GROUP_ID="bench-$1"; }
-for p in $phases; do
-  # shellcheck disable=SC2046 # the words of kafka's answer are separate assignments
-  case $p in
-    sqlite) phase sqlite 1 ;;
-    kafka-1) phase kafka-1 1 $(kafka kafka-1) ;;
-    kafka-2) phase kafka-2 2 $(kafka kafka-2) ;;
-    *) echo "unknown set-up $p (sqlite, kafka-1, kafka-2)" >&2; exit 2 ;;
-  esac
-done
+  SANDSTREAM_KAFKA_TOPIC_PREFIX="bench-$1-r$round-" SANDSTREAM_KAFKA_GROUP_ID="bench-$1-r$round"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a / b}'; }
-if [ -n "${LATENCY_ONLY:-}" ] && [ -n "${p50[sqlite]:-}" ] && [ -n "${p50[kafka-1]:-}" ]; then
-  echo "kafka-1 vs sqlite:  submit+wait p50 x$(ratio "${p50[kafka-1]}" "${p50[sqlite]}") (goal <= 2)"
-fi
-if [ -n "${rate[sqlite]:-}" ] && [ -n "${rate[kafka-1]:-}" ]; then
-  echo "kafka-1 vs sqlite:  submit+wait p50 x$(ratio "${p50[kafka-1]}" "${p50[sqlite]}") (goal <= 2), executions/s x$(ratio "${rate[kafka-1]}" "${rate[sqlite]}") (goal >= 0.8), service CPU per execution x$(ratio "${cpu[kafka-1]}" "${cpu[sqlite]}") (the Kafka path's cost)"
-fi
-if [ -n "${rate[kafka-1]:-}" ] && [ -n "${rate[kafka-2]:-}" ]; then
-  echo "kafka-2 vs kafka-1: executions/s x$(ratio "${rate[kafka-2]}" "${rate[kafka-1]}") (scale-out with both instances on this one host)"
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+rounds=${ROUNDS:-1} rate_ratios='' p50_ratios=''
+for round in $(seq 1 "$rounds"); do
+  [ "$rounds" = 1 ] || echo "round $round of $rounds"
+  for p in $phases; do
+    # shellcheck disable=SC2046 # the words of kafka's answer are separate assignments
+    case $p in
+      sqlite) phase sqlite 1 ;;
+      kafka-1) phase kafka-1 1 $(kafka kafka-1) ;;
+      kafka-2) phase kafka-2 2 $(kafka kafka-2) ;;
+      *) echo "unknown set-up $p (sqlite, kafka-1, kafka-2)" >&2; exit 2 ;;
+    esac
+  done
+  if [ -n "${LATENCY_ONLY:-}" ] && [ -n "${p50[sqlite]:-}" ] && [ -n "${p50[kafka-1]:-}" ]; then
+    echo "kafka-1 vs sqlite:  submit+wait p50 x$(ratio "${p50[kafka-1]}" "${p50[sqlite]}") (goal <= 2)"
+    p50_ratios="$p50_ratios $(ratio "${p50[kafka-1]}" "${p50[sqlite]}")"
+  fi
+  if [ -n "${rate[sqlite]:-}" ] && [ -n "${rate[kafka-1]:-}" ]; then
+    echo "kafka-1 vs sqlite:  submit+wait p50 x$(ratio "${p50[kafka-1]}" "${p50[sqlite]}") (goal <= 2), executions/s x$(ratio "${rate[kafka-1]}" "${rate[sqlite]}") (goal >= 0.8), service CPU per execution x$(ratio "${cpu[kafka-1]}" "${cpu[sqlite]}") (the Kafka path's cost)"
+    rate_ratios="$rate_ratios $(ratio "${rate[kafka-1]}" "${rate[sqlite]}")" p50_ratios="$p50_ratios $(ratio "${p50[kafka-1]}" "${p50[sqlite]}")"
+  fi
+  if [ -n "${rate[kafka-1]:-}" ] && [ -n "${rate[kafka-2]:-}" ]; then
+    echo "kafka-2 vs kafka-1: executions/s x$(ratio "${rate[kafka-2]}" "${rate[kafka-1]}") (scale-out with both instances on this one host)"
+  fi
+done
+if [ "$rounds" -gt 1 ] && [ -n "$p50_ratios" ]; then
+  # Rounds alternate the set-ups, so a machine that slows down or speeds up during the run moves both.
+  echo "kafka-1 vs sqlite over $rounds rounds (medians):${rate_ratios:+ executions/s x$(echo "$rate_ratios" | median) (each round:$rate_ratios),} submit+wait p50 x$(echo "$p50_ratios" | median) (each round:$p50_ratios)"
 fi
 echo "load at the end: $(uptime)"
 echo "broker RSS at the end: $(awk '/VmRSS/ {printf "%.0f MiB", $2/1024}' "/proc/$broker/status")"
