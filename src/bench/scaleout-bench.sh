@@ -9,9 +9,10 @@
 # in that phase (utime + stime from /proc/<pid>/stat), which load on the machine does not inflate as it
 # does wall-clock figures. Each Kafka set-up has topics and a consumer group of its own.
 # Usage: src/bench/scaleout-bench.sh [seconds per phase, default 15]
-# PHASES="sqlite kafka-1" runs only those set-ups; ROUNDS=N (1) runs them N times in turn and prints the
-# median of the rounds' ratios (the machine's speed drifts over minutes; each round compares its own pair); PROFILE=<dir> records a JFR of each service JVM's
-# sustained phase there (<set-up>-<instance>.jfr); SKIP_BUILD=1 uses the jar already built; BENCH_PORT
+# PHASES="sqlite kafka-1" runs only those set-ups; ROUNDS=N (1) runs them N times in turn, each round on
+# fresh topics and data directories, and prints the median of the rounds' ratios (the machine's speed
+# drifts over minutes; each round compares its own pair); PROFILE=<dir> records a JFR of each service JVM's
+# sustained phase there (<set-up>-<instance>.jfr, the last round's); SKIP_BUILD=1 uses the jar already built; BENCH_PORT
 # (18091) is the first instance's HTTP port; BENCH_FLAMEGRAPH=<out.svg> draws a flame graph of the first
 # service JVM during each set-up's pushing (src/bench/flamegraph.sh), <out>-<set-up>.svg. WARMUP (60) is
 # the seconds of submit+wait before the latency is measured: a JVM just started runs the Kafka clients'
