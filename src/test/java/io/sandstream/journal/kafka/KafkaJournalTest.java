@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -67,7 +68,7 @@ class KafkaJournalTest {
 
     /** One journal with more settings ({@code sandstream.kafka.*}). */
     private static KafkaJournal journal(String prefix, String instance, Set<String> stored, Map<String, String> settings) {
-        Map<String, String> all = new java.util.HashMap<>(Map.of("sandstream.journal.kind", "kafka",
+        Map<String, String> all = new HashMap<>(Map.of("sandstream.journal.kind", "kafka",
                 "sandstream.kafka.bootstrap-servers", broker.bootstrapServers(),
                 "sandstream.kafka.topic-prefix", prefix, "sandstream.kafka.group-id", prefix + "group",
                 "sandstream.kafka.instance-id", instance, "sandstream.kafka.lane-partitions", "4",

@@ -2,21 +2,16 @@ package io.sandstream.journal.kafka;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.stream.Stream;
 
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 
-import io.sandstream.journal.JournalEntry;
 import io.sandstream.kafka.KafkaClients;
 import io.sandstream.model.Priority;
-import io.sandstream.model.Tenant;
 
 /** How long the lane consumer's poll waits while a lane or partition waits for room, without a broker. */
 class LaneConsumerTest {
@@ -29,9 +24,7 @@ class LaneConsumerTest {
             }, null);
 
     private void take(long offset, String executionId) {
-        ledger.take(P0, offset, Priority.NORMAL, Optional.of(new JournalEntry(executionId, executionId, "/tests/lane-consumer",
-                "io.sandstream.code.execute", null, null, null, JournalEntry.State.QUEUED, Instant.now(),
-                "{}".getBytes(StandardCharsets.UTF_8), null, Tenant.SHARED)));
+        ledger.take(P0, offset, Priority.NORMAL, LaneEntries.entry(executionId));
     }
 
     private List<Long> waits(int polls) {

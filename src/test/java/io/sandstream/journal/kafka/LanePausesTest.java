@@ -4,21 +4,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 
 import org.apache.kafka.clients.consumer.MockConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 
-import io.sandstream.journal.JournalEntry;
 import io.sandstream.model.Priority;
-import io.sandstream.model.Tenant;
 
 /** Which lanes the Kafka journal's consumer fetches from, decided without a broker. */
 class LanePausesTest {
@@ -68,11 +64,11 @@ class LanePausesTest {
         assertFalse(pauses.apply(consumer));
         assertEquals(Set.of(), consumer.paused(), "no backlog anywhere: every lane fetches");
 
-        ledger.take(NORMAL, 0, Priority.NORMAL, entry("n1"));
+        ledger.take(NORMAL, 0, Priority.NORMAL, LaneEntries.entry("n1"));
         pauses.apply(consumer);
         assertEquals(Set.of(LOW), consumer.paused(), "normal work waits here: low yields, high does not");
 
-        ledger.take(NORMAL, 1, Priority.NORMAL, entry("n2"));
+        ledger.take(NORMAL, 1, Priority.NORMAL, LaneEntries.entry("n2"));
         ledger.claim("n1", started -> { });
         ledger.claim("n2", started -> { });
         assertTrue(pauses.apply(consumer), "a full lane: the consumer polls briefly, to see room soon");
@@ -102,7 +98,7 @@ class LanePausesTest {
         consumer.updateEndOffsets(Map.of(NORMAL, 5L, normal1, 0L));
         assertEquals(1, pauses.share(2), "max-in-flight 2 over two partitions");
 
-        ledger.take(NORMAL, 0, Priority.NORMAL, entry("s1")); // a session's next event, parked behind its running one
+        ledger.take(NORMAL, 0, Priority.NORMAL, LaneEntries.entry("s1")); // a session's next event, parked behind its running one
         assertTrue(pauses.apply(consumer), "a partition holds its share: the consumer polls briefly, to see room soon");
         assertEquals(Set.of(NORMAL), consumer.paused(), "the lane's other partition still fetches");
 
@@ -111,9 +107,4 @@ class LanePausesTest {
         assertEquals(Set.of(), consumer.paused(), "started: the partition fetches again");
     }
 
-    private static Optional<JournalEntry> entry(String executionId) {
-        return Optional.of(new JournalEntry(executionId, executionId, "/tests/lane-pauses", "io.sandstream.code.execute",
-                null, null, null, JournalEntry.State.QUEUED, Instant.now(), "{}".getBytes(StandardCharsets.UTF_8), null,
-                Tenant.SHARED));
-    }
 }

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.charset.StandardCharsets;
-import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,7 +18,6 @@ import org.junit.jupiter.api.Test;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalRecord;
 import io.sandstream.model.Priority;
-import io.sandstream.model.Tenant;
 
 /** Which offsets the Kafka journal may commit while results arrive out of order, without a broker. */
 class OffsetLedgerTest {
@@ -30,15 +27,9 @@ class OffsetLedgerTest {
 
     private final OffsetLedger ledger = new OffsetLedger();
 
-    /** The lane comes from the topic, not from the entry, so the entry carries no priority. */
-    private static Optional<JournalEntry> entry(String executionId) {
-        return Optional.of(new JournalEntry(executionId, executionId, "/tests/offset-ledger", "io.sandstream.code.execute",
-                null, null, null, JournalEntry.State.QUEUED, Instant.now(), "{}".getBytes(StandardCharsets.UTF_8), null,
-                Tenant.SHARED));
-    }
 
     private Optional<JournalRecord> take(TopicPartition partition, long offset, String executionId) {
-        return ledger.take(partition, offset, Priority.NORMAL, entry(executionId));
+        return ledger.take(partition, offset, Priority.NORMAL, LaneEntries.entry(executionId));
     }
 
     private Map<TopicPartition, Long> commit(List<TopicPartition> partitions, boolean handover) {
@@ -132,8 +123,8 @@ class OffsetLedgerTest {
         // The instance dies; the next owner reads the commit, then the partition from offset 1.
         OffsetLedger next = new OffsetLedger();
         next.carry(committed.metadata());
-        assertEquals(1, next.take(P0, 1, Priority.NORMAL, entry("crashes")).orElseThrow().attempt());
-        assertEquals(0, next.take(P0, 2, Priority.NORMAL, entry("queued")).orElseThrow().attempt());
+        assertEquals(1, next.take(P0, 1, Priority.NORMAL, LaneEntries.entry("crashes")).orElseThrow().attempt());
+        assertEquals(0, next.take(P0, 2, Priority.NORMAL, LaneEntries.entry("queued")).orElseThrow().attempt());
         assertTrue(next.claim("crashes", r -> { }));
         OffsetAndMetadata again = next.committable(List.of(P0), false).get(P0);
         assertEquals(1, again.offset(), "the offset stays; the start is news");
@@ -142,7 +133,7 @@ class OffsetLedgerTest {
         OffsetLedger third = new OffsetLedger();
         third.carry(again.metadata());
         third.carry("not:ours:metadata,x");
-        assertEquals(2, third.take(P0, 1, Priority.NORMAL, entry("crashes")).orElseThrow().attempt());
+        assertEquals(2, third.take(P0, 1, Priority.NORMAL, LaneEntries.entry("crashes")).orElseThrow().attempt());
     }
 
     @Test
