@@ -665,7 +665,9 @@ public interface SandstreamConfig {
          * Page cache of the SQLite journal's writer connection (SQLite's {@code cache_size}), in
          * MiB. Every append, start and result looks up a random page of the executionId indexes;
          * on SQLite's default (2 MiB) most of those were a read from the file
-         * (docs/benchmarks.md). The cache fills only as far as the file's hot pages need.
+         * (docs/benchmarks.md). The cache fills only as far as the file's hot pages need. With
+         * {@code kind=kafka}, the same for the results copy's writer and for its check of each record
+         * taken (one read of the id index per execution).
          */
         @WithDefault("32")
         int cacheMib();
@@ -730,7 +732,11 @@ public interface SandstreamConfig {
         @WithDefault("256")
         int maxInFlight();
 
-        /** How long a request waits for the brokers' acknowledgement before it is answered 503. */
+        /**
+         * How long a request waits for the brokers' acknowledgement before it is answered 503, and a
+         * result before it is sent again: the producers' {@code delivery.timeout.ms} (at least 2 s),
+         * within which Kafka calls every send back.
+         */
         @WithDefault("30s")
         Duration sendTimeout();
 

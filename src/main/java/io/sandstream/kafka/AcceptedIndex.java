@@ -43,7 +43,7 @@ public final class AcceptedIndex {
 
     /** Executions another instance said it runs; bounded like {@link #accepted}. */
     private final Cache<String, Boolean> running = Caffeine.newBuilder().maximumSize(200_000)
-            .expireAfterWrite(Duration.ofHours(1)).build();
+            .expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run).build();
 
     public static byte[] marker(List<JournalEntry> entries) throws IOException {
         return JSON.writeValueAsBytes(entries.stream().map(e -> new Accepted(e.executionId(), e.subject(), e.priorityName(),

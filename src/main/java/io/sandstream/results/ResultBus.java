@@ -43,7 +43,7 @@ public class ResultBus {
     private final boolean replicated;
     /** Live output of executions run elsewhere: how far it has been relayed here, per execution. */
     private final Cache<String, LiveProgress> progress = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfterAccess(Duration.ofMinutes(10)).build();
+            .expireAfterAccess(Duration.ofMinutes(10)).executor(Runnable::run).build();
     private final Duration resultWait;
     private final Counter incomplete;
 

@@ -35,7 +35,7 @@ final class Limiter {
         if (limit.quota().isPresent() && limit.quotaPeriod().compareTo(idle) > 0) {
             idle = limit.quotaPeriod();
         }
-        this.buckets = Caffeine.newBuilder().maximumSize(maxTracked).expireAfterAccess(idle).build();
+        this.buckets = Caffeine.newBuilder().maximumSize(maxTracked).expireAfterAccess(idle).executor(Runnable::run).build();
     }
 
     boolean enabled() {

@@ -47,7 +47,7 @@ final class LaneAppender implements AutoCloseable {
     private final KafkaProducer<String, byte[]> producer;
     /** Entries appended here recently: redeliveries to this instance are answered duplicate. */
     private final Cache<String, JournalEntry> appended = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfterWrite(Duration.ofMinutes(10)).build();
+            .expireAfterWrite(Duration.ofMinutes(10)).executor(Runnable::run).build();
     /** When the last append failed (0: the last one succeeded); readiness is down for a while after. */
     private volatile long lastSendFailedAt;
 
@@ -105,8 +105,8 @@ final class LaneAppender implements AutoCloseable {
             if (!queued.isEmpty()) {
                 acks.add(send(acceptedMarker(queued)));
             }
+            // Bounded without a timer of ours: the producer calls back within its delivery.timeout.ms (send-timeout).
             return Uni.createFrom().completionStage(CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)))
-                    .ifNoItem().after(clients.config().sendTimeout()).fail()
                     .onItemOrFailure().invoke((ignored, failure) -> lastSendFailedAt = failure == null ? 0 : System.nanoTime())
                     .invoke(() -> {
                         for (JournalEntry entry : fresh) {
@@ -154,7 +154,7 @@ final class LaneAppender implements AutoCloseable {
         ProducerRecord<String, byte[]> dead = LaneRecords.record(clients.deadLetterTopic(), record.entry());
         dead.headers().add(ATTEMPT, LaneRecords.bytes(Integer.toString(record.attempt())));
         dead.headers().add(DEAD_LETTER_REASON, LaneRecords.bytes(reason));
-        return Uni.createFrom().completionStage(() -> send(dead)).ifNoItem().after(clients.config().sendTimeout()).fail();
+        return Uni.createFrom().completionStage(() -> send(dead)); // bounded by delivery.timeout.ms, as append is
     }
 
     /** One record on the results topic telling every instance what this request queued (see {@link AcceptedIndex}). */

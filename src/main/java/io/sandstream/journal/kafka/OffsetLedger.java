@@ -58,14 +58,14 @@ final class OffsetLedger {
      * offsets' metadata of partitions this instance took (see {@link #committable}).
      */
     private final Cache<String, Integer> carried = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfterWrite(Duration.ofDays(1)).build();
+            .expireAfterWrite(Duration.ofDays(1)).executor(Runnable::run).build();
     /**
      * Executions finished here recently. The dispatcher forgets an execution a moment after
      * {@link #finish}; a second copy taken in that moment (the same event accepted twice) must not
      * reach it then, or it would be dropped unfinished and hold its partition's offset for good.
      */
     private final Cache<String, Boolean> finished = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfterWrite(Duration.ofMinutes(10)).build();
+            .expireAfterWrite(Duration.ofMinutes(10)).executor(Runnable::run).build();
 
     /**
      * Records the lane record at {@code offset} ({@code entry} empty: not a sandstream event).

@@ -59,7 +59,7 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
      * when the reader is stuck (then {@link #get} finds an evicted one once the copy has it).
      */
     private final Map<String, StoredResult> unapplied = Caffeine.newBuilder().maximumSize(100_000)
-            .<String, StoredResult>build().asMap();
+            .executor(Runnable::run).<String, StoredResult>build().asMap();
     private final ConcurrentLinkedQueue<CompletableFuture<Void>> catchUps = new ConcurrentLinkedQueue<>();
     /** The next offset the copy will apply. */
     private volatile long applied;
@@ -142,7 +142,8 @@ public final class KafkaResultStore implements ResultStore, AutoCloseable {
                     stored.complete(acknowledged(new StoredResult(metadata.offset() + 1, document)));
                 }
             });
-            return Uni.createFrom().completionStage(stored).ifNoItem().after(clients.config().sendTimeout()).fail();
+            // Bounded without a timer of ours: the producer calls back within its delivery.timeout.ms (send-timeout).
+            return Uni.createFrom().completionStage(stored);
         });
     }
 

@@ -57,7 +57,7 @@ public final class LiveRelay implements AutoCloseable {
     private final Bucket bytes;
     /** Records sent per execution running here, until its result takes the count. */
     private final Cache<String, AtomicInteger> numbered = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfterAccess(Duration.ofHours(1)).build();
+            .expireAfterAccess(Duration.ofHours(1)).executor(Runnable::run).build();
     private final Counter sent;
     private final Counter dropped;
     private final Counter failed;

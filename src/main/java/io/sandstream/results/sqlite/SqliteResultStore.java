@@ -79,17 +79,20 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     private Connection readConnection;
     /** {@link #storedNow}'s own connection, opened by its first call; guarded by {@code this}. */
     private Connection checkConnection;
+    /** A copy's page cache per connection, in MiB (the journal's {@code cache-mib}); unused otherwise. */
+    private final int cacheMib;
 
     /** The store in {@code results.db} of the data directory, with a writer of its own. */
     public SqliteResultStore(DataDirectory dataDirectory) {
-        this(dataDirectory.root().resolve(OWN_FILE), null, null, false);
+        this(dataDirectory.root().resolve(OWN_FILE), null, null, false, 0);
     }
 
-    private SqliteResultStore(Path file, GroupCommitWriter sharedWriter, AfterPut afterPut, boolean copy) {
+    private SqliteResultStore(Path file, GroupCommitWriter sharedWriter, AfterPut afterPut, boolean copy, int cacheMib) {
         this.file = file;
         this.sharedWriter = sharedWriter;
         this.afterPut = afterPut;
         this.copy = copy;
+        this.cacheMib = cacheMib;
     }
 
     /**
@@ -97,7 +100,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
      * {@code writer}; {@code afterPut} runs in each put's transaction once the result is stored.
      */
     public static SqliteResultStore shared(Path file, GroupCommitWriter writer, AfterPut afterPut) {
-        return new SqliteResultStore(file, writer, afterPut, false);
+        return new SqliteResultStore(file, writer, afterPut, false, 0);
     }
 
     /**
@@ -107,8 +110,13 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
      * (the operating system has the writes); a lost machine may lose the last commits, which the
      * copy then reads from the source again, and the file stays consistent either way.
      */
-    public static SqliteResultStore copyOf(DataDirectory dataDirectory) {
-        return new SqliteResultStore(dataDirectory.root().resolve(OWN_FILE), null, null, true);
+    public static SqliteResultStore copyOf(DataDirectory dataDirectory, int cacheMib) {
+        return new SqliteResultStore(dataDirectory.root().resolve(OWN_FILE), null, null, true, cacheMib);
+    }
+
+    /** A copy's page cache, for its writer and for {@link #storedNow}: both look up random pages of the id index. */
+    private String cacheSize() {
+        return "PRAGMA cache_size=" + -1024L * cacheMib; // negative: KiB, not pages
     }
 
     public void open() {
@@ -121,6 +129,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                 }
                 if (copy) {
                     s.execute("PRAGMA synchronous=NORMAL");
+                    s.execute(cacheSize());
                 }
             } catch (SQLException e) {
                 writeConnection.close();
@@ -263,6 +272,11 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         try {
             if (checkConnection == null) {
                 checkConnection = GroupCommitWriter.open(file);
+                if (copy) {
+                    try (Statement s = checkConnection.createStatement()) {
+                        s.execute(cacheSize());
+                    }
+                }
             }
             try (PreparedStatement query = checkConnection.prepareStatement("SELECT 1 FROM results WHERE execution_id = ?")) {
                 query.setString(1, executionId);

@@ -10,6 +10,11 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.RunnableScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AlterConfigOp;
@@ -33,6 +38,7 @@ import io.sandstream.model.ResultDocument;
 import io.sandstream.results.ResultBus;
 import io.sandstream.results.StoredResult;
 import io.sandstream.results.sqlite.SqliteResultStore;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 
 /** The results topic as the store, against a real broker: on which thread a put completes. */
 @Tag("kafka")
@@ -85,6 +91,47 @@ class KafkaResultStoreTest {
         }
     }
 
+    /**
+     * A put sets no timer of its own. One per result on the worker pool stayed there, cancelled, for
+     * the send timeout (30 s): some 120,000 of them during a drain, each waking the pool's scheduler
+     * when it came due. The producer calls every send back within its delivery timeout instead (the
+     * next test).
+     */
+    @Test
+    void aPutSetsNoTimerOfItsOwn() throws Exception {
+        KafkaResultStore store = store("timer-" + UUID.randomUUID().toString().substring(0, 8) + "-", "a");
+        CountingScheduler scheduler = new CountingScheduler();
+        Infrastructure.setDefaultExecutor(scheduler);
+        try {
+            for (int i = 0; i < 20; i++) {
+                store.put(result("timer-" + i, i + "\n")).await().atMost(WAIT);
+            }
+            assertEquals(0, scheduler.scheduled.get(), "timers scheduled on the worker pool by 20 puts");
+        } finally {
+            Infrastructure.setDefaultExecutor();
+            scheduler.shutdownNow();
+            store.close();
+        }
+    }
+
+    /** With no broker answering, a put fails once the send timeout (the producer's delivery timeout) is over. */
+    @Test
+    void anUnacknowledgedPutFailsWithinTheSendTimeout() throws Exception {
+        KafkaBroker gone = KafkaBroker.start();
+        KafkaResultStore store = store(gone, "gone-" + UUID.randomUUID().toString().substring(0, 8) + "-", "a", "3s");
+        try {
+            gone.close();
+            long start = System.nanoTime();
+            Throwable failure = store.put(result("unanswered", "1\n")).map(ignored -> (Throwable) null)
+                    .onFailure().recoverWithItem(f -> f).await().atMost(WAIT);
+            assertTrue(failure instanceof org.apache.kafka.common.errors.TimeoutException, String.valueOf(failure));
+            assertTrue(Duration.ofNanos(System.nanoTime() - start).compareTo(Duration.ofSeconds(3)) >= 0,
+                    "failed before the send timeout was over");
+        } finally {
+            store.close();
+        }
+    }
+
     /** Every instance's copy holds each result as it was sent, whichever instance stored it, in the topic's order. */
     @Test
     void eachCopyHoldsBothInstancesResultsAsTheyWereSent() throws Exception {
@@ -114,18 +161,47 @@ class KafkaResultStoreTest {
 
     /** One instance's results store (a copy of its own) on the topics starting with {@code prefix}. */
     private static KafkaResultStore store(String prefix, String instance) throws Exception {
+        return store(broker, prefix, instance, "20s");
+    }
+
+    private static KafkaResultStore store(KafkaBroker on, String prefix, String instance, String sendTimeout) throws Exception {
         SandstreamConfig config = TestConfigs.sandstream(Map.of("sandstream.journal.kind", "kafka",
                 "sandstream.data-dir", Files.createTempDirectory("kafka-results").toString(),
-                "sandstream.kafka.bootstrap-servers", broker.bootstrapServers(), "sandstream.kafka.topic-prefix", prefix,
+                "sandstream.kafka.bootstrap-servers", on.bootstrapServers(), "sandstream.kafka.topic-prefix", prefix,
                 "sandstream.kafka.group-id", prefix + "group", "sandstream.kafka.instance-id", instance,
-                "sandstream.kafka.send-timeout", "20s"));
+                "sandstream.kafka.send-timeout", sendTimeout));
         KafkaClients clients = new KafkaClients(config.kafka());
         clients.ensureTopics();
-        SqliteResultStore copy = SqliteResultStore.copyOf(new DataDirectory(config));
+        SqliteResultStore copy = SqliteResultStore.copyOf(new DataDirectory(config), config.journal().cacheMib());
         copy.open();
         KafkaResultStore store = new KafkaResultStore(clients, copy, new ResultBus(config, new SimpleMeterRegistry()), null);
         store.start();
         return store;
+    }
+
+    /** A scheduler that counts what is scheduled on it. */
+    private static final class CountingScheduler extends ScheduledThreadPoolExecutor {
+        final AtomicInteger scheduled = new AtomicInteger();
+
+        CountingScheduler() {
+            super(1);
+        }
+
+        @Override
+        protected <V> RunnableScheduledFuture<V> decorateTask(Runnable runnable, RunnableScheduledFuture<V> task) {
+            if (task.getDelay(TimeUnit.NANOSECONDS) > 0) {
+                scheduled.incrementAndGet();
+            }
+            return task;
+        }
+
+        @Override
+        protected <V> RunnableScheduledFuture<V> decorateTask(Callable<V> callable, RunnableScheduledFuture<V> task) {
+            if (task.getDelay(TimeUnit.NANOSECONDS) > 0) {
+                scheduled.incrementAndGet();
+            }
+            return task;
+        }
     }
 
     private static ResultDocument result(String executionId, String stdout) {
