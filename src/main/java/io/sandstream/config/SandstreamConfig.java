@@ -677,7 +677,7 @@ public interface SandstreamConfig {
          * the database file (SQLite's {@code wal_autocheckpoint}, in pages). A checkpoint writes
          * each page changed since the last one once, however often it changed: on SQLite's 4 MiB
          * default the writer copied about half the pages it wrote (docs/benchmarks.md). The WAL
-         * file stays this large on disk.
+         * file stays this large on disk. With {@code kind=kafka}, the same for the results copy.
          */
         @WithDefault("32")
         int checkpointMib();

@@ -3,6 +3,7 @@ package io.sandstream.sqlite;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -151,6 +152,30 @@ public final class GroupCommitWriter implements AutoCloseable {
             s.execute("PRAGMA temp_store=MEMORY");
         }
         return connection;
+    }
+
+    /**
+     * A writer's page cache and WAL size ({@code sandstream.journal.cache-mib} and
+     * {@code checkpoint-mib}, see there): the SQLite journal's writer and the Kafka results copy's.
+     */
+    public static void tune(Statement s, int cacheMib, int checkpointMib) throws SQLException {
+        s.execute(cacheSize(cacheMib));
+        try (ResultSet rs = s.executeQuery("PRAGMA page_size")) {
+            s.execute("PRAGMA wal_autocheckpoint=" + checkpointMib * 1024L * 1024 / rs.getLong(1));
+        }
+    }
+
+    /** Refuses settings {@link #tune} cannot use, before anything is opened. */
+    public static void checkTuning(int cacheMib, int checkpointMib) {
+        if (cacheMib < 1 || checkpointMib < 1) {
+            throw new IllegalStateException("sandstream.journal.cache-mib and checkpoint-mib must be at least 1: "
+                    + cacheMib + ", " + checkpointMib);
+        }
+    }
+
+    /** SQLite's {@code cache_size} of {@code mib} MiB (negative: KiB, not pages). */
+    public static String cacheSize(int mib) {
+        return "PRAGMA cache_size=" + -1024L * mib;
     }
 
     /** A connection to {@code file} for reading beside the writer (WAL lets it), with a 5 s busy timeout. */

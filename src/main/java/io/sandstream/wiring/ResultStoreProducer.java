@@ -48,7 +48,7 @@ public class ResultStoreProducer {
                 throw new IllegalStateException("sandstream.results.store=azure-blob cannot be combined with "
                         + "sandstream.journal.kind=kafka yet: with Kafka the results topic is the shared store");
             }
-            SqliteResultStore copy = SqliteResultStore.copyOf(dataDirectory, config.journal().cacheMib());
+            SqliteResultStore copy = SqliteResultStore.copyOf(dataDirectory, config.journal());
             copy.open();
             LiveRelay live = config.kafka().live().enabled() ? new LiveRelay(kafka.get(), bus, registry) : null;
             KafkaResultStore store = new KafkaResultStore(kafka.get(), copy, bus, live);

@@ -94,18 +94,12 @@ public class SqliteJournal implements Journal {
 
     public void open() {
         file = dataDirectory.root().resolve("journal.db");
-        if (config.cacheMib() < 1 || config.checkpointMib() < 1) {
-            throw new IllegalStateException("sandstream.journal.cache-mib and checkpoint-mib must be at least 1: "
-                    + config.cacheMib() + ", " + config.checkpointMib());
-        }
+        GroupCommitWriter.checkTuning(config.cacheMib(), config.checkpointMib());
         Connection writeConnection = null;
         try {
             writeConnection = GroupCommitWriter.openForWriting(file);
             try (Statement s = writeConnection.createStatement()) {
-                s.execute("PRAGMA cache_size=" + -1024L * config.cacheMib()); // negative: KiB, not pages
-                try (ResultSet rs = s.executeQuery("PRAGMA page_size")) {
-                    s.execute("PRAGMA wal_autocheckpoint=" + config.checkpointMib() * 1024L * 1024 / rs.getLong(1));
-                }
+                GroupCommitWriter.tune(s, config.cacheMib(), config.checkpointMib());
                 s.execute("""
                         CREATE TABLE IF NOT EXISTS journal (
                           seq INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -20,6 +20,7 @@ import org.jboss.logging.Logger;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import io.sandstream.config.DataDirectory;
+import io.sandstream.config.SandstreamConfig;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.results.ResultStore;
 import io.sandstream.results.StoredResult;
@@ -79,20 +80,23 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     private Connection readConnection;
     /** {@link #storedNow}'s own connection, opened by its first call; guarded by {@code this}. */
     private Connection checkConnection;
-    /** A copy's page cache per connection, in MiB (the journal's {@code cache-mib}); unused otherwise. */
-    private final int cacheMib;
+    /** {@link #storedNow}'s query, prepared once on that connection; guarded by {@code this}. */
+    private PreparedStatement check;
+    /** A copy's SQLite settings: the journal's page cache and WAL size; null otherwise. */
+    private final SandstreamConfig.Journal tuning;
 
     /** The store in {@code results.db} of the data directory, with a writer of its own. */
     public SqliteResultStore(DataDirectory dataDirectory) {
-        this(dataDirectory.root().resolve(OWN_FILE), null, null, false, 0);
+        this(dataDirectory.root().resolve(OWN_FILE), null, null, false, null);
     }
 
-    private SqliteResultStore(Path file, GroupCommitWriter sharedWriter, AfterPut afterPut, boolean copy, int cacheMib) {
+    private SqliteResultStore(Path file, GroupCommitWriter sharedWriter, AfterPut afterPut, boolean copy,
+            SandstreamConfig.Journal tuning) {
         this.file = file;
         this.sharedWriter = sharedWriter;
         this.afterPut = afterPut;
         this.copy = copy;
-        this.cacheMib = cacheMib;
+        this.tuning = tuning;
     }
 
     /**
@@ -100,23 +104,20 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
      * {@code writer}; {@code afterPut} runs in each put's transaction once the result is stored.
      */
     public static SqliteResultStore shared(Path file, GroupCommitWriter writer, AfterPut afterPut) {
-        return new SqliteResultStore(file, writer, afterPut, false, 0);
+        return new SqliteResultStore(file, writer, afterPut, false, null);
     }
 
     /**
      * A local copy of results stored elsewhere (the Kafka results topic), which its owner fills
      * with {@link #putAt} and reads again from the source after its {@link #lastSequence}: its
-     * commits skip the fsync ({@code synchronous=NORMAL} under WAL). A killed process loses nothing
+     * commits skip the fsync ({@code synchronous=NORMAL} under WAL: only a checkpoint syncs, every
+     * {@code checkpoint-mib} of WAL), and it gets the journal's page cache. A killed process loses nothing
      * (the operating system has the writes); a lost machine may lose the last commits, which the
      * copy then reads from the source again, and the file stays consistent either way.
      */
-    public static SqliteResultStore copyOf(DataDirectory dataDirectory, int cacheMib) {
-        return new SqliteResultStore(dataDirectory.root().resolve(OWN_FILE), null, null, true, cacheMib);
-    }
-
-    /** A copy's page cache, for its writer and for {@link #storedNow}: both look up random pages of the id index. */
-    private String cacheSize() {
-        return "PRAGMA cache_size=" + -1024L * cacheMib; // negative: KiB, not pages
+    public static SqliteResultStore copyOf(DataDirectory dataDirectory, SandstreamConfig.Journal tuning) {
+        GroupCommitWriter.checkTuning(tuning.cacheMib(), tuning.checkpointMib());
+        return new SqliteResultStore(dataDirectory.root().resolve(OWN_FILE), null, null, true, tuning);
     }
 
     public void open() {
@@ -129,7 +130,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                 }
                 if (copy) {
                     s.execute("PRAGMA synchronous=NORMAL");
-                    s.execute(cacheSize());
+                    GroupCommitWriter.tune(s, tuning.cacheMib(), tuning.checkpointMib());
                 }
             } catch (SQLException e) {
                 writeConnection.close();
@@ -187,6 +188,9 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         try {
             readConnection.close();
             synchronized (this) {
+                if (check != null) {
+                    check.close();
+                }
                 if (checkConnection != null) {
                     checkConnection.close();
                 }
@@ -266,23 +270,29 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
         return call(() -> find(readConnection, executionId)).runSubscriptionOn(reader);
     }
 
+    /** What a test reads this store's writer settings through. */
+    GroupCommitWriter writer() {
+        return writer;
+    }
+
     /** An indexed read of the execution id on the caller's thread, through a connection of its own. */
     @Override
     public synchronized boolean storedNow(String executionId) {
         try {
-            if (checkConnection == null) {
-                checkConnection = GroupCommitWriter.open(file);
-                if (copy) {
+            if (check == null) {
+                if (checkConnection == null) {
+                    checkConnection = GroupCommitWriter.open(file);
+                }
+                if (copy) { // one read of the id index per record taken: the writer's page cache
                     try (Statement s = checkConnection.createStatement()) {
-                        s.execute(cacheSize());
+                        s.execute(GroupCommitWriter.cacheSize(tuning.cacheMib()));
                     }
                 }
+                check = checkConnection.prepareStatement("SELECT 1 FROM results WHERE execution_id = ?");
             }
-            try (PreparedStatement query = checkConnection.prepareStatement("SELECT 1 FROM results WHERE execution_id = ?")) {
-                query.setString(1, executionId);
-                try (ResultSet rs = query.executeQuery()) {
-                    return rs.next();
-                }
+            check.setString(1, executionId);
+            try (ResultSet rs = check.executeQuery()) {
+                return rs.next();
             }
         } catch (SQLException e) {
             throw new IllegalStateException("cannot read the result store", e);

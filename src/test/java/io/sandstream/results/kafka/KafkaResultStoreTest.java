@@ -172,7 +172,7 @@ class KafkaResultStoreTest {
                 "sandstream.kafka.send-timeout", sendTimeout));
         KafkaClients clients = new KafkaClients(config.kafka());
         clients.ensureTopics();
-        SqliteResultStore copy = SqliteResultStore.copyOf(new DataDirectory(config), config.journal().cacheMib());
+        SqliteResultStore copy = SqliteResultStore.copyOf(new DataDirectory(config), config.journal());
         copy.open();
         KafkaResultStore store = new KafkaResultStore(clients, copy, new ResultBus(config, new SimpleMeterRegistry()), null);
         store.start();

@@ -126,6 +126,35 @@ class SqliteResultStoreTest {
         assertEquals(3, store.after(0, 10).await().atMost(WAIT).size());
     }
 
+    /** A copy of the Kafka results topic writes with the journal's page cache and WAL size, and refuses what the journal refuses. */
+    @Test
+    void aCopyTakesTheJournalsPageCacheAndCheckpointSize() throws Exception {
+        SandstreamConfig config = TestConfigs.sandstream(Map.of("sandstream.data-dir", dir.toString(),
+                "sandstream.journal.cache-mib", "48", "sandstream.journal.checkpoint-mib", "8"));
+        SqliteResultStore copy = SqliteResultStore.copyOf(new DataDirectory(config), config.journal());
+        copy.open();
+        try {
+            assertEquals(-48 * 1024, pragma(copy, "cache_size"), "negative: KiB");
+            assertEquals(8 * 1024 * 1024 / pragma(copy, "page_size"), pragma(copy, "wal_autocheckpoint"), "pages");
+            assertEquals(1, pragma(copy, "synchronous"), "NORMAL: only a checkpoint syncs");
+        } finally {
+            copy.close();
+        }
+        SandstreamConfig refused = TestConfigs.sandstream(Map.of("sandstream.data-dir", dir.toString(),
+                "sandstream.journal.checkpoint-mib", "0"));
+        IllegalStateException failure = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> SqliteResultStore.copyOf(new DataDirectory(refused), refused.journal()));
+        assertTrue(failure.getMessage().contains("checkpoint-mib"), failure.getMessage());
+    }
+
+    private static long pragma(SqliteResultStore store, String pragma) throws Exception {
+        return store.writer().submit(transaction -> {
+            try (var s = transaction.connection().createStatement(); var rs = s.executeQuery("PRAGMA " + pragma)) {
+                return rs.getLong(1);
+            }
+        }).get();
+    }
+
     private static JournalEntry entry(String eventId, JournalEntry.State state) {
         return new JournalEntry(ExecutionIds.of("/src", eventId), eventId, "/src", "t", null, null, Priority.NORMAL, state,
                 Instant.now(), new byte[] {1}, state == JournalEntry.State.REJECTED ? "{\"status\":400}" : null, Tenant.SHARED);
