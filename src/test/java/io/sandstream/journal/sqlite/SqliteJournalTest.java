@@ -29,6 +29,7 @@ import io.sandstream.journal.JournalRecord;
 import io.sandstream.model.ExecutionIds;
 import io.sandstream.model.Priority;
 import io.sandstream.model.Tenant;
+import io.sandstream.sqlite.Pragmas;
 import io.sandstream.tenancy.TenantQuotas;
 import io.smallrye.mutiny.helpers.test.AssertSubscriber;
 
@@ -223,10 +224,6 @@ class SqliteJournalTest {
     }
 
     private static long writerPragma(SqliteJournal journal, String pragma) throws Exception {
-        return journal.writer().submit(transaction -> {
-            try (var s = transaction.connection().createStatement(); var rs = s.executeQuery("PRAGMA " + pragma)) {
-                return rs.getLong(1);
-            }
-        }).get();
+        return Pragmas.of(journal.writer(), pragma);
     }
 }

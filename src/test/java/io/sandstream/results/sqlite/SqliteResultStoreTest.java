@@ -2,6 +2,7 @@ package io.sandstream.results.sqlite;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -28,6 +29,7 @@ import io.sandstream.model.Priority;
 import io.sandstream.model.ResultDocument;
 import io.sandstream.model.Tenant;
 import io.sandstream.results.StoredResult;
+import io.sandstream.sqlite.Pragmas;
 import io.sandstream.tenancy.TenantQuotas;
 
 /**
@@ -142,17 +144,13 @@ class SqliteResultStoreTest {
         }
         SandstreamConfig refused = TestConfigs.sandstream(Map.of("sandstream.data-dir", dir.toString(),
                 "sandstream.journal.checkpoint-mib", "0"));
-        IllegalStateException failure = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+        IllegalStateException failure = assertThrows(IllegalStateException.class,
                 () -> SqliteResultStore.copyOf(new DataDirectory(refused), refused.journal()));
         assertTrue(failure.getMessage().contains("checkpoint-mib"), failure.getMessage());
     }
 
     private static long pragma(SqliteResultStore store, String pragma) throws Exception {
-        return store.writer().submit(transaction -> {
-            try (var s = transaction.connection().createStatement(); var rs = s.executeQuery("PRAGMA " + pragma)) {
-                return rs.getLong(1);
-            }
-        }).get();
+        return Pragmas.of(store.writer(), pragma);
     }
 
     private static JournalEntry entry(String eventId, JournalEntry.State state) {
