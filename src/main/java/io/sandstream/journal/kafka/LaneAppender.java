@@ -1,6 +1,7 @@
 package io.sandstream.journal.kafka;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -45,8 +46,12 @@ final class LaneAppender implements AutoCloseable {
     private final TenantQuotas quotas;
     private final GroupBacklog backlog;
     private final KafkaProducer<String, byte[]> producer;
-    /** Entries appended here recently: redeliveries to this instance are answered duplicate. */
-    private final Cache<String, JournalEntry> appended = Caffeine.newBuilder().maximumSize(100_000)
+    /**
+     * Entries appended here recently: redeliveries to this instance are answered duplicate. Each
+     * keeps only what a status read uses, as the accepted index does: under load the cache is full,
+     * and the event's envelope made it about twice the size.
+     */
+    private final Cache<String, Recent> appended = Caffeine.newBuilder().maximumSize(100_000)
             .expireAfterWrite(Duration.ofMinutes(10)).executor(Runnable::run).build();
     /** When the last append failed (0: the last one succeeded); readiness is down for a while after. */
     private volatile long lastSendFailedAt;
@@ -110,7 +115,7 @@ final class LaneAppender implements AutoCloseable {
                     .onItemOrFailure().invoke((ignored, failure) -> lastSendFailedAt = failure == null ? 0 : System.nanoTime())
                     .invoke(() -> {
                         for (JournalEntry entry : fresh) {
-                            appended.put(entry.executionId(), withoutEvent(entry));
+                            appended.put(entry.executionId(), Recent.of(entry));
                         }
                         backlog.add(queued.size());
                     })
@@ -121,7 +126,7 @@ final class LaneAppender implements AutoCloseable {
 
     /** An entry appended here recently (without its event): accepted, and perhaps not taken yet. */
     Optional<JournalEntry> recent(String executionId) {
-        return Optional.ofNullable(appended.getIfPresent(executionId));
+        return Optional.ofNullable(appended.getIfPresent(executionId)).map(recent -> recent.entry(executionId));
     }
 
     /**
@@ -173,9 +178,19 @@ final class LaneAppender implements AutoCloseable {
         return java.util.Objects.requireNonNullElse(entry.priority(), Priority.NORMAL);
     }
 
-    private static JournalEntry withoutEvent(JournalEntry e) {
-        return new JournalEntry(e.executionId(), e.eventId(), e.source(), e.type(), e.subject(), e.sessionId(),
-                e.priority(), e.state(), e.acceptedAt(), new byte[0], null, e.tenant());
+    /** What {@link #appended} keeps of an entry: its scope, state, lane, time and tenant. */
+    private record Recent(String subject, JournalEntry.State state, Priority priority, Instant acceptedAt, Tenant tenant) {
+
+        private static final byte[] NO_EVENT = new byte[0];
+
+        static Recent of(JournalEntry e) {
+            return new Recent(e.subject(), e.state(), e.priority(), e.acceptedAt(), e.tenant());
+        }
+
+        JournalEntry entry(String executionId) {
+            return new JournalEntry(executionId, null, null, null, subject, null, priority, state, acceptedAt, NO_EVENT, null,
+                    tenant);
+        }
     }
 
     @Override

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -68,6 +69,16 @@ class KafkaJournalTest {
 
     /** One journal with more settings ({@code sandstream.kafka.*}). */
     private static KafkaJournal journal(String prefix, String instance, Set<String> stored, Map<String, String> settings) {
+        KafkaClients clients = clients(prefix, instance, settings);
+        var config = TestConfigs.sandstream(Map.of());
+        KafkaJournal journal = new KafkaJournal(clients, config, new SimpleMeterRegistry(),
+                () -> CompletableFuture.completedFuture(null), stored::contains, new TenantQuotas(config, new SimpleMeterRegistry()));
+        journal.start();
+        return journal;
+    }
+
+    /** The Kafka clients of one instance, on topics it has created. */
+    private static KafkaClients clients(String prefix, String instance, Map<String, String> settings) {
         Map<String, String> all = new HashMap<>(Map.of("sandstream.journal.kind", "kafka",
                 "sandstream.kafka.bootstrap-servers", broker.bootstrapServers(),
                 "sandstream.kafka.topic-prefix", prefix, "sandstream.kafka.group-id", prefix + "group",
@@ -76,11 +87,7 @@ class KafkaJournalTest {
         all.putAll(settings);
         KafkaClients clients = new KafkaClients(TestConfigs.sandstream(all).kafka());
         clients.ensureTopics();
-        var config = TestConfigs.sandstream(Map.of());
-        KafkaJournal journal = new KafkaJournal(clients, config, new SimpleMeterRegistry(),
-                () -> CompletableFuture.completedFuture(null), stored::contains, new TenantQuotas(config, new SimpleMeterRegistry()));
-        journal.start();
-        return journal;
+        return clients;
     }
 
     private static JournalEntry entry(String executionId) {
@@ -100,6 +107,32 @@ class KafkaJournalTest {
         while (!condition.getAsBoolean()) {
             assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
             Thread.sleep(50);
+        }
+    }
+
+    /**
+     * Until an instance takes it, an event appended here reads by its scope and state only, as the
+     * accepted index answers it on the other instances: the appender keeps no more of it (under
+     * load its cache is full). The same event appended again is a duplicate.
+     */
+    @Test
+    void anAppendNotTakenYetReadsByItsScopeAndStateAndARepeatIsADuplicate() throws Exception {
+        KafkaClients clients = clients("recent-", "a", Map.of());
+        var config = TestConfigs.sandstream(Map.of());
+        try (LaneAppender appender = new LaneAppender(clients, config.journal(), new TenantQuotas(config, new SimpleMeterRegistry()),
+                new GroupBacklog(clients, List.of(clients.laneTopic(Priority.NORMAL))))) {
+            appender.start();
+            String id = UUID.randomUUID().toString();
+            JournalEntry sent = new JournalEntry(id, "event-1", "/tests/kafka-journal", "io.sandstream.code.execute", "team-a/job-1",
+                    "session-1", Priority.HIGH, JournalEntry.State.QUEUED, Instant.now(),
+                    "{\"specversion\":\"1.0\"}".getBytes(StandardCharsets.UTF_8), null, Tenant.of("team-a"));
+            assertEquals(List.of(false), appender.append(List.of(sent)).await().atMost(Duration.ofSeconds(30)));
+            JournalEntry read = appender.recent(id).orElseThrow();
+            assertEquals(List.of(id, "team-a/job-1", JournalEntry.State.QUEUED, Priority.HIGH, sent.acceptedAt(), Tenant.of("team-a")),
+                    List.of(read.executionId(), read.subject(), read.state(), read.priority(), read.acceptedAt(), read.tenant()));
+            assertEquals(Arrays.asList(null, null, null, null, 0), Arrays.asList(read.eventId(), read.source(), read.type(),
+                    read.sessionId(), read.event().length), "nothing of the event is kept");
+            assertEquals(List.of(true), appender.append(List.of(sent)).await().atMost(Duration.ofSeconds(30)));
         }
     }
 

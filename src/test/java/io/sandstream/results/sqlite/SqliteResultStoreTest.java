@@ -139,6 +139,13 @@ class SqliteResultStoreTest {
             assertEquals(-48 * 1024, pragma(copy, "cache_size"), "negative: KiB");
             assertEquals(8 * 1024 * 1024 / pragma(copy, "page_size"), pragma(copy, "wal_autocheckpoint"), "pages");
             assertEquals(1, pragma(copy, "synchronous"), "NORMAL: only a checkpoint syncs");
+            // The check's query is prepared once: each call still sees what was written since the last.
+            assertFalse(copy.storedNow("copied-1"));
+            copy.putAt(7, result("copied-1")).get();
+            assertTrue(copy.storedNow("copied-1"));
+            assertFalse(copy.storedNow("copied-2"));
+            copy.putAt(8, result("copied-2")).get();
+            assertTrue(copy.storedNow("copied-2"));
         } finally {
             copy.close();
         }
