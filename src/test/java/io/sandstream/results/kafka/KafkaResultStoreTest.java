@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RunnableScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -40,7 +41,7 @@ import io.sandstream.results.StoredResult;
 import io.sandstream.results.sqlite.SqliteResultStore;
 import io.smallrye.mutiny.infrastructure.Infrastructure;
 
-/** The results topic as the store, against a real broker: on which thread a put completes. */
+/** The results topic as the store, against a real broker: on which thread a put completes, and what bounds it. */
 @Tag("kafka")
 class KafkaResultStoreTest {
 
@@ -101,14 +102,15 @@ class KafkaResultStoreTest {
     void aPutSetsNoTimerOfItsOwn() throws Exception {
         KafkaResultStore store = store("timer-" + UUID.randomUUID().toString().substring(0, 8) + "-", "a");
         CountingScheduler scheduler = new CountingScheduler();
-        Infrastructure.setDefaultExecutor(scheduler);
+        Executor previous = Infrastructure.getDefaultExecutor();
+        Infrastructure.setDefaultExecutor(scheduler, false); // false: leave the previous one running (a Quarkus test's pool)
         try {
             for (int i = 0; i < 20; i++) {
                 store.put(result("timer-" + i, i + "\n")).await().atMost(WAIT);
             }
             assertEquals(0, scheduler.scheduled.get(), "timers scheduled on the worker pool by 20 puts");
         } finally {
-            Infrastructure.setDefaultExecutor();
+            Infrastructure.setDefaultExecutor(previous, false);
             scheduler.shutdownNow();
             store.close();
         }
@@ -116,7 +118,7 @@ class KafkaResultStoreTest {
 
     /** With no broker answering, a put fails once the send timeout (the producer's delivery timeout) is over. */
     @Test
-    void anUnacknowledgedPutFailsWithinTheSendTimeout() throws Exception {
+    void anUnacknowledgedPutFailsOnceTheSendTimeoutIsOver() throws Exception {
         KafkaBroker gone = KafkaBroker.start();
         KafkaResultStore store = store(gone, "gone-" + UUID.randomUUID().toString().substring(0, 8) + "-", "a", "3s");
         try {
