@@ -30,16 +30,29 @@ public final class AcceptedIndex {
     public static final String KIND = "sandstream-kind";
     public static final String ACCEPTED = "accepted";
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final byte[] NO_EVENT = new byte[0];
 
     /** What the marker carries per execution: enough to answer a status read and check its scope. */
     public record Accepted(String executionId, String subject, String priority, long acceptedAt, String tenant) {
     }
 
-    /** Unfinished executions per tenant (scoped tenants only), kept with the cache; for the queued quota. */
-    private final Map<Tenant, LongAdder> pendingByTenant = new ConcurrentHashMap<>();
-    private final Cache<String, Accepted> accepted = Caffeine.newBuilder().maximumSize(200_000)
+    /**
+     * What the index keeps per execution: the marker's fields as the status read uses them. The
+     * lane is an enum and the tenant the one instance {@link #pendingByTenant} holds, so an entry
+     * costs no strings but its subject (the id is the cache's key).
+     */
+    private record Queued(String subject, Priority priority, long acceptedAt, Tenant tenant) {
+    }
+
+    /** A scoped tenant's count of unfinished executions, and the one {@link Tenant} its entries share. */
+    private record Pending(Tenant tenant, LongAdder count) {
+    }
+
+    /** Unfinished executions per tenant id (scoped tenants only), kept with the cache; for the queued quota. */
+    private final Map<String, Pending> pendingByTenant = new ConcurrentHashMap<>();
+    private final Cache<String, Queued> accepted = Caffeine.newBuilder().maximumSize(200_000)
             .expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run)
-            .removalListener((String id, Accepted a, RemovalCause cause) -> count(a, -1)).build();
+            .removalListener((String id, Queued q, RemovalCause cause) -> count(q, -1)).build();
 
     /** Executions another instance said it runs; bounded like {@link #accepted}. */
     private final Cache<String, Boolean> running = Caffeine.newBuilder().maximumSize(200_000)
@@ -52,16 +65,21 @@ public final class AcceptedIndex {
 
     public void read(byte[] marker) throws IOException {
         for (Accepted a : JSON.readValue(marker, Accepted[].class)) {
-            if (accepted.asMap().putIfAbsent(a.executionId(), a) == null) {
-                count(a, 1);
+            Queued q = new Queued(a.subject(), Priority.ofWireName(a.priority()), a.acceptedAt(), tenant(a.tenant()));
+            if (accepted.asMap().putIfAbsent(a.executionId(), q) == null) {
+                count(q, 1);
             }
         }
     }
 
-    private void count(Accepted a, int delta) {
-        Tenant tenant = a == null ? Tenant.SHARED : Tenant.of(a.tenant());
-        if (!tenant.shared()) {
-            pendingByTenant.computeIfAbsent(tenant, t -> new LongAdder()).add(delta);
+    private Tenant tenant(String id) {
+        return id == null || id.isEmpty() ? Tenant.SHARED
+                : pendingByTenant.computeIfAbsent(id, t -> new Pending(new Tenant(t), new LongAdder())).tenant();
+    }
+
+    private void count(Queued q, int delta) {
+        if (q != null && !q.tenant().shared()) {
+            pendingByTenant.get(q.tenant().id()).count().add(delta);
         }
     }
 
@@ -70,8 +88,8 @@ public final class AcceptedIndex {
      * instance's copy of the results topic has read: the Kafka journal's per-tenant queued count.
      */
     public long pending(Tenant tenant) {
-        LongAdder count = pendingByTenant.get(tenant);
-        return count == null ? 0 : Math.max(0, count.sum());
+        Pending pending = pendingByTenant.get(tenant.id());
+        return pending == null ? 0 : Math.max(0, pending.count().sum());
     }
 
     public void finished(String executionId) {
@@ -91,9 +109,8 @@ public final class AcceptedIndex {
 
     /** A queued entry (without its event) for an execution some instance accepted. */
     public Optional<JournalEntry> find(String executionId) {
-        Accepted a = accepted.getIfPresent(executionId);
-        return a == null ? Optional.empty() : Optional.of(new JournalEntry(a.executionId(), null, null, null, a.subject(),
-                null, Priority.ofWireName(a.priority()), JournalEntry.State.QUEUED, Instant.ofEpochMilli(a.acceptedAt()), new byte[0], null,
-                Tenant.of(a.tenant())));
+        Queued q = accepted.getIfPresent(executionId);
+        return q == null ? Optional.empty() : Optional.of(new JournalEntry(executionId, null, null, null, q.subject(),
+                null, q.priority(), JournalEntry.State.QUEUED, Instant.ofEpochMilli(q.acceptedAt()), NO_EVENT, null, q.tenant()));
     }
 }

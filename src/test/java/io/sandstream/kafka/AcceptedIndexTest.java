@@ -1,6 +1,7 @@
 package io.sandstream.kafka;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -37,5 +38,17 @@ class AcceptedIndexTest {
         assertEquals(1, index.pending(a));
         assertEquals(0, index.pending(b));
         assertEquals(a, index.find("2").orElseThrow().tenant());
+    }
+
+    /** 200,000 entries are kept: a tenant read from many markers is one object, not one per entry. */
+    @Test
+    void entriesOfOneTenantShareItsOneInstance() throws Exception {
+        AcceptedIndex index = new AcceptedIndex();
+        index.read(AcceptedIndex.marker(List.of(entry("1", new Tenant("t/a")))));
+        index.read(AcceptedIndex.marker(List.of(entry("2", new Tenant("t/a")), entry("3", Tenant.SHARED))));
+        assertSame(index.find("1").orElseThrow().tenant(), index.find("2").orElseThrow().tenant());
+        assertSame(Tenant.SHARED, index.find("3").orElseThrow().tenant());
+        assertEquals(Priority.NORMAL, index.find("2").orElseThrow().priority());
+        assertEquals(0, index.pending(new Tenant("t/nobody")));
     }
 }
