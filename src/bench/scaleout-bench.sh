@@ -7,7 +7,9 @@
 # 50 trivial events pushed by wrk for N seconds, then timed until sandstream_journal_pending is 0.0 on
 # every instance, with the CPU time each set-up's service JVM(s) (and the broker) spent per execution
 # in that phase (utime + stime from /proc/<pid>/stat), which load on the machine does not inflate as it
-# does wall-clock figures. Each Kafka set-up has topics and a consumer group of its own.
+# does wall-clock figures, and the service JVMs' collections (jstat) and the machine's idle share over
+# the same phase: a phase slower than its CPU explains, with the machine idle, is a stall, not load.
+# Each Kafka set-up has topics and a consumer group of its own.
 # Usage: src/bench/scaleout-bench.sh [seconds per phase, default 15]
 # PHASES="sqlite kafka-1" runs only those set-ups; ROUNDS=N (1) runs them N times in turn, each round on
 # fresh topics and data directories, and prints the median of the rounds' ratios (the machine's speed
@@ -56,6 +58,10 @@ hz=$(getconf CLK_TCK)
 # Milliseconds of CPU per execution: ticks $1 over $2 executions.
 per_exec() { awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN{printf "%.2f", (n > 0 ? t * 1000 / hz / n : 0)}'; }
 rss() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+# One JVM's collections so far (jstat -gc): young pauses, concurrent cycles, full collections, seconds paused.
+gcs() { jstat -gc "$1" | awk 'NR == 1 {for (i = 1; i <= NF; i++) c[$i] = i} NR == 2 {print $c["YGC"], $c["CGC"], $c["FGC"], $c["GCT"]}'; }
+# The machine's idle (and I/O wait) ticks and all its ticks so far, over every core (/proc/stat).
+idle() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print $5 + $6, t}' /proc/stat; }
 # Every Kafka instance's last word on the group is "took N partitions" (no rebalance under way).
 settled() { local i; for i in $(seq 0 $(($1 - 1))); do grep -E 'took [0-9]+ partitions|gave up|lost [0-9]+' "$work/$2-$i.log" | tail -1 | grep -q took || return 1; done; }
 drained() { local i; for i in $(seq 0 $(($1 - 1))); do [ "$(metric "$i" 'sandstream_journal_pending ')" = 0 ] || return 1; done; }
@@ -103,7 +109,7 @@ phase() {
     return
   fi
 
-  local ran0 acc0 start end pushes=() before=() out=() ran acc cpu0=() bcpu0 scpu=0 flame=
+  local ran0 acc0 start end pushes=() before=() out=() ran acc cpu0=() bcpu0 scpu=0 flame='' gc0=() gc='0 0 0 0' idle0
   if [ "${PUSH_WARMUP:-$seconds}" -gt 0 ]; then # the same pushing, unmeasured, then drained: the JIT's share
     for i in $(seq 0 $((n - 1))); do
       MODE=batch BATCH=50 KEY=bench-key CODE='1+1' wrk_run "$(url "$i")" -c$((4 / n)) -d"${PUSH_WARMUP:-$seconds}s" >/dev/null &
@@ -117,8 +123,8 @@ phase() {
   if [ -n "${PROFILE:-}" ]; then
     for i in $(seq 0 $((n - 1))); do jcmd "${services[$i]}" JFR.start name=bench settings=profile >/dev/null; done
   fi
-  for i in $(seq 0 $((n - 1))); do cpu0+=("$(ticks "${services[$i]}")"); done
-  bcpu0=$(ticks "$broker")
+  for i in $(seq 0 $((n - 1))); do cpu0+=("$(ticks "${services[$i]}")"); gc0+=("$(gcs "${services[$i]}")"); done
+  bcpu0=$(ticks "$broker") idle0=$(idle)
   ran0=$(total "$n" 'sandstream_pool_executions_total{') acc0=$(total "$n" 'sandstream_events_received_total{' 'outcome="accepted"')
   start=$(date +%s.%N)
   # Pushed in batches of 50 (as Event Grid delivers), 4 connections split over the instances.
@@ -135,8 +141,12 @@ phase() {
   [ -z "$flame" ] || wait "$flame"
   await_drained "$n" "$name"
   end=$(date +%s.%N)
-  for i in $(seq 0 $((n - 1))); do scpu=$((scpu + $(ticks "${services[$i]}") - ${cpu0[$i]})); done
-  local bcpu=$(($(ticks "$broker") - bcpu0))
+  for i in $(seq 0 $((n - 1))); do
+    scpu=$((scpu + $(ticks "${services[$i]}") - ${cpu0[$i]}))
+    gc=$(echo "$gc $(gcs "${services[$i]}") ${gc0[$i]}" | awk '{printf "%d %d %d %.2f", $1 + $5 - $9, $2 + $6 - $10, $3 + $7 - $11, $4 + $8 - $12}')
+  done
+  local bcpu=$(($(ticks "$broker") - bcpu0)) idled
+  idled=$(echo "$idle0 $(idle)" | awk '{printf "%.0f", 100 * ($3 - $1) / ($4 - $2)}')
   if [ -n "${PROFILE:-}" ]; then
     mkdir -p "$PROFILE"
     for i in $(seq 0 $((n - 1))); do
@@ -157,6 +167,8 @@ phase() {
     "$(awk -v a="$start" -v b="$end" 'BEGIN{print b - a}')" "${rate[$name]}" "$(IFS=';'; echo "${out[*]}")"
   printf '%-8s CPU per execution (sustained phase): service JVM(s) %s ms, broker %s ms\n' "$name" "${cpu[$name]}" \
     "$( [ $# -gt 0 ] && per_exec "$bcpu" "$ran" || echo '-')"
+  # A phase slower than its CPU explains shows here: the machine idle with work waiting is a stall, not load.
+  echo "$gc $idled" | awk -v n="$name" '{printf "%-8s sustained phase: service GC %d young pauses, %d concurrent cycles, %d full, %.2f s paused; machine idle %d %%\n", n, $1, $2, $3, $4, $5}'
   grep -h -o 'errors=[1-9][0-9]*' "$work"/push-* | sed "s/^/  push $name: /" || true
   stop "${services[@]}"
   services=()
