@@ -20,11 +20,11 @@
 # the seconds of submit+wait before the latency is measured: a JVM just started runs the Kafka clients'
 # code interpreted for its first thousand or so requests (the p50 falls to a third over them), and C2
 # is still busy after a minute on two cores, which is the JIT, not the path (10 s of warm-up left
-# Kafka-1 at 2.8x SQLite's p50, 60 s at 1.4-1.6x, docs/scale-out.md). LATENCY_ONLY=1 measures the latency only (no sustained phase).
+# Kafka-1 at 2.8x SQLite's p50, 60 s at 1.4-1.6x, docs/kafka-path-cost.md). LATENCY_ONLY=1 measures the latency only (no sustained phase).
 # PUSH_WARMUP (the phase's seconds; 0: none) pushes the same batches unmeasured and drains them before
 # the measured sustained phase: the batch path is other code than submit+wait, and its first phase on
 # a fresh JVM spent as much CPU in C2 as in the path itself (Kafka-1: 0.94 of 2.47 ms per execution,
-# then 0.10 of 1.23 in the next phase; docs/scale-out.md).
+# then 0.10 of 1.23 in the next phase; docs/kafka-path-cost.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-15}
