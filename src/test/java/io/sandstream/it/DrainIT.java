@@ -155,6 +155,8 @@ class DrainIT {
         String id = post(instances[0], List.of(event("drain-2", "import time\\ntime.sleep(3)\\nprint('moved')",
                 "normal", null))).get(0);
         int runs = runningOn(id);
+        // A start is counted once committed (within a poll of it): a kill sooner may go uncounted.
+        awaitStartCommitted(id, 1);
         instances[runs].kill();
         JsonNode result = awaitResult(instances[1 - runs], id);
         assertEquals("Succeeded", result.get("status").asText(), result.toString());
@@ -231,7 +233,6 @@ class DrainIT {
         }
     }
 
-    /** Which of the two instances runs the execution: the one with work running ({@code sandstream_results_unpersisted}). */
     /** Waits until the lane group's committed offsets say {@code id} was started {@code starts} times. */
     private static void awaitStartCommitted(String id, int starts) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
@@ -245,6 +246,7 @@ class DrainIT {
         }
     }
 
+    /** Which of the two instances runs the execution: the one with work running ({@code sandstream_results_unpersisted}). */
     private static int runningOn(String id) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (System.nanoTime() < deadline) {
