@@ -48,15 +48,46 @@ public final class AcceptedIndex {
     private record Pending(Tenant tenant, LongAdder count) {
     }
 
+    /** The fewest entries the index keeps room for, whatever the journal's {@code max-pending}. */
+    static final long MIN_ENTRIES = 200_000;
+
     /** Unfinished executions per tenant id (scoped tenants only), kept with the cache; for the queued quota. */
     private final Map<String, Pending> pendingByTenant = new ConcurrentHashMap<>();
-    private final Cache<String, Queued> accepted = Caffeine.newBuilder().maximumSize(200_000)
-            .expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run)
-            .removalListener((String id, Queued q, RemovalCause cause) -> count(q, -1)).build();
-
+    private final long limit;
+    private final Cache<String, Queued> accepted;
     /** Executions another instance said it runs; bounded like {@link #accepted}. */
-    private final Cache<String, Boolean> running = Caffeine.newBuilder().maximumSize(200_000)
-            .expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run).build();
+    private final Cache<String, Boolean> running;
+
+    /** An index for the default {@code max-pending}. */
+    public AcceptedIndex() {
+        this(0);
+    }
+
+    /**
+     * An index with room for every execution the cluster may hold unfinished: an entry it had to
+     * drop would make a queued execution unknown on the other instances ({@code 404}) and count
+     * against no tenant's quota. Twice {@code maxPending}, because ingress reads the group's backlog
+     * only every second and an entry leaves only when this instance reads the result; never fewer
+     * than {@link #MIN_ENTRIES}. Memory follows what is held, not the bound.
+     */
+    public AcceptedIndex(long maxPending) {
+        this.limit = Math.max(MIN_ENTRIES, 2 * maxPending);
+        this.accepted = Caffeine.newBuilder().maximumSize(limit).expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run)
+                .removalListener((String id, Queued q, RemovalCause cause) -> count(q, -1)).build();
+        this.running = Caffeine.newBuilder().maximumSize(limit).expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run)
+                .build();
+    }
+
+    /** Most entries kept: the {@code sandstream.kafka.accepted.limit} gauge. */
+    public long limit() {
+        return limit;
+    }
+
+    /** Entries kept now (unfinished executions of any instance, as far as read): the {@code sandstream.kafka.accepted} gauge. */
+    public long size() {
+        accepted.cleanUp();
+        return accepted.estimatedSize();
+    }
 
     public static byte[] marker(List<JournalEntry> entries) throws IOException {
         return JSON.writeValueAsBytes(entries.stream().map(e -> new Accepted(e.executionId(), e.subject(), e.priorityName(),

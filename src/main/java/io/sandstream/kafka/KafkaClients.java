@@ -43,7 +43,7 @@ public final class KafkaClients {
 
     private final SandstreamConfig.Kafka config;
     private final String instanceId;
-    private final AcceptedIndex accepted = new AcceptedIndex();
+    private final AcceptedIndex accepted;
     private final SessionOwners owners;
     private volatile int lanePartitions;
     private volatile int allLanePartitions;
@@ -51,12 +51,16 @@ public final class KafkaClients {
     private int sharedUsers;
 
     public KafkaClients(SandstreamConfig.Kafka config) {
-        this(config, null);
+        this(config, null, 0);
     }
 
-    /** @param advertisedUrl where the other instances reach this one (published in the lane client id); null: nowhere */
-    public KafkaClients(SandstreamConfig.Kafka config, String advertisedUrl) {
+    /**
+     * @param advertisedUrl where the other instances reach this one (published in the lane client id); null: nowhere
+     * @param maxPending the journal's {@code max-pending}, which sizes the {@link AcceptedIndex}
+     */
+    public KafkaClients(SandstreamConfig.Kafka config, String advertisedUrl, long maxPending) {
         this.config = config;
+        this.accepted = new AcceptedIndex(maxPending);
         this.instanceId = config.instanceId().orElseGet(KafkaClients::hostName);
         this.owners = new SessionOwners(this, advertisedUrl);
         this.lanePartitions = config.lanePartitions();

@@ -65,7 +65,7 @@ public class JournalProducer {
     @Produces
     @Singleton
     KafkaClients kafkaClients(SandstreamConfig config) {
-        KafkaClients clients = new KafkaClients(config.kafka(), advertisedUrl(config));
+        KafkaClients clients = new KafkaClients(config.kafka(), advertisedUrl(config), config.journal().maxPending());
         clients.ensureTopics();
         return clients;
     }

@@ -2,6 +2,7 @@ package io.sandstream.kafka;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -50,5 +51,34 @@ class AcceptedIndexTest {
         assertSame(Tenant.SHARED, index.find("3").orElseThrow().tenant());
         assertEquals(Priority.NORMAL, index.find("2").orElseThrow().priority());
         assertEquals(0, index.pending(new Tenant("t/nobody")));
+    }
+
+    /**
+     * Room for twice the journal's {@code max-pending}, never fewer than 200,000: an index that
+     * drops entries makes queued work unknown on the other instances and uncounted in the quota.
+     */
+    @Test
+    void keepsRoomForTwiceMaxPendingAndNeverFewerThanItsFloor() throws Exception {
+        assertEquals(AcceptedIndex.MIN_ENTRIES, new AcceptedIndex(10_000).limit());
+        AcceptedIndex sized = new AcceptedIndex(150_000);
+        assertEquals(300_000, sized.limit());
+        AcceptedIndex floor = new AcceptedIndex();
+        Tenant a = new Tenant("t/a");
+        int held = 250_000;
+        for (int first = 0; first < held; first += 1_000) {
+            List<JournalEntry> batch = new java.util.ArrayList<>();
+            for (int i = first; i < first + 1_000; i++) {
+                batch.add(entry(Integer.toString(i), a));
+            }
+            byte[] marker = AcceptedIndex.marker(batch);
+            sized.read(marker);
+            floor.read(marker);
+        }
+        assertEquals(held, sized.size());
+        assertEquals(held, sized.pending(a), "every unfinished execution counts against its tenant");
+        assertTrue(sized.find("0").isPresent(), "the first one accepted is still known");
+
+        assertTrue(floor.size() <= AcceptedIndex.MIN_ENTRIES, "the floor bounds the default index: " + floor.size());
+        assertEquals(floor.size(), floor.pending(a), "a dropped entry leaves the count with it");
     }
 }

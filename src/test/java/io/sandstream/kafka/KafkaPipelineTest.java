@@ -50,6 +50,7 @@ class KafkaPipelineTest {
             Map<String, String> config = new HashMap<>();
             config.put("sandstream.data-dir", "target/test-data-kafka-" + UUID.randomUUID());
             config.put("sandstream.kafka.lane-partitions", "3");
+            config.put("sandstream.journal.max-pending", "150000"); // sizes the accepted index (acceptedIndexIsSizedByMaxPendingAndShowsInMetrics)
             // Result CloudEvents to Kafka topics on the same broker (resultsGoToKafkaSinks).
             config.put("sandstream.sinks.ks.kind", "kafka");
             config.put("sandstream.sinks.ks.topic", STRUCTURED);
@@ -165,6 +166,13 @@ class KafkaPipelineTest {
         }
         assertTrue(events.size() >= count, "only " + events.size() + " of " + count + " events on " + topic);
         return events;
+    }
+
+    @Test
+    void acceptedIndexIsSizedByMaxPendingAndShowsInMetrics() {
+        String metrics = given().get("/q/metrics").then().statusCode(200).extract().asString();
+        assertTrue(metrics.lines().anyMatch(l -> l.matches("sandstream_kafka_accepted_limit(\\{.*\\})? 300000(\\.0)?")), metrics);
+        assertTrue(metrics.lines().anyMatch(l -> l.matches("sandstream_kafka_accepted(\\{.*\\})? [0-9.E]+")), metrics);
     }
 
     @Test

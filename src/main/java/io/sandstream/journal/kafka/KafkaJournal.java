@@ -17,6 +17,7 @@ import io.sandstream.config.SandstreamConfig;
 import io.sandstream.journal.Journal;
 import io.sandstream.journal.JournalEntry;
 import io.sandstream.journal.JournalRecord;
+import io.sandstream.kafka.AcceptedIndex;
 import io.sandstream.kafka.KafkaClients;
 import io.sandstream.model.Priority;
 import io.sandstream.tenancy.TenantQuotas;
@@ -76,6 +77,10 @@ public final class KafkaJournal implements Journal, AutoCloseable {
                 .register(registry);
         Gauge.builder("sandstream.journal.pending.limit", config.journal(), SandstreamConfig.Journal::maxPending)
                 .description("Most pending executions before ingress answers 429").register(registry);
+        Gauge.builder("sandstream.kafka.accepted", clients.accepted(), AcceptedIndex::size)
+                .description("Unfinished executions of any instance this instance knows of (the accepted index)").register(registry);
+        Gauge.builder("sandstream.kafka.accepted.limit", clients.accepted(), AcceptedIndex::limit)
+                .description("Most executions the accepted index keeps: twice max-pending, at least 200,000").register(registry);
         Gauge.builder("sandstream.kafka.sends.in.flight.limit", clients.config(), SandstreamConfig.Kafka::sendsInFlight)
                 .description("Requests the acknowledged producer keeps in flight to a broker").register(registry);
         Gauge.builder("sandstream.kafka.fetch.wait.limit", clients.config(), c -> c.fetchWait().toMillis())
