@@ -71,7 +71,7 @@ public final class AcceptedIndex {
      * than {@link #MIN_ENTRIES}. Memory follows what is held, not the bound.
      */
     public AcceptedIndex(long maxPending) {
-        this.limit = Math.max(MIN_ENTRIES, 2 * maxPending);
+        this.limit = Math.max(MIN_ENTRIES, Math.min(maxPending, Long.MAX_VALUE / 2) * 2);
         this.accepted = Caffeine.newBuilder().maximumSize(limit).expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run)
                 .removalListener((String id, Queued q, RemovalCause cause) -> count(q, -1)).build();
         this.running = Caffeine.newBuilder().maximumSize(limit).expireAfterWrite(Duration.ofHours(1)).executor(Runnable::run)

@@ -60,6 +60,7 @@ class AcceptedIndexTest {
     @Test
     void keepsRoomForTwiceMaxPendingAndNeverFewerThanItsFloor() throws Exception {
         assertEquals(AcceptedIndex.MIN_ENTRIES, new AcceptedIndex(10_000).limit());
+        assertEquals(Long.MAX_VALUE - 1, new AcceptedIndex(Long.MAX_VALUE).limit(), "no overflow: unbounded stays unbounded");
         AcceptedIndex sized = new AcceptedIndex(150_000);
         assertEquals(300_000, sized.limit());
         AcceptedIndex floor = new AcceptedIndex();
