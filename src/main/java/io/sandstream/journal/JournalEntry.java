@@ -18,6 +18,17 @@ public record JournalEntry(String executionId, String eventId, String source, St
         String sessionId, Priority priority, State state, Instant acceptedAt, byte[] event, String rejection,
         Tenant tenant) {
 
+    private static final byte[] NO_EVENT = new byte[0];
+
+    /**
+     * An entry known only by what a status read uses (its scope, lane, state, time and tenant): no
+     * event, envelope or session. What the Kafka journal keeps of work not taken here yet.
+     */
+    public static JournalEntry forStatus(String executionId, String subject, Priority priority, State state,
+            Instant acceptedAt, Tenant tenant) {
+        return new JournalEntry(executionId, null, null, null, subject, null, priority, state, acceptedAt, NO_EVENT, null, tenant);
+    }
+
     /** The same entry in another state. */
     public JournalEntry withState(State newState) {
         return new JournalEntry(executionId, eventId, source, type, subject, sessionId, priority, newState, acceptedAt, event,

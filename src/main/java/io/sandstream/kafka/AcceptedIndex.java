@@ -30,7 +30,6 @@ public final class AcceptedIndex {
     public static final String KIND = "sandstream-kind";
     public static final String ACCEPTED = "accepted";
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final byte[] NO_EVENT = new byte[0];
 
     /** What the marker carries per execution: enough to answer a status read and check its scope. */
     public record Accepted(String executionId, String subject, String priority, long acceptedAt, String tenant) {
@@ -141,7 +140,7 @@ public final class AcceptedIndex {
     /** A queued entry (without its event) for an execution some instance accepted. */
     public Optional<JournalEntry> find(String executionId) {
         Queued q = accepted.getIfPresent(executionId);
-        return q == null ? Optional.empty() : Optional.of(new JournalEntry(executionId, null, null, null, q.subject(),
-                null, q.priority(), JournalEntry.State.QUEUED, Instant.ofEpochMilli(q.acceptedAt()), NO_EVENT, null, q.tenant()));
+        return q == null ? Optional.empty() : Optional.of(JournalEntry.forStatus(executionId, q.subject(), q.priority(),
+                JournalEntry.State.QUEUED, Instant.ofEpochMilli(q.acceptedAt()), q.tenant()));
     }
 }

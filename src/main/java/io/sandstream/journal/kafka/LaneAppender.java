@@ -181,15 +181,12 @@ final class LaneAppender implements AutoCloseable {
     /** What {@link #appended} keeps of an entry: its scope, state, lane, time and tenant. */
     private record Recent(String subject, JournalEntry.State state, Priority priority, Instant acceptedAt, Tenant tenant) {
 
-        private static final byte[] NO_EVENT = new byte[0];
-
         static Recent of(JournalEntry e) {
             return new Recent(e.subject(), e.state(), e.priority(), e.acceptedAt(), e.tenant());
         }
 
         JournalEntry entry(String executionId) {
-            return new JournalEntry(executionId, null, null, null, subject, null, priority, state, acceptedAt, NO_EVENT, null,
-                    tenant);
+            return JournalEntry.forStatus(executionId, subject, priority, state, acceptedAt, tenant);
         }
     }
 

@@ -73,8 +73,6 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     /** The writer of a shared file; null when this store has its own. */
     private final GroupCommitWriter sharedWriter;
     private final AfterPut afterPut;
-    /** A copy of results stored elsewhere (see {@link #copyOf}): its commits need not wait for the disk. */
-    private final boolean copy;
     private final ExecutorService reader = Executors.newSingleThreadExecutor(r -> new Thread(r, "results-reader"));
     private GroupCommitWriter writer;
     private Connection readConnection;
@@ -82,20 +80,21 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
     private Connection checkConnection;
     /** {@link #storedNow}'s query, prepared once on that connection; guarded by {@code this}. */
     private PreparedStatement check;
-    /** A copy's SQLite settings: the journal's page cache and WAL size; null otherwise. */
+    /**
+     * Set for a copy of results stored elsewhere (see {@link #copyOf}), whose commits need not wait
+     * for the disk: its SQLite settings, the journal's page cache and WAL size. Null otherwise.
+     */
     private final SandstreamConfig.Journal tuning;
 
     /** The store in {@code results.db} of the data directory, with a writer of its own. */
     public SqliteResultStore(DataDirectory dataDirectory) {
-        this(dataDirectory.root().resolve(OWN_FILE), null, null, false, null);
+        this(dataDirectory.root().resolve(OWN_FILE), null, null, null);
     }
 
-    private SqliteResultStore(Path file, GroupCommitWriter sharedWriter, AfterPut afterPut, boolean copy,
-            SandstreamConfig.Journal tuning) {
+    private SqliteResultStore(Path file, GroupCommitWriter sharedWriter, AfterPut afterPut, SandstreamConfig.Journal tuning) {
         this.file = file;
         this.sharedWriter = sharedWriter;
         this.afterPut = afterPut;
-        this.copy = copy;
         this.tuning = tuning;
     }
 
@@ -104,7 +103,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
      * {@code writer}; {@code afterPut} runs in each put's transaction once the result is stored.
      */
     public static SqliteResultStore shared(Path file, GroupCommitWriter writer, AfterPut afterPut) {
-        return new SqliteResultStore(file, writer, afterPut, false, null);
+        return new SqliteResultStore(file, writer, afterPut, null);
     }
 
     /**
@@ -117,7 +116,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
      */
     public static SqliteResultStore copyOf(DataDirectory dataDirectory, SandstreamConfig.Journal tuning) {
         GroupCommitWriter.checkTuning(tuning.cacheMib(), tuning.checkpointMib());
-        return new SqliteResultStore(dataDirectory.root().resolve(OWN_FILE), null, null, true, tuning);
+        return new SqliteResultStore(dataDirectory.root().resolve(OWN_FILE), null, null, tuning);
     }
 
     public void open() {
@@ -128,7 +127,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                 if (sharedWriter != null) {
                     migrate(s);
                 }
-                if (copy) {
+                if (tuning != null) { // a copy
                     s.execute("PRAGMA synchronous=NORMAL");
                     GroupCommitWriter.tune(s, tuning.cacheMib(), tuning.checkpointMib());
                 }
@@ -283,7 +282,7 @@ public class SqliteResultStore implements ResultStore, AutoCloseable {
                 if (checkConnection == null) {
                     checkConnection = GroupCommitWriter.open(file);
                 }
-                if (copy) { // one read of the id index per record taken: the writer's page cache
+                if (tuning != null) { // a copy: one read of the id index per record taken, with the writer's page cache
                     try (Statement s = checkConnection.createStatement()) {
                         s.execute(GroupCommitWriter.cacheSize(tuning.cacheMib()));
                     }
